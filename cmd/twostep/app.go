@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+
+	"github.com/twostep/twostep"
+	"github.com/twostep/twostep/internal/config"
+	"github.com/twostep/twostep/internal/course"
+	"github.com/twostep/twostep/internal/send"
+	"github.com/twostep/twostep/internal/store"
+	"github.com/twostep/twostep/internal/token"
+)
+
+// app is the parts every database-backed command shares.
+type app struct {
+	cfg     config.Config
+	log     *slog.Logger
+	db      *store.DB
+	library *send.Library
+	letters *send.Letters
+	tmpl    fs.FS
+}
+
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// lessonsFS and templatesFS are the embedded copies unless a folder overrides them.
+func lessonsFS(cfg config.Config) fs.FS {
+	if cfg.LessonsDir != "" {
+		return os.DirFS(cfg.LessonsDir)
+	}
+	return twostep.Lessons
+}
+
+func templatesFS(cfg config.Config) fs.FS {
+	if cfg.TemplatesDir != "" {
+		return os.DirFS(cfg.TemplatesDir)
+	}
+	return twostep.Templates
+}
+
+// openApp connects, migrates, imports changed lesson files and prepares
+// rendering and signing.
+func openApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, error) {
+	files, problems := course.Load(lessonsFS(cfg))
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("the course is not valid (run `twostep lessons check`):\n%w", problems)
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, db: db, tmpl: templatesFS(cfg)}
+	if err := a.prepare(ctx, files); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *app) prepare(ctx context.Context, files *course.Course) error {
+	if err := a.db.Migrate(ctx, twostep.Migrations, a.log); err != nil {
+		return err
+	}
+	a.library = &send.Library{DB: a.db, Base: files}
+	added, err := a.library.Sync(ctx)
+	if err != nil {
+		return err
+	}
+	if added > 0 {
+		a.log.Info("lesson files imported as new revisions", "count", added)
+	}
+	c, err := a.library.Current(ctx)
+	if err != nil {
+		return err
+	}
+	renderer, err := course.NewRenderer(a.tmpl)
+	if err != nil {
+		return fmt.Errorf("load email templates: %w", err)
+	}
+	key, err := a.db.SecretKey(ctx, a.cfg.SecretKey)
+	if err != nil {
+		return err
+	}
+	signer, err := token.NewSigner(key)
+	if err != nil {
+		return err
+	}
+	from := a.cfg.MailFrom
+	if from == "" {
+		from = c.Course.From
+	}
+	a.letters = &send.Letters{Course: c.Course, Renderer: renderer, Signer: signer, BaseURL: a.cfg.BaseURL.String(), From: from}
+	return nil
+}
+
+func (a *app) close() { a.db.Close() }
+
+func migrate(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		return usageError{"migrate takes no arguments"}
+	}
+	a, err := openApp(ctx, cfg, newLogger(stderr))
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	fmt.Fprintln(stdout, "database is up to date")
+	return nil
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/twostep/twostep/internal/config"
+	"github.com/twostep/twostep/internal/mail"
+	"github.com/twostep/twostep/internal/send"
+	"github.com/twostep/twostep/internal/web"
+)
+
+// shutdownTimeout bounds how long in-flight requests may take after a
+// signal; mail already handed to a worker finishes regardless.
+const shutdownTimeout = 30 * time.Second
+
+func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writer) error {
+	if len(args) > 0 {
+		return usageError{"serve takes no arguments"}
+	}
+	log := newLogger(stderr)
+	a, err := openApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	nudge := make(chan struct{}, 1)
+	c := a.letters.Course
+	srv, err := web.New(a.db, a.letters.Signer, web.Options{
+		Site:            web.Site{Title: c.Title, Tagline: c.Tagline, Language: c.Language, Lessons: c.LessonCount, SendHour: c.SendHour},
+		Templates:       a.tmpl,
+		SignupRateLimit: cfg.SignupRateLimit,
+		Registry:        reg,
+		Log:             log,
+		Nudge: func() {
+			select {
+			case nudge <- struct{}{}:
+			default: // a flush is already pending
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+
+	if cfg.SMTP == nil {
+		log.Info("SMTP_URL is unset: mail is written as .eml files", "dir", cfg.OutboxDir)
+	}
+	outbox := &send.Outbox{
+		DB: a.db, Letters: a.letters, Log: log, Poll: 5 * time.Second,
+		Open: mail.NewOpener(cfg.SMTP, cfg.OutboxDir, mail.DefaultOptions),
+	}
+
+	httpSrv := &http.Server{
+		Addr:              cfg.ListenAddr,
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+	}
+
+	workCtx, stopWork := context.WithCancel(context.Background())
+	var workers sync.WaitGroup
+	workers.Go(func() { outbox.Run(workCtx, nudge) })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
+	log.Info("twostep is serving", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String())
+
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+		log.Info("shutting down: finishing requests and mail in flight")
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	shutdownErr := httpSrv.Shutdown(sctx)
+	stopWork()
+	workers.Wait()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve HTTP: %w", err)
+	}
+	if shutdownErr != nil {
+		return fmt.Errorf("shut down HTTP: %w", shutdownErr)
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,502 @@
+package course
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"io/fs"
+	"strings"
+	"sync"
+	"sync/atomic"
+	texttemplate "text/template"
+	"time"
+	"unicode"
+
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/text"
+)
+
+// ConfirmationValidFor is how long a confirmation link works; the
+// confirmation email says so.
+const ConfirmationValidFor = 7 * 24 * time.Hour
+
+// maxName is the longest first name put into an email, in characters.
+const maxName = 60
+
+// cacheSize bounds the fragment cache: the admin's live preview renders a
+// new revision on every change, and old ones must not pile up.
+const cacheSize = 256
+
+// Renderer renders lessons and the confirmation email with the email
+// templates, parsed once. Lesson bodies are rendered once per revision and
+// cached; only the per-recipient parts are done for each message. A
+// Renderer is safe for concurrent use.
+type Renderer struct {
+	md goldmark.Markdown
+
+	lessonHTML, confirmHTML *htmltemplate.Template
+	lessonText, confirmText *texttemplate.Template
+
+	mu    sync.Mutex
+	cache map[[32]byte]*fragment
+	order [][32]byte   // keys in insertion order, oldest first, for eviction
+	built atomic.Int64 // fragments rendered, so tests can see the cache work
+}
+
+// Recipient is who a lesson email goes to and the links made for them.
+type Recipient struct {
+	FirstName                      string // may be empty: the greeting becomes "Hi there,"
+	UnsubscribeURL, PreferencesURL string // required
+	ViewURL, TriedURL              string // optional: "view in browser" and "I tried this"
+}
+
+// Email is a rendered message: its subject, its inbox preview line and the
+// two bodies of a multipart/alternative message.
+type Email struct {
+	Subject, Preheader, HTML, Text string
+}
+
+// NewRenderer parses the email templates from templates, a file system
+// rooted at the templates folder (holding email/layout.html, email/layout.txt
+// and email/{lesson,confirmation}.{html,txt}), and renders a sample of each
+// email so that a broken template fails here rather than on the first send.
+func NewRenderer(templates fs.FS) (*Renderer, error) {
+	if templates == nil {
+		return nil, errors.New("new renderer: no templates")
+	}
+	r := &Renderer{md: goldmark.New(), cache: map[[32]byte]*fragment{}}
+	var err error
+	if r.lessonHTML, err = parseHTML(templates, "lesson"); err != nil {
+		return nil, err
+	}
+	if r.confirmHTML, err = parseHTML(templates, "confirmation"); err != nil {
+		return nil, err
+	}
+	if r.lessonText, err = parseText(templates, "lesson"); err != nil {
+		return nil, err
+	}
+	if r.confirmText, err = parseText(templates, "confirmation"); err != nil {
+		return nil, err
+	}
+	if err := r.selfTest(); err != nil {
+		return nil, fmt.Errorf("new renderer: %w", err)
+	}
+	return r, nil
+}
+
+func parseHTML(fsys fs.FS, name string) (*htmltemplate.Template, error) {
+	t, err := htmltemplate.New("layout.html").Option("missingkey=error").
+		ParseFS(fsys, "email/layout.html", "email/"+name+".html")
+	if err != nil {
+		return nil, fmt.Errorf("parse email/%s.html: %w", name, err)
+	}
+	return t, nil
+}
+
+func parseText(fsys fs.FS, name string) (*texttemplate.Template, error) {
+	t, err := texttemplate.New("layout.txt").Option("missingkey=error").
+		ParseFS(fsys, "email/layout.txt", "email/"+name+".txt")
+	if err != nil {
+		return nil, fmt.Errorf("parse email/%s.txt: %w", name, err)
+	}
+	return t, nil
+}
+
+// selfTest renders every email once with sample data, then forgets it.
+func (r *Renderer) selfTest() error {
+	l := &Lesson{Number: 1, Title: "Sample", Slug: "sample", Preheader: "Sample preheader",
+		Body: "Hello {{first_name|friend}}, see [this](https://example.com).\n\n## Try this week\n\n- One\n- Two\n\n## Reflect\n\nWhy?\n"}
+	c := &Course{Title: "Sample course", Tagline: "A sample.", Language: "en", Author: "Sample Author",
+		From: "a@example.com", ReplyTo: "a@example.com", PostalAddress: "1 Sample Street", LessonCount: 1,
+		Lessons: []*Lesson{l}}
+	rc := Recipient{FirstName: "Ann", UnsubscribeURL: "https://example.com/u", PreferencesURL: "https://example.com/p",
+		ViewURL: "https://example.com/v", TriedURL: "https://example.com/t"}
+	if _, err := r.Lesson(c, l, rc); err != nil {
+		return err
+	}
+	rc.FirstName, rc.ViewURL, rc.TriedURL = "", "", ""
+	if _, err := r.Lesson(c, l, rc); err != nil {
+		return err
+	}
+	if _, err := r.Confirmation(c, "Ann", "https://example.com/c", "https://example.com/u"); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.cache, r.order = map[[32]byte]*fragment{}, nil
+	r.mu.Unlock()
+	r.built.Store(0)
+	return nil
+}
+
+// numberedLink is a link listed at the end of a text email: "[n] URL".
+type numberedLink struct {
+	N   int
+	URL string
+}
+
+// linkRefs are the numbers of the footer links in the text email's link
+// list; 0 when the link is absent.
+type linkRefs struct {
+	Unsubscribe, Preferences, View, Tried int
+}
+
+// emailData is what the email templates see. Every string in it is data:
+// html/template escapes it, and nothing in it is ever parsed as a template.
+type emailData struct {
+	Course      *Course
+	Lesson      *Lesson // nil in the confirmation email
+	LessonCount int
+	IsLast      bool // the course's final lesson
+	Subject     string
+	Preheader   string
+	FirstName   string // cleaned; empty when unknown
+	Recipient   Recipient
+	Body        htmltemplate.HTML // lesson body, placeholders filled (HTML part)
+	Text        string            // lesson body as wrapped text (text part)
+	Links       []numberedLink    // text part: every link, listed at the end
+	Refs        linkRefs          // text part: numbers of the footer links
+	ConfirmURL  string
+	ExpiresIn   string // "7 days"
+}
+
+// Lesson renders lesson l of course c for one recipient. The subject reads
+// "Lesson 7 of 52: Title", with the count taken from the course.
+func (r *Renderer) Lesson(c *Course, l *Lesson, rc Recipient) (Email, error) {
+	if c == nil || l == nil {
+		return Email{}, errors.New("render lesson: no course or lesson")
+	}
+	rc = cleanRecipient(rc)
+	if rc.UnsubscribeURL == "" || rc.PreferencesURL == "" {
+		return Email{}, fmt.Errorf("render lesson %d: the recipient has no unsubscribe or preferences URL", l.Number)
+	}
+	f, err := r.fragment(l)
+	if err != nil {
+		return Email{}, fmt.Errorf("render lesson %d: %w", l.Number, err)
+	}
+	d := emailData{
+		Course:      c,
+		Lesson:      l,
+		LessonCount: c.count(),
+		IsLast:      l.Number == c.count(),
+		Subject:     oneLine(fmt.Sprintf("Lesson %d of %d: %s", l.Number, c.count(), l.Title)),
+		Preheader:   oneLine(l.Preheader),
+		FirstName:   rc.FirstName,
+		Recipient:   rc,
+		Body:        htmltemplate.HTML(f.fill(f.emailHTML, rc.FirstName, true)),
+		Text:        f.text.String(func(s string) string { return f.fill(s, rc.FirstName, false) }),
+	}
+	for i, u := range f.text.links {
+		d.Links = append(d.Links, numberedLink{i + 1, u})
+	}
+	// Numbered in the order the footer shows them.
+	d.Refs.View = d.link(rc.ViewURL)
+	d.Refs.Tried = d.link(rc.TriedURL)
+	d.Refs.Preferences = d.link(rc.PreferencesURL)
+	d.Refs.Unsubscribe = d.link(rc.UnsubscribeURL)
+	return r.execute("lesson", r.lessonHTML, r.lessonText, d)
+}
+
+// LessonPage renders the body of lesson l as an HTML fragment for a web
+// page, with the recipient's name in its placeholders.
+func (r *Renderer) LessonPage(c *Course, l *Lesson, rc Recipient) (htmltemplate.HTML, error) {
+	if l == nil {
+		return "", errors.New("render lesson page: no lesson")
+	}
+	f, err := r.fragment(l)
+	if err != nil {
+		return "", fmt.Errorf("render lesson page %d: %w", l.Number, err)
+	}
+	return htmltemplate.HTML(f.fill(f.webHTML, cleanName(rc.FirstName), true)), nil
+}
+
+// Confirmation renders the double opt-in email: what the reader signed up
+// for, one link to confirm, when it expires, and that ignoring it means
+// nothing more is sent. unsubscribeURL may be empty.
+func (r *Renderer) Confirmation(c *Course, firstName, confirmURL, unsubscribeURL string) (Email, error) {
+	if c == nil {
+		return Email{}, errors.New("render confirmation: no course")
+	}
+	rc := cleanRecipient(Recipient{FirstName: firstName, UnsubscribeURL: unsubscribeURL})
+	confirmURL = cleanURL(confirmURL)
+	if confirmURL == "" {
+		return Email{}, errors.New("render confirmation: no confirmation URL")
+	}
+	d := emailData{
+		Course:      c,
+		LessonCount: c.count(),
+		Subject:     oneLine("Please confirm: " + c.Title),
+		Preheader:   oneLine(fmt.Sprintf("One click and lesson 1 is on its way: %d short emails, once per week.", c.count())),
+		FirstName:   rc.FirstName,
+		Recipient:   rc,
+		ConfirmURL:  confirmURL,
+		ExpiresIn:   days(ConfirmationValidFor),
+	}
+	d.Refs.Unsubscribe = d.link(rc.UnsubscribeURL)
+	return r.execute("confirmation", r.confirmHTML, r.confirmText, d)
+}
+
+// link adds a URL to the text part's link list and returns its number, or
+// 0 for an empty URL.
+func (d *emailData) link(url string) int {
+	if url == "" {
+		return 0
+	}
+	d.Links = append(d.Links, numberedLink{len(d.Links) + 1, url})
+	return len(d.Links)
+}
+
+func (r *Renderer) execute(name string, h *htmltemplate.Template, t *texttemplate.Template, d emailData) (Email, error) {
+	var hb, tb bytes.Buffer
+	if err := h.Execute(&hb, d); err != nil {
+		return Email{}, fmt.Errorf("render %s email (HTML): %w", name, err)
+	}
+	if err := t.Execute(&tb, d); err != nil {
+		return Email{}, fmt.Errorf("render %s email (text): %w", name, err)
+	}
+	return Email{Subject: d.Subject, Preheader: d.Preheader, HTML: hb.String(), Text: finishText(tb.String())}, nil
+}
+
+// fragment is a lesson body rendered once per revision. Placeholders are
+// left as tokens that no Markdown touches, filled in per recipient.
+type fragment struct {
+	emailHTML string // with inline styles, for the email layout
+	webHTML   string // plain, for web pages with their own stylesheet
+	text      textBody
+	holders   []holder
+}
+
+// holder is one placeholder: the token standing in for it and its fallback.
+type holder struct {
+	token, fallback string
+}
+
+// fill substitutes the placeholders in s with name, or with each one's
+// fallback when name is empty. In HTML the value is escaped. The
+// substitution is a single pass, so a name is never read as a placeholder.
+func (f *fragment) fill(s, name string, html bool) string {
+	if len(f.holders) == 0 {
+		return s
+	}
+	pairs := make([]string, 0, 2*len(f.holders))
+	for _, h := range f.holders {
+		v := name
+		if v == "" {
+			v = h.fallback
+		}
+		if html {
+			v = htmltemplate.HTMLEscapeString(v)
+		}
+		pairs = append(pairs, h.token, v)
+	}
+	return strings.NewReplacer(pairs...).Replace(s)
+}
+
+// fragment returns the rendered body of l, from the cache when this revision
+// (the SHA-256 of its source) was rendered before.
+func (r *Renderer) fragment(l *Lesson) (*fragment, error) {
+	key := sha256.Sum256(l.Source)
+	if len(l.Source) == 0 {
+		// A lesson built in code rather than read from a file.
+		key = sha256.Sum256([]byte("body\x00" + l.Body))
+	}
+	r.mu.Lock()
+	f := r.cache[key]
+	r.mu.Unlock()
+	if f != nil {
+		return f, nil
+	}
+
+	f, err := r.render(key, l.Body)
+	if err != nil {
+		return nil, err
+	}
+	r.built.Add(1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if prev := r.cache[key]; prev != nil {
+		return prev, nil // rendered concurrently; keep one copy
+	}
+	if len(r.order) >= cacheSize {
+		delete(r.cache, r.order[0])
+		r.order = r.order[1:]
+	}
+	r.cache[key] = f
+	r.order = append(r.order, key)
+	return f, nil
+}
+
+// render renders a body to HTML (for email and web) and plain text.
+func (r *Renderer) render(key [32]byte, body string) (*fragment, error) {
+	f := &fragment{}
+	prefix := "tsph" + hex.EncodeToString(key[:4])
+	var b strings.Builder
+	last := 0
+	for _, u := range findTemplates(body) {
+		if u.problem != "" {
+			continue // invalid syntax stays as the literal text it is
+		}
+		token := fmt.Sprintf("%s%dz", prefix, len(f.holders))
+		fallback := u.fallback
+		if fallback == "" {
+			fallback = defaultFallback
+		}
+		f.holders = append(f.holders, holder{token, fallback})
+		b.WriteString(body[last:u.start])
+		b.WriteString(token)
+		last = u.end
+	}
+	b.WriteString(body[last:])
+	src := []byte(b.String())
+
+	doc := r.md.Parser().Parse(text.NewReader(src))
+	sanitise(doc, src, prefix)
+	var web, email bytes.Buffer
+	if err := r.md.Renderer().Render(&web, src, doc); err != nil {
+		return nil, fmt.Errorf("render Markdown: %w", err)
+	}
+	addEmailStyles(doc)
+	if err := r.md.Renderer().Render(&email, src, doc); err != nil {
+		return nil, fmt.Errorf("render Markdown: %w", err)
+	}
+	f.webHTML, f.emailHTML = web.String(), email.String()
+
+	f.text = buildText(doc, src)
+	for i := range f.text.blocks {
+		blk := &f.text.blocks[i]
+		blk.fill = strings.Contains(blk.text, prefix)
+		blk.wrapped = blk.format()
+	}
+	return f, nil
+}
+
+// sanitise removes what must never be sent: raw HTML (goldmark would only
+// replace it with a comment), images (remote content), and links that are
+// not http(s) or mailto or that hold a placeholder. Links and images keep
+// their text.
+func sanitise(doc ast.Node, src []byte, tokenPrefix string) {
+	var drop []ast.Node
+	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if !entering {
+			return ast.WalkContinue, nil
+		}
+		switch n := n.(type) {
+		case *ast.HTMLBlock, *ast.RawHTML, *ast.Image:
+			drop = append(drop, n)
+		case *ast.Link:
+			dest := destination(n.Destination)
+			if linkProblem(dest) != "" || strings.Contains(dest, tokenPrefix) {
+				drop = append(drop, n)
+			}
+		case *ast.AutoLink:
+			if n.AutoLinkType == ast.AutoLinkURL && linkProblem(string(n.URL(src))) != "" {
+				drop = append(drop, n)
+			}
+		}
+		return ast.WalkContinue, nil
+	})
+	for _, n := range drop {
+		parent := n.Parent()
+		if parent == nil {
+			continue
+		}
+		switch n := n.(type) {
+		case *ast.HTMLBlock, *ast.RawHTML:
+			parent.RemoveChild(parent, n)
+		case *ast.AutoLink:
+			parent.ReplaceChild(parent, n, ast.NewString(bytes.Clone(n.Label(src))))
+		default:
+			for c := n.FirstChild(); c != nil; {
+				next := c.NextSibling()
+				parent.InsertBefore(parent, n, c)
+				c = next
+			}
+			parent.RemoveChild(parent, n)
+		}
+	}
+}
+
+// addEmailStyles puts inline styles on the body's elements: many email
+// clients ignore style sheets. Colours read on light and dark backgrounds.
+func addEmailStyles(doc ast.Node) {
+	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if !entering {
+			return ast.WalkContinue, nil
+		}
+		style := ""
+		switch n.Kind() {
+		case ast.KindParagraph:
+			style = "margin:0 0 16px 0;"
+		case ast.KindHeading:
+			style = "margin:28px 0 10px 0;font-size:19px;line-height:1.3;font-weight:bold;"
+		case ast.KindList:
+			style = "margin:0 0 16px 0;padding-left:24px;"
+		case ast.KindListItem:
+			style = "margin:0 0 6px 0;"
+		case ast.KindBlockquote:
+			style = "margin:0 0 16px 0;padding-left:14px;border-left:3px solid #8c959f;"
+		case ast.KindLink, ast.KindAutoLink:
+			style = "color:#2f6fb7;text-decoration:underline;"
+		}
+		if style != "" {
+			n.SetAttributeString("style", style)
+		}
+		return ast.WalkContinue, nil
+	})
+}
+
+// cleanRecipient makes a recipient safe to put in any part of an email.
+func cleanRecipient(rc Recipient) Recipient {
+	rc.FirstName = cleanName(rc.FirstName)
+	rc.UnsubscribeURL = cleanURL(rc.UnsubscribeURL)
+	rc.PreferencesURL = cleanURL(rc.PreferencesURL)
+	rc.ViewURL = cleanURL(rc.ViewURL)
+	rc.TriedURL = cleanURL(rc.TriedURL)
+	return rc
+}
+
+// cleanName turns a name as typed into one line of at most maxName
+// characters: control characters (CR, LF, …) and invisible direction marks
+// become spaces, runs of spaces one space.
+func cleanName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || isBidiControl(r) || r == '\u2028' || r == '\u2029' || r == unicode.ReplacementChar {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > maxName {
+		s = strings.TrimSpace(string(r[:maxName]))
+	}
+	return s
+}
+
+// cleanURL drops spaces and control characters, which no URL we make has.
+func cleanURL(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// oneLine keeps a header value on one line.
+func oneLine(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r)
+	}), " ")
+}
+
+// days writes a whole number of days: "7 days".
+func days(d time.Duration) string {
+	n := int(d / (24 * time.Hour))
+	if n == 1 {
+		return "1 day"
+	}
+	return fmt.Sprintf("%d days", n)
+}

@@ -1,0 +1,297 @@
+package course
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/util"
+)
+
+// Width is the column limit of plain-text email. Only a word longer than
+// the whole line (a long URL) goes past it.
+const Width = 78
+
+// textBody is a lesson body as plain text: blocks to be wrapped, and the
+// addresses of its links in the order of their "[n]" references.
+type textBody struct {
+	blocks []textBlock
+	links  []string
+}
+
+// textBlock is one paragraph, list item, heading or code block.
+type textBlock struct {
+	sep         string // before the block: "" for the first, "\n" in tight lists, else "\n\n"
+	first, rest string // prefixes of the first and the following lines
+	text        string // words to wrap; "\n" marks a hard line break
+	pre         bool   // code: lines kept as they are
+	underline   bool   // a heading: underlined with dashes
+	wrapped     string // the block rendered, when it has no placeholder
+	fill        bool   // holds a placeholder: substitute, then wrap
+}
+
+// render writes the block, calling fill first when it holds a placeholder.
+func (b textBlock) render(sb *strings.Builder, fill func(string) string) {
+	if !b.fill || fill == nil {
+		sb.WriteString(b.wrapped)
+		return
+	}
+	b.text = fill(b.text)
+	sb.WriteString(b.format())
+}
+
+// format wraps the block's text to Width.
+func (b textBlock) format() string {
+	var sb strings.Builder
+	if b.pre {
+		for i, line := range strings.Split(b.text, "\n") {
+			if i > 0 {
+				sb.WriteByte('\n')
+				sb.WriteString(strings.TrimRight(b.rest+line, " "))
+			} else {
+				sb.WriteString(strings.TrimRight(b.first+line, " "))
+			}
+		}
+		return sb.String()
+	}
+	wrap(&sb, b.text, b.first, b.rest, Width)
+	if b.underline {
+		longest := 0
+		for _, line := range strings.Split(sb.String(), "\n") {
+			longest = max(longest, utf8.RuneCountInString(line)-utf8.RuneCountInString(b.rest))
+		}
+		sb.WriteString("\n" + b.rest + strings.Repeat("-", min(max(longest, 3), Width)))
+	}
+	return sb.String()
+}
+
+// String joins the blocks, with placeholders filled by fill (nil: left as is).
+func (t textBody) String(fill func(string) string) string {
+	var sb strings.Builder
+	for _, b := range t.blocks {
+		sb.WriteString(b.sep)
+		b.render(&sb, fill)
+	}
+	return sb.String()
+}
+
+// wrap writes text wrapped to width: words are never split, so a word longer
+// than a line gets a line of its own. Hard line breaks ("\n") are kept.
+func wrap(sb *strings.Builder, text, first, rest string, width int) {
+	prefix := first
+	for i, para := range strings.Split(text, "\n") {
+		if i > 0 {
+			sb.WriteByte('\n')
+		}
+		line := prefix
+		n := utf8.RuneCountInString(prefix)
+		empty := true
+		for _, w := range strings.Fields(para) {
+			wl := utf8.RuneCountInString(w)
+			if !empty && n+1+wl > width {
+				sb.WriteString(line)
+				sb.WriteByte('\n')
+				line, n, empty = rest, utf8.RuneCountInString(rest), true
+			}
+			if !empty {
+				line += " "
+				n++
+			}
+			line += w
+			n += wl
+			empty = false
+		}
+		sb.WriteString(strings.TrimRight(line, " "))
+		prefix = rest
+	}
+}
+
+// textBuilder turns a goldmark document into a textBody.
+type textBuilder struct {
+	src     []byte
+	body    textBody
+	linkNum map[string]int
+	sep     string // separator for the next block, when not the default
+}
+
+func buildText(doc ast.Node, src []byte) textBody {
+	t := &textBuilder{src: src, linkNum: map[string]int{}}
+	t.block(doc, "", "")
+	return t.body
+}
+
+func (t *textBuilder) add(b textBlock) {
+	switch {
+	case len(t.body.blocks) == 0:
+		b.sep = ""
+	case t.sep != "":
+		b.sep = t.sep
+	default:
+		b.sep = "\n\n"
+	}
+	t.sep = ""
+	t.body.blocks = append(t.body.blocks, b)
+}
+
+// block renders a block node whose first line starts with first and the
+// others with rest.
+func (t *textBuilder) block(n ast.Node, first, rest string) {
+	switch n := n.(type) {
+	case *ast.Paragraph, *ast.TextBlock:
+		t.add(textBlock{first: first, rest: rest, text: t.inline(n)})
+	case *ast.Heading:
+		t.add(textBlock{first: first, rest: rest, text: t.inline(n), underline: true})
+	case *ast.List:
+		i := 0
+		for c := n.FirstChild(); c != nil; c = c.NextSibling() {
+			marker := "- "
+			if n.IsOrdered() {
+				marker = fmt.Sprintf("%d. ", n.Start+i)
+			}
+			f := rest
+			if i == 0 {
+				f = first
+			} else if n.IsTight {
+				t.sep = "\n"
+			}
+			t.children(c, f+marker, rest+strings.Repeat(" ", len(marker)), n.IsTight)
+			i++
+		}
+	case *ast.Blockquote:
+		t.children(n, first+"> ", rest+"> ", false)
+	case *ast.FencedCodeBlock, *ast.CodeBlock:
+		var lines []string
+		for i := 0; i < n.Lines().Len(); i++ {
+			seg := n.Lines().At(i)
+			lines = append(lines, strings.TrimRight(string(seg.Value(t.src)), "\r\n"))
+		}
+		t.add(textBlock{first: first + "    ", rest: rest + "    ", text: strings.Join(lines, "\n"), pre: true})
+	case *ast.ThematicBreak:
+		t.add(textBlock{first: first, rest: rest, text: "----", pre: true})
+	case *ast.HTMLBlock, *ast.LinkReferenceDefinition:
+		// Raw HTML is never sent; link definitions have no text.
+	default:
+		t.children(n, first, rest, false)
+	}
+}
+
+// children renders the child blocks of n; only the first block produced
+// gets the first prefix (a list marker, say).
+func (t *textBuilder) children(n ast.Node, first, rest string, tight bool) {
+	before := len(t.body.blocks)
+	for c := n.FirstChild(); c != nil; c = c.NextSibling() {
+		f := rest
+		if len(t.body.blocks) == before {
+			f = first
+		} else if tight {
+			t.sep = "\n"
+		}
+		t.block(c, f, rest)
+	}
+}
+
+// inline renders inline content: emphasis as plain words, links as
+// "text [n]" with n their place in the list of links.
+func (t *textBuilder) inline(n ast.Node) string {
+	var b strings.Builder
+	t.inlineTo(&b, n, true)
+	return b.String()
+}
+
+func (t *textBuilder) inlineTo(b *strings.Builder, n ast.Node, number bool) {
+	for c := n.FirstChild(); c != nil; c = c.NextSibling() {
+		switch c := c.(type) {
+		case *ast.Text:
+			b.WriteString(plainText(c.Value(t.src), c.IsRaw()))
+			if c.HardLineBreak() {
+				b.WriteByte('\n')
+			} else if c.SoftLineBreak() {
+				b.WriteByte(' ')
+			}
+		case *ast.String:
+			b.Write(c.Value)
+		case *ast.CodeSpan:
+			for g := c.FirstChild(); g != nil; g = g.NextSibling() {
+				if txt, ok := g.(*ast.Text); ok {
+					b.WriteString(strings.ReplaceAll(string(txt.Value(t.src)), "\n", " "))
+				}
+			}
+		case *ast.AutoLink:
+			b.Write(c.Label(t.src))
+		case *ast.RawHTML:
+		case *ast.Link:
+			t.inlineTo(b, c, number)
+			if number {
+				fmt.Fprintf(b, " [%d]", t.linkRef(destination(c.Destination)))
+			}
+		default:
+			t.inlineTo(b, c, number)
+		}
+	}
+}
+
+// linkRef numbers a link address, reusing the number of a repeated one.
+func (t *textBuilder) linkRef(url string) int {
+	if n, ok := t.linkNum[url]; ok {
+		return n
+	}
+	t.body.links = append(t.body.links, url)
+	t.linkNum[url] = len(t.body.links)
+	return len(t.body.links)
+}
+
+// inlineText is the plain text of a node's inline content, without link
+// numbers: what a heading says, for instance.
+func inlineText(n ast.Node, src []byte) string {
+	t := &textBuilder{src: src, linkNum: map[string]int{}}
+	var b strings.Builder
+	t.inlineTo(&b, n, false)
+	return b.String()
+}
+
+// plainText resolves backslash escapes and character references in text
+// that is not raw.
+func plainText(v []byte, raw bool) string {
+	if !raw {
+		v = util.UnescapePunctuations(v)
+		v = util.ResolveNumericReferences(v)
+		v = util.ResolveEntityNames(v)
+	}
+	return string(v)
+}
+
+// linkListRe matches the "[n] URL" lines that list links at the end of a
+// text email; they are never wrapped.
+var linkListRe = regexp.MustCompile(`^\s*\[\d+\] \S+$`)
+
+// finishText tidies the output of a text template: no carriage returns, no
+// trailing spaces, at most one blank line in a row, no line over Width
+// columns except an unbreakable word, and a final newline.
+func finishText(s string) string {
+	s = strings.ReplaceAll(s, "\r", "")
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimRight(line, " \t")
+		if line == "" {
+			if len(out) > 0 && out[len(out)-1] != "" {
+				out = append(out, "")
+			}
+			continue
+		}
+		if utf8.RuneCountInString(line) <= Width || linkListRe.MatchString(line) {
+			out = append(out, line)
+			continue
+		}
+		body := strings.TrimLeft(line, " ")
+		indent := line[:len(line)-len(body)]
+		var sb strings.Builder
+		wrap(&sb, body, indent, indent, Width)
+		out = append(out, strings.Split(sb.String(), "\n")...)
+	}
+	for len(out) > 0 && out[len(out)-1] == "" {
+		out = out[:len(out)-1]
+	}
+	return strings.Join(out, "\n") + "\n"
+}

@@ -1,0 +1,145 @@
+package send
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/mail"
+	"github.com/twostep/twostep/internal/store"
+)
+
+// Outbox sends queued transactional mail (the confirmations) within
+// seconds of the signup, independently of the lesson schedule.
+type Outbox struct {
+	DB      *store.DB
+	Letters *Letters
+	Open    mail.Opener
+	Log     *slog.Logger
+	// Poll is how often the worker looks for mail queued by other copies.
+	Poll time.Duration
+}
+
+// outboxLease is how long a claimed mail stays with one sender before
+// another copy may take it.
+const outboxLease = 2 * time.Minute
+
+// outboxGiveUp is how long a mail is retried before it is marked failed.
+// A confirmation link lives seven days, so trying longer is pointless.
+const outboxGiveUp = 3 * 24 * time.Hour
+
+// FlushResult counts what a flush did.
+type FlushResult struct {
+	Sent, Retrying, Failed int
+}
+
+// Flush sends everything queued and due. It stops early, losing nothing,
+// when the SMTP server cannot be reached.
+func (o *Outbox) Flush(ctx context.Context) (FlushResult, error) {
+	var res FlushResult
+	t := o.Open()
+	defer t.Close()
+	for {
+		items, err := o.DB.ClaimOutbox(ctx, 50, outboxLease)
+		if err != nil {
+			return res, err
+		}
+		if len(items) == 0 {
+			return res, nil
+		}
+		for i, it := range items {
+			if err := o.sendOne(ctx, t, it, &res); err != nil {
+				// Release the rest of the claim at once rather than after the lease.
+				for _, rest := range items[i+1:] {
+					_ = o.DB.OutboxRetry(ctx, rest.ID, "not tried: "+err.Error(), o.DB.Now())
+				}
+				return res, err
+			}
+		}
+	}
+}
+
+func (o *Outbox) sendOne(ctx context.Context, t mail.Transport, it store.OutboxItem, res *FlushResult) error {
+	now := o.DB.Now()
+	if it.Kind != "confirm" || (it.Subscriber.Status != drip.StatusPending && it.Subscriber.Status != drip.StatusUnsubscribed) {
+		// Nothing to confirm any more (already confirmed, bounced).
+		return o.DB.OutboxSent(ctx, it.ID, "")
+	}
+	m, id, err := o.Letters.Confirmation(&it.Subscriber, it.CreatedAt, now)
+	if err != nil {
+		return err
+	}
+	reply, err := t.Send(ctx, m)
+	if err == nil {
+		res.Sent++
+		o.Log.Info("confirmation sent", "outbox_id", it.ID, "subscriber", it.Subscriber.ID, "reply", reply)
+		return o.DB.OutboxSent(ctx, it.ID, id)
+	}
+	out := mail.Classify(err)
+	if out.Kind == mail.Bounce {
+		// The address does not exist; retrying will not change that.
+		res.Failed++
+		o.Log.Warn("confirmation refused", "outbox_id", it.ID, "subscriber", it.Subscriber.ID, "err", err)
+		return o.DB.OutboxRetry(ctx, it.ID, err.Error(), time.Time{})
+	}
+	next := backoff(it.Attempts, now)
+	if now.Sub(it.CreatedAt) > outboxGiveUp {
+		next = time.Time{}
+		res.Failed++
+	} else {
+		res.Retrying++
+	}
+	o.Log.Warn("confirmation not sent; will retry", "outbox_id", it.ID, "attempt", it.Attempts, "next", next, "err", err)
+	if rerr := o.DB.OutboxRetry(ctx, it.ID, err.Error(), next); rerr != nil {
+		return rerr
+	}
+	if out.Kind == mail.Unreachable || errors.Is(err, mail.ErrDial) {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	return nil
+}
+
+// backoff is the next attempt after attempts failures: 30 s doubling to at
+// most an hour.
+func backoff(attempts int, now time.Time) time.Time {
+	d := 30 * time.Second * time.Duration(math.Pow(2, float64(min(attempts, 8)-1)))
+	return now.Add(min(d, time.Hour))
+}
+
+// Run flushes the outbox whenever nudge fires or Poll passes, and deletes
+// signups left unconfirmed for seven days, until ctx ends. A flush under
+// way when ctx ends is finished first, so no mail is cut off mid-send.
+func (o *Outbox) Run(ctx context.Context, nudge <-chan struct{}) {
+	poll := time.NewTicker(o.Poll)
+	defer poll.Stop()
+	cleanup := time.NewTicker(time.Hour)
+	defer cleanup.Stop()
+	o.cleanup()
+	for {
+		// Detached from ctx so a shutdown lets the current message finish.
+		if _, err := o.Flush(context.WithoutCancel(ctx)); err != nil {
+			o.Log.Error("outbox flush stopped", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-nudge:
+		case <-poll.C:
+		case <-cleanup.C:
+			o.cleanup()
+		}
+	}
+}
+
+func (o *Outbox) cleanup() {
+	n, err := o.DB.DeleteUnconfirmed(context.Background(), o.DB.Now().Add(-7*24*time.Hour))
+	if err != nil {
+		o.Log.Error("delete unconfirmed signups", "err", err)
+	} else if n > 0 {
+		o.Log.Info("deleted unconfirmed signups", "count", n)
+	}
+}

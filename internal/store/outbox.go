@@ -1,0 +1,91 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/twostep/twostep/internal/drip"
+)
+
+// OutboxItem is a queued transactional mail with what is needed to render it.
+type OutboxItem struct {
+	ID         int64
+	Kind       string
+	Attempts   int // including the current one
+	CreatedAt  time.Time
+	Subscriber drip.Subscriber
+}
+
+func enqueue(ctx context.Context, tx pgx.Tx, subscriberID int64, kind string, at time.Time) error {
+	_, err := tx.Exec(ctx, `INSERT INTO outbox (subscriber_id, kind, next_attempt_at, created_at) VALUES ($1, $2, $3, $3)`,
+		subscriberID, kind, at)
+	if err != nil {
+		return fmt.Errorf("queue %s mail: %w", kind, err)
+	}
+	return nil
+}
+
+// ClaimOutbox takes up to limit queued mails that are due, for lease. Other
+// copies skip the claimed rows; a crashed sender's claims come back when the
+// lease ends.
+func (db *DB) ClaimOutbox(ctx context.Context, limit int, lease time.Duration) ([]OutboxItem, error) {
+	now := db.Now()
+	rows, err := db.Pool.Query(ctx, `
+		WITH due AS (
+			SELECT id FROM outbox
+			WHERE status = 'pending' AND next_attempt_at <= $1
+			  AND (claimed_until IS NULL OR claimed_until < $1)
+			ORDER BY next_attempt_at
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED
+		)
+		UPDATE outbox o SET claimed_until = $3, attempts = o.attempts + 1
+		FROM due, subscribers s
+		WHERE o.id = due.id AND s.id = o.subscriber_id
+		RETURNING o.id, o.kind, o.attempts, o.created_at, s.id, s.email, s.name, s.status, s.token_gen`,
+		now, limit, now.Add(lease))
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxItem, error) {
+		var it OutboxItem
+		err := r.Scan(&it.ID, &it.Kind, &it.Attempts, &it.CreatedAt,
+			&it.Subscriber.ID, &it.Subscriber.Email, &it.Subscriber.Name, &it.Subscriber.Status, &it.Subscriber.TokenGen)
+		return it, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	return items, nil
+}
+
+// OutboxSent records that the server accepted the mail.
+func (db *DB) OutboxSent(ctx context.Context, id int64, messageID string) error {
+	_, err := db.Pool.Exec(ctx, `
+		UPDATE outbox SET status = 'sent', sent_at = $2, message_id = $3, claimed_until = NULL, last_error = ''
+		WHERE id = $1`, id, db.Now(), messageID)
+	if err != nil {
+		return fmt.Errorf("record outbox %d sent: %w", id, err)
+	}
+	return nil
+}
+
+// OutboxRetry puts the mail back in the queue until next, with why it failed.
+// With next zero the mail is given up as failed.
+func (db *DB) OutboxRetry(ctx context.Context, id int64, reason string, next time.Time) error {
+	status := "pending"
+	if next.IsZero() {
+		status = "failed"
+		next = db.Now()
+	}
+	_, err := db.Pool.Exec(ctx, `
+		UPDATE outbox SET status = $2, next_attempt_at = $3, last_error = $4, claimed_until = NULL
+		WHERE id = $1`, id, status, next, reason)
+	if err != nil {
+		return fmt.Errorf("record outbox %d retry: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,233 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/twostep/twostep/internal/drip"
+)
+
+// subscriberColumns lists what scanSubscriber reads, in order.
+const subscriberColumns = `id, email, name, status, time_zone, send_weekday, send_hour,
+	round, next_lesson, next_due_at, last_sent_at, token_gen,
+	consent_method, consent_at, consent_ip, consent_user_agent, consent_form_url, consent_version,
+	confirmation_sent_at, confirmed_at, unsubscribed_at, created_at`
+
+func scanSubscriber(row pgx.Row) (*drip.Subscriber, error) {
+	var s drip.Subscriber
+	var weekday, hour *int16
+	err := row.Scan(&s.ID, &s.Email, &s.Name, &s.Status, &s.TimeZone, &weekday, &hour,
+		&s.Round, &s.NextLesson, &s.NextDueAt, &s.LastSentAt, &s.TokenGen,
+		&s.ConsentMethod, &s.ConsentAt, &s.ConsentIP, &s.ConsentUserAgent, &s.ConsentFormURL, &s.ConsentVersion,
+		&s.ConfirmationSentAt, &s.ConfirmedAt, &s.UnsubscribedAt, &s.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, drip.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if weekday != nil {
+		wd := time.Weekday(*weekday)
+		s.SendWeekday = &wd
+	}
+	if hour != nil {
+		h := int(*hour)
+		s.SendHour = &h
+	}
+	return &s, nil
+}
+
+// ConfirmationInterval is the least time between two confirmation mails to
+// one address, so a signup form cannot be used to mail-bomb a victim.
+const ConfirmationInterval = 24 * time.Hour
+
+// Signup records a signup and, when the address should get one, queues its
+// confirmation mail in the same transaction. It reports whether a mail was
+// queued. A known address is never an error: the caller answers the same
+// either way, so the form does not reveal who is subscribed.
+func (db *DB) Signup(ctx context.Context, s drip.Signup) (queued bool, err error) {
+	err = db.inTx(ctx, func(tx pgx.Tx) error {
+		var id int64
+		err := tx.QueryRow(ctx, `
+			INSERT INTO subscribers (email, name, time_zone, consent_at, consent_ip,
+				consent_user_agent, consent_form_url, consent_version, confirmation_sent_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $4)
+			ON CONFLICT (lower(email)) DO NOTHING
+			RETURNING id`,
+			s.Email, s.Name, s.TimeZone, s.At, s.IP, s.UserAgent, s.FormURL, s.ConsentVersion,
+		).Scan(&id)
+		switch {
+		case err == nil:
+			queued = true
+			if err := addEvent(ctx, tx, id, "signup", "subscriber", nil); err != nil {
+				return err
+			}
+			return enqueue(ctx, tx, id, "confirm", s.At)
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		// Known address: only a pending or unsubscribed one gets a fresh
+		// confirmation, and at most one per ConfirmationInterval.
+		var status drip.Status
+		err = tx.QueryRow(ctx, `
+			UPDATE subscribers SET confirmation_sent_at = $2,
+				name = CASE WHEN $3 = '' THEN name ELSE $3 END,
+				time_zone = $4, consent_at = $2, consent_ip = $5, consent_user_agent = $6,
+				consent_form_url = $7, consent_version = $8, updated_at = $2
+			WHERE lower(email) = lower($1)
+			  AND status IN ('pending', 'unsubscribed')
+			  AND (confirmation_sent_at IS NULL OR confirmation_sent_at <= $9)
+			RETURNING id, status`,
+			s.Email, s.At, s.Name, s.TimeZone, s.IP, s.UserAgent, s.FormURL, s.ConsentVersion,
+			s.At.Add(-ConfirmationInterval),
+		).Scan(&id, &status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		queued = true
+		if err := addEvent(ctx, tx, id, "signup", "subscriber", map[string]any{"again": true, "status": status}); err != nil {
+			return err
+		}
+		return enqueue(ctx, tx, id, "confirm", s.At)
+	})
+	if err != nil {
+		return false, fmt.Errorf("record signup: %w", err)
+	}
+	return queued, nil
+}
+
+// Subscriber returns the subscriber with id whose links are of generation gen.
+func (db *DB) Subscriber(ctx context.Context, id int64, gen int) (*drip.Subscriber, error) {
+	s, err := scanSubscriber(db.Pool.QueryRow(ctx,
+		`SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1 AND token_gen = $2`, id, gen))
+	if err != nil && !errors.Is(err, drip.ErrNotFound) {
+		return nil, fmt.Errorf("load subscriber %d: %w", id, err)
+	}
+	return s, err
+}
+
+// SubscriberByEmail returns the subscriber with that address in any letter case.
+func (db *DB) SubscriberByEmail(ctx context.Context, email string) (*drip.Subscriber, error) {
+	s, err := scanSubscriber(db.Pool.QueryRow(ctx,
+		`SELECT `+subscriberColumns+` FROM subscribers WHERE lower(email) = lower($1)`, email))
+	if err != nil && !errors.Is(err, drip.ErrNotFound) {
+		return nil, fmt.Errorf("load subscriber by email: %w", err)
+	}
+	return s, err
+}
+
+// Confirm makes a pending or unsubscribed subscriber active with their next
+// lesson due at once (lesson 1 for a new subscriber). A subscriber who chose
+// no slot gets the default: the local weekday of confirmation at defaultHour.
+// Confirming twice changes nothing. A bounced subscriber cannot confirm.
+func (db *DB) Confirm(ctx context.Context, id int64, gen int, defaultWeekday time.Weekday, defaultHour int) (*drip.Subscriber, error) {
+	now := db.Now()
+	var s *drip.Subscriber
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		s, err = scanSubscriber(tx.QueryRow(ctx,
+			`SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1 AND token_gen = $2 FOR UPDATE`, id, gen))
+		if err != nil {
+			return err
+		}
+		switch s.Status {
+		case drip.StatusPending, drip.StatusUnsubscribed:
+		case drip.StatusBounced:
+			return drip.ErrGone
+		default:
+			return nil // already confirmed
+		}
+		// A returning reader still never gets two lessons within six days.
+		due := now
+		if s.LastSentAt != nil && s.LastSentAt.Add(6*24*time.Hour).After(due) {
+			due = s.LastSentAt.Add(6 * 24 * time.Hour)
+		}
+		s, err = scanSubscriber(tx.QueryRow(ctx, `
+			UPDATE subscribers SET status = 'active', confirmed_at = $2, unsubscribed_at = NULL,
+				next_due_at = $3,
+				send_weekday = COALESCE(send_weekday, $4),
+				send_hour = COALESCE(send_hour, $5),
+				updated_at = $2
+			WHERE id = $1
+			RETURNING `+subscriberColumns, id, now, due, int16(defaultWeekday), int16(defaultHour)))
+		if err != nil {
+			return err
+		}
+		return addEvent(ctx, tx, id, "confirmed", "subscriber", nil)
+	})
+	if err != nil {
+		if errors.Is(err, drip.ErrNotFound) || errors.Is(err, drip.ErrGone) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("confirm subscriber %d: %w", id, err)
+	}
+	return s, nil
+}
+
+// Unsubscribe stops all mail to the subscriber. Doing it twice is harmless.
+func (db *DB) Unsubscribe(ctx context.Context, id int64, gen int, actor string) error {
+	now := db.Now()
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		var changed bool
+		err := tx.QueryRow(ctx, `
+			UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = $3,
+				next_due_at = NULL, updated_at = $3
+			WHERE id = $1 AND token_gen = $2 AND status <> 'unsubscribed'
+			RETURNING true`, id, gen, now).Scan(&changed)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// Either unknown or already unsubscribed; tell them apart.
+			var exists bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM subscribers WHERE id = $1 AND token_gen = $2)`, id, gen).Scan(&exists); err != nil {
+				return err
+			}
+			if !exists {
+				return drip.ErrNotFound
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		// Unsent confirmations are moot once the reader has left.
+		if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE subscriber_id = $1 AND status = 'pending'`, id); err != nil {
+			return err
+		}
+		return addEvent(ctx, tx, id, "unsubscribed", actor, nil)
+	})
+	if err != nil && !errors.Is(err, drip.ErrNotFound) {
+		return fmt.Errorf("unsubscribe %d: %w", id, err)
+	}
+	return err
+}
+
+// DeleteUnconfirmed removes pending signups older than before, with their
+// queued mail. It returns how many went.
+func (db *DB) DeleteUnconfirmed(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := db.Pool.Exec(ctx, `
+		DELETE FROM subscribers WHERE status = 'pending' AND consent_at < $1
+		AND confirmed_at IS NULL`, before)
+	if err != nil {
+		return 0, fmt.Errorf("delete unconfirmed signups: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// addEvent appends to a subscriber's history.
+func addEvent(ctx context.Context, tx pgx.Tx, id int64, kind, actor string, detail map[string]any) error {
+	if detail == nil {
+		detail = map[string]any{}
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO events (subscriber_id, kind, actor, detail) VALUES ($1, $2, $3, $4)`,
+		id, kind, actor, detail)
+	if err != nil {
+		return fmt.Errorf("add %s event: %w", kind, err)
+	}
+	return nil
+}

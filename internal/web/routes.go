@@ -1,0 +1,66 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Handler returns every route twostep serves.
+func (s *Server) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.Use(s.logRequests)
+	r.Use(limitBody)
+	r.Use(securityHeaders)
+
+	r.Get("/", s.signupPage)
+	r.With(s.signupLimit()).Post("/subscribe", s.subscribe)
+	r.Get("/subscribed", s.checkInbox)
+	r.Get("/confirm/{token}", s.confirmPage)
+	r.Post("/confirm/{token}", s.confirm)
+	r.Get("/unsubscribe/{token}", s.unsubscribePage)
+	r.Post("/unsubscribe/{token}", s.unsubscribe)
+
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.Handle("/metrics", promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{}))
+
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.render(w, r, http.StatusNotFound, "error", page{Heading: "Page not found", Message: "There is nothing at this address."})
+	})
+	return r
+}
+
+// limitBody caps every request body at MaxBody; handlers answer 413 when a
+// form is larger.
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		// Pages use only their own inline style and one inline script.
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		s.log.Debug("request", "method", r.Method, "path", redactPath(r.URL.Path), "status", ww.Status(), "took", time.Since(start))
+	})
+}

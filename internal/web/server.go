@@ -1,0 +1,173 @@
+// Package web serves twostep's pages: signup, confirmation, unsubscribe,
+// health and metrics. Every route is listed in routes.go.
+package web
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/store"
+	"github.com/twostep/twostep/internal/token"
+)
+
+// Site is what the pages say about the course.
+type Site struct {
+	Title    string
+	Tagline  string
+	Language string
+	Lessons  int
+	SendHour int // default local hour of delivery
+}
+
+// Options configure a Server.
+type Options struct {
+	Site            Site
+	Templates       fs.FS // the templates folder; pages are under web/
+	SignupRateLimit int   // per client IP per minute; 0 = off
+	Registry        *prometheus.Registry
+	Log             *slog.Logger
+	// Nudge, when set, is called after a signup queued mail, so the outbox
+	// worker sends it now instead of at its next poll.
+	Nudge func()
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server holds what the handlers share.
+type Server struct {
+	db      *store.DB
+	signer  *token.Signer
+	opts    Options
+	pages   map[string]*template.Template
+	log     *slog.Logger
+	metrics *metrics
+}
+
+// MaxBody is the largest request body any form accepts.
+const MaxBody = 64 << 10
+
+// ConsentVersion names the wording of the consent text on the signup form;
+// it is stored with every signup. Change it whenever the text changes.
+const ConsentVersion = "2026-11-v1"
+
+// New parses the page templates and returns a Server.
+func New(db *store.DB, signer *token.Signer, opts Options) (*Server, error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	pages, err := parsePages(opts.Templates)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{db: db, signer: signer, opts: opts, pages: pages, log: opts.Log, metrics: newMetrics(opts.Registry)}, nil
+}
+
+// parsePages parses every web/*.html page together with web/layout.html.
+func parsePages(fsys fs.FS) (map[string]*template.Template, error) {
+	names, err := fs.Glob(fsys, "web/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		if n == "web/layout.html" {
+			continue
+		}
+		t, err := template.ParseFS(fsys, "web/layout.html", n)
+		if err != nil {
+			return nil, fmt.Errorf("parse page %s: %w", n, err)
+		}
+		pages[strings.TrimSuffix(strings.TrimPrefix(n, "web/"), ".html")] = t
+	}
+	for _, want := range []string{"signup", "check_inbox", "confirm", "confirmed", "unsubscribe", "unsubscribed", "error"} {
+		if pages[want] == nil {
+			return nil, fmt.Errorf("page template web/%s.html is missing", want)
+		}
+	}
+	return pages, nil
+}
+
+// page is the data every page template gets.
+type page struct {
+	Site    Site
+	NoIndex bool
+	// Page-specific fields; unused ones stay empty.
+	Form     signupForm
+	Error    string
+	Consent  string
+	Email    string
+	Action   string
+	Heading  string
+	Message  string
+	Weekday  string
+	Hour     string
+	TimeZone string
+}
+
+// render writes page name with status, rendered into a buffer first so a
+// template error becomes a clean 500 and never half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	p.Site = s.opts.Site
+	var buf bytes.Buffer
+	if err := s.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+		s.log.Error("render page", "page", name, "err", err)
+		http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	if p.NoIndex {
+		h.Set("X-Robots-Tag", "noindex, nofollow")
+	}
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// fail answers an error from the store or the token checks. Internal
+// errors are logged and shown as a generic message.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, heading, msg := http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again in a minute."
+	switch {
+	case errors.Is(err, token.ErrExpired):
+		status, heading, msg = http.StatusGone, "This link has expired", "Confirmation links work for seven days. Sign up again on the front page and we will send a fresh one."
+	case errors.Is(err, token.ErrMalformed), errors.Is(err, token.ErrPurpose), errors.Is(err, drip.ErrNotFound):
+		status, heading, msg = http.StatusNotFound, "This link is not valid", "The link may be incomplete or no longer in use. Copy the whole link from the email, or sign up again on the front page."
+	case errors.Is(err, drip.ErrGone):
+		status, heading, msg = http.StatusGone, "This address can't receive lessons", "Mail to this address was refused by its server, so we stopped sending."
+	default:
+		s.log.Error("request failed", "method", r.Method, "path", redactPath(r.URL.Path), "err", err)
+	}
+	if wantsJSON(r) {
+		writeJSON(w, status, map[string]string{"error": msg})
+		return
+	}
+	s.render(w, r, status, "error", page{Heading: heading, Message: msg, NoIndex: true})
+}
+
+// redactPath hides tokens from logs.
+func redactPath(p string) string {
+	parts := strings.Split(p, "/")
+	if len(parts) > 2 {
+		for i := 2; i < len(parts); i++ {
+			parts[i] = "…"
+		}
+	}
+	return strings.Join(parts, "/")
+}

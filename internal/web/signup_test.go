@@ -1,0 +1,444 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/smtptest"
+	"github.com/twostep/twostep/internal/token"
+)
+
+func signup(email, name, tz string) url.Values {
+	return url.Values{"email": {email}, "name": {name}, "tz": {tz}, "website": {""}}
+}
+
+func TestSignupConfirmFlowMakesTheSubscriberActiveWithLessonOneDueNow(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	resp := h.post("/subscribe", signup("Ann@Example.com", "Ann Lee", "Asia/Kolkata"))
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/subscribed" {
+		t.Fatalf("signup answered %d %q, want 303 to /subscribed", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if got := body(t, h.get("/subscribed")); !strings.Contains(got, "Check your inbox") {
+		t.Fatalf("check-your-inbox page missing: %s", got)
+	}
+	sub, err := h.db.SubscriberByEmail(context.Background(), "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub.Status != drip.StatusPending || sub.TimeZone != "Asia/Kolkata" || sub.Name != "Ann Lee" || sub.ConsentVersion == "" || sub.ConsentIP != "127.0.0.1" {
+		t.Fatalf("stored subscriber = %+v", sub)
+	}
+
+	if res := h.flush(); res.Sent != 1 {
+		t.Fatalf("flush = %+v, want one sent", res)
+	}
+	msgs := h.smtp.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("SMTP server got %d messages, want 1", len(msgs))
+	}
+	m := msgs[0]
+	if m.To[0] != "Ann@Example.com" {
+		t.Fatalf("recipient = %v", m.To)
+	}
+	if id := m.Header.Get("Message-Id"); !strings.HasSuffix(id, "@twostep.example>") {
+		t.Fatalf("Message-ID %q is not on our domain", id)
+	}
+	if !strings.HasPrefix(m.Header.Get("List-Unsubscribe"), "<http://twostep.test/unsubscribe/") || m.Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
+		t.Fatalf("unsubscribe headers: %q / %q", m.Header.Get("List-Unsubscribe"), m.Header.Get("List-Unsubscribe-Post"))
+	}
+	parts, err := m.Parts()
+	if err != nil || len(parts) != 2 || parts[0].ContentType != "text/plain" || parts[1].ContentType != "text/html" {
+		t.Fatalf("want text then HTML parts, got %+v (%v)", parts, err)
+	}
+	confirmPath := link(t, m, "confirm")
+	if !strings.Contains(m.HTML(), "http://twostep.test"+confirmPath) {
+		t.Fatal("HTML part lacks the confirm link")
+	}
+
+	// The GET shows a button and changes nothing.
+	page := body(t, h.get(confirmPath))
+	if !strings.Contains(page, `method="post"`) {
+		t.Fatalf("confirm page has no form: %s", page)
+	}
+	if again, _ := h.db.SubscriberByEmail(context.Background(), "ann@example.com"); again.Status != drip.StatusPending {
+		t.Fatal("GET /confirm changed the subscriber")
+	}
+
+	h.advance(time.Hour)
+	resp = h.post(confirmPath, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("confirm POST = %d", resp.StatusCode)
+	}
+	sub, _ = h.db.SubscriberByEmail(context.Background(), "ann@example.com")
+	now := h.clock()
+	if sub.Status != drip.StatusActive || sub.NextLesson != 1 || sub.NextDueAt == nil || !sub.NextDueAt.Equal(now) || sub.ConfirmedAt == nil || !sub.ConfirmedAt.Equal(now) {
+		t.Fatalf("after confirm: %+v", sub)
+	}
+	// Default slot: the confirmation weekday in the reader's zone, at the course hour.
+	// 16:00 UTC on Tuesday 3 March is 21:30 Tuesday in Kolkata.
+	if *sub.SendWeekday != time.Tuesday || *sub.SendHour != 8 {
+		t.Fatalf("default slot = %v %d, want Tuesday 8", *sub.SendWeekday, *sub.SendHour)
+	}
+	// Confirming again is harmless.
+	if resp := h.post(confirmPath, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("second confirm = %d", resp.StatusCode)
+	}
+	if n := h.count(`SELECT count(*) FROM events WHERE kind = 'confirmed'`); n != 1 {
+		t.Fatalf("confirmed events = %d, want 1", n)
+	}
+}
+
+func TestSignupAnswersJSONWhenAsked(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	resp := h.post("/subscribe", signup("json@example.com", "", ""), "Accept", "application/json")
+	if got := body(t, resp); resp.StatusCode != 200 || !strings.Contains(got, `"status":"check-inbox"`) {
+		t.Fatalf("JSON signup = %d %s", resp.StatusCode, got)
+	}
+	resp = h.post("/subscribe", signup("nope", "", ""), "Accept", "application/json")
+	if got := body(t, resp); resp.StatusCode != 422 || !strings.Contains(got, `"field":"email"`) {
+		t.Fatalf("JSON invalid signup = %d %s", resp.StatusCode, got)
+	}
+}
+
+func TestInvalidSignupsGet422WithTheFormAndStoreNothing(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	cases := []struct {
+		name, email, yourName, want string
+	}{
+		{"an empty address", "", "", "enter your email"},
+		{"an address without a domain", "ann@", "", "does not look like an email"},
+		{"a quoted local part", `"ann lee"@example.com`, "", "just the address"},
+		{"a CR LF header injection", "ann@example.com\r\nBcc: victim@example.com", "", "not allowed"},
+		{"a NUL byte", "ann\x00@example.com", "", "not allowed"},
+		{"an address over 254 characters", strings.Repeat("a", 60) + "@" + strings.Repeat("b", 200) + ".com", "", "too long"},
+		{"a name over 100 characters", "ann@example.com", strings.Repeat("n", 101), "under 100"},
+		{"a name with CR LF", "ann@example.com", "Ann\r\nBcc: victim@example.com", "not allowed"},
+		{"a name with a control character", "ann@example.com", "Ann\x07", "not allowed"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp := h.post("/subscribe", signup(c.email, c.yourName, "UTC"))
+			got := body(t, resp)
+			if resp.StatusCode != http.StatusUnprocessableEntity {
+				t.Fatalf("status = %d, want 422", resp.StatusCode)
+			}
+			if !strings.Contains(got, `<form`) || !strings.Contains(got, c.want) {
+				t.Fatalf("page lacks the form or %q:\n%s", c.want, got)
+			}
+		})
+	}
+	if n := h.count(`SELECT count(*) FROM subscribers`); n != 0 {
+		t.Fatalf("%d subscribers stored, want 0", n)
+	}
+	if n := h.count(`SELECT count(*) FROM outbox`); n != 0 {
+		t.Fatalf("%d mails queued, want 0", n)
+	}
+}
+
+func TestInvalidSignupReshowsWhatWasTypedEscaped(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	got := body(t, h.post("/subscribe", signup("bad", `"><script>alert(1)</script>`, "")))
+	if strings.Contains(got, "<script>alert(1)") {
+		t.Fatal("the name was reflected unescaped")
+	}
+	if !strings.Contains(got, "&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Fatalf("the name was not re-shown escaped:\n%s", got)
+	}
+}
+
+func TestUnknownTimeZoneIsStoredAsUTC(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	for i, tz := range []string{"Mars/Olympus_Mons", "../../etc/passwd", "Local", strings.Repeat("A", 500)} {
+		email := "tz" + string(rune('a'+i)) + "@example.com"
+		if resp := h.post("/subscribe", signup(email, "", tz)); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("tz %q: status %d", tz, resp.StatusCode)
+		}
+		sub, err := h.db.SubscriberByEmail(context.Background(), email)
+		if err != nil || sub.TimeZone != "UTC" {
+			t.Fatalf("tz %q stored as %v (%v), want UTC", tz, sub, err)
+		}
+	}
+}
+
+func TestHoneypotGetsTheSameAnswerAndNothingIsStored(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	form := signup("bot@example.com", "Bot", "UTC")
+	form.Set("website", "http://spam.example")
+	resp := h.post("/subscribe", form)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/subscribed" {
+		t.Fatalf("honeypot answered %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	h.flush()
+	if n := h.count(`SELECT count(*) FROM subscribers`); n != 0 {
+		t.Fatalf("honeypot stored %d subscribers", n)
+	}
+	if len(h.smtp.Messages()) != 0 {
+		t.Fatal("honeypot signup sent mail")
+	}
+}
+
+func TestSameAddressAgainIsOneRowAndAtMostOneMailPerDay(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	var answers []string
+	for _, e := range []string{"ann@example.com", "ANN@example.com", "Ann@Example.COM"} {
+		resp := h.post("/subscribe", signup(e, "", "UTC"))
+		answers = append(answers, resp.Status+" "+resp.Header.Get("Location")+" "+body(t, resp))
+	}
+	if answers[0] != answers[1] || answers[1] != answers[2] {
+		t.Fatalf("answers differ for a known address: %q", answers)
+	}
+	h.flush()
+	if n := h.count(`SELECT count(*) FROM subscribers`); n != 1 {
+		t.Fatalf("%d rows, want 1", n)
+	}
+	if n := len(h.smtp.Messages()); n != 1 {
+		t.Fatalf("%d confirmation mails in the first day, want 1", n)
+	}
+	h.advance(25 * time.Hour)
+	h.post("/subscribe", signup("ann@example.com", "", "UTC"))
+	h.flush()
+	if n := len(h.smtp.Messages()); n != 2 {
+		t.Fatalf("%d confirmation mails after a day, want 2", n)
+	}
+}
+
+func TestActiveSubscriberSigningUpAgainGetsNoMail(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.post("/subscribe", signup("ann@example.com", "", "UTC"))
+	h.flush()
+	h.post(link(t, h.smtp.Messages()[0], "confirm"), nil)
+	h.advance(48 * time.Hour)
+	resp := h.post("/subscribe", signup("ann@example.com", "", "UTC"))
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	h.flush()
+	if n := len(h.smtp.Messages()); n != 1 {
+		t.Fatalf("%d mails, want only the first confirmation", n)
+	}
+}
+
+func TestSignupsOverTheRateLimitGet429WithRetryAfter(t *testing.T) {
+	h := newHarness(t, harnessOpts{rateLimit: 3})
+	for i := range 3 {
+		if resp := h.post("/subscribe", signup("r"+string(rune('a'+i))+"@example.com", "", "")); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("signup %d: %d", i, resp.StatusCode)
+		}
+	}
+	resp := h.post("/subscribe", signup("rz@example.com", "", ""))
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("4th signup = %d Retry-After %q, want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if n := h.count(`SELECT count(*) FROM subscribers WHERE email = 'rz@example.com'`); n != 0 {
+		t.Fatal("a rate-limited signup was stored")
+	}
+}
+
+func TestBodyOver64KiBGets413(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	form := signup("big@example.com", strings.Repeat("x", 70<<10), "")
+	if resp := h.post("/subscribe", form); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d, want 413", resp.StatusCode)
+	}
+	if n := h.count(`SELECT count(*) FROM subscribers`); n != 0 {
+		t.Fatal("an oversized signup was stored")
+	}
+}
+
+func TestBadTokensAreRefusedAndChangeNothing(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.post("/subscribe", signup("ann@example.com", "", "UTC"))
+	h.flush()
+	m := h.smtp.Messages()[0]
+	confirmPath := link(t, m, "confirm")
+	unsubPath := link(t, m, "unsubscribe")
+	sub, _ := h.db.SubscriberByEmail(context.Background(), "ann@example.com")
+	tampered := confirmPath[:len(confirmPath)-3] + "AAA"
+	if tampered == confirmPath {
+		tampered = confirmPath[:len(confirmPath)-3] + "BBB"
+	}
+	foreign := h.signer.Sign(token.Claims{Purpose: token.Confirm, Subscriber: sub.ID + 1000, Gen: 1, Expires: h.clock().Add(time.Hour)})
+	oldGen := h.signer.Sign(token.Claims{Purpose: token.Confirm, Subscriber: sub.ID, Gen: sub.TokenGen + 1, Expires: h.clock().Add(time.Hour)})
+	cases := []struct{ name, path string }{
+		{"a tampered confirm token", tampered},
+		{"garbage", "/confirm/not-a-token"},
+		{"a confirm token for a subscriber that does not exist", "/confirm/" + foreign},
+		{"a token of another generation", "/confirm/" + oldGen},
+		{"an unsubscribe token used to confirm", "/confirm/" + strings.TrimPrefix(unsubPath, "/unsubscribe/")},
+		{"a confirm token used to unsubscribe", "/unsubscribe/" + strings.TrimPrefix(confirmPath, "/confirm/")},
+		{"an overlong token", "/confirm/" + strings.Repeat("A", 5000)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, resp := range []*http.Response{h.get(c.path), h.post(c.path, url.Values{"List-Unsubscribe": {"One-Click"}})} {
+				if resp.StatusCode < 400 || resp.StatusCode > 499 {
+					t.Fatalf("%s %s = %d, want 4xx", resp.Request.Method, c.path, resp.StatusCode)
+				}
+			}
+		})
+	}
+	// Expired: eight days later the real confirm link no longer works.
+	h.advance(8 * 24 * time.Hour)
+	if resp := h.post(confirmPath, nil); resp.StatusCode != http.StatusGone {
+		t.Fatalf("expired confirm = %d, want 410", resp.StatusCode)
+	}
+	after, _ := h.db.SubscriberByEmail(context.Background(), "ann@example.com")
+	if after.Status != drip.StatusPending || after.ConfirmedAt != nil {
+		t.Fatalf("a refused token changed the subscriber: %+v", after)
+	}
+}
+
+func TestOneClickUnsubscribeFollowsRFC8058(t *testing.T) {
+	for _, enc := range []string{"urlencoded", "multipart"} {
+		t.Run(enc, func(t *testing.T) {
+			h := newHarness(t, harnessOpts{})
+			h.post("/subscribe", signup("ann@example.com", "", "UTC"))
+			h.flush()
+			m := h.smtp.Messages()[0]
+			h.post(link(t, m, "confirm"), nil)
+			target := strings.Trim(m.Header.Get("List-Unsubscribe"), "<>")
+			path := strings.TrimPrefix(target, "http://twostep.test")
+
+			// A GET (a scanner following the link) changes nothing.
+			if resp := h.get(path); resp.StatusCode != 200 {
+				t.Fatalf("GET unsubscribe page = %d", resp.StatusCode)
+			}
+			if s, _ := h.db.SubscriberByEmail(context.Background(), "ann@example.com"); s.Status != drip.StatusActive {
+				t.Fatal("GET unsubscribed the reader")
+			}
+
+			var req *http.Request
+			if enc == "urlencoded" {
+				req, _ = http.NewRequest("POST", h.srv.URL+path, strings.NewReader("List-Unsubscribe=One-Click"))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			} else {
+				var buf bytes.Buffer
+				w := multipart.NewWriter(&buf)
+				w.WriteField("List-Unsubscribe", "One-Click")
+				w.Close()
+				req, _ = http.NewRequest("POST", h.srv.URL+path, &buf)
+				req.Header.Set("Content-Type", w.FormDataContentType())
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("one-click POST = %d, want 200 without redirect", resp.StatusCode)
+			}
+			s, _ := h.db.SubscriberByEmail(context.Background(), "ann@example.com")
+			if s.Status != drip.StatusUnsubscribed || s.UnsubscribedAt == nil || s.NextDueAt != nil {
+				t.Fatalf("after one-click: %+v", s)
+			}
+		})
+	}
+}
+
+func TestResubscribingAnUnsubscribedAddressSendsAFreshConfirmation(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.post("/subscribe", signup("ann@example.com", "", "UTC"))
+	h.flush()
+	first := h.smtp.Messages()[0]
+	h.post(link(t, first, "confirm"), nil)
+	h.post(link(t, first, "unsubscribe"), nil)
+	h.advance(25 * time.Hour)
+	h.post("/subscribe", signup("ann@example.com", "", "UTC"))
+	h.flush()
+	msgs := h.smtp.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("%d mails, want a fresh confirmation", len(msgs))
+	}
+	if resp := h.post(link(t, msgs[1], "confirm"), nil); resp.StatusCode != 200 {
+		t.Fatalf("confirm = %d", resp.StatusCode)
+	}
+	s, _ := h.db.SubscriberByEmail(context.Background(), "ann@example.com")
+	if s.Status != drip.StatusActive || s.UnsubscribedAt != nil {
+		t.Fatalf("after re-confirm: %+v", s)
+	}
+}
+
+func TestPendingSignupsAreDeletedAfterSevenDays(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.post("/subscribe", signup("old@example.com", "", "UTC"))
+	h.advance(6 * 24 * time.Hour)
+	h.post("/subscribe", signup("new@example.com", "", "UTC"))
+	h.advance(36 * time.Hour)
+	n, err := h.db.DeleteUnconfirmed(context.Background(), h.clock().Add(-7*24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("deleted %d (%v), want 1", n, err)
+	}
+	if _, err := h.db.SubscriberByEmail(context.Background(), "old@example.com"); err != drip.ErrNotFound {
+		t.Fatalf("old pending signup still there: %v", err)
+	}
+	if _, err := h.db.SubscriberByEmail(context.Background(), "new@example.com"); err != nil {
+		t.Fatalf("recent pending signup gone: %v", err)
+	}
+}
+
+func TestConfirmationWaitsInTheOutboxWhileSMTPIsDown(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.post("/subscribe", signup("ann@example.com", "", "UTC"))
+	h.smtp.Close()
+	if _, err := h.outbox.Flush(context.Background()); err == nil {
+		t.Fatal("flush with the SMTP server down should report it")
+	}
+	if n := h.count(`SELECT count(*) FROM outbox WHERE status = 'pending' AND attempts = 1 AND last_error <> ''`); n != 1 {
+		t.Fatalf("queued mail not kept for retry (%d rows)", n)
+	}
+	// A fresh server on the same configuration: the retry waits for its backoff.
+	h.smtp = smtptest.Start(t)
+	h.outbox.Open = mailOpener(h.smtp)
+	if res := h.flush(); res.Sent != 0 {
+		t.Fatal("retried before the backoff")
+	}
+	h.advance(time.Minute)
+	if res := h.flush(); res.Sent != 1 || len(h.smtp.Messages()) != 1 {
+		t.Fatalf("after backoff: %+v, %d messages", res, len(h.smtp.Messages()))
+	}
+}
+
+func TestSMTPTemporaryFailureIsRetriedWithBackoff(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.smtp.SetHook(func(ev smtptest.Event) error {
+		if ev.Stage == smtptest.StageRcpt {
+			return smtptest.Reply(451, 4, 3, 0, "try later")
+		}
+		return nil
+	})
+	h.post("/subscribe", signup("ann@example.com", "", "UTC"))
+	if res := h.flush(); res.Retrying != 1 {
+		t.Fatalf("flush = %+v, want one retrying", res)
+	}
+	h.smtp.SetHook(nil)
+	h.advance(10 * time.Second)
+	if res := h.flush(); res.Sent != 0 {
+		t.Fatal("retried before the backoff")
+	}
+	h.advance(time.Minute)
+	if res := h.flush(); res.Sent != 1 {
+		t.Fatalf("after backoff: %+v", res)
+	}
+}
+
+func TestHealthReadyAndMetrics(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ok", "/metrics": "twostep_signups_total"} {
+		h.post("/subscribe", signup("m@example.com", "", ""))
+		resp := h.get(path)
+		if got := body(t, resp); resp.StatusCode != 200 || !strings.Contains(got, want) {
+			t.Fatalf("%s = %d %q", path, resp.StatusCode, got)
+		}
+	}
+	h.db.Pool.Close()
+	if resp := h.get("/readyz"); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz with the database closed = %d, want 503", resp.StatusCode)
+	}
+}

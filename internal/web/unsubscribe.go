@@ -1,0 +1,43 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/twostep/twostep/internal/token"
+)
+
+// unsubscribePage asks for a click; a GET never changes anything, because
+// mail scanners and link previews follow every link.
+func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
+	sub, err := s.tokenSubscriber(r, token.Unsubscribe)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "unsubscribe", page{Email: sub.Email, Action: r.URL.Path, NoIndex: true})
+}
+
+// unsubscribe is both the page's button and RFC 8058 one-click: a POST
+// from the mail client with List-Unsubscribe=One-Click, no cookie, answered
+// 200 without a redirect.
+func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(r); err != nil {
+		s.formError(w, r, err)
+		return
+	}
+	c, err := s.signer.Verify(chiToken(r), token.Unsubscribe, s.opts.Now())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.db.Unsubscribe(r.Context(), c.Subscriber, c.Gen, "subscriber"); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.metrics.unsubscribes.Inc()
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "unsubscribed"})
+		return
+	}
+	s.render(w, r, http.StatusOK, "unsubscribed", page{NoIndex: true})
+}
