@@ -49,3 +49,26 @@ func (l *Letters) Confirmation(sub *drip.Subscriber, queuedAt, now time.Time) (*
 	}
 	return m, id, nil
 }
+
+// Lesson is lesson l of course c as sub gets it, with its signed links.
+func (l *Letters) Lesson(c *course.Course, ls *course.Lesson, sub *drip.Subscriber, now time.Time) (*gomail.Msg, string, error) {
+	unsubURL := l.Link("/unsubscribe/", token.Unsubscribe, sub, time.Time{})
+	e, err := l.Renderer.Lesson(c, ls, course.Recipient{
+		FirstName:      sub.FirstName(),
+		UnsubscribeURL: unsubURL,
+		PreferencesURL: l.Link("/preferences/", token.Preferences, sub, time.Time{}),
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("render lesson %d: %w", ls.Number, err)
+	}
+	id := mail.NewMessageID(l.From)
+	m, err := mail.Compose(mail.Envelope{
+		From: l.From, ReplyTo: c.ReplyTo, ToName: sub.Name, ToAddr: sub.Email,
+		Subject: e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
+		UnsubscribeURL: unsubURL, Lesson: ls.Number,
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("compose lesson %d: %w", ls.Number, err)
+	}
+	return m, id, nil
+}

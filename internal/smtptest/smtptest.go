@@ -91,6 +91,9 @@ func Listen() (*Server, error) {
 	srv.MaxMessageBytes = 10 << 20
 	srv.ReadTimeout = time.Minute
 	srv.WriteTimeout = time.Minute
+	// Fault tests drop connections on purpose; the server's complaints
+	// about that would only bury the test output.
+	srv.ErrorLog = quietLog{}
 	s.srv = srv
 	go srv.Serve(l)
 	return s, nil
@@ -208,3 +211,8 @@ func Reply(code, class, subject, detail int, msg string) error {
 
 // ErrDropped is what a hook returns after closing the connection itself.
 var ErrDropped = errors.New("connection dropped by test")
+
+type quietLog struct{}
+
+func (quietLog) Printf(string, ...any) {}
+func (quietLog) Println(...any)        {}

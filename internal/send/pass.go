@@ -1,0 +1,190 @@
+package send
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/mail"
+	"github.com/twostep/twostep/internal/store"
+)
+
+// Engine runs delivery passes: it claims due subscribers, renders their
+// next lesson, sends it over a pool of persistent SMTP connections and
+// records the outcome in the ledger.
+type Engine struct {
+	DB      *store.DB
+	Library *Library
+	Letters *Letters
+	Open    mail.Opener
+	Log     *slog.Logger
+	Metrics *Metrics // optional
+
+	Conns int     // SMTP connections, each owned by one worker
+	Rate  float64 // messages per second across the pool; 0 = unlimited
+
+	// Batch is how many subscribers one claim takes.
+	Batch int
+	// Lease is how long a claim and a 'sending' ledger row belong to this
+	// pass. It must exceed the longest SMTP transaction (mail.Options's
+	// ReplyTimeout) so no claim ends while its message is still in flight.
+	Lease time.Duration
+	// PolicyPause is how long all sending stops after a 5.7.x or 421.
+	PolicyPause time.Duration
+	// GiveUp is how long a lesson is retried before it is marked failed.
+	GiveUp time.Duration
+}
+
+// Defaults for the Engine's tuning fields.
+const (
+	DefaultBatch       = 200
+	DefaultLease       = 15 * time.Minute
+	DefaultPolicyPause = 15 * time.Minute
+	DefaultGiveUp      = 3 * 24 * time.Hour
+)
+
+// Summary counts what a pass did.
+type Summary struct {
+	Sent, Retrying, Bounced, Failed, Completed int
+	Took                                       time.Duration
+	// PausedUntil is set when the sender is paused by a policy refusal.
+	PausedUntil time.Time
+}
+
+func (s Summary) String() string {
+	out := fmt.Sprintf("sent %d, retrying %d, bounced %d, failed %d in %s",
+		s.Sent, s.Retrying, s.Bounced, s.Failed, s.Took.Round(100*time.Millisecond))
+	if !s.PausedUntil.IsZero() {
+		out += fmt.Sprintf("; sender paused until %s", s.PausedUntil.UTC().Format(time.RFC3339))
+	}
+	return out
+}
+
+// ErrPaused means the pass did not send because the sender is paused.
+var ErrPaused = errors.New("sending is paused after a policy refusal")
+
+// counts is a Summary being filled by several workers.
+type counts struct {
+	sent, retrying, bounced, failed, completed atomic.Int64
+}
+
+// Pass delivers every lesson due as of now(): at most one per subscriber,
+// claiming in batches until nothing is due. It returns early, losing
+// nothing, when the SMTP server cannot be reached (mail.ErrDial) or refuses
+// us by policy (ErrPaused); claims not yet tried are handed back.
+func (e *Engine) Pass(ctx context.Context, now func() time.Time) (Summary, error) {
+	start := time.Now()
+	var c counts
+	err := e.pass(ctx, now, &c)
+	sum := Summary{
+		Sent: int(c.sent.Load()), Retrying: int(c.retrying.Load()), Bounced: int(c.bounced.Load()),
+		Failed: int(c.failed.Load()), Completed: int(c.completed.Load()), Took: time.Since(start),
+	}
+	if errors.Is(err, ErrPaused) {
+		sum.PausedUntil, _ = e.DB.SenderPausedUntil(context.WithoutCancel(ctx))
+	}
+	e.Metrics.observePass(sum)
+	return sum, err
+}
+
+func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) error {
+	if until, err := e.DB.SenderPausedUntil(ctx); err != nil {
+		return err
+	} else if now().Before(until) {
+		return ErrPaused
+	}
+	if n, err := e.DB.DueCount(ctx, now()); err == nil {
+		e.Metrics.setBacklog(n)
+	}
+	cur, err := e.Library.Current(ctx)
+	if err != nil {
+		return err
+	}
+
+	var limiter *rate.Limiter
+	if e.Rate > 0 {
+		limiter = rate.NewLimiter(rate.Limit(e.Rate), 1)
+	}
+	// jobs is unbuffered: a claim is only taken while a worker is free, and
+	// the next claim is made while the workers send, so they never idle on
+	// the database.
+	jobs := make(chan *drip.Subscriber)
+	var stop stopper
+	var wg sync.WaitGroup
+	for range max(e.Conns, 1) {
+		w := &worker{e: e, t: e.Open(), cur: cur, now: now, limiter: limiter, counts: c, stop: &stop}
+		wg.Go(func() {
+			defer w.t.Close()
+			for sub := range jobs {
+				w.deliver(ctx, sub)
+			}
+		})
+	}
+	err = e.feed(ctx, now, jobs, &stop)
+	close(jobs)
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	return stop.err()
+}
+
+// feed claims due subscribers and hands them to the workers until nothing
+// is due, the context ends, or a worker stops the pass.
+func (e *Engine) feed(ctx context.Context, now func() time.Time, jobs chan<- *drip.Subscriber, stop *stopper) error {
+	for stop.err() == nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		subs, err := e.DB.ClaimDue(ctx, now(), e.Batch, e.Lease)
+		if err != nil {
+			return err
+		}
+		if len(subs) == 0 {
+			return nil
+		}
+		for i, sub := range subs {
+			if stop.err() != nil || ctx.Err() != nil {
+				return e.release(subs[i:])
+			}
+			jobs <- sub
+		}
+	}
+	return nil
+}
+
+// release hands back claims that were not tried.
+func (e *Engine) release(subs []*drip.Subscriber) error {
+	ids := make([]int64, len(subs))
+	for i, s := range subs {
+		ids[i] = s.ID
+	}
+	return e.DB.Release(context.Background(), ids)
+}
+
+// stopper records the first reason to stop a pass.
+type stopper struct {
+	mu    sync.Mutex
+	cause error
+}
+
+func (s *stopper) set(err error) {
+	s.mu.Lock()
+	if s.cause == nil {
+		s.cause = err
+	}
+	s.mu.Unlock()
+}
+
+func (s *stopper) err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cause
+}

@@ -1,0 +1,352 @@
+package send_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twostep/twostep"
+	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/mail"
+	"github.com/twostep/twostep/internal/send"
+	"github.com/twostep/twostep/internal/smtptest"
+	"github.com/twostep/twostep/internal/web"
+)
+
+func TestPassSendsTheDueLessonAndSchedulesTheNextAtTheLocalSlot(t *testing.T) {
+	f := newFixture(t)
+	// Monday 2 March 2026 09:00 UTC; the reader wants Mondays 08:00 in Berlin.
+	id := f.addActive("ann@example.com", "Europe/Berlin", time.Monday, 8, f.clock())
+	sum := f.pass()
+	if sum.Sent != 1 || sum.Retrying+sum.Bounced+sum.Failed != 0 {
+		t.Fatalf("summary = %v", sum)
+	}
+	msgs := f.smtp.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages, want 1", len(msgs))
+	}
+	m := msgs[0]
+	if lessonHeader(m) != "1" || !strings.HasPrefix(m.Header.Get("Subject"), "Lesson 1 of 52: ") {
+		t.Fatalf("lesson header %q subject %q", lessonHeader(m), m.Header.Get("Subject"))
+	}
+	if !strings.HasPrefix(m.Header.Get("List-Unsubscribe"), "<http://twostep.test/unsubscribe/") ||
+		m.Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" || m.Header.Get("Date") == "" ||
+		!strings.HasSuffix(m.Header.Get("Message-Id"), "@twostep.example>") {
+		t.Fatalf("headers: %v", m.Header)
+	}
+	if parts, _ := m.Parts(); len(parts) != 2 || parts[0].ContentType != "text/plain" || parts[1].ContentType != "text/html" {
+		t.Fatalf("parts = %+v", parts)
+	}
+	s := f.subscriber(id)
+	want := time.Date(2026, 3, 9, 7, 0, 0, 0, time.UTC) // Monday 08:00 CET
+	if s.NextLesson != 2 || s.NextDueAt == nil || !s.NextDueAt.Equal(want) || s.LastSentAt == nil {
+		t.Fatalf("after pass: next lesson %d due %v, want 2 at %v", s.NextLesson, s.NextDueAt, want)
+	}
+	var status, msgID, reply string
+	var rev *int64
+	err := f.db.Pool.QueryRow(context.Background(),
+		`SELECT status, message_id, smtp_reply, revision_id FROM deliveries WHERE subscriber_id = $1 AND lesson = 1`, id).
+		Scan(&status, &msgID, &reply, &rev)
+	if err != nil || status != "sent" || "<"+msgID+">" != m.Header.Get("Message-Id") || reply == "" || rev == nil {
+		t.Fatalf("ledger: %s %s %q %v (%v)", status, msgID, reply, rev, err)
+	}
+}
+
+func TestPassRunTwiceAtTheSameTimeSendsNothingNew(t *testing.T) {
+	f := newFixture(t)
+	addMany(t, f.db, 20, f.clock())
+	if s := f.pass(); s.Sent != 20 {
+		t.Fatalf("first pass %v", s)
+	}
+	if s := f.pass(); s.Sent != 0 {
+		t.Fatalf("second pass sent %d", s.Sent)
+	}
+	if n := len(f.smtp.Messages()); n != 20 {
+		t.Fatalf("%d messages, want 20", n)
+	}
+}
+
+func TestOneSubscriberGetsAll52LessonsWeeklyThenCompletes(t *testing.T) {
+	f := newFixture(t)
+	ny, _ := time.LoadLocation("America/New_York")
+	id := f.addActive("ann@example.com", "America/New_York", time.Sunday, 7, f.clock())
+	for week := 1; week <= 52; week++ {
+		if s := f.pass(); s.Sent != 1 {
+			t.Fatalf("week %d: %v", week, s)
+		}
+		// A pass an hour later sends nothing: one lesson a week.
+		f.advance(time.Hour)
+		if s := f.pass(); s.Sent != 0 {
+			t.Fatalf("week %d: a second lesson within the week", week)
+		}
+		s := f.subscriber(id)
+		if week == 52 {
+			if s.Status != drip.StatusCompleted || s.NextDueAt != nil {
+				t.Fatalf("after lesson 52: %s due %v", s.Status, s.NextDueAt)
+			}
+			break
+		}
+		local := s.NextDueAt.In(ny)
+		if local.Weekday() != time.Sunday || local.Hour() != 7 || local.Minute() != 0 {
+			t.Fatalf("lesson %d due %v, want Sunday 07:00 New York", s.NextLesson, local)
+		}
+		f.set(*s.NextDueAt)
+	}
+	msgs := f.smtp.Messages()
+	seen := map[string]bool{}
+	for i, m := range msgs {
+		if lessonHeader(m) != strconv.Itoa(i+1) {
+			t.Fatalf("message %d is lesson %s", i+1, lessonHeader(m))
+		}
+		seen[m.Header.Get("Subject")] = true
+	}
+	if len(msgs) != 52 || len(seen) != 52 {
+		t.Fatalf("%d messages with %d distinct subjects, want 52", len(msgs), len(seen))
+	}
+	f.advance(30 * 24 * time.Hour)
+	if s := f.pass(); s.Sent != 0 {
+		t.Fatal("a completed subscriber got mail")
+	}
+}
+
+func TestAfterAnOutageTheNextLessonGoesOnceAndTheRhythmResumes(t *testing.T) {
+	f := newFixture(t)
+	id := f.addActive("ann@example.com", "Europe/Berlin", time.Monday, 8, f.clock())
+	f.pass()
+	s := f.subscriber(id)
+	// Three weeks of downtime.
+	f.set(s.NextDueAt.Add(21*24*time.Hour + 3*time.Hour))
+	if sum := f.pass(); sum.Sent != 1 {
+		t.Fatalf("catch-up pass %v, want exactly one lesson", sum)
+	}
+	s = f.subscriber(id)
+	if s.NextLesson != 3 || s.NextDueAt.Sub(f.clock()) < drip.MinGap {
+		t.Fatalf("after catch-up: lesson %d due %v (now %v)", s.NextLesson, s.NextDueAt, f.clock())
+	}
+}
+
+func TestPausedUnsubscribedAndBouncedSubscribersGetNothing(t *testing.T) {
+	f := newFixture(t)
+	for _, st := range []string{"paused", "unsubscribed", "bounced", "pending", "completed"} {
+		id := f.addActive(st+"@example.com", "UTC", time.Monday, 8, f.clock())
+		f.db.Pool.Exec(context.Background(), `UPDATE subscribers SET status = $2 WHERE id = $1`, id, st)
+	}
+	if s := f.pass(); s.Sent != 0 || len(f.smtp.Messages()) != 0 {
+		t.Fatalf("sent %d", s.Sent)
+	}
+}
+
+func TestSMTPFaults(t *testing.T) {
+	cases := []struct {
+		name        string
+		hook        smtptest.Hook
+		wantStatus  string // ledger status after the pass
+		wantSub     drip.Status
+		wantPaused  bool
+		wantRetryOK bool // a later pass delivers the same lesson
+	}{
+		{"421 pauses the sender and retries", rcptReply(421, 4, 7, 0), "retrying", drip.StatusActive, true, true},
+		{"451 is retried with backoff", rcptReply(451, 4, 3, 0), "retrying", drip.StatusActive, false, true},
+		{"550 5.1.1 bounces the subscriber", rcptReply(550, 5, 1, 1), "bounced", drip.StatusBounced, false, false},
+		{"554 5.7.1 pauses the sender", dataReply(554, 5, 7, 1), "retrying", drip.StatusActive, true, true},
+		{"552 5.3.4 gives the lesson up for the admin", dataReply(552, 5, 3, 4), "failed", drip.StatusActive, false, false},
+		{"a dropped connection mid-DATA is retried, never bounced", dropAtData, "retrying", drip.StatusActive, false, true},
+		{"a stall before the final reply is retried, never bounced", stallAtData(4 * time.Second), "retrying", drip.StatusActive, false, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.engine.Conns = 1
+			id := f.addActive("ann@example.com", "UTC", time.Monday, 8, f.clock())
+			f.smtp.SetHook(c.hook)
+			sum, err := f.engine.Pass(context.Background(), f.clock)
+			if c.wantPaused != errors.Is(err, send.ErrPaused) {
+				t.Fatalf("pass err = %v, want paused %v", err, c.wantPaused)
+			}
+			if !c.wantPaused && err != nil {
+				t.Fatalf("pass: %v", err)
+			}
+			var status, reply string
+			f.db.Pool.QueryRow(context.Background(), `SELECT status, smtp_reply FROM deliveries WHERE subscriber_id = $1`, id).Scan(&status, &reply)
+			s := f.subscriber(id)
+			if status != c.wantStatus || s.Status != c.wantSub || s.NextLesson != 1 || reply == "" {
+				t.Fatalf("ledger %q (%q), subscriber %s on lesson %d; summary %v", status, reply, s.Status, s.NextLesson, sum)
+			}
+			f.smtp.SetHook(nil)
+			before := f.smtp.Accepted()
+			// The same moment: nothing more (paused, or waiting for backoff).
+			if _, err := f.engine.Pass(context.Background(), f.clock); err != nil && !errors.Is(err, send.ErrPaused) {
+				t.Fatal(err)
+			}
+			if got := f.smtp.Accepted() - before; got != 0 && c.wantStatus != "retrying" {
+				t.Fatalf("a second pass sent %d", got)
+			}
+			f.advance(send.DefaultPolicyPause + time.Minute)
+			sum = f.pass()
+			if c.wantRetryOK {
+				s = f.subscriber(id)
+				if sum.Sent != 1 || s.NextLesson != 2 {
+					t.Fatalf("retry pass %v; subscriber on lesson %d", sum, s.NextLesson)
+				}
+			} else if sum.Sent != 0 {
+				t.Fatalf("a %s delivery was sent again", c.wantStatus)
+			}
+		})
+	}
+}
+
+func rcptReply(code, class, subject, detail int) smtptest.Hook {
+	return func(ev smtptest.Event) error {
+		if ev.Stage == smtptest.StageRcpt {
+			return smtptest.Reply(code, class, subject, detail, "test reply")
+		}
+		return nil
+	}
+}
+
+func dataReply(code, class, subject, detail int) smtptest.Hook {
+	return func(ev smtptest.Event) error {
+		if ev.Stage == smtptest.StageData {
+			return smtptest.Reply(code, class, subject, detail, "test reply")
+		}
+		return nil
+	}
+}
+
+func dropAtData(ev smtptest.Event) error {
+	if ev.Stage == smtptest.StageData {
+		ev.Conn.Conn().Close()
+		return smtptest.ErrDropped
+	}
+	return nil
+}
+
+// stallAtData holds the final reply past the client's ReplyTimeout, then
+// refuses, so the message is not accepted.
+func stallAtData(d time.Duration) smtptest.Hook {
+	return func(ev smtptest.Event) error {
+		if ev.Stage == smtptest.StageData {
+			time.Sleep(d)
+			return smtptest.Reply(451, 4, 0, 0, "too late")
+		}
+		return nil
+	}
+}
+
+func TestAnSMTPServerThatIsDownEndsThePassQuicklyAndLosesNothing(t *testing.T) {
+	f := newFixture(t)
+	addMany(t, f.db, 30, f.clock())
+	f.smtp.Close()
+	start := time.Now()
+	sum, err := f.engine.Pass(context.Background(), f.clock)
+	if !errors.Is(err, mail.ErrDial) {
+		t.Fatalf("err = %v, want mail.ErrDial", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("pass took %v with the server down", took)
+	}
+	if sum.Sent != 0 || f.count(`SELECT count(*) FROM subscribers WHERE next_lesson = 1 AND status = 'active'`) != 30 {
+		t.Fatalf("summary %v; subscribers moved on without their lesson", sum)
+	}
+	// A new server: everything goes out once its retry time comes.
+	sink := smtptest.Start(t)
+	f.engine.Open = mail.NewOpener(sink.Config(), "", testMailOptions)
+	f.advance(time.Hour)
+	if s := f.pass(); s.Sent != 30 || sink.Accepted() != 30 {
+		t.Fatalf("after recovery: %v, %d accepted", s, sink.Accepted())
+	}
+}
+
+func TestOneClickUnsubscribeFromALessonStopsFurtherLessons(t *testing.T) {
+	f := newFixture(t)
+	id := f.addActive("ann@example.com", "UTC", time.Monday, 9, f.clock())
+	f.pass()
+	srv, err := web.New(f.db, f.signer, web.Options{Site: web.Site{Title: "T", Lessons: 52}, Templates: twostep.Templates, Now: f.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	target := strings.Trim(f.smtp.Messages()[0].Header.Get("List-Unsubscribe"), "<>")
+	resp, err := http.Post(strings.Replace(target, "http://twostep.test", ts.URL, 1),
+		"application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("one-click: %v %v", resp, err)
+	}
+	f.advance(8 * 24 * time.Hour)
+	if s := f.pass(); s.Sent != 0 {
+		t.Fatal("a lesson went to an unsubscribed reader")
+	}
+	if f.subscriber(id).Status != drip.StatusUnsubscribed {
+		t.Fatal("not unsubscribed")
+	}
+}
+
+func TestSeveralConcurrentPassesDeliverEachLessonExactlyOnce(t *testing.T) {
+	f := newFixture(t)
+	const n = 3000
+	addMany(t, f.db, n, f.clock())
+	engines := []*send.Engine{f.engine, newEngine(t, f.db, f.smtp), newEngine(t, f.db, f.smtp), newEngine(t, f.db, f.smtp)}
+	errs := make(chan error, len(engines))
+	sums := make(chan send.Summary, len(engines))
+	for _, e := range engines {
+		go func() {
+			s, err := e.Pass(context.Background(), f.clock)
+			sums <- s
+			errs <- err
+		}()
+	}
+	total := 0
+	for range engines {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		total += (<-sums).Sent
+	}
+	msgs := f.smtp.Messages()
+	if total != n || len(msgs) != n {
+		t.Fatalf("passes counted %d sent, server received %d, want %d", total, len(msgs), n)
+	}
+	for k, c := range recipients(msgs) {
+		if c != 1 {
+			t.Fatalf("%s received %d times", k, c)
+		}
+	}
+	if got := f.count(`SELECT count(*) FROM deliveries WHERE status = 'sent'`); got != n {
+		t.Fatalf("ledger has %d sent rows", got)
+	}
+}
+
+func TestClaimQueryUsesTheDueIndexAtAMillionSubscribers(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	now := f.clock()
+	// 1,000,000 subscribers, 1% due now and the rest due over the next week.
+	_, err := f.db.Pool.Exec(ctx, `
+		INSERT INTO subscribers (email, status, time_zone, send_weekday, send_hour, next_due_at, consent_at)
+		SELECT 'r' || g || '@example.com', 'active', 'UTC', 1, 8,
+			CASE WHEN g % 100 = 0 THEN $1::timestamptz - interval '1 minute' ELSE $1::timestamptz + (g % 10000) * interval '1 minute' END, $1
+		FROM generate_series(1, 1000000) g`, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.Pool.Exec(ctx, `ANALYZE subscribers`); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := f.db.ExplainClaim(ctx, now, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan, "subscribers_due_idx") || strings.Contains(plan, "Seq Scan on subscribers") {
+		t.Fatalf("claim plan does not use the due index:\n%s", plan)
+	}
+	subs, err := f.db.ClaimDue(ctx, now, 500, time.Minute)
+	if err != nil || len(subs) != 500 {
+		t.Fatalf("claimed %d (%v)", len(subs), err)
+	}
+}

@@ -1,0 +1,181 @@
+package send
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/mail"
+	"github.com/twostep/twostep/internal/store"
+)
+
+// worker owns one Transport (one SMTP connection) for a pass.
+type worker struct {
+	e       *Engine
+	t       mail.Transport
+	cur     *Current
+	now     func() time.Time
+	limiter *rate.Limiter
+	counts  *counts
+	stop    *stopper
+}
+
+// deliver sends sub their next lesson and records the outcome. Errors are
+// logged and counted, never returned: one reader's problem must not stop
+// the others' lessons. Only an unreachable server or a policy refusal
+// stops the pass.
+func (w *worker) deliver(ctx context.Context, sub *drip.Subscriber) {
+	e := w.e
+	// Records are written even when ctx ends mid-send: the SMTP server may
+	// already have the message, and the ledger must say so.
+	rec := context.WithoutCancel(ctx)
+	if w.stop.err() != nil {
+		w.logErr(sub, e.release([]*drip.Subscriber{sub}))
+		return
+	}
+	now := w.now()
+	ls := w.cur.Course.Lesson(sub.NextLesson)
+	if ls == nil {
+		// Past the last lesson (the course got shorter, say): done.
+		if err := e.DB.Complete(rec, sub, now); err != nil {
+			w.logErr(sub, err)
+			return
+		}
+		w.counts.completed.Add(1)
+		return
+	}
+	att, err := e.DB.BeginDelivery(rec, sub, w.cur.Revisions[ls.Number], now, e.Lease)
+	if errors.Is(err, store.ErrNotYours) {
+		return // sent or being sent elsewhere; the claim lapses with its lease
+	}
+	if err != nil {
+		w.logErr(sub, err)
+		return
+	}
+	msg, msgID, err := e.Letters.Lesson(w.cur.Course, ls, sub, now)
+	if err != nil {
+		// A lesson that cannot be rendered is our bug, not the reader's:
+		// retry later, when a fixed revision may be current.
+		w.fail(rec, sub, att, now, err.Error(), mail.Outcome{Kind: mail.Retry})
+		return
+	}
+	if w.limiter != nil {
+		if err := w.limiter.Wait(ctx); err != nil {
+			w.fail(rec, sub, att, now, "not sent: "+err.Error(), mail.Outcome{Kind: mail.Retry})
+			return
+		}
+	}
+	began := time.Now()
+	reply, err := w.t.Send(ctx, msg)
+	e.Metrics.observeSend(time.Since(began))
+	now = w.now()
+	if err != nil {
+		out := mail.Classify(err)
+		if out.Kind == mail.Unreachable {
+			w.stop.set(err)
+		}
+		w.fail(rec, sub, att, now, err.Error(), out)
+		return
+	}
+	var next *time.Time
+	if ls.Number < w.cur.Course.LessonCount {
+		n := drip.NextDue(slotOf(sub), att.DueAt, now)
+		next = &n
+	}
+	if err := e.DB.Sent(rec, sub, att, msgID, reply, now, next); err != nil {
+		// The message went out but the ledger lags: the row stays
+		// 'sending' and is retried after its lease, the one case where
+		// a reader may get a lesson twice.
+		w.logErr(sub, err)
+		return
+	}
+	w.counts.sent.Add(1)
+	e.Metrics.inc(outSent)
+	if next == nil {
+		w.counts.completed.Add(1)
+	}
+}
+
+// fail records an attempt the server did not accept, as its outcome says.
+func (w *worker) fail(ctx context.Context, sub *drip.Subscriber, att store.Attempt, now time.Time, reply string, out mail.Outcome) {
+	e := w.e
+	f := store.Failure{Reply: truncate(reply, 1000)}
+	switch out.Kind {
+	case mail.Bounce:
+		f.Bounce = true
+	case mail.Reject:
+		// Permanent for this message, but not the reader's fault: give up
+		// the lesson and leave it for the admin.
+	case mail.Policy:
+		until := now.Add(e.PolicyPause)
+		f.RetryAt = until
+		if err := e.DB.PauseSender(ctx, until); err != nil {
+			w.logErr(sub, err)
+		}
+		e.Log.Error("SMTP server refused our mail by policy: all sending paused",
+			"until", until, "outcome", out.String(), "reply", f.Reply)
+		w.stop.set(fmt.Errorf("%w: %s", ErrPaused, f.Reply))
+	default: // Retry, Unreachable
+		f.RetryAt = now.Add(retryBackoff(att.Attempts))
+		if now.Sub(att.FirstTry) >= e.GiveUp {
+			f.RetryAt = time.Time{}
+		}
+	}
+	if err := e.DB.Failed(ctx, sub, att, f, now); err != nil {
+		w.logErr(sub, err)
+		return
+	}
+	switch {
+	case f.Bounce:
+		w.counts.bounced.Add(1)
+		e.Metrics.inc(outBounced)
+		e.Log.Warn("address bounced; no more mail to it", "subscriber", sub.ID, "lesson", sub.NextLesson, "reply", f.Reply)
+	case f.RetryAt.IsZero():
+		w.counts.failed.Add(1)
+		e.Metrics.inc(outFailed)
+		e.Log.Error("lesson given up", "subscriber", sub.ID, "lesson", sub.NextLesson, "attempts", att.Attempts, "reply", f.Reply)
+	default:
+		w.counts.retrying.Add(1)
+		e.Metrics.inc(outRetried)
+		e.Log.Warn("lesson not sent; will retry", "subscriber", sub.ID, "lesson", sub.NextLesson,
+			"attempt", att.Attempts, "retry_at", f.RetryAt, "reply", f.Reply)
+	}
+}
+
+func (w *worker) logErr(sub *drip.Subscriber, err error) {
+	if err != nil {
+		w.e.Log.Error("delivery bookkeeping failed", "subscriber", sub.ID, "lesson", sub.NextLesson, "err", err)
+	}
+}
+
+// retryBackoff is the wait after the nth failed attempt: a minute,
+// doubling, at most two hours.
+func retryBackoff(attempts int) time.Duration {
+	d := time.Minute << min(max(attempts-1, 0), 7)
+	return min(d, 2*time.Hour)
+}
+
+// slotOf is the subscriber's chosen delivery slot.
+func slotOf(sub *drip.Subscriber) drip.Slot {
+	loc, _ := drip.LoadLocation(sub.TimeZone)
+	s := drip.Slot{Weekday: time.Monday, Hour: 8, Location: loc}
+	if sub.SendWeekday != nil {
+		s.Weekday = *sub.SendWeekday
+	}
+	if sub.SendHour != nil {
+		s.Hour = *sub.SendHour
+	}
+	return s
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}

@@ -1,0 +1,271 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/twostep/twostep/internal/drip"
+)
+
+// claimSQL takes due active subscribers for one pass. The partial index
+// subscribers_due_idx (next_due_at WHERE status = 'active') makes this
+// read only the due rows, so a pass costs O(due) however many subscribers
+// there are; SKIP LOCKED lets several copies claim side by side, and the
+// lease in claimed_until returns a crashed copy's claims.
+const claimSQL = `
+	WITH due AS (
+		SELECT id FROM subscribers
+		WHERE status = 'active' AND next_due_at <= $1
+		  AND (claimed_until IS NULL OR claimed_until < $1)
+		ORDER BY next_due_at
+		LIMIT $2
+		FOR UPDATE SKIP LOCKED
+	)
+	UPDATE subscribers s SET claimed_until = $3
+	FROM due WHERE s.id = due.id
+	RETURNING ` + subscriberColumnsS
+
+// subscriberColumnsS is subscriberColumns qualified with the alias s.
+const subscriberColumnsS = `s.id, s.email, s.name, s.status, s.time_zone, s.send_weekday, s.send_hour,
+	s.round, s.next_lesson, s.next_due_at, s.last_sent_at, s.token_gen,
+	s.consent_method, s.consent_at, s.consent_ip, s.consent_user_agent, s.consent_form_url, s.consent_version,
+	s.confirmation_sent_at, s.confirmed_at, s.unsubscribed_at, s.created_at`
+
+// ClaimDue claims up to limit active subscribers whose lesson is due at
+// now, until now+lease.
+func (db *DB) ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*drip.Subscriber, error) {
+	rows, err := db.Pool.Query(ctx, claimSQL, now, limit, now.Add(lease))
+	if err != nil {
+		return nil, fmt.Errorf("claim due subscribers: %w", err)
+	}
+	subs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*drip.Subscriber, error) { return scanSubscriber(r) })
+	if err != nil {
+		return nil, fmt.Errorf("claim due subscribers: %w", err)
+	}
+	return subs, nil
+}
+
+// ExplainClaim returns the plan of the claim query, for the test that
+// keeps it on the due-time index.
+func (db *DB) ExplainClaim(ctx context.Context, now time.Time, limit int) (string, error) {
+	rows, err := db.Pool.Query(ctx, "EXPLAIN "+claimSQL, now, limit, now)
+	if err != nil {
+		return "", err
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", err
+	}
+	out := ""
+	for _, l := range lines {
+		out += l + "\n"
+	}
+	return out, nil
+}
+
+// DueCount is how many active subscribers are due at now (the backlog).
+func (db *DB) DueCount(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM subscribers WHERE status = 'active' AND next_due_at <= $1`, now).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count due subscribers: %w", err)
+	}
+	return n, nil
+}
+
+// Attempt is one delivery attempt begun in the ledger.
+type Attempt struct {
+	DeliveryID int64
+	Attempts   int       // including this one
+	FirstTry   time.Time // when the ledger row was created
+	DueAt      time.Time // when the lesson was due, for the next due time
+}
+
+// ErrNotYours means the ledger row for a lesson is already sent, given up,
+// or being sent by another copy whose lease has not ended.
+var ErrNotYours = errors.New("delivery is not available to this pass")
+
+// BeginDelivery writes the ledger row as 'sending' before the SMTP
+// transaction. A row left 'sending' by a crashed copy is taken over once
+// its lease ends; a 'retrying' row is taken at once.
+func (db *DB) BeginDelivery(ctx context.Context, sub *drip.Subscriber, revisionID int64, now time.Time, lease time.Duration) (Attempt, error) {
+	a := Attempt{DueAt: *sub.NextDueAt}
+	err := db.Pool.QueryRow(ctx, `
+		INSERT INTO deliveries (subscriber_id, round, lesson, revision_id, status, attempts, due_at, lease_until, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, 'sending', 1, $5, $6, $7, $7)
+		ON CONFLICT (subscriber_id, round, lesson) DO UPDATE
+			SET status = 'sending', attempts = deliveries.attempts + 1, revision_id = EXCLUDED.revision_id,
+			    lease_until = EXCLUDED.lease_until, updated_at = EXCLUDED.updated_at
+			WHERE deliveries.status = 'retrying'
+			   OR (deliveries.status = 'sending' AND deliveries.lease_until < $7)
+		RETURNING id, attempts, created_at, due_at`,
+		sub.ID, sub.Round, sub.NextLesson, revisionID, sub.NextDueAt, now.Add(lease), now,
+	).Scan(&a.DeliveryID, &a.Attempts, &a.FirstTry, &a.DueAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a, ErrNotYours
+	}
+	if err != nil {
+		return a, fmt.Errorf("begin delivery of lesson %d to %d: %w", sub.NextLesson, sub.ID, err)
+	}
+	return a, nil
+}
+
+// Sent finalises a delivery the server accepted and moves the subscriber
+// on: to nextDue for the next lesson, or to completed after the last.
+func (db *DB) Sent(ctx context.Context, sub *drip.Subscriber, a Attempt, messageID, reply string, now time.Time, nextDue *time.Time) error {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `
+			UPDATE deliveries SET status = 'sent', message_id = $2, smtp_reply = $3, sent_at = $4,
+				lease_until = NULL, next_attempt_at = NULL, updated_at = $4
+			WHERE id = $1`, a.DeliveryID, messageID, reply, now); err != nil {
+			return err
+		}
+		status := drip.StatusActive
+		if nextDue == nil {
+			status = drip.StatusCompleted
+		}
+		// Only a subscriber still active and on this lesson moves on: an
+		// unsubscribe or an admin's change during the send wins.
+		_, err := tx.Exec(ctx, `
+			UPDATE subscribers SET next_lesson = next_lesson + 1, last_sent_at = $3, next_due_at = $4,
+				status = CASE WHEN status = 'active' THEN $5 ELSE status END,
+				claimed_until = NULL, updated_at = $3
+			WHERE id = $1 AND next_lesson = $2 AND round = $6`,
+			sub.ID, sub.NextLesson, now, nextDue, status, sub.Round)
+		if err != nil {
+			return err
+		}
+		if status == drip.StatusCompleted {
+			return addEvent(ctx, tx, sub.ID, "completed", "system", nil)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record delivery %d sent: %w", a.DeliveryID, err)
+	}
+	return nil
+}
+
+// Failure is how an attempt ended when the server did not accept it.
+type Failure struct {
+	Reply string
+	// RetryAt is when to try again; zero means the delivery is given up.
+	RetryAt time.Time
+	// Bounce marks the subscriber's address dead.
+	Bounce bool
+}
+
+// Failed records an attempt that did not deliver. A retry leaves the
+// subscriber on the same lesson, due again at RetryAt; a delivery given up
+// stays failed with the subscriber on that lesson for the admin to see; a
+// bounce stops all mail to the subscriber.
+func (db *DB) Failed(ctx context.Context, sub *drip.Subscriber, a Attempt, f Failure, now time.Time) error {
+	status := "retrying"
+	switch {
+	case f.Bounce:
+		status = "bounced"
+	case f.RetryAt.IsZero():
+		status = "failed"
+	}
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		var next *time.Time
+		if status == "retrying" {
+			next = &f.RetryAt
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE deliveries SET status = $2, smtp_reply = $3, next_attempt_at = $4, lease_until = NULL, updated_at = $5
+			WHERE id = $1`, a.DeliveryID, status, f.Reply, next, now); err != nil {
+			return err
+		}
+		subStatus := "active"
+		if f.Bounce {
+			subStatus = "bounced"
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE subscribers SET next_due_at = $2, claimed_until = NULL, updated_at = $3,
+				status = CASE WHEN status = 'active' THEN $4 ELSE status END
+			WHERE id = $1 AND next_lesson = $5 AND round = $6`,
+			sub.ID, next, now, subStatus, sub.NextLesson, sub.Round); err != nil {
+			return err
+		}
+		switch status {
+		case "bounced":
+			return addEvent(ctx, tx, sub.ID, "bounced", "system", map[string]any{"lesson": sub.NextLesson, "reply": f.Reply})
+		case "failed":
+			return addEvent(ctx, tx, sub.ID, "delivery_failed", "system", map[string]any{"lesson": sub.NextLesson, "reply": f.Reply})
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record delivery %d %s: %w", a.DeliveryID, status, err)
+	}
+	return nil
+}
+
+// Release hands claimed subscribers back without an attempt, so another
+// pass may take them at once (the sender was paused or unreachable).
+func (db *DB) Release(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := db.Pool.Exec(ctx, `UPDATE subscribers SET claimed_until = NULL WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return fmt.Errorf("release claims: %w", err)
+	}
+	return nil
+}
+
+// Complete marks a subscriber who has no lesson left as completed.
+func (db *DB) Complete(ctx context.Context, sub *drip.Subscriber, now time.Time) error {
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			UPDATE subscribers SET status = 'completed', next_due_at = NULL, claimed_until = NULL, updated_at = $2
+			WHERE id = $1 AND status = 'active'`, sub.ID, now)
+		if err != nil {
+			return fmt.Errorf("complete subscriber %d: %w", sub.ID, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		return addEvent(ctx, tx, sub.ID, "completed", "system", nil)
+	})
+}
+
+// SenderPausedUntil is when a policy refusal's pause of all sending ends;
+// zero when not paused. Kept in the database so every copy pauses.
+func (db *DB) SenderPausedUntil(ctx context.Context) (time.Time, error) {
+	var v string
+	err := db.Pool.QueryRow(ctx, `SELECT value FROM settings WHERE key = 'sender_paused_until'`).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read sender pause: %w", err)
+	}
+	t, err := time.Parse(pauseFormat, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read sender pause %q: %w", v, err)
+	}
+	return t, nil
+}
+
+// pauseFormat sorts as text in time order (fixed width, UTC), which the
+// GREATEST in PauseSender relies on.
+const pauseFormat = "2006-01-02T15:04:05.000000000Z"
+
+// PauseSender stops every copy's sending until until; an existing later
+// pause is kept.
+func (db *DB) PauseSender(ctx context.Context, until time.Time) error {
+	_, err := db.Pool.Exec(ctx, `
+		INSERT INTO settings (key, value) VALUES ('sender_paused_until', $1)
+		ON CONFLICT (key) DO UPDATE SET value = GREATEST(settings.value, EXCLUDED.value)`,
+		until.UTC().Format(pauseFormat))
+	if err != nil {
+		return fmt.Errorf("pause sender: %w", err)
+	}
+	return nil
+}
