@@ -83,6 +83,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, cfg, rest, stderr)
 	case "migrate":
 		return migrate(ctx, cfg, rest, stdout, stderr)
+	case "send":
+		return sendCmd(ctx, cfg, rest, stdout, stderr)
+	case "lessons":
+		return lessonsCmd(ctx, cfg, rest, stdout, stderr)
 	default:
 		fmt.Fprintln(stderr, usage)
 		return usageError{fmt.Sprintf("unknown command %q", cmd)}

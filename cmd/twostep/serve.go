@@ -12,9 +12,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/robfig/cron/v3"
 
 	"github.com/twostep/twostep/internal/config"
-	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/send"
 	"github.com/twostep/twostep/internal/web"
 )
@@ -59,10 +59,8 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	if cfg.SMTP == nil {
 		log.Info("SMTP_URL is unset: mail is written as .eml files", "dir", cfg.OutboxDir)
 	}
-	outbox := &send.Outbox{
-		DB: a.db, Letters: a.letters, Log: log, Poll: 5 * time.Second,
-		Open: mail.NewOpener(cfg.SMTP, cfg.OutboxDir, mail.DefaultOptions),
-	}
+	outbox := a.outbox()
+	engine := a.engine(send.NewMetrics(reg))
 
 	httpSrv := &http.Server{
 		Addr:              cfg.ListenAddr,
@@ -79,8 +77,16 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	}
 
 	workCtx, stopWork := context.WithCancel(context.Background())
+	defer stopWork()
 	var workers sync.WaitGroup
 	workers.Go(func() { outbox.Run(workCtx, nudge) })
+	// SkipIfStillRunning: a pass longer than the schedule's interval is
+	// not joined by a second one in the same process.
+	sched := cron.New(cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
+	if _, err := sched.AddFunc(cfg.SendSchedule, func() { engine.Pass(workCtx, time.Now) }); err != nil {
+		return fmt.Errorf("SEND_SCHEDULE: %w", err)
+	}
+	sched.Start()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
@@ -95,6 +101,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	defer cancel()
 	shutdownErr := httpSrv.Shutdown(sctx)
 	stopWork()
+	<-sched.Stop().Done() // a pass under way finishes the messages it started
 	workers.Wait()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve HTTP: %w", err)

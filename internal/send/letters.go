@@ -52,12 +52,8 @@ func (l *Letters) Confirmation(sub *drip.Subscriber, queuedAt, now time.Time) (*
 
 // Lesson is lesson l of course c as sub gets it, with its signed links.
 func (l *Letters) Lesson(c *course.Course, ls *course.Lesson, sub *drip.Subscriber, now time.Time) (*gomail.Msg, string, error) {
-	unsubURL := l.Link("/unsubscribe/", token.Unsubscribe, sub, time.Time{})
-	e, err := l.Renderer.Lesson(c, ls, course.Recipient{
-		FirstName:      sub.FirstName(),
-		UnsubscribeURL: unsubURL,
-		PreferencesURL: l.Link("/preferences/", token.Preferences, sub, time.Time{}),
-	})
+	rc := l.Recipient(sub)
+	e, err := l.Renderer.Lesson(c, ls, rc)
 	if err != nil {
 		return nil, "", fmt.Errorf("render lesson %d: %w", ls.Number, err)
 	}
@@ -65,10 +61,19 @@ func (l *Letters) Lesson(c *course.Course, ls *course.Lesson, sub *drip.Subscrib
 	m, err := mail.Compose(mail.Envelope{
 		From: l.From, ReplyTo: c.ReplyTo, ToName: sub.Name, ToAddr: sub.Email,
 		Subject: e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
-		UnsubscribeURL: unsubURL, Lesson: ls.Number,
+		UnsubscribeURL: rc.UnsubscribeURL, Lesson: ls.Number,
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("compose lesson %d: %w", ls.Number, err)
 	}
 	return m, id, nil
+}
+
+// Recipient is sub's name and signed links, as the lesson templates use them.
+func (l *Letters) Recipient(sub *drip.Subscriber) course.Recipient {
+	return course.Recipient{
+		FirstName:      sub.FirstName(),
+		UnsubscribeURL: l.Link("/unsubscribe/", token.Unsubscribe, sub, time.Time{}),
+		PreferencesURL: l.Link("/preferences/", token.Preferences, sub, time.Time{}),
+	}
 }

@@ -91,6 +91,16 @@ func (e *Engine) Pass(ctx context.Context, now func() time.Time) (Summary, error
 		sum.PausedUntil, _ = e.DB.SenderPausedUntil(context.WithoutCancel(ctx))
 	}
 	e.Metrics.observePass(sum)
+	attrs := []any{"sent", sum.Sent, "retrying", sum.Retrying, "bounced", sum.Bounced, "failed", sum.Failed,
+		"completed", sum.Completed, "took", sum.Took.Round(time.Millisecond)}
+	switch {
+	case err != nil:
+		e.Log.Error("delivery pass stopped", append(attrs, "err", err)...)
+	case sum != (Summary{Took: sum.Took}):
+		e.Log.Info("delivery pass", attrs...)
+	default:
+		e.Log.Debug("delivery pass", attrs...)
+	}
 	return sum, err
 }
 

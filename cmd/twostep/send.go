@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/twostep/twostep/internal/config"
+	"github.com/twostep/twostep/internal/mail"
+	"github.com/twostep/twostep/internal/send"
+)
+
+// engine is the delivery engine as configured.
+func (a *app) engine(m *send.Metrics) *send.Engine {
+	return &send.Engine{
+		DB: a.db, Library: a.library, Letters: a.letters, Log: a.log, Metrics: m,
+		Open:  mail.NewOpener(a.cfg.SMTP, a.cfg.OutboxDir, mail.DefaultOptions),
+		Conns: a.cfg.SMTPMaxConns, Rate: a.cfg.SMTPRate,
+		Batch: send.DefaultBatch, Lease: send.DefaultLease,
+		PolicyPause: send.DefaultPolicyPause, GiveUp: send.DefaultGiveUp,
+	}
+}
+
+func (a *app) outbox() *send.Outbox {
+	return &send.Outbox{
+		DB: a.db, Letters: a.letters, Log: a.log, Poll: 5 * time.Second,
+		Open: mail.NewOpener(a.cfg.SMTP, a.cfg.OutboxDir, mail.DefaultOptions),
+	}
+}
+
+// sendCmd is `twostep send [--now RFC3339]`: flush the outbox, run one
+// delivery pass as of --now, print the summary, and fail when any
+// delivery failed or the SMTP server could not be reached.
+func sendCmd(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("send", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	nowFlag := fs.String("now", "", "run the pass as of this time (RFC 3339, e.g. 2026-03-02T09:00:00Z)")
+	if err := fs.Parse(args); err != nil {
+		return usageError{"send: " + err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{"send: unexpected argument " + fs.Arg(0)}
+	}
+	clock := time.Now
+	if *nowFlag != "" {
+		t, err := time.Parse(time.RFC3339, *nowFlag)
+		if err != nil {
+			return usageError{fmt.Sprintf("send: --now %q is not an RFC 3339 time like 2026-03-02T09:00:00Z", *nowFlag)}
+		}
+		clock = func() time.Time { return t }
+	}
+	a, err := openApp(ctx, cfg, newLogger(stderr))
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	a.db.Now = clock
+
+	flushed, ferr := a.outbox().Flush(ctx)
+	sum, err := a.engine(nil).Pass(ctx, clock)
+	fmt.Fprintln(stdout, sum)
+	if flushed != (send.FlushResult{}) {
+		fmt.Fprintf(stdout, "confirmations: sent %d, retrying %d, failed %d\n", flushed.Sent, flushed.Retrying, flushed.Failed)
+	}
+	switch {
+	case err != nil:
+		return err
+	case ferr != nil:
+		return ferr
+	case sum.Failed > 0 || flushed.Failed > 0:
+		return exitError{1}
+	}
+	return nil
+}
