@@ -45,6 +45,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 		SignupRateLimit: cfg.SignupRateLimit,
 		Registry:        reg,
 		Log:             log,
+		Lessons:         &send.Pages{Library: a.library, Letters: a.letters},
 		Nudge: func() {
 			select {
 			case nudge <- struct{}{}:

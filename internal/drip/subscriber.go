@@ -52,6 +52,10 @@ type Subscriber struct {
 	ConfirmedAt        *time.Time
 	UnsubscribedAt     *time.Time
 	CreatedAt          time.Time
+
+	PausedUntil  *time.Time // a timed pause ends then; nil: until resumed
+	NextNowAt    *time.Time // the last "send me the next lesson now"
+	PendingEmail *string    // a new address waiting for confirmation
 }
 
 // FirstName is the part of the name used in greetings.

@@ -4,6 +4,7 @@ package send
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -53,6 +54,8 @@ func (l *Letters) Confirmation(sub *drip.Subscriber, queuedAt, now time.Time) (*
 // Lesson is lesson l of course c as sub gets it, with its signed links.
 func (l *Letters) Lesson(c *course.Course, ls *course.Lesson, sub *drip.Subscriber, now time.Time) (*gomail.Msg, string, error) {
 	rc := l.Recipient(sub)
+	rc.ViewURL = rc.PreferencesURL + "/lessons/" + strconv.Itoa(ls.Number)
+	rc.TriedURL = l.Link("/tried/", token.Tried, sub, time.Time{}) + "/" + strconv.Itoa(ls.Number)
 	e, err := l.Renderer.Lesson(c, ls, rc)
 	if err != nil {
 		return nil, "", fmt.Errorf("render lesson %d: %w", ls.Number, err)

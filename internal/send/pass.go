@@ -110,6 +110,10 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 	} else if now().Before(until) {
 		return ErrPaused
 	}
+	// Timed pauses that have ended make their readers due again.
+	if _, err := e.DB.ResumeExpired(ctx, now(), e.Letters.Course.SendHour); err != nil {
+		return err
+	}
 	if n, err := e.DB.DueCount(ctx, now()); err == nil {
 		e.Metrics.setBacklog(n)
 	}

@@ -266,7 +266,8 @@ func TestOneClickUnsubscribeFromALessonStopsFurtherLessons(t *testing.T) {
 	f := newFixture(t)
 	id := f.addActive("ann@example.com", "UTC", time.Monday, 9, f.clock())
 	f.pass()
-	srv, err := web.New(f.db, f.signer, web.Options{Site: web.Site{Title: "T", Lessons: 52}, Templates: twostep.Templates, Now: f.clock})
+	srv, err := web.New(f.db, f.signer, web.Options{Site: web.Site{Title: "T", Lessons: 52}, Templates: twostep.Templates, Now: f.clock,
+		Lessons: &send.Pages{Library: f.engine.Library, Letters: f.engine.Letters}})
 	if err != nil {
 		t.Fatal(err)
 	}

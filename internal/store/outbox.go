@@ -16,12 +16,18 @@ type OutboxItem struct {
 	Kind       string
 	Attempts   int // including the current one
 	CreatedAt  time.Time
+	Recipient  string // "" means the subscriber's address
 	Subscriber drip.Subscriber
 }
 
 func enqueue(ctx context.Context, tx pgx.Tx, subscriberID int64, kind string, at time.Time) error {
-	_, err := tx.Exec(ctx, `INSERT INTO outbox (subscriber_id, kind, next_attempt_at, created_at) VALUES ($1, $2, $3, $3)`,
-		subscriberID, kind, at)
+	return enqueueTo(ctx, tx, subscriberID, kind, "", at)
+}
+
+// enqueueTo queues mail to recipient instead of the subscriber's address.
+func enqueueTo(ctx context.Context, tx pgx.Tx, subscriberID int64, kind, recipient string, at time.Time) error {
+	_, err := tx.Exec(ctx, `INSERT INTO outbox (subscriber_id, kind, recipient, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $4)`,
+		subscriberID, kind, recipient, at)
 	if err != nil {
 		return fmt.Errorf("queue %s mail: %w", kind, err)
 	}
@@ -45,15 +51,17 @@ func (db *DB) ClaimOutbox(ctx context.Context, limit int, lease time.Duration) (
 		UPDATE outbox o SET claimed_until = $3, attempts = o.attempts + 1
 		FROM due, subscribers s
 		WHERE o.id = due.id AND s.id = o.subscriber_id
-		RETURNING o.id, o.kind, o.attempts, o.created_at, s.id, s.email, s.name, s.status, s.token_gen`,
+		RETURNING o.id, o.kind, o.attempts, o.created_at, o.recipient, s.id, s.email, s.name, s.status, s.token_gen,
+			s.round, s.time_zone`,
 		now, limit, now.Add(lease))
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
 	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxItem, error) {
 		var it OutboxItem
-		err := r.Scan(&it.ID, &it.Kind, &it.Attempts, &it.CreatedAt,
-			&it.Subscriber.ID, &it.Subscriber.Email, &it.Subscriber.Name, &it.Subscriber.Status, &it.Subscriber.TokenGen)
+		err := r.Scan(&it.ID, &it.Kind, &it.Attempts, &it.CreatedAt, &it.Recipient,
+			&it.Subscriber.ID, &it.Subscriber.Email, &it.Subscriber.Name, &it.Subscriber.Status, &it.Subscriber.TokenGen,
+			&it.Subscriber.Round, &it.Subscriber.TimeZone)
 		return it, err
 	})
 	if err != nil {

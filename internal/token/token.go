@@ -21,9 +21,11 @@ type Purpose byte
 
 // The purposes of twostep's links.
 const (
-	Confirm     Purpose = 'c'
-	Unsubscribe Purpose = 'u'
-	Preferences Purpose = 'p'
+	Confirm     Purpose = 'c' // confirm a signup; expires after ConfirmTTL
+	Unsubscribe Purpose = 'u' // one-click unsubscribe
+	Preferences Purpose = 'p' // the reader's preferences and lessons pages
+	Tried       Purpose = 't' // "I tried it" links in lessons
+	EmailChange Purpose = 'e' // confirm a new address; expires after ConfirmTTL
 )
 
 // ConfirmTTL is how long a confirmation link works.

@@ -34,6 +34,7 @@ type harness struct {
 	smtp   *smtptest.Server
 	srv    *httptest.Server
 	outbox *send.Outbox
+	engine *send.Engine
 	signer *token.Signer
 
 	mu  sync.Mutex
@@ -63,6 +64,14 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	h.signer, _ = token.NewSigner(key)
 	letters := &send.Letters{Course: c, Renderer: renderer, Signer: h.signer, BaseURL: "http://twostep.test", From: c.From}
+	lib := &send.Library{DB: h.db, Base: c}
+	if _, err := lib.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.engine = &send.Engine{
+		DB: h.db, Library: lib, Letters: letters, Log: slog.New(slog.DiscardHandler), Open: mailOpener(h.smtp),
+		Conns: 2, Batch: 50, Lease: send.DefaultLease, PolicyPause: send.DefaultPolicyPause, GiveUp: send.DefaultGiveUp,
+	}
 	h.outbox = &send.Outbox{DB: h.db, Letters: letters, Log: slog.New(slog.DiscardHandler), Poll: time.Hour,
 		Open: mail.NewOpener(h.smtp.Config(), "", mail.Options{ReplyTimeout: 5 * time.Second, DialTimeout: time.Second, HELO: "test"})}
 	s, err := web.New(h.db, h.signer, web.Options{
@@ -70,6 +79,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		Templates:       twostep.Templates,
 		SignupRateLimit: o.rateLimit,
 		Now:             h.clock,
+		Lessons:         &send.Pages{Library: lib, Letters: letters},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +93,12 @@ func (h *harness) clock() time.Time {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.now
+}
+
+func (h *harness) set(t time.Time) {
+	h.mu.Lock()
+	h.now = t
+	h.mu.Unlock()
 }
 
 func (h *harness) advance(d time.Duration) {
@@ -145,7 +161,7 @@ func (h *harness) count(sql string, args ...any) int {
 	return n
 }
 
-var linkRe = regexp.MustCompile(`http://twostep\.test(/(confirm|unsubscribe)/[A-Za-z0-9_-]+)`)
+var linkRe = regexp.MustCompile(`http://twostep\.test(/(confirm|unsubscribe|preferences|tried|email)/[A-Za-z0-9_-]+(/[0-9]+)?)`)
 
 // link finds the path of the first link of kind in a raw message.
 func link(t *testing.T, m smtptest.Message, kind string) string {

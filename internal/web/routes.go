@@ -25,6 +25,30 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/unsubscribe/{token}", s.unsubscribePage)
 	r.Post("/unsubscribe/{token}", s.unsubscribe)
 
+	r.Route("/preferences/{token}", func(r chi.Router) {
+		r.Get("/", s.prefsPage)
+		r.Post("/schedule", s.prefsAction("schedule", s.setSchedule))
+		r.Post("/pause", s.prefsAction("paused", s.pause))
+		r.Post("/resume", s.prefsAction("resumed", s.resume))
+		r.Post("/next", s.prefsAction("next", s.nextNow))
+		r.Post("/back", s.prefsAction("back", s.goBack))
+		r.Post("/name", s.prefsAction("name", s.setName))
+		r.Post("/email", s.prefsAction("email", s.changeEmail))
+		r.Post("/unsubscribe", s.prefsAction("unsubscribed", s.prefsUnsubscribe))
+		r.Post("/resubscribe", s.prefsAction("resubscribed", s.resubscribe))
+		r.Post("/erase", s.erase)
+		r.Get("/data", s.myData)
+		r.Get("/lessons", s.myLessons)
+		r.Get("/lessons/{n}", s.lessonPage)
+	})
+	r.Get("/tried/{token}/{n}", s.triedPage)
+	r.Post("/tried/{token}/{n}", s.tried)
+	r.Get("/email/{token}", s.emailChangePage)
+	r.Post("/email/{token}", s.emailChange)
+	if s.opts.Admin != nil {
+		r.Mount("/admin", s.opts.Admin)
+	}
+
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Handle("/metrics", promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{}))

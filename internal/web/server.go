@@ -41,6 +41,10 @@ type Options struct {
 	Nudge func()
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Lessons serves the reader's lesson pages.
+	Lessons Lessons
+	// Admin, when set, is mounted at /admin.
+	Admin http.Handler
 }
 
 // Server holds what the handlers share.
@@ -95,7 +99,8 @@ func parsePages(fsys fs.FS) (map[string]*template.Template, error) {
 		}
 		pages[strings.TrimSuffix(strings.TrimPrefix(n, "web/"), ".html")] = t
 	}
-	for _, want := range []string{"signup", "check_inbox", "confirm", "confirmed", "unsubscribe", "unsubscribed", "error"} {
+	for _, want := range []string{"signup", "check_inbox", "confirm", "confirmed", "unsubscribe", "unsubscribed", "error",
+		"preferences", "my_lessons", "lesson", "tried", "tried_done", "confirm_email"} {
 		if pages[want] == nil {
 			return nil, fmt.Errorf("page template web/%s.html is missing", want)
 		}
@@ -118,6 +123,7 @@ type page struct {
 	Weekday  string
 	Hour     string
 	TimeZone string
+	Prefs    prefs
 }
 
 // render writes page name with status, rendered into a buffer first so a

@@ -1,0 +1,58 @@
+package send
+
+import (
+	"context"
+	"html/template"
+	"strings"
+
+	"github.com/twostep/twostep/internal/drip"
+)
+
+// Pages serves lessons to the reader's web pages from the current
+// revisions, rendered the same way as the emails.
+type Pages struct {
+	Library *Library
+	Letters *Letters
+}
+
+// Title is lesson n's current title, "" when there is no lesson n.
+func (p *Pages) Title(ctx context.Context, n int) string {
+	cur, err := p.Library.Current(ctx)
+	if err != nil {
+		return ""
+	}
+	if ls := cur.Course.Lesson(n); ls != nil {
+		return ls.Title
+	}
+	return ""
+}
+
+// Page is lesson n's body as the reader gets it.
+func (p *Pages) Page(ctx context.Context, n int, sub *drip.Subscriber) (template.HTML, error) {
+	cur, err := p.Library.Current(ctx)
+	if err != nil {
+		return "", err
+	}
+	ls := cur.Course.Lesson(n)
+	if ls == nil {
+		return "", drip.ErrNotFound
+	}
+	return p.Letters.Renderer.LessonPage(cur.Course, ls, p.Letters.Recipient(sub))
+}
+
+// Reflection is the question under the lesson's "## Reflect" heading.
+func (p *Pages) Reflection(ctx context.Context, n int) string {
+	cur, err := p.Library.Current(ctx)
+	if err != nil {
+		return ""
+	}
+	ls := cur.Course.Lesson(n)
+	if ls == nil {
+		return ""
+	}
+	_, q, ok := strings.Cut(ls.Body, "## Reflect")
+	if !ok {
+		return ""
+	}
+	return strings.Join(strings.Fields(q), " ")
+}

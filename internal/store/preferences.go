@@ -1,0 +1,408 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/twostep/twostep/internal/drip"
+)
+
+// Errors a reader's change can meet; the pages explain them.
+var (
+	ErrTooSoon  = errors.New("asked too soon")
+	ErrNotNow   = errors.New("not possible in the subscriber's current state")
+	ErrTaken    = errors.New("address belongs to another subscription")
+	ErrNotSent  = errors.New("lesson not received yet")
+	errNoChange = errors.New("no change")
+)
+
+// change locks the subscriber with id and link generation gen, lets fn
+// change it inside one transaction, and records the event fn names. fn
+// returns errNoChange to commit nothing and record no event.
+func (db *DB) change(ctx context.Context, id int64, gen int, actor string,
+	fn func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (kind string, detail map[string]any, err error),
+) (*drip.Subscriber, error) {
+	now := db.Now()
+	var out *drip.Subscriber
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		s, err := scanSubscriber(tx.QueryRow(ctx,
+			`SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1 AND token_gen = $2 FOR UPDATE`, id, gen))
+		if err != nil {
+			return err
+		}
+		kind, detail, err := fn(tx, s, now)
+		if err != nil {
+			return err
+		}
+		if err := addEvent(ctx, tx, id, kind, actor, detail); err != nil {
+			return err
+		}
+		out, err = scanSubscriber(tx.QueryRow(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1`, id))
+		return err
+	})
+	if errors.Is(err, errNoChange) {
+		return db.Subscriber(ctx, id, gen)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// SetSchedule changes the reader's weekday, hour and zone. An active
+// reader's next lesson moves to the next matching slot, never sooner than
+// six days after the last one; lesson 1, not yet sent, stays due.
+func (db *DB) SetSchedule(ctx context.Context, id int64, gen int, slot drip.Slot) (*drip.Subscriber, error) {
+	return db.change(ctx, id, gen, "subscriber", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
+		due := s.NextDueAt
+		if s.Status == drip.StatusActive && s.LastSentAt != nil {
+			d := drip.Reschedule(slot, s.LastSentAt, now)
+			due = &d
+		}
+		_, err := tx.Exec(ctx, `
+			UPDATE subscribers SET send_weekday = $2, send_hour = $3, time_zone = $4, next_due_at = $5, updated_at = $6
+			WHERE id = $1`, s.ID, int16(slot.Weekday), int16(slot.Hour), slot.Location.String(), due, now)
+		return "schedule_changed", map[string]any{"weekday": slot.Weekday.String(), "hour": slot.Hour, "time_zone": slot.Location.String()}, err
+	})
+}
+
+// Pause stops an active reader's lessons until until, or until resumed
+// when until is nil.
+func (db *DB) Pause(ctx context.Context, id int64, gen int, until *time.Time) (*drip.Subscriber, error) {
+	return db.change(ctx, id, gen, "subscriber", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
+		if s.Status != drip.StatusActive && s.Status != drip.StatusPaused {
+			return "", nil, ErrNotNow
+		}
+		_, err := tx.Exec(ctx, `
+			UPDATE subscribers SET status = 'paused', paused_until = $2, next_due_at = NULL, claimed_until = NULL, updated_at = $3
+			WHERE id = $1`, s.ID, until, now)
+		detail := map[string]any{"until": nil}
+		if until != nil {
+			detail["until"] = until.UTC().Format(time.RFC3339)
+		}
+		return "paused", detail, err
+	})
+}
+
+// Resume makes a paused reader active with the next lesson at the next
+// slot, never sooner than six days after the last one.
+func (db *DB) Resume(ctx context.Context, id int64, gen int, actor string, defaultHour int) (*drip.Subscriber, error) {
+	return db.change(ctx, id, gen, actor, func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
+		if s.Status != drip.StatusPaused {
+			return "", nil, errNoChange
+		}
+		due := drip.Reschedule(s.SlotOf(defaultHour, now), s.LastSentAt, now)
+		_, err := tx.Exec(ctx, `
+			UPDATE subscribers SET status = 'active', paused_until = NULL, next_due_at = $2, updated_at = $3
+			WHERE id = $1`, s.ID, due, now)
+		return "resumed", map[string]any{"next_due_at": due.Format(time.RFC3339)}, err
+	})
+}
+
+// ResumeExpired resumes every reader whose timed pause has ended at now.
+func (db *DB) ResumeExpired(ctx context.Context, now time.Time, defaultHour int) (int, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT id, token_gen FROM subscribers WHERE status = 'paused' AND paused_until <= $1`, now)
+	if err != nil {
+		return 0, fmt.Errorf("find ended pauses: %w", err)
+	}
+	type key struct {
+		ID  int64
+		Gen int
+	}
+	keys, err := pgx.CollectRows(rows, pgx.RowToStructByPos[key])
+	if err != nil {
+		return 0, fmt.Errorf("find ended pauses: %w", err)
+	}
+	for _, k := range keys {
+		if _, err := db.Resume(ctx, k.ID, k.Gen, "system", defaultHour); err != nil {
+			return 0, err
+		}
+	}
+	return len(keys), nil
+}
+
+// NextNow makes the next lesson due at once, at most once a day; the
+// weekly rhythm then counts from it.
+func (db *DB) NextNow(ctx context.Context, id int64, gen int) (*drip.Subscriber, error) {
+	return db.change(ctx, id, gen, "subscriber", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
+		if s.Status != drip.StatusActive {
+			return "", nil, ErrNotNow
+		}
+		if !drip.CanSendNow(s.NextNowAt, now) {
+			return "", nil, ErrTooSoon
+		}
+		_, err := tx.Exec(ctx, `UPDATE subscribers SET next_due_at = $2, next_now_at = $2, updated_at = $2 WHERE id = $1`, s.ID, now)
+		return "next_now", map[string]any{"lesson": s.NextLesson}, err
+	})
+}
+
+// GoBack restarts the course from lesson n, which the reader must already
+// have received (1 to restart). A new round begins, so lessons n onwards
+// are delivered again; the first of them at the next slot.
+func (db *DB) GoBack(ctx context.Context, id int64, gen int, n, defaultHour int) (*drip.Subscriber, error) {
+	return db.change(ctx, id, gen, "subscriber", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
+		switch s.Status {
+		case drip.StatusActive, drip.StatusPaused, drip.StatusCompleted:
+		default:
+			return "", nil, ErrNotNow
+		}
+		var highest int
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(max(lesson), 0) FROM deliveries WHERE subscriber_id = $1 AND status = 'sent'`, s.ID).Scan(&highest); err != nil {
+			return "", nil, err
+		}
+		if n < 1 || (n > highest && n != 1) {
+			return "", nil, ErrNotSent
+		}
+		status, due := s.Status, (*time.Time)(nil)
+		if status == drip.StatusCompleted {
+			status = drip.StatusActive
+		}
+		if status == drip.StatusActive {
+			d := drip.Reschedule(s.SlotOf(defaultHour, now), s.LastSentAt, now)
+			due = &d
+		}
+		_, err := tx.Exec(ctx, `
+			UPDATE subscribers SET round = round + 1, next_lesson = $2, status = $3, next_due_at = $4, updated_at = $5
+			WHERE id = $1`, s.ID, n, status, due, now)
+		return "went_back", map[string]any{"lesson": n, "round": s.Round + 1}, err
+	})
+}
+
+// SetName changes the reader's name.
+func (db *DB) SetName(ctx context.Context, id int64, gen int, name string) (*drip.Subscriber, error) {
+	return db.change(ctx, id, gen, "subscriber", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
+		if s.Name == name {
+			return "", nil, errNoChange
+		}
+		_, err := tx.Exec(ctx, `UPDATE subscribers SET name = $2, updated_at = $3 WHERE id = $1`, s.ID, name, now)
+		return "name_changed", nil, err
+	})
+}
+
+// RequestEmailChange keeps newEmail as pending and queues a confirmation
+// to it; nothing changes until that is confirmed. An address that belongs
+// to another subscription is refused with ErrTaken.
+func (db *DB) RequestEmailChange(ctx context.Context, id int64, gen int, newEmail string) (*drip.Subscriber, error) {
+	return db.change(ctx, id, gen, "subscriber", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
+		var taken bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM subscribers WHERE lower(email) = lower($1) AND id <> $2)`, newEmail, s.ID).Scan(&taken); err != nil {
+			return "", nil, err
+		}
+		if taken {
+			return "", nil, ErrTaken
+		}
+		if _, err := tx.Exec(ctx, `UPDATE subscribers SET pending_email = $2, updated_at = $3 WHERE id = $1`, s.ID, newEmail, now); err != nil {
+			return "", nil, err
+		}
+		if err := enqueueTo(ctx, tx, s.ID, "email_change", newEmail, now); err != nil {
+			return "", nil, err
+		}
+		return "email_change_requested", nil, nil
+	})
+}
+
+// ConfirmEmailChange makes the pending address the subscriber's, revokes
+// every link sent to the old one, and tells the old address.
+func (db *DB) ConfirmEmailChange(ctx context.Context, id int64, gen int) (*drip.Subscriber, error) {
+	s, err := db.change(ctx, id, gen, "subscriber", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
+		if s.PendingEmail == nil {
+			return "", nil, errNoChange
+		}
+		_, err := tx.Exec(ctx, `
+			UPDATE subscribers SET email = pending_email, pending_email = NULL, token_gen = token_gen + 1, updated_at = $2
+			WHERE id = $1`, s.ID, now)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+			return "", nil, ErrTaken
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		if err := enqueueTo(ctx, tx, s.ID, "email_changed", s.Email, now); err != nil {
+			return "", nil, err
+		}
+		return "email_changed", nil, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Resubscribe brings back a reader who unsubscribed, from a page they
+// reached with a valid link (which proves the address), without another
+// confirmation.
+func (db *DB) Resubscribe(ctx context.Context, id int64, gen int, defaultHour int) (*drip.Subscriber, error) {
+	return db.change(ctx, id, gen, "subscriber", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
+		if s.Status != drip.StatusUnsubscribed || s.ConfirmedAt == nil {
+			return "", nil, ErrNotNow
+		}
+		due := drip.Reschedule(s.SlotOf(defaultHour, now), s.LastSentAt, now)
+		_, err := tx.Exec(ctx, `
+			UPDATE subscribers SET status = 'active', unsubscribed_at = NULL, next_due_at = $2, updated_at = $3
+			WHERE id = $1`, s.ID, due, now)
+		return "resubscribed", nil, err
+	})
+}
+
+// Erase removes the subscriber's personal data at once. Deliveries and
+// "tried" rows stay without the subscriber, so the counts stay right;
+// SMTP replies and event details, which can quote the address, are blanked.
+// Every link to the subscriber stops working.
+func (db *DB) Erase(ctx context.Context, id int64, gen int, actor string) error {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `SELECT 1 FROM subscribers WHERE id = $1 AND token_gen = $2 FOR UPDATE`, id, gen)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return drip.ErrNotFound
+		}
+		for _, q := range []string{
+			`UPDATE deliveries SET smtp_reply = '' WHERE subscriber_id = $1`,
+			`UPDATE events SET detail = '{}' WHERE subscriber_id = $1`,
+			`DELETE FROM outbox WHERE subscriber_id = $1`,
+			`DELETE FROM subscribers WHERE id = $1`,
+		} {
+			if _, err := tx.Exec(ctx, q, id); err != nil {
+				return err
+			}
+		}
+		// An anonymous trace that an erasure happened, for the audit.
+		_, err = tx.Exec(ctx, `INSERT INTO events (subscriber_id, kind, actor) VALUES (NULL, 'erased', $1)`, actor)
+		return err
+	})
+	if err != nil && !errors.Is(err, drip.ErrNotFound) {
+		return fmt.Errorf("erase subscriber %d: %w", id, err)
+	}
+	return err
+}
+
+// Received is one lesson a reader has received.
+type Received struct {
+	Lesson int
+	SentAt time.Time
+}
+
+// ReceivedLessons lists the distinct lessons delivered to the subscriber,
+// newest first.
+func (db *DB) ReceivedLessons(ctx context.Context, id int64) ([]Received, error) {
+	rows, err := db.Pool.Query(ctx, `
+		SELECT lesson, max(sent_at) FROM deliveries
+		WHERE subscriber_id = $1 AND status = 'sent'
+		GROUP BY lesson ORDER BY max(sent_at) DESC, lesson DESC`, id)
+	if err != nil {
+		return nil, fmt.Errorf("list received lessons: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Received])
+	if err != nil {
+		return nil, fmt.Errorf("list received lessons: %w", err)
+	}
+	return out, nil
+}
+
+// HasReceived reports whether lesson n was delivered to the subscriber.
+func (db *DB) HasReceived(ctx context.Context, id int64, n int) (bool, error) {
+	var ok bool
+	err := db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE subscriber_id = $1 AND lesson = $2 AND status = 'sent')`, id, n).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("check lesson %d received: %w", n, err)
+	}
+	return ok, nil
+}
+
+// Tried records that the reader tried lesson n's action; twice is once.
+func (db *DB) Tried(ctx context.Context, id int64, gen int, n int) error {
+	_, err := db.change(ctx, id, gen, "subscriber", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
+		var received bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE subscriber_id = $1 AND lesson = $2 AND status = 'sent')`, s.ID, n).Scan(&received); err != nil {
+			return "", nil, err
+		}
+		if !received {
+			return "", nil, ErrNotSent
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO tried (subscriber_id, round, lesson, at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, s.ID, s.Round, n, now)
+		if err != nil {
+			return "", nil, err
+		}
+		if tag.RowsAffected() == 0 {
+			return "", nil, errNoChange
+		}
+		return "tried", map[string]any{"lesson": n}, nil
+	})
+	return err
+}
+
+// TriedCounts is how many readers tried each lesson's action.
+func (db *DB) TriedCounts(ctx context.Context) (map[int]int, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT lesson, count(*) FROM tried GROUP BY lesson`)
+	if err != nil {
+		return nil, fmt.Errorf("count tried: %w", err)
+	}
+	out := map[int]int{}
+	var n, c int
+	_, err = pgx.ForEachRow(rows, []any{&n, &c}, func() error { out[n] = c; return nil })
+	if err != nil {
+		return nil, fmt.Errorf("count tried: %w", err)
+	}
+	return out, nil
+}
+
+// DataExport is everything twostep keeps about one reader.
+type DataExport struct {
+	Profile    map[string]any   `json:"profile"`
+	Consent    map[string]any   `json:"consent"`
+	Deliveries []map[string]any `json:"deliveries"`
+	History    []map[string]any `json:"history"`
+	Tried      []map[string]any `json:"tried"`
+}
+
+// Export gathers the reader's data for download.
+func (db *DB) Export(ctx context.Context, s *drip.Subscriber) (*DataExport, error) {
+	x := &DataExport{
+		Profile: map[string]any{
+			"email": s.Email, "name": s.Name, "status": s.Status, "time_zone": s.TimeZone,
+			"send_weekday": s.SendWeekday, "send_hour": s.SendHour, "next_lesson": s.NextLesson,
+			"next_due_at": s.NextDueAt, "round": s.Round, "pending_email": s.PendingEmail,
+			"paused_until": s.PausedUntil, "created_at": s.CreatedAt,
+		},
+		Consent: map[string]any{
+			"method": s.ConsentMethod, "at": s.ConsentAt, "ip": s.ConsentIP, "user_agent": s.ConsentUserAgent,
+			"form_url": s.ConsentFormURL, "wording_version": s.ConsentVersion,
+			"confirmed_at": s.ConfirmedAt, "unsubscribed_at": s.UnsubscribedAt,
+		},
+	}
+	var err error
+	if x.Deliveries, err = db.maps(ctx, `
+		SELECT round, lesson, status, attempts, due_at, sent_at, message_id, smtp_reply
+		FROM deliveries WHERE subscriber_id = $1 ORDER BY id`, s.ID); err != nil {
+		return nil, err
+	}
+	if x.History, err = db.maps(ctx, `SELECT kind, actor, detail, at FROM events WHERE subscriber_id = $1 ORDER BY id`, s.ID); err != nil {
+		return nil, err
+	}
+	if x.Tried, err = db.maps(ctx, `SELECT round, lesson, at FROM tried WHERE subscriber_id = $1 ORDER BY id`, s.ID); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+func (db *DB) maps(ctx context.Context, sql string, args ...any) ([]map[string]any, error) {
+	rows, err := db.Pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToMap)
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	if out == nil {
+		out = []map[string]any{}
+	}
+	return out, nil
+}

@@ -1,0 +1,337 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/store"
+	"github.com/twostep/twostep/internal/token"
+)
+
+// Lessons is what the reader's pages need from the course: the title and
+// rendered body of each lesson, and its reflection question.
+type Lessons interface {
+	// Title is lesson n's title, "" when there is no lesson n.
+	Title(ctx context.Context, n int) string
+	// Page renders lesson n as the reader gets it.
+	Page(ctx context.Context, n int, sub *drip.Subscriber) (template.HTML, error)
+	// Reflection is lesson n's reflection question.
+	Reflection(ctx context.Context, n int) string
+}
+
+// prefs is the data of the preferences pages.
+type prefs struct {
+	Sub      *drip.Subscriber
+	Base     string // /preferences/TOKEN
+	Done     string // what the last change did, shown once
+	Problem  string
+	Lessons  int
+	Weekdays []time.Weekday
+	Hours    []int
+	Zones    []string
+	Weekday  time.Weekday
+	Hour     int
+	Next     string // the next lesson's local time, "" when none
+	Received []receivedLesson
+	Lesson   receivedLesson
+	Body     template.HTML
+	Question string
+	Action   string
+}
+
+type receivedLesson struct {
+	N      int
+	Title  string
+	SentAt string
+}
+
+// doneMessages are the confirmations shown after a change (?done=key).
+var doneMessages = map[string]string{
+	"schedule":      "Your lessons will now come at the time below.",
+	"paused":        "Your lessons are paused.",
+	"resumed":       "Welcome back: your lessons are on again.",
+	"next":          "Your next lesson is on its way; the weekly rhythm counts from it.",
+	"back":          "Done: your course picks up from the lesson you chose.",
+	"name":          "Your name is updated.",
+	"email":         "We sent a confirmation link to the new address. Nothing changes until you follow it.",
+	"email_changed": "Your address is changed. Links in older emails no longer work; this page has fresh ones.",
+	"unsubscribed":  "You're unsubscribed and will get no more lessons.",
+	"resubscribed":  "You're back in: your lessons are on again.",
+}
+
+func (s *Server) prefsPage(w http.ResponseWriter, r *http.Request) {
+	sub, err := s.tokenSubscriber(r, token.Preferences)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.renderPrefs(w, r, http.StatusOK, sub, doneMessages[r.URL.Query().Get("done")], "")
+}
+
+func (s *Server) renderPrefs(w http.ResponseWriter, r *http.Request, status int, sub *drip.Subscriber, done, problem string) {
+	slot := sub.SlotOf(s.opts.Site.SendHour, s.opts.Now())
+	p := prefs{
+		Sub: sub, Base: "/preferences/" + chiToken(r), Done: done, Problem: problem, Lessons: s.opts.Site.Lessons,
+		Weekdays: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday, time.Sunday},
+		Zones:    drip.Zones(), Weekday: slot.Weekday, Hour: slot.Hour,
+	}
+	for h := range 24 {
+		p.Hours = append(p.Hours, h)
+	}
+	if sub.NextDueAt != nil && sub.Status == drip.StatusActive {
+		p.Next = sub.NextDueAt.In(slot.Location).Format("Monday 2 January at 15:04")
+	}
+	rec, err := s.db.ReceivedLessons(r.Context(), sub.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, l := range rec {
+		p.Received = append(p.Received, receivedLesson{N: l.Lesson, Title: s.opts.Lessons.Title(r.Context(), l.Lesson), SentAt: l.SentAt.In(slot.Location).Format("2 Jan 2006")})
+	}
+	s.render(w, r, status, "preferences", page{NoIndex: true, Prefs: p})
+}
+
+// prefsAction wraps a POST on the preferences page: check the token, run
+// the change, and redirect back with a confirmation, or show the page with
+// the problem.
+func (s *Server) prefsAction(done string, act func(r *http.Request, sub *drip.Subscriber) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := parseForm(r); err != nil {
+			s.formError(w, r, err)
+			return
+		}
+		sub, err := s.tokenSubscriber(r, token.Preferences)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if err := act(r, sub); err != nil {
+			var pe problemError
+			switch {
+			case errors.As(err, &pe):
+				s.renderPrefs(w, r, http.StatusUnprocessableEntity, sub, "", pe.msg)
+			case errors.Is(err, store.ErrTooSoon):
+				s.renderPrefs(w, r, http.StatusTooManyRequests, sub, "", "You asked for a lesson early less than a day ago. Try again tomorrow.")
+			case errors.Is(err, store.ErrNotNow):
+				s.renderPrefs(w, r, http.StatusConflict, sub, "", "That isn't possible right now: "+statusText(sub.Status)+".")
+			case errors.Is(err, store.ErrNotSent):
+				s.renderPrefs(w, r, http.StatusUnprocessableEntity, sub, "", "You can only go back to a lesson you have already received.")
+			case errors.Is(err, store.ErrTaken):
+				s.renderPrefs(w, r, http.StatusConflict, sub, "", "That address already has its own subscription.")
+			default:
+				s.fail(w, r, err)
+			}
+			return
+		}
+		http.Redirect(w, r, "/preferences/"+chiToken(r)+"?done="+done, http.StatusSeeOther)
+	}
+}
+
+// problemError is a reader's mistake in a form, shown on the page.
+type problemError struct{ msg string }
+
+func (e problemError) Error() string { return e.msg }
+
+func statusText(st drip.Status) string {
+	switch st {
+	case drip.StatusPaused:
+		return "your lessons are paused"
+	case drip.StatusUnsubscribed:
+		return "you are unsubscribed"
+	case drip.StatusCompleted:
+		return "you have finished the course"
+	case drip.StatusBounced:
+		return "mail to your address bounced"
+	case drip.StatusPending:
+		return "your subscription is not confirmed yet"
+	}
+	return "your lessons are on"
+}
+
+func (s *Server) setSchedule(r *http.Request, sub *drip.Subscriber) error {
+	wd, err1 := strconv.Atoi(r.PostFormValue("weekday"))
+	hour, err2 := strconv.Atoi(r.PostFormValue("hour"))
+	loc, ok := drip.LoadLocation(r.PostFormValue("tz"))
+	if err1 != nil || err2 != nil || wd < 0 || wd > 6 || hour < 0 || hour > 23 || !ok {
+		return problemError{"Please choose a day, an hour and a time zone from the lists."}
+	}
+	_, err := s.db.SetSchedule(r.Context(), sub.ID, sub.TokenGen, drip.Slot{Weekday: time.Weekday(wd), Hour: hour, Location: loc})
+	return err
+}
+
+func (s *Server) pause(r *http.Request, sub *drip.Subscriber) error {
+	var until *time.Time
+	switch w := r.PostFormValue("weeks"); w {
+	case "1", "2", "4":
+		n, _ := strconv.Atoi(w)
+		t := s.opts.Now().Add(time.Duration(n) * 7 * 24 * time.Hour)
+		until = &t
+	case "0":
+	default:
+		return problemError{"Please choose how long to pause: 1, 2 or 4 weeks, or until you resume."}
+	}
+	_, err := s.db.Pause(r.Context(), sub.ID, sub.TokenGen, until)
+	return err
+}
+
+func (s *Server) resume(r *http.Request, sub *drip.Subscriber) error {
+	_, err := s.db.Resume(r.Context(), sub.ID, sub.TokenGen, "subscriber", s.opts.Site.SendHour)
+	return err
+}
+
+func (s *Server) nextNow(r *http.Request, sub *drip.Subscriber) error {
+	_, err := s.db.NextNow(r.Context(), sub.ID, sub.TokenGen)
+	if err == nil && s.opts.Nudge != nil {
+		s.opts.Nudge()
+	}
+	return err
+}
+
+func (s *Server) goBack(r *http.Request, sub *drip.Subscriber) error {
+	n, err := strconv.Atoi(r.PostFormValue("lesson"))
+	if err != nil || n < 1 || n > s.opts.Site.Lessons {
+		return problemError{"Please choose a lesson from the list."}
+	}
+	_, err = s.db.GoBack(r.Context(), sub.ID, sub.TokenGen, n, s.opts.Site.SendHour)
+	return err
+}
+
+func (s *Server) setName(r *http.Request, sub *drip.Subscriber) error {
+	name, err := drip.CleanName(r.PostFormValue("name"))
+	if err != nil {
+		return problemError{err.Error()}
+	}
+	_, err = s.db.SetName(r.Context(), sub.ID, sub.TokenGen, name)
+	return err
+}
+
+func (s *Server) changeEmail(r *http.Request, sub *drip.Subscriber) error {
+	email, err := drip.ParseEmail(r.PostFormValue("email"))
+	if err != nil {
+		return problemError{err.Error()}
+	}
+	if _, err = s.db.RequestEmailChange(r.Context(), sub.ID, sub.TokenGen, email); err == nil && s.opts.Nudge != nil {
+		s.opts.Nudge()
+	}
+	return err
+}
+
+func (s *Server) prefsUnsubscribe(r *http.Request, sub *drip.Subscriber) error {
+	return s.db.Unsubscribe(r.Context(), sub.ID, sub.TokenGen, "subscriber")
+}
+
+func (s *Server) resubscribe(r *http.Request, sub *drip.Subscriber) error {
+	_, err := s.db.Resubscribe(r.Context(), sub.ID, sub.TokenGen, s.opts.Site.SendHour)
+	return err
+}
+
+// erase removes the reader's data at once; it asks for a tick first, so a
+// stray click cannot do it.
+func (s *Server) erase(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(r); err != nil {
+		s.formError(w, r, err)
+		return
+	}
+	sub, err := s.tokenSubscriber(r, token.Preferences)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if r.PostFormValue("sure") != "yes" {
+		s.renderPrefs(w, r, http.StatusUnprocessableEntity, sub, "", "Tick the box to confirm that you want everything erased.")
+		return
+	}
+	if err := s.db.Erase(r.Context(), sub.ID, sub.TokenGen, "subscriber"); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "error", page{NoIndex: true, Heading: "Everything is erased",
+		Message: "Your address, your name and your history are gone from " + s.opts.Site.Title + ", and no more email will come. Thank you for reading."})
+}
+
+// myData is the reader's data as a JSON download.
+func (s *Server) myData(w http.ResponseWriter, r *http.Request) {
+	sub, err := s.tokenSubscriber(r, token.Preferences)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	x, err := s.db.Export(r.Context(), sub)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="twostep-my-data.json"`)
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(x)
+}
+
+// myLessons lists the lessons the reader has received, newest first.
+func (s *Server) myLessons(w http.ResponseWriter, r *http.Request) {
+	sub, err := s.tokenSubscriber(r, token.Preferences)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.renderList(w, r, sub)
+}
+
+func (s *Server) renderList(w http.ResponseWriter, r *http.Request, sub *drip.Subscriber) {
+	rec, err := s.db.ReceivedLessons(r.Context(), sub.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	loc, _ := drip.LoadLocation(sub.TimeZone)
+	p := prefs{Sub: sub, Base: "/preferences/" + chiToken(r), Lessons: s.opts.Site.Lessons}
+	for _, l := range rec {
+		p.Received = append(p.Received, receivedLesson{N: l.Lesson, Title: s.opts.Lessons.Title(r.Context(), l.Lesson), SentAt: l.SentAt.In(loc).Format("2 Jan 2006")})
+	}
+	s.render(w, r, http.StatusOK, "my_lessons", page{NoIndex: true, Prefs: p})
+}
+
+// lessonPage shows a lesson the reader has received, as in the email;
+// any other lesson is 404.
+func (s *Server) lessonPage(w http.ResponseWriter, r *http.Request) {
+	sub, err := s.tokenSubscriber(r, token.Preferences)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	n, err := strconv.Atoi(chi.URLParam(r, "n"))
+	if err != nil {
+		s.fail(w, r, drip.ErrNotFound)
+		return
+	}
+	ok, err := s.db.HasReceived(r.Context(), sub.ID, n)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !ok {
+		s.render(w, r, http.StatusNotFound, "error", page{NoIndex: true, Heading: "Not yet",
+			Message: fmt.Sprintf("Lesson %d isn't in your inbox yet. Only lessons you have received can be read here.", n)})
+		return
+	}
+	body, err := s.opts.Lessons.Page(r.Context(), n, sub)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := prefs{Sub: sub, Base: "/preferences/" + chiToken(r), Lessons: s.opts.Site.Lessons,
+		Lesson: receivedLesson{N: n, Title: s.opts.Lessons.Title(r.Context(), n)}, Body: body}
+	s.render(w, r, http.StatusOK, "lesson", page{NoIndex: true, Prefs: p})
+}
