@@ -52,6 +52,8 @@ func checkBody(l *Lesson, ps *Problems) {
 
 	src := []byte(body)
 	doc := parseMarkdown(src)
+	l.sentences.list = sentencesOf(doc, src, lines)
+	l.sentences.ok, l.sentences.body = true, body
 	type heading struct {
 		node *ast.Heading
 		line int

@@ -30,6 +30,12 @@ const (
 	MaxWords = 450
 )
 
+// MaxLessonSize is the largest lesson file, in bytes, that is parsed as
+// Markdown or rendered: ten times the longest lesson the word limit allows.
+// Pathological Markdown takes time that grows faster than its length, so the
+// limit is what keeps a pasted megabyte from stalling the admin preview.
+const MaxLessonSize = 32 << 10
+
 const courseFile = "course.yaml"
 
 // Course is the whole course: its settings from course.yaml and its lessons.
@@ -56,7 +62,12 @@ type Lesson struct {
 	BodyLine               int    // 1-based line of the file where Body starts
 	Words                  int
 
-	lines map[string]int // file line of each front-matter key, for problems
+	lines     map[string]int // file line of each front-matter key, for problems
+	sentences struct {       // found by ParseLesson, for Validate
+		ok   bool
+		body string // the Body they were found in
+		list []sentence
+	}
 }
 
 // ReadingTime is how long the body takes to read at WordsPerMinute.

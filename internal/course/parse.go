@@ -27,6 +27,22 @@ var (
 	yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 )
 
+// yamlParserErrors are the errors of yaml.v3's parser (as opposed to its
+// scanner), whose line numbers start at 0 rather than 1.
+var yamlParserErrors = map[string]bool{
+	"did not find expected <stream-start>":   true,
+	"did not find expected <document start>": true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %YAML directive":        true,
+	"found duplicate %TAG directive":         true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
+}
+
 var lessonKeys = []string{"number", "title", "slug", "preheader"}
 
 var courseKeys = []string{"title", "tagline", "language", "author", "from", "reply_to", "postal_address", "send_hour", "lessons"}
@@ -136,7 +152,11 @@ func ParseLesson(file string, src []byte) (*Lesson, Problems) {
 		parseFrontMatter(l, *fm, &ps)
 	}
 	checkFileName(l, &ps)
-	if closed || fm == nil {
+	switch {
+	case len(src) > MaxLessonSize:
+		ps.add(file, 1, "file is %d bytes; a lesson file is at most %d", len(src), MaxLessonSize)
+		l.Words = countWords(l.Body)
+	case closed || fm == nil:
 		checkBody(l, &ps)
 	}
 	return l, ps.sorted()
@@ -209,6 +229,8 @@ func checkOneLine(file string, f yamlField, key, s string, limit int, ps *Proble
 		ps.add(file, f.line, "%s is empty", key)
 	case strings.ContainsAny(s, "\r\n\u2028\u2029"):
 		ps.add(file, f.line, "%s must be a single line, without line breaks", key)
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		ps.add(file, f.line, "%s contains a control character", key)
 	case n > limit:
 		ps.add(file, f.line, "%s is %d characters long; the limit is %d", key, n, limit)
 	}
@@ -308,6 +330,9 @@ func yamlMapping(file, src string, offset int, known []string, noun string, ps *
 		line, msg := 1, err.Error()
 		if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
 			n, _ := strconv.Atoi(m[1])
+			if yamlParserErrors[m[2]] {
+				n++ // yaml.v3 counts lines from 0 in its parser's errors
+			}
 			line, msg = n+offset, m[2]
 		} else {
 			line = 1 + offset

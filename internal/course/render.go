@@ -298,6 +298,9 @@ func (f *fragment) fill(s, name string, html bool) string {
 // fragment returns the rendered body of l, from the cache when this revision
 // (the SHA-256 of its source) was rendered before.
 func (r *Renderer) fragment(l *Lesson) (*fragment, error) {
+	if len(l.Body) > MaxLessonSize {
+		return nil, fmt.Errorf("the body is %d bytes; the most that is rendered is %d", len(l.Body), MaxLessonSize)
+	}
 	key := sha256.Sum256(l.Source)
 	if len(l.Source) == 0 {
 		// A lesson built in code rather than read from a file.

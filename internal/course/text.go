@@ -144,6 +144,7 @@ func (t *textBuilder) block(n ast.Node, first, rest string) {
 	case *ast.Heading:
 		t.add(textBlock{first: first, rest: rest, text: t.inline(n), underline: true})
 	case *ast.List:
+		first, rest = capIndent(first, rest)
 		i := 0
 		for c := n.FirstChild(); c != nil; c = c.NextSibling() {
 			marker := "- "
@@ -160,6 +161,7 @@ func (t *textBuilder) block(n ast.Node, first, rest string) {
 			i++
 		}
 	case *ast.Blockquote:
+		first, rest = capIndent(first, rest)
 		t.children(n, first+"> ", rest+"> ", false)
 	case *ast.FencedCodeBlock, *ast.CodeBlock:
 		var lines []string
@@ -175,6 +177,21 @@ func (t *textBuilder) block(n ast.Node, first, rest string) {
 	default:
 		t.children(n, first, rest, false)
 	}
+}
+
+// maxIndent is the deepest indentation nesting adds to plain text: deeper
+// lists and quotes are shown at this depth, so that absurd nesting neither
+// pushes the text off the page nor builds ever longer prefixes.
+const maxIndent = 24
+
+func capIndent(first, rest string) (string, string) {
+	if len(rest) > maxIndent {
+		rest = rest[:maxIndent]
+	}
+	if len(first) > maxIndent {
+		first = rest
+	}
+	return first, rest
 }
 
 // children renders the child blocks of n; only the first block produced

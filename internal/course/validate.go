@@ -12,9 +12,11 @@ import (
 const MinRepeatedWords = 6
 
 // Validate checks the course as a whole: lesson numbers within 1..LessonCount,
-// none repeated or missing, slugs and titles unique (ignoring case), and no
-// sentence of MinRepeatedWords or more words in two lessons. The checks of
-// single files are ParseCourseYAML's and ParseLesson's; Load runs all three.
+// none repeated, none missing (reported against the "lessons" line of
+// course.yaml; skipped when the count is unknown, which ParseCourseYAML has
+// reported), slugs and titles unique ignoring case, and no sentence of
+// MinRepeatedWords or more words in two lessons. Problems of single files are
+// ParseCourseYAML's and ParseLesson's to find; Load runs all three.
 func Validate(c *Course) Problems {
 	var ps Problems
 	if c == nil {
@@ -98,14 +100,25 @@ type sentence struct {
 	line int
 }
 
-// sentences splits the lesson's prose into sentences, each with the file
-// line it starts on. Markup is dropped so that "*very* good" and "very
-// good" compare equal; headings count as sentences of their own.
+// sentences returns the sentences of the lesson's body, reusing those
+// ParseLesson found when the body has not changed since.
 func sentences(l *Lesson) []sentence {
+	if l.sentences.ok && l.sentences.body == l.Body {
+		return l.sentences.list
+	}
+	if len(l.Body) > MaxLessonSize {
+		return nil // reported by ParseLesson; not worth the parsing time
+	}
 	src := []byte(l.Body)
-	lines := newLineIndex(l.Body, l.BodyLine)
+	return sentencesOf(parseMarkdown(src), src, newLineIndex(l.Body, l.BodyLine))
+}
+
+// sentencesOf splits a body's prose into sentences, each with the file line
+// it starts on. Markup is dropped so that "*very* good" and "very good"
+// compare equal; headings count as sentences of their own.
+func sentencesOf(doc ast.Node, src []byte, lines lineIndex) []sentence {
 	var out []sentence
-	_ = ast.Walk(parseMarkdown(src), func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
 		if !entering {
 			return ast.WalkContinue, nil
 		}
@@ -156,22 +169,24 @@ func sentences(l *Lesson) []sentence {
 	return out
 }
 
-// splitSentences returns the [start, end) spans of the sentences in s: each
-// ends at ".", "!", "?" or "…" (with any closing quotes or brackets) followed
-// by a space or the end. Leading spaces and opening quotes are skipped.
+// splitSentences returns the [start, end) byte spans of the sentences in s:
+// each ends at ".", "!", "?" or "…" (with any closing quotes or brackets)
+// followed by a space or the end. Leading spaces and opening quotes are
+// skipped.
 func splitSentences(s string) [][2]int {
+	type char struct {
+		at int
+		r  rune
+	}
+	chars := make([]char, 0, len(s))
+	for i, r := range s {
+		chars = append(chars, char{i, r})
+	}
+	chars = append(chars, char{len(s), ' '}) // sentinel: the end
 	var spans [][2]int
 	start := -1
-	runes := []rune(s)
-	off := 0
-	offsets := make([]int, len(runes)+1)
-	for i, r := range runes {
-		offsets[i] = off
-		off += len(string(r))
-	}
-	offsets[len(runes)] = off
-	for i := 0; i < len(runes); i++ {
-		r := runes[i]
+	for i := 0; i < len(chars)-1; i++ {
+		r := chars[i].r
 		if start < 0 {
 			if unicode.IsSpace(r) || strings.ContainsRune(`"'“‘([`, r) {
 				continue
@@ -182,17 +197,17 @@ func splitSentences(s string) [][2]int {
 			continue
 		}
 		end := i + 1
-		for end < len(runes) && strings.ContainsRune(`.!?…"'”’)]`, runes[end]) {
+		for end < len(chars)-1 && strings.ContainsRune(`.!?…"'”’)]`, chars[end].r) {
 			end++
 		}
-		if end == len(runes) || unicode.IsSpace(runes[end]) {
-			spans = append(spans, [2]int{offsets[start], offsets[end]})
+		if unicode.IsSpace(chars[end].r) {
+			spans = append(spans, [2]int{chars[start].at, chars[end].at})
 			start = -1
 			i = end - 1
 		}
 	}
 	if start >= 0 {
-		spans = append(spans, [2]int{offsets[start], offsets[len(runes)]})
+		spans = append(spans, [2]int{chars[start].at, len(s)})
 	}
 	return spans
 }

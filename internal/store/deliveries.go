@@ -141,6 +141,11 @@ func (db *DB) Sent(ctx context.Context, sub *drip.Subscriber, a Attempt, message
 			return err
 		}
 		if status == drip.StatusCompleted {
+			// The closing email goes through the outbox, in this same
+			// transaction, so it is sent exactly when the course ends.
+			if err := enqueue(ctx, tx, sub.ID, "graduation", now); err != nil {
+				return err
+			}
 			return addEvent(ctx, tx, sub.ID, "completed", "system", nil)
 		}
 		return nil
