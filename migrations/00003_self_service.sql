@@ -5,7 +5,10 @@
 ALTER TABLE subscribers
     ADD COLUMN paused_until  timestamptz,
     ADD COLUMN next_now_at   timestamptz,
-    ADD COLUMN pending_email text;
+    ADD COLUMN pending_email text,
+    -- When the pending address was asked for: a confirmation link is only
+    -- good for the latest request.
+    ADD COLUMN pending_email_at timestamptz;
 
 -- Timed pauses end on their own; the pass looks for them here.
 CREATE INDEX subscribers_paused_idx ON subscribers (paused_until) WHERE status = 'paused';
@@ -35,4 +38,4 @@ ALTER TABLE outbox DROP CONSTRAINT outbox_kind_check;
 ALTER TABLE outbox ADD CONSTRAINT outbox_kind_check CHECK (kind IN ('confirm'));
 ALTER TABLE outbox DROP COLUMN recipient;
 DROP INDEX subscribers_paused_idx;
-ALTER TABLE subscribers DROP COLUMN paused_until, DROP COLUMN next_now_at, DROP COLUMN pending_email;
+ALTER TABLE subscribers DROP COLUMN paused_until, DROP COLUMN next_now_at, DROP COLUMN pending_email, DROP COLUMN pending_email_at;

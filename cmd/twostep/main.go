@@ -59,6 +59,7 @@ commands:
   lessons preview N [--format html|text|eml]
                              print lesson N exactly as a subscriber gets it
   lessons export DIR         write the current lesson revisions as files
+  healthcheck                exit 0 when the local server's /readyz answers 200
 
 configuration comes from the environment; see README.md`
 
@@ -87,6 +88,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return sendCmd(ctx, cfg, rest, stdout, stderr)
 	case "lessons":
 		return lessonsCmd(ctx, cfg, rest, stdout, stderr)
+	case "healthcheck":
+		return healthcheck(ctx, cfg, stdout)
 	default:
 		fmt.Fprintln(stderr, usage)
 		return usageError{fmt.Sprintf("unknown command %q", cmd)}

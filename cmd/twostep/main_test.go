@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -33,19 +34,20 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	// The folder outlives the run: dbtest.Main exits the process itself.
 	dir, err := os.MkdirTemp("", "twostep-cmd-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "create build folder:", err)
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "twostep")
+	code := 1
 	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
+	} else {
+		code = dbtest.Run(m)
 	}
-	dbtest.Main(m)
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // proc is one running twostep process.
@@ -497,7 +499,13 @@ func terminate(t *testing.T, p *proc) {
 func TestServeSendsTheConfirmationOverSMTPWithinSecondsAndExitsCleanlyOnSIGTERM(t *testing.T) {
 	t.Parallel()
 	smtp := smtptest.Start(t)
-	p, base := startServe(t, t.TempDir(), map[string]string{"SMTP_URL": "smtp://" + smtp.Addr + "?tls=none"})
+	p, base := startServe(t, t.TempDir(), map[string]string{"SMTP_URL": "smtp://" + smtp.Addr + "?tls=none", "SEND_SCHEDULE": "@every 1s"})
+
+	hc := exec.Command(binary, "healthcheck")
+	hc.Env = []string{"LISTEN_ADDR=" + strings.TrimPrefix(base, "http://"), "PATH=" + os.Getenv("PATH")}
+	if out, err := hc.CombinedOutput(); err != nil {
+		t.Fatalf("healthcheck against a ready server: %v %s", err, out)
+	}
 
 	subscribe(t, base, "ann@example.com")
 	if !smtp.WaitFor(1, 15*time.Second) {
@@ -506,6 +514,19 @@ func TestServeSendsTheConfirmationOverSMTPWithinSecondsAndExitsCleanlyOnSIGTERM(
 	m := smtp.Messages()[0]
 	if !slices.Equal(m.To, []string{"ann@example.com"}) || !strings.Contains(m.Text(), base+"/confirm/") {
 		t.Fatalf("confirmation went to %v with text:\n%s\nwant ann@example.com and a link to %s/confirm/…", m.To, m.Text(), base)
+	}
+	// Confirm: lesson 1 comes on the next delivery pass.
+	confirm := regexp.MustCompile(regexp.QuoteMeta(base) + `/confirm/[A-Za-z0-9_-]+`).FindString(m.Text())
+	resp, err := noRedirect.Post(confirm, "application/x-www-form-urlencoded", nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("confirm: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if !smtp.WaitFor(2, 15*time.Second) {
+		t.Fatal("lesson 1 did not arrive within 15s of confirming")
+	}
+	if got := smtp.Messages()[1].Header.Get("X-Twostep-Lesson"); got != "1" {
+		t.Fatalf("second message is lesson %q, want 1", got)
 	}
 	terminate(t, p)
 }
@@ -533,4 +554,18 @@ func TestServeWithoutSMTPWritesTheConfirmationIntoTheOutboxFolder(t *testing.T) 
 		t.Fatalf("%s is not the confirmation for bob@example.com:\n%s", files[0], raw)
 	}
 	terminate(t, p)
+}
+
+func TestHealthcheckFailsWithNoServerListening(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(binary, "healthcheck")
+	cmd.Env = []string{"LISTEN_ADDR=:" + strconv.Itoa(port), "PATH=" + os.Getenv("PATH")}
+	if err := cmd.Run(); err == nil {
+		t.Fatal("healthcheck passed with nothing listening")
+	}
 }

@@ -9,7 +9,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/robfig/cron/v3"
 )
 
@@ -116,8 +118,8 @@ func Load(getenv func(string) string) (Config, error) {
 			return c, &Error{"MAIL_FROM", `not an address like "Name <lessons@example.com>"`}
 		}
 	}
-	if _, err := cron.ParseStandard(c.SendSchedule); err != nil {
-		return c, &Error{"SEND_SCHEDULE", "not a cron spec: " + err.Error()}
+	if err := checkSchedule(c.SendSchedule); err != nil {
+		return c, &Error{"SEND_SCHEDULE", err.Error()}
 	}
 	if c.SignupRateLimit, err = intVar(get("SIGNUP_RATE_LIMIT", "5"), 0, 1_000_000); err != nil {
 		return c, &Error{"SIGNUP_RATE_LIMIT", err.Error()}
@@ -125,7 +127,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.SMTPMaxConns, err = intVar(get("SMTP_MAX_CONNS", "8"), 1, 1000); err != nil {
 		return c, &Error{"SMTP_MAX_CONNS", err.Error()}
 	}
-	if c.SMTPRate, err = strconv.ParseFloat(get("SMTP_RATE", "0"), 64); err != nil || c.SMTPRate < 0 || c.SMTPRate > 1e6 {
+	if c.SMTPRate, err = strconv.ParseFloat(get("SMTP_RATE", "0"), 64); err != nil || !(c.SMTPRate >= 0 && c.SMTPRate <= 1e6) {
 		return c, &Error{"SMTP_RATE", "must be a number of messages per second from 0 (unlimited) to 1000000"}
 	}
 	return c, nil
@@ -146,6 +148,24 @@ func checkDatabaseURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		return errors.New("must be a postgres:// URL")
+	}
+	if _, err := pgconn.ParseConfig(s); err != nil {
+		return fmt.Errorf("cannot be parsed: %v", err)
+	}
+	return nil
+}
+
+// checkSchedule accepts a cron spec, refusing "@every" intervals under a
+// second, which robfig/cron would silently round up.
+func checkSchedule(spec string) error {
+	if d, ok := strings.CutPrefix(spec, "@every "); ok {
+		dur, err := time.ParseDuration(strings.TrimSpace(d))
+		if err != nil || dur < time.Second {
+			return fmt.Errorf("%q: @every needs an interval of at least 1s, e.g. \"@every 1m\"", spec)
+		}
+	}
+	if _, err := cron.ParseStandard(spec); err != nil {
+		return fmt.Errorf("not a cron spec: %v", err)
 	}
 	return nil
 }
@@ -191,7 +211,7 @@ func parseBaseURL(s string) (*url.URL, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, errors.New("must be an absolute http:// or https:// URL")
 	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
 		return nil, errors.New("must not have a query, fragment or user")
 	}
 	u.Path = strings.TrimRight(u.Path, "/")

@@ -38,8 +38,8 @@ const cacheSize = 256
 type Renderer struct {
 	md goldmark.Markdown
 
-	lessonHTML, confirmHTML *htmltemplate.Template
-	lessonText, confirmText *texttemplate.Template
+	lessonHTML, confirmHTML, noticeHTML *htmltemplate.Template
+	lessonText, confirmText, noticeText *texttemplate.Template
 
 	mu    sync.Mutex
 	cache map[[32]byte]*fragment
@@ -80,6 +80,12 @@ func NewRenderer(templates fs.FS) (*Renderer, error) {
 		return nil, err
 	}
 	if r.confirmText, err = parseText(templates, "confirmation"); err != nil {
+		return nil, err
+	}
+	if r.noticeHTML, err = parseHTML(templates, "notice"); err != nil {
+		return nil, err
+	}
+	if r.noticeText, err = parseText(templates, "notice"); err != nil {
 		return nil, err
 	}
 	if err := r.selfTest(); err != nil {
@@ -125,6 +131,10 @@ func (r *Renderer) selfTest() error {
 	if _, err := r.Confirmation(c, "Ann", "https://example.com/c", "https://example.com/u"); err != nil {
 		return err
 	}
+	if _, err := r.Notice(c, "Ann", Notice{Subject: "S", Paragraphs: []string{"P"}, ButtonLabel: "B", ButtonURL: "https://example.com/b",
+		After: []string{"A"}, Signoff: "Thanks,", Why: "W"}, rc); err != nil {
+		return err
+	}
 	r.mu.Lock()
 	r.cache, r.order = map[[32]byte]*fragment{}, nil
 	r.mu.Unlock()
@@ -161,6 +171,40 @@ type emailData struct {
 	Refs        linkRefs          // text part: numbers of the footer links
 	ConfirmURL  string
 	ExpiresIn   string // "7 days"
+	Notice      Notice // the notice email's words
+}
+
+// Notice is a short service email in the course's layout: an address
+// change, a note to the old address, the graduation. All of it is plain
+// text; the templates escape it.
+type Notice struct {
+	Subject, Preheader     string
+	Paragraphs             []string
+	ButtonLabel, ButtonURL string // optional
+	After                  []string
+	Signoff                string // e.g. "Thanks,"
+	Why                    string // the footer's "you get this because…"
+}
+
+// Notice renders n for the recipient; rc's unsubscribe and preferences
+// links are optional.
+func (r *Renderer) Notice(c *Course, firstName string, n Notice, rc Recipient) (Email, error) {
+	if c == nil {
+		return Email{}, errors.New("render notice: no course")
+	}
+	rc.FirstName = firstName
+	rc = cleanRecipient(rc)
+	n.ButtonURL = cleanURL(n.ButtonURL)
+	d := emailData{
+		Course: c, LessonCount: c.count(), Subject: oneLine(n.Subject), Preheader: oneLine(n.Preheader),
+		FirstName: rc.FirstName, Recipient: rc, Notice: n,
+	}
+	if n.ButtonURL != "" {
+		d.link(n.ButtonURL) // listed first in the text part's links
+	}
+	d.Refs.Preferences = d.link(rc.PreferencesURL)
+	d.Refs.Unsubscribe = d.link(rc.UnsubscribeURL)
+	return r.execute("notice", r.noticeHTML, r.noticeText, d)
 }
 
 // Lesson renders lesson l of course c for one recipient. The subject reads

@@ -44,14 +44,19 @@ type server struct {
 
 var srv server
 
-// Main runs the package's tests and stops a throwaway cluster if one was
-// started. Call it from TestMain.
+// Main runs the package's tests, stops a throwaway cluster if one was
+// started, and exits. Call it from TestMain.
 func Main(m *testing.M) {
+	os.Exit(Run(m))
+}
+
+// Run is Main without the exit, for a TestMain with its own clean-up.
+func Run(m *testing.M) int {
 	code := m.Run()
 	if srv.cleanup != nil {
 		srv.cleanup()
 	}
-	os.Exit(code)
+	return code
 }
 
 func (s *server) get() (string, error) {

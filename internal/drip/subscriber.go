@@ -53,9 +53,10 @@ type Subscriber struct {
 	UnsubscribedAt     *time.Time
 	CreatedAt          time.Time
 
-	PausedUntil  *time.Time // a timed pause ends then; nil: until resumed
-	NextNowAt    *time.Time // the last "send me the next lesson now"
-	PendingEmail *string    // a new address waiting for confirmation
+	PausedUntil    *time.Time // a timed pause ends then; nil: until resumed
+	NextNowAt      *time.Time // the last "send me the next lesson now"
+	PendingEmail   *string    // a new address waiting for confirmation
+	PendingEmailAt *time.Time // when it was asked for (whole seconds)
 }
 
 // FirstName is the part of the name used in greetings.

@@ -80,3 +80,70 @@ func (l *Letters) Recipient(sub *drip.Subscriber) course.Recipient {
 		PreferencesURL: l.Link("/preferences/", token.Preferences, sub, time.Time{}),
 	}
 }
+
+// EmailChange asks the reader to confirm newEmail, the address they want
+// their lessons at; the link expires like a signup's.
+func (l *Letters) EmailChange(sub *drip.Subscriber, newEmail string, queuedAt, now time.Time) (*gomail.Msg, string, error) {
+	c := l.Course
+	link := l.Link("/email/", token.EmailChange, sub, queuedAt.Add(token.ConfirmTTL))
+	return l.notice(sub, newEmail, now, course.Notice{
+		Subject:     "Confirm your new address for " + c.Title,
+		Preheader:   "One click and your lessons come here from now on.",
+		Paragraphs:  []string{"You asked for your " + c.Title + " lessons to come to this address. Please confirm it:"},
+		ButtonLabel: "Use this address", ButtonURL: link,
+		After:   []string{"The link works for 7 days. If you did not ask for this, ignore this email and nothing changes."},
+		Signoff: "Thanks,",
+		Why:     "You are receiving this because someone asked for " + c.Title + " to be sent to this address.",
+	}, course.Recipient{})
+}
+
+// EmailChanged tells the old address that the lessons now go elsewhere.
+func (l *Letters) EmailChanged(sub *drip.Subscriber, oldEmail string, now time.Time) (*gomail.Msg, string, error) {
+	c := l.Course
+	return l.notice(sub, oldEmail, now, course.Notice{
+		Subject:    "Your " + c.Title + " lessons have moved",
+		Preheader:  "From now on they go to your new address.",
+		Paragraphs: []string{"Your " + c.Title + " lessons now go to " + sub.Email + ", as you confirmed. Nothing more will come to this address."},
+		After:      []string{"If you did not make this change, reply to this email and we will sort it out."},
+		Signoff:    "Thanks,",
+		Why:        "You are receiving this because this address was subscribed to " + c.Title + ".",
+	}, course.Recipient{})
+}
+
+// Graduation is the closing email after the last lesson: not a lesson
+// itself, it looks back at the course and offers to start again or leave.
+func (l *Letters) Graduation(sub *drip.Subscriber, now time.Time) (*gomail.Msg, string, error) {
+	c := l.Course
+	rc := l.Recipient(sub)
+	n := strconv.Itoa(c.LessonCount)
+	return l.notice(sub, sub.Email, now, course.Notice{
+		Subject:   "You finished " + c.Title,
+		Preheader: n + " weeks, " + n + " lessons, and what comes next.",
+		Paragraphs: []string{
+			"That was the last of the " + n + " lessons. Thank you for reading, week after week.",
+			"You started with leading yourself: your values, your attention, your mood. Then came the people beside you, one to one; the team; the wider organisation; and finally home, where the same skills matter most.",
+			"Habits outlast courses. If one lesson stuck, keep practising it; if you want the whole journey again, you can restart from lesson 1 or from any lesson you liked, on your own day and hour.",
+		},
+		ButtonLabel: "Restart or revisit a lesson", ButtonURL: rc.PreferencesURL,
+		After:   []string{"Or do nothing: no more lessons will come. If you would rather not hear from us at all, unsubscribe below."},
+		Signoff: "With thanks,",
+		Why:     "You are receiving this because you completed " + c.Title + ".",
+	}, rc)
+}
+
+func (l *Letters) notice(sub *drip.Subscriber, to string, now time.Time, n course.Notice, rc course.Recipient) (*gomail.Msg, string, error) {
+	e, err := l.Renderer.Notice(l.Course, sub.FirstName(), n, rc)
+	if err != nil {
+		return nil, "", fmt.Errorf("render %q: %w", n.Subject, err)
+	}
+	id := mail.NewMessageID(l.From)
+	m, err := mail.Compose(mail.Envelope{
+		From: l.From, ReplyTo: l.Course.ReplyTo, ToName: sub.Name, ToAddr: to,
+		Subject: e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
+		UnsubscribeURL: rc.UnsubscribeURL,
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("compose %q: %w", n.Subject, err)
+	}
+	return m, id, nil
+}

@@ -8,6 +8,8 @@ import (
 	"math"
 	"time"
 
+	gomail "github.com/wneessen/go-mail"
+
 	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/store"
@@ -65,25 +67,24 @@ func (o *Outbox) Flush(ctx context.Context) (FlushResult, error) {
 
 func (o *Outbox) sendOne(ctx context.Context, t mail.Transport, it store.OutboxItem, res *FlushResult) error {
 	now := o.DB.Now()
-	if it.Kind != "confirm" || (it.Subscriber.Status != drip.StatusPending && it.Subscriber.Status != drip.StatusUnsubscribed) {
-		// Nothing to confirm any more (already confirmed, bounced).
+	m, id, err := o.compose(&it, now)
+	if errors.Is(err, errNothingToSend) {
 		return o.DB.OutboxSent(ctx, it.ID, "")
 	}
-	m, id, err := o.Letters.Confirmation(&it.Subscriber, it.CreatedAt, now)
 	if err != nil {
 		return err
 	}
 	reply, err := t.Send(ctx, m)
 	if err == nil {
 		res.Sent++
-		o.Log.Info("confirmation sent", "outbox_id", it.ID, "subscriber", it.Subscriber.ID, "reply", reply)
+		o.Log.Info("mail sent", "kind", it.Kind, "outbox_id", it.ID, "subscriber", it.Subscriber.ID, "reply", reply)
 		return o.DB.OutboxSent(ctx, it.ID, id)
 	}
 	out := mail.Classify(err)
 	if out.Kind == mail.Bounce {
 		// The address does not exist; retrying will not change that.
 		res.Failed++
-		o.Log.Warn("confirmation refused", "outbox_id", it.ID, "subscriber", it.Subscriber.ID, "err", err)
+		o.Log.Warn("mail refused", "kind", it.Kind, "outbox_id", it.ID, "subscriber", it.Subscriber.ID, "err", err)
 		return o.DB.OutboxRetry(ctx, it.ID, err.Error(), time.Time{})
 	}
 	next := backoff(it.Attempts, now)
@@ -93,7 +94,7 @@ func (o *Outbox) sendOne(ctx context.Context, t mail.Transport, it store.OutboxI
 	} else {
 		res.Retrying++
 	}
-	o.Log.Warn("confirmation not sent; will retry", "outbox_id", it.ID, "attempt", it.Attempts, "next", next, "err", err)
+	o.Log.Warn("mail not sent; will retry", "kind", it.Kind, "outbox_id", it.ID, "attempt", it.Attempts, "next", next, "err", err)
 	if rerr := o.DB.OutboxRetry(ctx, it.ID, err.Error(), next); rerr != nil {
 		return rerr
 	}
@@ -142,4 +143,29 @@ func (o *Outbox) cleanup() {
 	} else if n > 0 {
 		o.Log.Info("deleted unconfirmed signups", "count", n)
 	}
+}
+
+// errNothingToSend means a queued mail no longer applies.
+var errNothingToSend = errors.New("nothing to send")
+
+// compose builds the queued mail of its kind.
+func (o *Outbox) compose(it *store.OutboxItem, now time.Time) (*gomail.Msg, string, error) {
+	sub := &it.Subscriber
+	switch it.Kind {
+	case "confirm":
+		if sub.Status != drip.StatusPending && sub.Status != drip.StatusUnsubscribed {
+			return nil, "", errNothingToSend // already confirmed, or bounced
+		}
+		return o.Letters.Confirmation(sub, it.CreatedAt, now)
+	case "email_change":
+		return o.Letters.EmailChange(sub, it.Recipient, it.CreatedAt, now)
+	case "email_changed":
+		return o.Letters.EmailChanged(sub, it.Recipient, now)
+	case "graduation":
+		if sub.Status != drip.StatusCompleted {
+			return nil, "", errNothingToSend // restarted or left meanwhile
+		}
+		return o.Letters.Graduation(sub, now)
+	}
+	return nil, "", fmt.Errorf("outbox %d: unknown kind %q", it.ID, it.Kind)
 }

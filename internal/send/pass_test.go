@@ -351,3 +351,30 @@ func TestClaimQueryUsesTheDueIndexAtAMillionSubscribers(t *testing.T) {
 		t.Fatalf("claimed %d (%v)", len(subs), err)
 	}
 }
+
+func TestAfterTheLastLessonAClosingEmailGoesOutOnce(t *testing.T) {
+	f := newFixture(t)
+	id := f.addActive("ann@example.com", "UTC", time.Monday, 8, f.clock())
+	f.db.Pool.Exec(context.Background(), `UPDATE subscribers SET next_lesson = 52 WHERE id = $1`, id)
+	if s := f.pass(); s.Sent != 1 || s.Completed != 1 {
+		t.Fatalf("pass %v", s)
+	}
+	if st := f.subscriber(id).Status; st != drip.StatusCompleted {
+		t.Fatalf("status %s after lesson 52", st)
+	}
+	ob := &send.Outbox{DB: f.db, Letters: f.engine.Letters, Open: f.engine.Open, Log: f.engine.Log}
+	for range 2 {
+		if _, err := ob.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs := f.smtp.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages, want lesson 52 and the closing email", len(msgs))
+	}
+	g := msgs[1]
+	if lessonHeader(g) != "" || !strings.Contains(g.Header.Get("Subject"), "You finished") ||
+		!strings.Contains(g.Text(), "/preferences/") || !strings.Contains(g.Text(), "/unsubscribe/") {
+		t.Fatalf("closing email: %v\n%s", g.Header, g.Text())
+	}
+}

@@ -34,7 +34,7 @@ const subscriberColumnsS = `s.id, s.email, s.name, s.status, s.time_zone, s.send
 	s.round, s.next_lesson, s.next_due_at, s.last_sent_at, s.token_gen,
 	s.consent_method, s.consent_at, s.consent_ip, s.consent_user_agent, s.consent_form_url, s.consent_version,
 	s.confirmation_sent_at, s.confirmed_at, s.unsubscribed_at, s.created_at,
-	s.paused_until, s.next_now_at, s.pending_email`
+	s.paused_until, s.next_now_at, s.pending_email, s.pending_email_at`
 
 // ClaimDue claims up to limit active subscribers whose lesson is due at
 // now, until now+lease.

@@ -196,10 +196,16 @@ func (db *DB) RequestEmailChange(ctx context.Context, id int64, gen int, newEmai
 		if taken {
 			return "", nil, ErrTaken
 		}
-		if _, err := tx.Exec(ctx, `UPDATE subscribers SET pending_email = $2, updated_at = $3 WHERE id = $1`, s.ID, newEmail, now); err != nil {
+		// Whole seconds: the confirmation link's expiry is derived from it.
+		at := now.Truncate(time.Second)
+		if _, err := tx.Exec(ctx, `UPDATE subscribers SET pending_email = $2, pending_email_at = $3, updated_at = $3 WHERE id = $1`, s.ID, newEmail, at); err != nil {
 			return "", nil, err
 		}
-		if err := enqueueTo(ctx, tx, s.ID, "email_change", newEmail, now); err != nil {
+		// A link for an earlier request must not confirm this address.
+		if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE subscriber_id = $1 AND kind = 'email_change' AND status = 'pending'`, s.ID); err != nil {
+			return "", nil, err
+		}
+		if err := enqueueTo(ctx, tx, s.ID, "email_change", newEmail, at); err != nil {
 			return "", nil, err
 		}
 		return "email_change_requested", nil, nil
@@ -214,7 +220,8 @@ func (db *DB) ConfirmEmailChange(ctx context.Context, id int64, gen int) (*drip.
 			return "", nil, errNoChange
 		}
 		_, err := tx.Exec(ctx, `
-			UPDATE subscribers SET email = pending_email, pending_email = NULL, token_gen = token_gen + 1, updated_at = $2
+			UPDATE subscribers SET email = pending_email, pending_email = NULL, pending_email_at = NULL,
+				token_gen = token_gen + 1, updated_at = $2
 			WHERE id = $1`, s.ID, now)
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23505" {

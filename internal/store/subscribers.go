@@ -16,7 +16,7 @@ const subscriberColumns = `id, email, name, status, time_zone, send_weekday, sen
 	round, next_lesson, next_due_at, last_sent_at, token_gen,
 	consent_method, consent_at, consent_ip, consent_user_agent, consent_form_url, consent_version,
 	confirmation_sent_at, confirmed_at, unsubscribed_at, created_at,
-	paused_until, next_now_at, pending_email`
+	paused_until, next_now_at, pending_email, pending_email_at`
 
 func scanSubscriber(row pgx.Row) (*drip.Subscriber, error) {
 	var s drip.Subscriber
@@ -25,7 +25,7 @@ func scanSubscriber(row pgx.Row) (*drip.Subscriber, error) {
 		&s.Round, &s.NextLesson, &s.NextDueAt, &s.LastSentAt, &s.TokenGen,
 		&s.ConsentMethod, &s.ConsentAt, &s.ConsentIP, &s.ConsentUserAgent, &s.ConsentFormURL, &s.ConsentVersion,
 		&s.ConfirmationSentAt, &s.ConfirmedAt, &s.UnsubscribedAt, &s.CreatedAt,
-		&s.PausedUntil, &s.NextNowAt, &s.PendingEmail)
+		&s.PausedUntil, &s.NextNowAt, &s.PendingEmail, &s.PendingEmailAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, drip.ErrNotFound
 	}

@@ -395,3 +395,79 @@ func TestForgedForeignAndErasedTokensAreRefusedOnEveryPreferencesRoute(t *testin
 		t.Fatal("a refused token changed the subscriber")
 	}
 }
+
+func TestAddressChangeWaitsForTheNewAddressAndTellsTheOldOne(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	prefs, _ := h.reader("ann@example.com", "UTC")
+	for _, bad := range []string{"nope", "x@y.z\r\nBcc: v@example.com"} {
+		if resp := h.post(prefs+"/email", url.Values{"email": {bad}}); resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("new address %q answered %d", bad, resp.StatusCode)
+		}
+	}
+	expectRedirect(t, h.post(prefs+"/email", url.Values{"email": {"typo@example.com"}}), "email")
+	h.advance(time.Minute)
+	expectRedirect(t, h.post(prefs+"/email", url.Values{"email": {"ann.new@example.com"}}), "email")
+	h.flush()
+	var first, second smtptest.Message
+	for _, m := range h.smtp.Messages() {
+		switch m.To[0] {
+		case "typo@example.com":
+			first = m
+		case "ann.new@example.com":
+			second = m
+		}
+	}
+	if first.Raw != nil {
+		t.Fatal("the superseded request was still mailed")
+	}
+	if second.Raw == nil {
+		t.Fatal("no confirmation went to the new address")
+	}
+	if h.sub("ann@example.com").Email != "ann@example.com" {
+		t.Fatal("the address changed before confirmation")
+	}
+	confirmPath := link(t, second, "email")
+	if resp := h.get(confirmPath); resp.StatusCode != 200 || !strings.Contains(body(t, resp), "ann.new@example.com") {
+		t.Fatal("confirmation page missing")
+	}
+	resp := h.post(confirmPath, nil)
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasSuffix(resp.Header.Get("Location"), "?done=email_changed") {
+		t.Fatalf("confirm answered %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	s := h.sub("ann.new@example.com")
+	if s.PendingEmail != nil {
+		t.Fatal("pending address left behind")
+	}
+	// Old links stop working; the redirect carries a fresh one.
+	if resp := h.get(prefs); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("old preferences link answered %d", resp.StatusCode)
+	}
+	if resp := h.get(resp.Header.Get("Location")); resp.StatusCode != 200 {
+		t.Fatalf("new preferences link answered %d", resp.StatusCode)
+	}
+	h.flush()
+	msgs := h.smtp.Messages()
+	last := msgs[len(msgs)-1]
+	if last.To[0] != "ann@example.com" || !strings.Contains(last.Text(), "ann.new@example.com") {
+		t.Fatalf("the old address was not told: to %v\n%s", last.To, last.Text())
+	}
+	// The next lesson goes to the new address.
+	h.set(*s.NextDueAt)
+	h.pass()
+	msgs = h.smtp.Messages()
+	if got := msgs[len(msgs)-1]; got.To[0] != "ann.new@example.com" || got.Header.Get("X-Twostep-Lesson") != "2" {
+		t.Fatalf("lesson 2 went to %v", got.To)
+	}
+}
+
+func TestAddressChangeToAnotherSubscribersAddressIsRefused(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	prefs, _ := h.reader("ann@example.com", "UTC")
+	h.reader("bob@example.com", "UTC")
+	if resp := h.post(prefs+"/email", url.Values{"email": {"BOB@example.com"}}); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("taken address answered %d", resp.StatusCode)
+	}
+	if h.sub("ann@example.com").PendingEmail != nil {
+		t.Fatal("a taken address became pending")
+	}
+}

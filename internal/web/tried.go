@@ -60,13 +60,9 @@ func (s *Server) triedTarget(w http.ResponseWriter, r *http.Request) (*drip.Subs
 
 // emailChangePage asks the reader to confirm their new address.
 func (s *Server) emailChangePage(w http.ResponseWriter, r *http.Request) {
-	sub, err := s.tokenSubscriber(r, token.EmailChange)
+	sub, err := s.emailChangeSubscriber(r)
 	if err != nil {
 		s.fail(w, r, err)
-		return
-	}
-	if sub.PendingEmail == nil {
-		s.fail(w, r, drip.ErrNotFound)
 		return
 	}
 	s.render(w, r, http.StatusOK, "confirm_email", page{NoIndex: true, Email: *sub.PendingEmail, Action: r.URL.Path})
@@ -77,13 +73,9 @@ func (s *Server) emailChange(w http.ResponseWriter, r *http.Request) {
 		s.formError(w, r, err)
 		return
 	}
-	sub, err := s.tokenSubscriber(r, token.EmailChange)
+	sub, err := s.emailChangeSubscriber(r)
 	if err != nil {
 		s.fail(w, r, err)
-		return
-	}
-	if sub.PendingEmail == nil {
-		s.fail(w, r, drip.ErrNotFound)
 		return
 	}
 	sub, err = s.db.ConfirmEmailChange(r.Context(), sub.ID, sub.TokenGen)
@@ -101,4 +93,22 @@ func (s *Server) emailChange(w http.ResponseWriter, r *http.Request) {
 	}
 	link := s.signer.Sign(token.Claims{Purpose: token.Preferences, Subscriber: sub.ID, Gen: sub.TokenGen})
 	http.Redirect(w, r, "/preferences/"+link+"?done=email_changed", http.StatusSeeOther)
+}
+
+// emailChangeSubscriber checks an address-change link: it must be for the
+// latest request, whose time its expiry encodes, so the link mailed for an
+// earlier request cannot confirm a later address.
+func (s *Server) emailChangeSubscriber(r *http.Request) (*drip.Subscriber, error) {
+	c, err := s.signer.Verify(chiToken(r), token.EmailChange, s.opts.Now())
+	if err != nil {
+		return nil, err
+	}
+	sub, err := s.db.Subscriber(r.Context(), c.Subscriber, c.Gen)
+	if err != nil {
+		return nil, err
+	}
+	if sub.PendingEmail == nil || sub.PendingEmailAt == nil || !c.Expires.Equal(sub.PendingEmailAt.Add(token.ConfirmTTL)) {
+		return nil, drip.ErrNotFound
+	}
+	return sub, nil
 }
