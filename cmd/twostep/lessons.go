@@ -50,7 +50,6 @@ func lessonsCheck(cfg config.Config, args []string, stdout, stderr io.Writer) er
 		for _, p := range problems {
 			fmt.Fprintln(stderr, p)
 		}
-		fmt.Fprintf(stderr, "%d problem(s)\n", len(problems))
 		return exitError{1}
 	}
 	fmt.Fprintln(stdout, c.Summary())

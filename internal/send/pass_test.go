@@ -378,3 +378,47 @@ func TestAfterTheLastLessonAClosingEmailGoesOutOnce(t *testing.T) {
 		t.Fatalf("closing email: %v\n%s", g.Header, g.Text())
 	}
 }
+
+func TestTemporaryFailuresAreRetriedWithGrowingBackoffForThreeDaysThenFailed(t *testing.T) {
+	f := newFixture(t)
+	f.engine.Conns = 1
+	id := f.addActive("ann@example.com", "UTC", time.Monday, 8, f.clock())
+	f.smtp.SetHook(rcptReply(451, 4, 3, 0))
+	start := f.clock()
+	var gaps []time.Duration
+	for attempt := 1; ; attempt++ {
+		before := f.clock()
+		f.pass()
+		var status string
+		f.db.Pool.QueryRow(context.Background(), `SELECT status FROM deliveries WHERE subscriber_id = $1`, id).Scan(&status)
+		s := f.subscriber(id)
+		if status == "failed" {
+			if f.clock().Sub(start) < send.DefaultGiveUp {
+				t.Fatalf("given up after %v, before three days", f.clock().Sub(start))
+			}
+			if s.Status != drip.StatusActive || s.NextLesson != 1 || s.NextDueAt != nil {
+				t.Fatalf("after giving up: %s lesson %d due %v; want the reader kept on lesson 1 for the admin", s.Status, s.NextLesson, s.NextDueAt)
+			}
+			break
+		}
+		if status != "retrying" || s.NextDueAt == nil {
+			t.Fatalf("attempt %d: ledger %q, due %v", attempt, status, s.NextDueAt)
+		}
+		gaps = append(gaps, s.NextDueAt.Sub(before))
+		f.set(*s.NextDueAt)
+		if attempt > 200 {
+			t.Fatal("never gave up")
+		}
+	}
+	for i := 1; i < len(gaps); i++ {
+		if gaps[i] < gaps[i-1] {
+			t.Fatalf("backoff shrank: %v", gaps)
+		}
+	}
+	if gaps[0] > 2*time.Minute || gaps[len(gaps)-1] < time.Hour {
+		t.Fatalf("backoff %v: want minutes at first, hours at the end", gaps)
+	}
+	if f.smtp.Accepted() != 0 {
+		t.Fatal("a refused lesson was counted as sent")
+	}
+}

@@ -37,7 +37,8 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.confirmations.Inc()
-	p := page{Email: sub.Email, TimeZone: sub.TimeZone, NoIndex: true}
+	p := page{Email: sub.Email, TimeZone: sub.TimeZone, NoIndex: true,
+		Action: "/preferences/" + s.signer.Sign(token.Claims{Purpose: token.Preferences, Subscriber: sub.ID, Gen: sub.TokenGen})}
 	if sub.SendWeekday != nil && sub.SendHour != nil {
 		p.Weekday = sub.SendWeekday.String()
 		p.Hour = fmt.Sprintf("%02d:00", *sub.SendHour)

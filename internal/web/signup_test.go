@@ -6,6 +6,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +76,14 @@ func TestSignupConfirmFlowMakesTheSubscriberActiveWithLessonOneDueNow(t *testing
 	resp = h.post(confirmPath, nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("confirm POST = %d", resp.StatusCode)
+	}
+	welcome := body(t, resp)
+	manage := regexp.MustCompile(`href="(/preferences/[A-Za-z0-9_-]+)"`).FindStringSubmatch(welcome)
+	if manage == nil {
+		t.Fatalf("the welcome page has no link to manage the lessons:\n%s", welcome)
+	}
+	if r := h.get(manage[1]); r.StatusCode != http.StatusOK {
+		t.Fatalf("the welcome page's manage link answered %d", r.StatusCode)
 	}
 	sub, _ = h.db.SubscriberByEmail(context.Background(), "ann@example.com")
 	now := h.clock()

@@ -1,0 +1,65 @@
+package send_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/twostep/twostep"
+	"github.com/twostep/twostep/internal/course"
+	"github.com/twostep/twostep/internal/dbtest"
+	"github.com/twostep/twostep/internal/send"
+)
+
+func TestImportEditImportMakesExactlyOneNewRevision(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.New(t)
+	files := fstest.MapFS{}
+	for _, name := range []string{"course.yaml", "01-two-jobs-one-person.md", "07-purpose-over-rules.md"} {
+		b, err := twostep.Lessons.(interface{ ReadFile(string) ([]byte, error) }).ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[name] = &fstest.MapFile{Data: b}
+	}
+	load := func() *send.Library {
+		c, _ := course.Load(files) // the lesson count is off; sync does not care
+		return &send.Library{DB: db, Base: c}
+	}
+	revisions := func() int {
+		var n int
+		db.Pool.QueryRow(ctx, `SELECT count(*) FROM lesson_revisions`).Scan(&n)
+		return n
+	}
+	if n, err := load().Sync(ctx); err != nil || n != 2 {
+		t.Fatalf("first import added %d (%v), want 2", n, err)
+	}
+	if n, _ := load().Sync(ctx); n != 0 || revisions() != 2 {
+		t.Fatalf("unchanged files added %d", n)
+	}
+	seven := files["07-purpose-over-rules.md"]
+	seven.Data = []byte(strings.Replace(string(seven.Data), "Joseph", "Josephine", 1))
+	if n, _ := load().Sync(ctx); n != 1 || revisions() != 3 {
+		t.Fatalf("an edited file added %d revisions, want 1", n)
+	}
+	cur, err := load().Current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(cur.Course.Lesson(7).Body, "Josephine") {
+		t.Fatal("the new revision is not current")
+	}
+	// An admin's edit becomes current; the unchanged file must not undo it.
+	var adminRev int64
+	edited := strings.Replace(string(seven.Data), "Josephine", "Jo", 1)
+	db.Pool.QueryRow(ctx, `INSERT INTO lesson_revisions (lesson, source, sha256, origin) VALUES (7, $1, '\x00', 'admin') RETURNING id`, edited).Scan(&adminRev)
+	db.Pool.Exec(ctx, `UPDATE lessons SET revision_id = $1 WHERE number = 7`, adminRev)
+	if n, _ := load().Sync(ctx); n != 0 {
+		t.Fatalf("an unchanged file overrode the admin's edit (%d new)", n)
+	}
+	cur, _ = load().Current(ctx)
+	if cur.Revisions[7] != adminRev {
+		t.Fatalf("current revision %d, want the admin's %d", cur.Revisions[7], adminRev)
+	}
+}
