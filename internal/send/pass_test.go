@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/twostep/twostep"
 	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/mail"
@@ -420,5 +422,36 @@ func TestTemporaryFailuresAreRetriedWithGrowingBackoffForThreeDaysThenFailed(t *
 	}
 	if f.smtp.Accepted() != 0 {
 		t.Fatal("a refused lesson was counted as sent")
+	}
+}
+
+func TestPassUpdatesThePrometheusMetrics(t *testing.T) {
+	f := newFixture(t)
+	reg := prometheus.NewRegistry()
+	f.engine.Metrics = send.NewMetrics(reg)
+	addMany(t, f.db, 3, f.clock())
+	f.pass()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range families {
+		for _, m := range mf.GetMetric() {
+			switch {
+			case m.GetCounter() != nil:
+				got[mf.GetName()] = m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				got[mf.GetName()] = m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				got[mf.GetName()] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	want := map[string]float64{"twostep_lessons_sent_total": 3, "twostep_due_backlog": 3, "twostep_send_seconds": 3, "twostep_pass_seconds": 1}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
 	}
 }
