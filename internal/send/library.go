@@ -3,6 +3,8 @@ package send
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/store"
@@ -14,6 +16,9 @@ import (
 type Library struct {
 	DB   *store.DB
 	Base *course.Course // as loaded from the course folder
+
+	mu     sync.Mutex
+	parsed map[int64]*course.Lesson // by revision id; revisions never change
 }
 
 // Current is the course with its current revisions.
@@ -31,23 +36,50 @@ func (l *Library) Sync(ctx context.Context) (int, error) {
 	return l.DB.SyncLessons(ctx, files)
 }
 
-// Current loads the current revision of every lesson.
+// Current loads the current revision of every lesson. It asks the database
+// which revisions are current every time, so an edit made through any copy
+// is used at once, but parses each revision only once.
 func (l *Library) Current(ctx context.Context) (*Current, error) {
-	revs, err := l.DB.CurrentRevisions(ctx)
+	ids, err := l.DB.CurrentRevisionIDs(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c := *l.Base
-	c.Lessons = make([]*course.Lesson, 0, len(revs))
-	cur := &Current{Course: &c, Revisions: make(map[int]int64, len(revs))}
-	for _, r := range revs {
-		ls, problems := course.ParseLesson("", r.Source)
-		if len(problems) > 0 {
-			return nil, fmt.Errorf("lesson %d revision %d is not valid: %w", r.Lesson, r.ID, problems)
-		}
-		ls.File = ls.FileName()
-		c.Lessons = append(c.Lessons, ls)
-		cur.Revisions[ls.Number] = r.ID
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.parsed == nil {
+		l.parsed = map[int64]*course.Lesson{}
 	}
+	var missing []int64
+	for _, id := range ids {
+		if l.parsed[id] == nil {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		revs, err := l.DB.Revisions(ctx, missing)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range revs {
+			ls, problems := course.ParseLesson("", r.Source)
+			if len(problems) > 0 {
+				return nil, fmt.Errorf("lesson %d revision %d is not valid: %w", r.Lesson, r.ID, problems)
+			}
+			ls.File = ls.FileName()
+			l.parsed[r.ID] = ls
+		}
+	}
+	c := *l.Base
+	c.Lessons = make([]*course.Lesson, 0, len(ids))
+	cur := &Current{Course: &c, Revisions: make(map[int]int64, len(ids))}
+	for n, id := range ids {
+		ls := l.parsed[id]
+		if ls == nil {
+			return nil, fmt.Errorf("lesson %d: revision %d not found", n, id)
+		}
+		c.Lessons = append(c.Lessons, ls)
+		cur.Revisions[n] = id
+	}
+	slices.SortFunc(c.Lessons, func(a, b *course.Lesson) int { return a.Number - b.Number })
 	return cur, nil
 }

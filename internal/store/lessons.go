@@ -120,3 +120,33 @@ func scanRevision(r pgx.CollectableRow) (Revision, error) {
 	rev.Source = []byte(src)
 	return rev, err
 }
+
+// CurrentRevisionIDs maps each lesson number to its current revision.
+func (db *DB) CurrentRevisionIDs(ctx context.Context) (map[int]int64, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT number, revision_id FROM lessons`)
+	if err != nil {
+		return nil, fmt.Errorf("load current lesson revisions: %w", err)
+	}
+	out := map[int]int64{}
+	var n int
+	var id int64
+	if _, err := pgx.ForEachRow(rows, []any{&n, &id}, func() error { out[n] = id; return nil }); err != nil {
+		return nil, fmt.Errorf("load current lesson revisions: %w", err)
+	}
+	return out, nil
+}
+
+// Revisions returns the revisions with the given ids.
+func (db *DB) Revisions(ctx context.Context, ids []int64) ([]Revision, error) {
+	rows, err := db.Pool.Query(ctx, `
+		SELECT id, lesson, source, origin, author, created_at
+		FROM lesson_revisions WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load lesson revisions: %w", err)
+	}
+	revs, err := pgx.CollectRows(rows, scanRevision)
+	if err != nil {
+		return nil, fmt.Errorf("load lesson revisions: %w", err)
+	}
+	return revs, nil
+}

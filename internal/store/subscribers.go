@@ -148,8 +148,8 @@ func (db *DB) Confirm(ctx context.Context, id int64, gen int, defaultWeekday tim
 		}
 		// A returning reader still never gets two lessons within six days.
 		due := now
-		if s.LastSentAt != nil && s.LastSentAt.Add(6*24*time.Hour).After(due) {
-			due = s.LastSentAt.Add(6 * 24 * time.Hour)
+		if s.LastSentAt != nil && s.LastSentAt.Add(drip.MinGap).After(due) {
+			due = s.LastSentAt.Add(drip.MinGap)
 		}
 		s, err = scanSubscriber(tx.QueryRow(ctx, `
 			UPDATE subscribers SET status = 'active', confirmed_at = $2, unsubscribed_at = NULL,
