@@ -52,30 +52,34 @@ const ConfirmationInterval = 24 * time.Hour
 // queued. A known address is never an error: the caller answers the same
 // either way, so the form does not reveal who is subscribed.
 func (db *DB) Signup(ctx context.Context, s drip.Signup) (queued bool, err error) {
-	err = db.inTx(ctx, func(tx pgx.Tx) error {
-		var id int64
-		err := tx.QueryRow(ctx, `
+	// One statement, so one round trip and an implicit transaction: the
+	// subscriber, its history and its confirmation mail, or nothing.
+	var id int64
+	err = db.Pool.QueryRow(ctx, `
+		WITH ins AS (
 			INSERT INTO subscribers (email, name, time_zone, consent_at, consent_ip,
 				consent_user_agent, consent_form_url, consent_version, confirmation_sent_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $4)
 			ON CONFLICT (lower(email)) DO NOTHING
-			RETURNING id`,
-			s.Email, s.Name, s.TimeZone, s.At, s.IP, s.UserAgent, s.FormURL, s.ConsentVersion,
-		).Scan(&id)
-		switch {
-		case err == nil:
-			queued = true
-			if err := addEvent(ctx, tx, id, "signup", "subscriber", nil); err != nil {
-				return err
-			}
-			return enqueue(ctx, tx, id, "confirm", s.At)
-		case !errors.Is(err, pgx.ErrNoRows):
-			return err
-		}
-		// Known address: only a pending or unsubscribed one gets a fresh
-		// confirmation, and at most one per ConfirmationInterval.
-		var status drip.Status
-		err = tx.QueryRow(ctx, `
+			RETURNING id
+		), ev AS (
+			INSERT INTO events (subscriber_id, kind, actor, at) SELECT id, 'signup', 'subscriber', $4 FROM ins
+		), ob AS (
+			INSERT INTO outbox (subscriber_id, kind, next_attempt_at, created_at) SELECT id, 'confirm', $4, $4 FROM ins
+		)
+		SELECT id FROM ins`,
+		s.Email, s.Name, s.TimeZone, s.At, s.IP, s.UserAgent, s.FormURL, s.ConsentVersion,
+	).Scan(&id)
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return false, fmt.Errorf("record signup: %w", err)
+	}
+	// Known address: only a pending or unsubscribed one gets a fresh
+	// confirmation, and at most one per ConfirmationInterval.
+	err = db.Pool.QueryRow(ctx, `
+		WITH upd AS (
 			UPDATE subscribers SET confirmation_sent_at = $2,
 				name = CASE WHEN $3 = '' THEN name ELSE $3 END,
 				time_zone = $4, consent_at = $2, consent_ip = $5, consent_user_agent = $6,
@@ -83,26 +87,24 @@ func (db *DB) Signup(ctx context.Context, s drip.Signup) (queued bool, err error
 			WHERE lower(email) = lower($1)
 			  AND status IN ('pending', 'unsubscribed')
 			  AND (confirmation_sent_at IS NULL OR confirmation_sent_at <= $9)
-			RETURNING id, status`,
-			s.Email, s.At, s.Name, s.TimeZone, s.IP, s.UserAgent, s.FormURL, s.ConsentVersion,
-			s.At.Add(-ConfirmationInterval),
-		).Scan(&id, &status)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		queued = true
-		if err := addEvent(ctx, tx, id, "signup", "subscriber", map[string]any{"again": true, "status": status}); err != nil {
-			return err
-		}
-		return enqueue(ctx, tx, id, "confirm", s.At)
-	})
-	if err != nil {
-		return false, fmt.Errorf("record signup: %w", err)
+			RETURNING id, status
+		), ev AS (
+			INSERT INTO events (subscriber_id, kind, actor, detail, at)
+			SELECT id, 'signup', 'subscriber', jsonb_build_object('again', true, 'status', status), $2 FROM upd
+		), ob AS (
+			INSERT INTO outbox (subscriber_id, kind, next_attempt_at, created_at) SELECT id, 'confirm', $2, $2 FROM upd
+		)
+		SELECT id FROM upd`,
+		s.Email, s.At, s.Name, s.TimeZone, s.IP, s.UserAgent, s.FormURL, s.ConsentVersion,
+		s.At.Add(-ConfirmationInterval),
+	).Scan(&id)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return false, nil
 	}
-	return queued, nil
+	return false, fmt.Errorf("record signup: %w", err)
 }
 
 // Subscriber returns the subscriber with id whose links are of generation gen.

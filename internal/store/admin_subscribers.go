@@ -1,0 +1,414 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/twostep/twostep/internal/drip"
+)
+
+// SubscriberFilter narrows the subscriber list and the CSV export.
+type SubscriberFilter struct {
+	Email  string      // the address starts with this, in any letter case
+	Status drip.Status // "" = any
+	Lesson int         // next lesson; 0 = any
+}
+
+// SubscriberQuery is one page of the subscriber list.
+type SubscriberQuery struct {
+	SubscriberFilter
+	// After is the cursor the previous page returned; "" is the first page.
+	After string
+	Limit int
+}
+
+// SubscriberPage is a page of subscribers and the cursor of the next one
+// ("" when this is the last).
+type SubscriberPage struct {
+	Subscribers []*drip.Subscriber
+	Next        string
+}
+
+// likePrefix escapes LIKE's wildcards in s and appends one.
+func likePrefix(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(strings.ToLower(s)) + "%"
+}
+
+// filterSQL is the WHERE clause of f, with its arguments numbered from
+// len(args)+1.
+func filterSQL(f SubscriberFilter, args []any) (string, []any) {
+	var where []string
+	if f.Email != "" {
+		args = append(args, likePrefix(f.Email))
+		where = append(where, `lower(email) COLLATE "C" LIKE $`+strconv.Itoa(len(args)))
+	}
+	if f.Status != "" {
+		args = append(args, string(f.Status))
+		where = append(where, `status = $`+strconv.Itoa(len(args)))
+	}
+	if f.Lesson > 0 {
+		args = append(args, f.Lesson)
+		where = append(where, `next_lesson = $`+strconv.Itoa(len(args)))
+	}
+	if len(where) == 0 {
+		return "TRUE", args
+	}
+	return strings.Join(where, " AND "), args
+}
+
+// SearchSubscribers returns a page of subscribers by keyset pagination, so
+// the thousandth page costs what the first does. An email search is
+// ordered by address and walks subscribers_email_c_idx from the prefix;
+// otherwise the newest come first, by id, along subscribers_status_id_idx,
+// subscribers_lesson_idx or the primary key.
+func (db *DB) SearchSubscribers(ctx context.Context, q SubscriberQuery) (SubscriberPage, error) {
+	if q.Limit <= 0 {
+		q.Limit = 50
+	}
+	where, args := filterSQL(q.SubscriberFilter, nil)
+	order := "id DESC"
+	if q.Email != "" {
+		order = `lower(email) COLLATE "C"`
+		if q.After != "" {
+			args = append(args, q.After)
+			where += ` AND lower(email) COLLATE "C" > $` + strconv.Itoa(len(args))
+		}
+	} else if q.After != "" {
+		after, err := strconv.ParseInt(q.After, 10, 64)
+		if err != nil {
+			return SubscriberPage{}, fmt.Errorf("search subscribers: bad cursor %q", q.After)
+		}
+		args = append(args, after)
+		where += ` AND id < $` + strconv.Itoa(len(args))
+	}
+	args = append(args, q.Limit+1)
+	rows, err := db.Pool.Query(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE `+where+
+		` ORDER BY `+order+` LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return SubscriberPage{}, fmt.Errorf("search subscribers: %w", err)
+	}
+	subs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*drip.Subscriber, error) { return scanSubscriber(r) })
+	if err != nil {
+		return SubscriberPage{}, fmt.Errorf("search subscribers: %w", err)
+	}
+	page := SubscriberPage{Subscribers: subs}
+	if len(subs) > q.Limit {
+		page.Subscribers = subs[:q.Limit]
+		last := page.Subscribers[q.Limit-1]
+		if q.Email != "" {
+			page.Next = strings.ToLower(last.Email)
+		} else {
+			page.Next = strconv.FormatInt(last.ID, 10)
+		}
+	}
+	return page, nil
+}
+
+// ExplainSearch returns the plan of a search, for the test that keeps
+// every kind of search on an index.
+func (db *DB) ExplainSearch(ctx context.Context, q SubscriberQuery) (string, error) {
+	where, args := filterSQL(q.SubscriberFilter, nil)
+	order := "id DESC"
+	if q.Email != "" {
+		order = `lower(email) COLLATE "C"`
+	}
+	rows, err := db.Pool.Query(ctx, `EXPLAIN SELECT id FROM subscribers WHERE `+where+` ORDER BY `+order+` LIMIT 51`, args...)
+	if err != nil {
+		return "", err
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return strings.Join(lines, "\n"), err
+}
+
+// SubscriberByID returns the subscriber with id, whatever its links' generation.
+func (db *DB) SubscriberByID(ctx context.Context, id int64) (*drip.Subscriber, error) {
+	s, err := scanSubscriber(db.Pool.QueryRow(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1`, id))
+	if err != nil && !errors.Is(err, drip.ErrNotFound) {
+		return nil, fmt.Errorf("load subscriber %d: %w", id, err)
+	}
+	return s, err
+}
+
+// TimelineEntry is one line of a subscriber's history: an event (signup,
+// confirmation, status change, admin action) or a delivery.
+type TimelineEntry struct {
+	At     time.Time
+	Kind   string // the event kind, or "delivery"
+	Actor  string
+	Detail map[string]any
+	// Set for deliveries.
+	Delivery *DeliveryRecord
+}
+
+// DeliveryRecord is a row of the delivery ledger.
+type DeliveryRecord struct {
+	ID         int64
+	Round      int
+	Lesson     int
+	RevisionID *int64
+	Status     string
+	Attempts   int
+	MessageID  string
+	SMTPReply  string
+	DueAt      time.Time
+	SentAt     *time.Time
+	UpdatedAt  time.Time
+}
+
+// maxTimeline bounds a timeline: a subscriber of many years has a few
+// hundred entries at most, so this only guards against a runaway.
+const maxTimeline = 2000
+
+// Timeline returns the history of subscriber id, newest first.
+func (db *DB) Timeline(ctx context.Context, id int64) ([]TimelineEntry, error) {
+	rows, err := db.Pool.Query(ctx, `
+		SELECT at, kind, actor, detail FROM events WHERE subscriber_id = $1
+		ORDER BY at DESC, id DESC LIMIT $2`, id, maxTimeline)
+	if err != nil {
+		return nil, fmt.Errorf("load events of subscriber %d: %w", id, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TimelineEntry, error) {
+		var e TimelineEntry
+		err := r.Scan(&e.At, &e.Kind, &e.Actor, &e.Detail)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load events of subscriber %d: %w", id, err)
+	}
+	rows, err = db.Pool.Query(ctx, `
+		SELECT id, round, lesson, revision_id, status, attempts, message_id, smtp_reply, due_at, sent_at, updated_at
+		FROM deliveries WHERE subscriber_id = $1 ORDER BY id DESC LIMIT $2`, id, maxTimeline)
+	if err != nil {
+		return nil, fmt.Errorf("load deliveries of subscriber %d: %w", id, err)
+	}
+	ds, err := pgx.CollectRows(rows, scanDelivery)
+	if err != nil {
+		return nil, fmt.Errorf("load deliveries of subscriber %d: %w", id, err)
+	}
+	for _, d := range ds {
+		at := d.UpdatedAt
+		if d.SentAt != nil {
+			at = *d.SentAt
+		}
+		out = append(out, TimelineEntry{At: at, Kind: "delivery", Actor: "system", Delivery: &d})
+	}
+	slices.SortStableFunc(out, func(a, b TimelineEntry) int { return b.At.Compare(a.At) })
+	return out, nil
+}
+
+func scanDelivery(r pgx.CollectableRow) (DeliveryRecord, error) {
+	var d DeliveryRecord
+	err := r.Scan(&d.ID, &d.Round, &d.Lesson, &d.RevisionID, &d.Status, &d.Attempts, &d.MessageID, &d.SMTPReply,
+		&d.DueAt, &d.SentAt, &d.UpdatedAt)
+	return d, err
+}
+
+// NotApplicableError means an admin action does not fit the subscriber's
+// current state (pausing someone who left, say). The message is for the admin.
+type NotApplicableError string
+
+func (e NotApplicableError) Error() string { return string(e) }
+
+// AdminAction is who does an admin action, from where.
+type AdminAction struct {
+	Actor string // the admin's email
+	IP    string
+}
+
+// snapshot is the part of a subscriber an admin action changes, for the
+// audit log's before and after. It holds no personal data.
+func snapshot(s *drip.Subscriber) map[string]any {
+	m := map[string]any{"status": s.Status, "next_lesson": s.NextLesson, "round": s.Round}
+	if s.NextDueAt != nil {
+		m["next_due_at"] = s.NextDueAt.UTC().Format(time.RFC3339)
+	}
+	return m
+}
+
+// changeSubscriber runs apply on the locked subscriber and records the
+// change as an event on their timeline and in the audit log, all in one
+// transaction. apply returns the detail to record besides before and after.
+func (db *DB) changeSubscriber(ctx context.Context, id int64, a AdminAction, action string,
+	apply func(tx pgx.Tx, before *drip.Subscriber, now time.Time) (map[string]any, error)) error {
+	now := db.Now()
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		before, err := scanSubscriber(tx.QueryRow(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		detail, err := apply(tx, before, now)
+		if err != nil {
+			return err
+		}
+		after, err := scanSubscriber(tx.QueryRow(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1`, id))
+		if err != nil {
+			return err
+		}
+		b, aft := snapshot(before), snapshot(after)
+		if detail == nil {
+			detail = map[string]any{}
+		}
+		detail["before"], detail["after"] = b, aft
+		if _, err := tx.Exec(ctx, `INSERT INTO events (subscriber_id, kind, actor, detail, at) VALUES ($1, $2, $3, $4, $5)`,
+			id, "admin."+action, a.Actor, detail, now); err != nil {
+			return err
+		}
+		return addAudit(ctx, tx, AuditEntry{At: now, Actor: a.Actor, Action: "subscriber." + action,
+			SubjectType: "subscriber", SubjectID: &id, Before: b, After: withDetail(aft, detail), IP: a.IP})
+	})
+	var na NotApplicableError
+	if err != nil && !errors.Is(err, drip.ErrNotFound) && !errors.As(err, &na) {
+		return fmt.Errorf("%s subscriber %d: %w", action, id, err)
+	}
+	return err
+}
+
+// withDetail adds an action's own detail (the lesson moved to, say) to
+// the after state, without the before/after it already holds.
+func withDetail(after, detail map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range after {
+		out[k] = v
+	}
+	for k, v := range detail {
+		if k != "before" && k != "after" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// PauseSubscriber stops an active subscriber's lessons until resumed. An
+// admin's pause has no end date: paused_until is cleared, so the expiry
+// of an earlier timed pause cannot resume the subscriber.
+func (db *DB) PauseSubscriber(ctx context.Context, id int64, a AdminAction) error {
+	return db.changeSubscriber(ctx, id, a, "pause", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (map[string]any, error) {
+		if s.Status != drip.StatusActive {
+			return nil, NotApplicableError("Only an active subscriber can be paused; this one is " + string(s.Status) + ".")
+		}
+		_, err := tx.Exec(ctx, `
+			UPDATE subscribers SET status = 'paused', paused_until = NULL, next_due_at = NULL, claimed_until = NULL, updated_at = $2
+			WHERE id = $1`, id, now)
+		return nil, err
+	})
+}
+
+// ResumeSubscriber makes a paused subscriber active again, with their next
+// lesson due at due(subscriber).
+func (db *DB) ResumeSubscriber(ctx context.Context, id int64, a AdminAction, due func(*drip.Subscriber) time.Time) error {
+	return db.changeSubscriber(ctx, id, a, "resume", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (map[string]any, error) {
+		if s.Status != drip.StatusPaused {
+			return nil, NotApplicableError("Only a paused subscriber can be resumed; this one is " + string(s.Status) + ".")
+		}
+		_, err := tx.Exec(ctx, `
+			UPDATE subscribers SET status = 'active', paused_until = NULL, next_due_at = $2, updated_at = $3
+			WHERE id = $1`, id, due(s), now)
+		return nil, err
+	})
+}
+
+// MoveSubscriber makes lesson the subscriber's next one. Moving back to a
+// lesson already delivered in this round starts a new round, so the ledger
+// (one row per subscriber, round and lesson) can record it again. A
+// completed subscriber becomes active again, due at due(subscriber); so
+// does an active one whose delivery was given up.
+func (db *DB) MoveSubscriber(ctx context.Context, id int64, lesson, lessons int, a AdminAction, due func(*drip.Subscriber) time.Time) error {
+	return db.changeSubscriber(ctx, id, a, "move", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (map[string]any, error) {
+		if lesson < 1 || lesson > lessons {
+			return nil, NotApplicableError(fmt.Sprintf("Choose a lesson from 1 to %d.", lessons))
+		}
+		switch s.Status {
+		case drip.StatusActive, drip.StatusPaused, drip.StatusCompleted:
+		default:
+			return nil, NotApplicableError("Only an active, paused or completed subscriber can be moved; this one is " + string(s.Status) + ".")
+		}
+		round := s.Round
+		var delivered bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE subscriber_id = $1 AND round = $2 AND lesson >= $3)`,
+			id, s.Round, lesson).Scan(&delivered); err != nil {
+			return nil, err
+		}
+		if delivered {
+			round++
+		}
+		status, next := s.Status, s.NextDueAt
+		if s.Status == drip.StatusCompleted || (s.Status == drip.StatusActive && next == nil) {
+			status = drip.StatusActive
+			d := due(s)
+			next = &d
+		}
+		_, err := tx.Exec(ctx, `
+			UPDATE subscribers SET next_lesson = $2, round = $3, status = $4, next_due_at = $5,
+				claimed_until = NULL, updated_at = $6
+			WHERE id = $1`, id, lesson, round, status, next, now)
+		return map[string]any{"lesson": lesson}, err
+	})
+}
+
+// UnsubscribeByAdmin stops all mail to the subscriber, as their own
+// unsubscribe link would.
+func (db *DB) UnsubscribeByAdmin(ctx context.Context, id int64, a AdminAction) error {
+	return db.changeSubscriber(ctx, id, a, "unsubscribe", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (map[string]any, error) {
+		if s.Status == drip.StatusUnsubscribed {
+			return nil, NotApplicableError("This subscriber has already unsubscribed.")
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = $2, next_due_at = NULL,
+				paused_until = NULL, claimed_until = NULL, updated_at = $2
+			WHERE id = $1`, id, now); err != nil {
+			return nil, err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM outbox WHERE subscriber_id = $1 AND status = 'pending'`, id)
+		return nil, err
+	})
+}
+
+// RecordResend notes on the timeline and in the audit log a lesson the
+// admin sent again outside the schedule. The ledger is not touched: the
+// resend is an extra copy, not the scheduled delivery.
+func (db *DB) RecordResend(ctx context.Context, id int64, lesson int, revisionID int64, messageID, reply string, sendErr error, a AdminAction) error {
+	return db.changeSubscriber(ctx, id, a, "resend", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (map[string]any, error) {
+		d := map[string]any{"lesson": lesson, "revision": revisionID, "message_id": messageID, "reply": reply}
+		if sendErr != nil {
+			d["error"] = sendErr.Error()
+		}
+		return d, nil
+	})
+}
+
+// EraseSubscriber removes a subscriber's personal data for good: the row
+// goes, with their queued mail; their events and deliveries stay, without
+// the subscriber and without SMTP replies (which often quote the address),
+// so delivery counts still add up. The audit entry holds no personal data.
+func (db *DB) EraseSubscriber(ctx context.Context, id int64, a AdminAction) error {
+	now := db.Now()
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		before, err := scanSubscriber(tx.QueryRow(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE events SET detail = '{}' WHERE subscriber_id = $1`, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE deliveries SET smtp_reply = '', message_id = '' WHERE subscriber_id = $1`, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM subscribers WHERE id = $1`, id); err != nil {
+			return err
+		}
+		return addAudit(ctx, tx, AuditEntry{At: now, Actor: a.Actor, Action: "subscriber.erase", SubjectType: "subscriber",
+			SubjectID: &id, Before: snapshot(before), After: map[string]any{"erased": true}, IP: a.IP})
+	})
+	if err != nil && !errors.Is(err, drip.ErrNotFound) {
+		return fmt.Errorf("erase subscriber %d: %w", id, err)
+	}
+	return err
+}

@@ -1,0 +1,183 @@
+package web_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/twostep/twostep/internal/drip"
+)
+
+// browserTimeout bounds each browser test, from starting Chromium to the
+// last assertion.
+const browserTimeout = 20 * time.Second
+
+// findBrowser is $CHROMIUM_PATH, else the first Chromium or Chrome on PATH.
+// When there is none it says what is missing.
+func findBrowser() (string, string) {
+	if p := os.Getenv("CHROMIUM_PATH"); p != "" {
+		if _, err := exec.LookPath(p); err != nil {
+			return "", "CHROMIUM_PATH=" + p + " is not an executable browser"
+		}
+		return p, ""
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, ""
+		}
+	}
+	return "", "chromium not found: apt-get install -y chromium (or set CHROMIUM_PATH)"
+}
+
+// browserPath returns the browser to drive. Without one the test is
+// skipped, except under CI, where a missing browser must not pass silently.
+func browserPath(t *testing.T) string {
+	t.Helper()
+	path, missing := findBrowser()
+	if missing != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(missing)
+		}
+		t.Skip(missing)
+	}
+	return path
+}
+
+// newBrowser starts the headless browser at path with a fresh profile and
+// returns a tab's context, which ends browserTimeout from now.
+func newBrowser(t *testing.T, path string) context.Context {
+	t.Helper()
+	ctx, cancelTimeout := context.WithTimeout(context.Background(), browserTimeout)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
+	// Registered after t.TempDir, so the browser has exited before its
+	// profile folder is removed.
+	t.Cleanup(func() {
+		cancelTab()
+		cancelAlloc()
+		cancelTimeout()
+	})
+	return tabCtx
+}
+
+func TestSignupInABrowserStoresTheBrowsersTimeZone(t *testing.T) {
+	path := browserPath(t)
+	h := newHarness(t, harnessOpts{})
+	ctx := newBrowser(t, path)
+
+	// The override must be in place before the page's script runs.
+	if _, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "America/New_York"}); err != nil {
+		t.Fatalf("start the browser and set its time zone: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(h.srv.URL+"/")); err != nil {
+		t.Fatalf("load the signup page: %v", err)
+	}
+	tz, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("tz")))
+	if err != nil {
+		t.Fatalf("read the tz field: %v", err)
+	}
+	if tz != "America/New_York" {
+		t.Fatalf("the page filled tz with %q, want America/New_York", tz)
+	}
+
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("email"), "ann@example.com"),
+		chromedp.SendKeys(chromedp.ID("name"), "Ann"),
+	); err != nil {
+		t.Fatalf("type into the form: %v", err)
+	}
+	// Enter in a text field submits the form, as a keyboard user would.
+	resp, err := chromedp.RunResponse(ctx, chromedp.SendKeys(chromedp.ID("name"), kb.Enter))
+	if err != nil {
+		t.Fatalf("submit the form: %v", err)
+	}
+	if resp.Status != 200 || !strings.HasSuffix(resp.URL, "/subscribed") {
+		t.Fatalf("after submitting: %d %s, want 200 at /subscribed", resp.Status, resp.URL)
+	}
+	heading, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("h1")))
+	if err != nil {
+		t.Fatalf("read the heading: %v", err)
+	}
+	if strings.TrimSpace(heading) != "Check your inbox" {
+		t.Fatalf("heading = %q, want Check your inbox", heading)
+	}
+
+	sub, err := h.db.SubscriberByEmail(context.Background(), "ann@example.com")
+	if err != nil {
+		t.Fatalf("the signup was not stored: %v", err)
+	}
+	if sub.Status != drip.StatusPending || sub.TimeZone != "America/New_York" || sub.Name != "Ann" {
+		t.Fatalf("stored %+v, want pending, Ann, America/New_York", sub)
+	}
+	// The consent record keeps the page the form was on.
+	if sub.ConsentFormURL != h.srv.URL+"/" || sub.ConsentUserAgent == "" {
+		t.Fatalf("consent record: form URL %q, user agent %q", sub.ConsentFormURL, sub.ConsentUserAgent)
+	}
+}
+
+func TestSignupPageCanBeUsedWithTheKeyboardAlone(t *testing.T) {
+	path := browserPath(t)
+	h := newHarness(t, harnessOpts{})
+	ctx := newBrowser(t, path)
+	if err := chromedp.Do(ctx, chromedp.Navigate(h.srv.URL+"/")); err != nil {
+		t.Fatalf("load the signup page: %v", err)
+	}
+
+	// Tab from the top of the page: the honeypot (tabindex -1) and the
+	// hidden tz field must not take focus.
+	want := []string{"input#email", "input#name", "button"}
+	var got []string
+	for range want {
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Tab)); err != nil {
+			t.Fatalf("press Tab: %v", err)
+		}
+		el, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+			const e = document.activeElement;
+			return e ? e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") : "";
+		})()`))
+		if err != nil {
+			t.Fatalf("read the focused element: %v", err)
+		}
+		got = append(got, el)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("Tab order = %v, want %v", got, want)
+	}
+	button, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.type + ":" + document.activeElement.textContent.trim()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(button, "submit:") || button == "submit:" {
+		t.Fatalf("the third stop is %q, want the labelled submit button", button)
+	}
+
+	// Every input a person can see or reach has a label naming it.
+	unlabelled, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`
+		Array.from(document.querySelectorAll("input:not([type=hidden]), select, textarea"))
+			.filter(e => !Array.from(e.labels || []).some(l => l.textContent.trim() !== ""))
+			.map(e => e.outerHTML)`))
+	if err != nil {
+		t.Fatalf("look for unlabelled inputs: %v", err)
+	}
+	if len(unlabelled) > 0 {
+		t.Fatalf("inputs without a <label>: %v", unlabelled)
+	}
+}
