@@ -103,7 +103,7 @@ func lessonsPreview(ctx context.Context, cfg config.Config, args []string, stdou
 		_, err = msg.WriteTo(stdout)
 		return err
 	}
-	e, err := a.letters.Renderer.Lesson(cur.Course, ls, a.letters.Recipient(sample))
+	e, err := a.letters.Renderer.Lesson(cur.Course, ls, a.letters.LessonRecipient(sample, n))
 	if err != nil {
 		return err
 	}

@@ -53,9 +53,7 @@ func (l *Letters) Confirmation(sub *drip.Subscriber, queuedAt, now time.Time) (*
 
 // Lesson is lesson l of course c as sub gets it, with its signed links.
 func (l *Letters) Lesson(c *course.Course, ls *course.Lesson, sub *drip.Subscriber, now time.Time) (*gomail.Msg, string, error) {
-	rc := l.Recipient(sub)
-	rc.ViewURL = rc.PreferencesURL + "/lessons/" + strconv.Itoa(ls.Number)
-	rc.TriedURL = l.Link("/tried/", token.Tried, sub, time.Time{}) + "/" + strconv.Itoa(ls.Number)
+	rc := l.LessonRecipient(sub, ls.Number)
 	e, err := l.Renderer.Lesson(c, ls, rc)
 	if err != nil {
 		return nil, "", fmt.Errorf("render lesson %d: %w", ls.Number, err)
@@ -70,6 +68,15 @@ func (l *Letters) Lesson(c *course.Course, ls *course.Lesson, sub *drip.Subscrib
 		return nil, "", fmt.Errorf("compose lesson %d: %w", ls.Number, err)
 	}
 	return m, id, nil
+}
+
+// LessonRecipient is Recipient plus lesson n's "view in browser" and "I
+// tried it" links.
+func (l *Letters) LessonRecipient(sub *drip.Subscriber, n int) course.Recipient {
+	rc := l.Recipient(sub)
+	rc.ViewURL = rc.PreferencesURL + "/lessons/" + strconv.Itoa(n)
+	rc.TriedURL = l.Link("/tried/", token.Tried, sub, time.Time{}) + "/" + strconv.Itoa(n)
+	return rc
 }
 
 // Recipient is sub's name and signed links, as the lesson templates use them.
