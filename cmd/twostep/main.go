@@ -59,6 +59,9 @@ commands:
   lessons preview N [--format html|text|eml]
                              print lesson N exactly as a subscriber gets it
   lessons export DIR         write the current lesson revisions as files
+  subscribers import FILE.csv
+                             add subscribers from CSV (progress bar on a terminal)
+  subscribers export [FILE]  write every subscriber as CSV (default: stdout)
   healthcheck                exit 0 when the local server's /readyz answers 200
 
 configuration comes from the environment; see README.md`
@@ -88,6 +91,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return sendCmd(ctx, cfg, rest, stdout, stderr)
 	case "lessons":
 		return lessonsCmd(ctx, cfg, rest, stdout, stderr)
+	case "subscribers":
+		return subscribersCmd(ctx, cfg, rest, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, cfg, stdout)
 	default:

@@ -14,7 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/robfig/cron/v3"
 
+	"github.com/twostep/twostep/internal/admin"
 	"github.com/twostep/twostep/internal/config"
+	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/send"
 	"github.com/twostep/twostep/internal/web"
 )
@@ -37,6 +39,18 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	// Nil when ADMIN_EMAIL and ADMIN_PASSWORD are unset: /admin is then 404.
+	adminHandler, err := admin.New(ctx, admin.Deps{
+		DB: a.db, Library: a.library, Letters: a.letters,
+		Open:      mail.NewOpener(cfg.SMTP, cfg.OutboxDir, mail.DefaultOptions),
+		Templates: a.tmpl, Lessons: lessonsFS(cfg),
+		AdminEmail: cfg.AdminEmail, AdminPassword: cfg.AdminPassword,
+		BaseURL: cfg.BaseURL, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+
 	nudge := make(chan struct{}, 1)
 	c := a.letters.Course
 	srv, err := web.New(a.db, a.letters.Signer, web.Options{
@@ -46,6 +60,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 		Registry:        reg,
 		Log:             log,
 		Lessons:         &send.Pages{Library: a.library, Letters: a.letters},
+		Admin:           adminHandler,
 		Nudge: func() {
 			select {
 			case nudge <- struct{}{}:

@@ -64,15 +64,8 @@ func filterSQL(f SubscriberFilter, args []any) (string, []any) {
 	return strings.Join(where, " AND "), args
 }
 
-// SearchSubscribers returns a page of subscribers by keyset pagination, so
-// the thousandth page costs what the first does. An email search is
-// ordered by address and walks subscribers_email_c_idx from the prefix;
-// otherwise the newest come first, by id, along subscribers_status_id_idx,
-// subscribers_lesson_idx or the primary key.
-func (db *DB) SearchSubscribers(ctx context.Context, q SubscriberQuery) (SubscriberPage, error) {
-	if q.Limit <= 0 {
-		q.Limit = 50
-	}
+// searchSQL is the query of a page of q, selecting cols.
+func searchSQL(q SubscriberQuery, cols string) (string, []any, error) {
 	where, args := filterSQL(q.SubscriberFilter, nil)
 	order := "id DESC"
 	if q.Email != "" {
@@ -84,14 +77,29 @@ func (db *DB) SearchSubscribers(ctx context.Context, q SubscriberQuery) (Subscri
 	} else if q.After != "" {
 		after, err := strconv.ParseInt(q.After, 10, 64)
 		if err != nil {
-			return SubscriberPage{}, fmt.Errorf("search subscribers: bad cursor %q", q.After)
+			return "", nil, fmt.Errorf("bad cursor %q", q.After)
 		}
 		args = append(args, after)
 		where += ` AND id < $` + strconv.Itoa(len(args))
 	}
 	args = append(args, q.Limit+1)
-	rows, err := db.Pool.Query(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE `+where+
-		` ORDER BY `+order+` LIMIT $`+strconv.Itoa(len(args)), args...)
+	return `SELECT ` + cols + ` FROM subscribers WHERE ` + where + ` ORDER BY ` + order + ` LIMIT $` + strconv.Itoa(len(args)), args, nil
+}
+
+// SearchSubscribers returns a page of subscribers by keyset pagination, so
+// the thousandth page costs what the first does. An email search is
+// ordered by address and walks subscribers_email_c_idx from the prefix;
+// otherwise the newest come first, by id, along subscribers_status_id_idx,
+// subscribers_lesson_idx or the primary key.
+func (db *DB) SearchSubscribers(ctx context.Context, q SubscriberQuery) (SubscriberPage, error) {
+	if q.Limit <= 0 {
+		q.Limit = 50
+	}
+	sql, args, err := searchSQL(q, subscriberColumns)
+	if err != nil {
+		return SubscriberPage{}, fmt.Errorf("search subscribers: %w", err)
+	}
+	rows, err := db.Pool.Query(ctx, sql, args...)
 	if err != nil {
 		return SubscriberPage{}, fmt.Errorf("search subscribers: %w", err)
 	}
@@ -115,12 +123,14 @@ func (db *DB) SearchSubscribers(ctx context.Context, q SubscriberQuery) (Subscri
 // ExplainSearch returns the plan of a search, for the test that keeps
 // every kind of search on an index.
 func (db *DB) ExplainSearch(ctx context.Context, q SubscriberQuery) (string, error) {
-	where, args := filterSQL(q.SubscriberFilter, nil)
-	order := "id DESC"
-	if q.Email != "" {
-		order = `lower(email) COLLATE "C"`
+	if q.Limit <= 0 {
+		q.Limit = 50
 	}
-	rows, err := db.Pool.Query(ctx, `EXPLAIN SELECT id FROM subscribers WHERE `+where+` ORDER BY `+order+` LIMIT 51`, args...)
+	sql, args, err := searchSQL(q, "id")
+	if err != nil {
+		return "", err
+	}
+	rows, err := db.Pool.Query(ctx, "EXPLAIN "+sql, args...)
 	if err != nil {
 		return "", err
 	}
@@ -395,13 +405,7 @@ func (db *DB) EraseSubscriber(ctx context.Context, id int64, a AdminAction) erro
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE events SET detail = '{}' WHERE subscriber_id = $1`, id); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE deliveries SET smtp_reply = '', message_id = '' WHERE subscriber_id = $1`, id); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM subscribers WHERE id = $1`, id); err != nil {
+		if err := eraseTx(ctx, tx, id); err != nil {
 			return err
 		}
 		return addAudit(ctx, tx, AuditEntry{At: now, Actor: a.Actor, Action: "subscriber.erase", SubjectType: "subscriber",

@@ -146,7 +146,7 @@ func (db *DB) Sent(ctx context.Context, sub *drip.Subscriber, a Attempt, message
 			if err := enqueue(ctx, tx, sub.ID, "graduation", now); err != nil {
 				return err
 			}
-			return addEvent(ctx, tx, sub.ID, "completed", "system", nil)
+			return addEvent(ctx, tx, now, sub.ID, "completed", "system", nil)
 		}
 		return nil
 	})
@@ -200,9 +200,9 @@ func (db *DB) Failed(ctx context.Context, sub *drip.Subscriber, a Attempt, f Fai
 		}
 		switch status {
 		case "bounced":
-			return addEvent(ctx, tx, sub.ID, "bounced", "system", map[string]any{"lesson": sub.NextLesson, "reply": f.Reply})
+			return addEvent(ctx, tx, now, sub.ID, "bounced", "system", map[string]any{"lesson": sub.NextLesson, "reply": f.Reply})
 		case "failed":
-			return addEvent(ctx, tx, sub.ID, "delivery_failed", "system", map[string]any{"lesson": sub.NextLesson, "reply": f.Reply})
+			return addEvent(ctx, tx, now, sub.ID, "delivery_failed", "system", map[string]any{"lesson": sub.NextLesson, "reply": f.Reply})
 		}
 		return nil
 	})
@@ -237,7 +237,7 @@ func (db *DB) Complete(ctx context.Context, sub *drip.Subscriber, now time.Time)
 		if tag.RowsAffected() == 0 {
 			return nil
 		}
-		return addEvent(ctx, tx, sub.ID, "completed", "system", nil)
+		return addEvent(ctx, tx, now, sub.ID, "completed", "system", nil)
 	})
 }
 

@@ -39,7 +39,7 @@ func (db *DB) change(ctx context.Context, id int64, gen int, actor string,
 		if err != nil {
 			return err
 		}
-		if err := addEvent(ctx, tx, id, kind, actor, detail); err != nil {
+		if err := addEvent(ctx, tx, now, id, kind, actor, detail); err != nil {
 			return err
 		}
 		out, err = scanSubscriber(tx.QueryRow(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1`, id))
@@ -270,15 +270,8 @@ func (db *DB) Erase(ctx context.Context, id int64, gen int, actor string) error 
 		if tag.RowsAffected() == 0 {
 			return drip.ErrNotFound
 		}
-		for _, q := range []string{
-			`UPDATE deliveries SET smtp_reply = '' WHERE subscriber_id = $1`,
-			`UPDATE events SET detail = '{}' WHERE subscriber_id = $1`,
-			`DELETE FROM outbox WHERE subscriber_id = $1`,
-			`DELETE FROM subscribers WHERE id = $1`,
-		} {
-			if _, err := tx.Exec(ctx, q, id); err != nil {
-				return err
-			}
+		if err := eraseTx(ctx, tx, id); err != nil {
+			return err
 		}
 		// An anonymous trace that an erasure happened, for the audit.
 		_, err = tx.Exec(ctx, `INSERT INTO events (subscriber_id, kind, actor) VALUES (NULL, 'erased', $1)`, actor)
@@ -288,6 +281,25 @@ func (db *DB) Erase(ctx context.Context, id int64, gen int, actor string) error 
 		return fmt.Errorf("erase subscriber %d: %w", id, err)
 	}
 	return err
+}
+
+// eraseTx removes subscriber id's personal data inside tx: the row goes,
+// with its queued mail; deliveries, events, tries and audit entries stay
+// without the subscriber and without the free text that can quote the
+// address (SMTP replies, event details, resend replies in the audit log).
+func eraseTx(ctx context.Context, tx pgx.Tx, id int64) error {
+	for _, q := range []string{
+		`UPDATE deliveries SET smtp_reply = '' WHERE subscriber_id = $1`,
+		`UPDATE events SET detail = '{}' WHERE subscriber_id = $1`,
+		`UPDATE admin_audit SET after = after - 'reply' - 'error' WHERE subject_type = 'subscriber' AND subject_id = $1`,
+		`DELETE FROM outbox WHERE subscriber_id = $1`,
+		`DELETE FROM subscribers WHERE id = $1`,
+	} {
+		if _, err := tx.Exec(ctx, q, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Received is one lesson a reader has received.

@@ -164,7 +164,7 @@ func (db *DB) Confirm(ctx context.Context, id int64, gen int, defaultWeekday tim
 		if err != nil {
 			return err
 		}
-		return addEvent(ctx, tx, id, "confirmed", "subscriber", nil)
+		return addEvent(ctx, tx, now, id, "confirmed", "subscriber", nil)
 	})
 	if err != nil {
 		if errors.Is(err, drip.ErrNotFound) || errors.Is(err, drip.ErrGone) {
@@ -203,7 +203,7 @@ func (db *DB) Unsubscribe(ctx context.Context, id int64, gen int, actor string) 
 		if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE subscriber_id = $1 AND status = 'pending'`, id); err != nil {
 			return err
 		}
-		return addEvent(ctx, tx, id, "unsubscribed", actor, nil)
+		return addEvent(ctx, tx, now, id, "unsubscribed", actor, nil)
 	})
 	if err != nil && !errors.Is(err, drip.ErrNotFound) {
 		return fmt.Errorf("unsubscribe %d: %w", id, err)
@@ -224,12 +224,12 @@ func (db *DB) DeleteUnconfirmed(ctx context.Context, before time.Time) (int64, e
 }
 
 // addEvent appends to a subscriber's history.
-func addEvent(ctx context.Context, tx pgx.Tx, id int64, kind, actor string, detail map[string]any) error {
+func addEvent(ctx context.Context, tx pgx.Tx, at time.Time, id int64, kind, actor string, detail map[string]any) error {
 	if detail == nil {
 		detail = map[string]any{}
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO events (subscriber_id, kind, actor, detail) VALUES ($1, $2, $3, $4)`,
-		id, kind, actor, detail)
+	_, err := tx.Exec(ctx, `INSERT INTO events (subscriber_id, kind, actor, detail, at) VALUES ($1, $2, $3, $4, $5)`,
+		id, kind, actor, detail, at)
 	if err != nil {
 		return fmt.Errorf("add %s event: %w", kind, err)
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -63,7 +64,11 @@ func (s *Server) Handler() http.Handler {
 // form is larger.
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+		// The admin sets its own limit on each route: a CSV upload is far
+		// larger than any form.
+		if r.URL.Path != "/admin" && !strings.HasPrefix(r.URL.Path, "/admin/") {
+			r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -1,0 +1,341 @@
+// Package admin is the course owner's side of twostep: sign-in, the lesson
+// editor with a live preview of the real email, subscribers and their
+// history, CSV import and export, the dashboard and the audit log. Every
+// route is listed in routes; every page is a template under
+// templates/web/admin/, rendered on the server.
+package admin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/mail"
+	"github.com/twostep/twostep/internal/send"
+	"github.com/twostep/twostep/internal/store"
+)
+
+// Deps is what the admin needs from the rest of the service.
+type Deps struct {
+	DB      *store.DB
+	Library *send.Library // the current lesson revisions
+	Letters *send.Letters // renders lessons as subscribers get them
+	Open    mail.Opener   // for test sends and resends
+	// Templates is the templates folder; the admin's pages are web/admin/*.html.
+	Templates fs.FS
+	// Lessons is the course folder, for course.yaml in the lesson export.
+	Lessons                   fs.FS
+	AdminEmail, AdminPassword string
+	// BaseURL decides whether cookies are Secure (https).
+	BaseURL *url.URL
+	Log     *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// BcryptCost is the cost of the password hash; 0 means bcrypt.DefaultCost.
+	BcryptCost int
+}
+
+// Session lifetimes: a session ends after idleTimeout without a request,
+// and sessionMaxAge after sign-in whatever happens.
+const (
+	idleTimeout   = 12 * time.Hour
+	sessionMaxAge = 7 * 24 * time.Hour
+)
+
+// Sign-in limits: at most maxFailures wrong passwords per client IP and per
+// account within failureWindow.
+const (
+	maxFailures   = 5
+	failureWindow = 15 * time.Minute
+)
+
+// Body limits: forms and lesson sources are small; a CSV upload is not.
+const (
+	maxForm   = 1 << 20
+	maxUpload = 512 << 20
+)
+
+// handler holds what the admin's handlers share.
+type handler struct {
+	d      Deps
+	db     *store.DB
+	log    *slog.Logger
+	now    func() time.Time
+	pages  map[string]*template.Template
+	hash   []byte // bcrypt hash of the admin password; the password itself is not kept
+	email  string // lower case
+	secure bool
+}
+
+// New returns the admin's HTTP handler, to be mounted at /admin. When
+// ADMIN_EMAIL and ADMIN_PASSWORD are unset the admin is disabled: New logs
+// so and returns a nil handler and a nil error, and /admin answers 404.
+//
+// The password is hashed with bcrypt here and kept only as that hash. When
+// it differs from the password of the last start (on any copy), every
+// session is revoked.
+func New(ctx context.Context, d Deps) (http.Handler, error) {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.AdminEmail == "" || d.AdminPassword == "" {
+		d.Log.Info("admin disabled: set ADMIN_EMAIL and ADMIN_PASSWORD to enable /admin")
+		return nil, nil
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.BcryptCost == 0 {
+		d.BcryptCost = bcrypt.DefaultCost
+	}
+	pages, err := parsePages(d.Templates)
+	if err != nil {
+		return nil, err
+	}
+	h := &handler{d: d, db: d.DB, log: d.Log, now: d.Now, pages: pages,
+		email: strings.ToLower(d.AdminEmail), secure: d.BaseURL != nil && d.BaseURL.Scheme == "https"}
+	if err := h.setPassword(ctx, d.AdminPassword); err != nil {
+		return nil, err
+	}
+	return h.routes(), nil
+}
+
+// setPassword hashes the configured password and, when it is not the one
+// stored at the last start, stores it and revokes every session.
+func (h *handler) setPassword(ctx context.Context, password string) error {
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), h.d.BcryptCost)
+	if err != nil {
+		return fmt.Errorf("hash ADMIN_PASSWORD: %w", err)
+	}
+	h.hash = hash
+	stored, err := h.db.AdminPasswordHash(ctx, h.email)
+	switch {
+	case errors.Is(err, drip.ErrNotFound):
+	case err != nil:
+		return err
+	case bcrypt.CompareHashAndPassword(stored, []byte(password)) == nil:
+		return nil
+	default:
+		h.log.Info("admin password changed: every admin session is signed out")
+	}
+	return h.db.SetAdminPassword(ctx, h.email, hash)
+}
+
+// routes lists every admin route. Cross-origin protection comes first, so a
+// cross-site unsafe request is refused whether or not it carries a session.
+func (h *handler) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(adminHeaders)
+
+	r.Get("/login", h.loginPage)
+	r.With(limitBody(maxForm)).Post("/login", h.login)
+
+	r.Group(func(r chi.Router) {
+		r.Use(h.requireSession)
+		r.With(limitBody(maxForm)).Post("/logout", h.logout)
+
+		r.Get("/", h.dashboard)
+		r.With(limitBody(maxForm)).Post("/deliveries/{id}/retry", h.retryDelivery)
+
+		r.Get("/lessons", h.lessons)
+		r.Get("/lessons/export.zip", h.exportLessons)
+		r.Get("/lessons/{n}", h.lessonEditor)
+		r.With(limitBody(maxForm)).Post("/lessons/{n}", h.saveLesson)
+		r.With(limitBody(maxForm)).Post("/lessons/{n}/preview", h.previewLesson)
+		r.Get("/lessons/{n}/history", h.lessonHistory)
+		r.With(limitBody(maxForm)).Post("/lessons/{n}/restore", h.restoreLesson)
+		r.With(limitBody(maxForm)).Post("/lessons/{n}/test", h.testSend)
+
+		r.Get("/subscribers", h.subscribers)
+		r.Get("/subscribers/export.csv", h.exportSubscribers)
+		r.Get("/subscribers/import", h.importPage)
+		r.With(limitBody(maxUpload)).Post("/subscribers/import", h.importSubscribers)
+		r.Get("/subscribers/{id}", h.subscriber)
+		r.With(limitBody(maxForm)).Post("/subscribers/{id}/{action}", h.subscriberAction)
+
+		r.Get("/audit", h.audit)
+	})
+
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		h.render(w, r, http.StatusNotFound, "error", page{Title: "Not found", Data: errorData{Message: "There is no admin page at this address."}})
+	})
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.render(w, r, http.StatusForbidden, "error", page{Title: "Request refused",
+			Data: errorData{Message: "This request came from another site, so nothing was changed."}})
+	}))
+	return cop.Handler(r)
+}
+
+// adminHeaders keeps admin pages out of caches, search engines and frames.
+// The content security policy replaces the public pages' one: the editor
+// fetches its preview from the server (connect-src) and shows the email in
+// a sandboxed frame (frame-src); nothing is loaded from elsewhere.
+func adminHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Robots-Tag", "noindex, nofollow")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "+
+			"connect-src 'self'; frame-src 'self' about:; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody caps a request body; handlers answer 413 beyond it.
+func limitBody(n int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Body = http.MaxBytesReader(w, r.Body, n)
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// parsePages parses every web/admin/*.html page with web/admin/layout.html.
+func parsePages(fsys fs.FS) (map[string]*template.Template, error) {
+	if fsys == nil {
+		return nil, errors.New("admin: no templates")
+	}
+	names, err := fs.Glob(fsys, "web/admin/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		if n == "web/admin/layout.html" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(fsys, "web/admin/layout.html", n)
+		if err != nil {
+			return nil, fmt.Errorf("parse admin page %s: %w", n, err)
+		}
+		pages[strings.TrimSuffix(path.Base(n), ".html")] = t
+	}
+	for _, want := range []string{"login", "dashboard", "lessons", "lesson", "history", "subscribers", "subscriber", "import", "audit", "error"} {
+		if pages[want] == nil {
+			return nil, fmt.Errorf("admin page template web/admin/%s.html is missing", want)
+		}
+	}
+	return pages, nil
+}
+
+// page is what every admin template gets; Data is the page's own.
+type page struct {
+	Title  string
+	Nav    string // the section to highlight
+	Admin  string // the signed-in admin; empty on the sign-in page
+	Flash  string
+	Error  string
+	Data   any
+	Status int
+}
+
+type errorData struct{ Message string }
+
+// render writes a page into a buffer first, so a template error becomes a
+// clean 500 and never half a page.
+func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	if s := sessionFrom(r.Context()); s != nil {
+		p.Admin = s.Email
+	}
+	p.Status = status
+	var buf bytes.Buffer
+	if err := h.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+		h.log.Error("render admin page", "page", name, "err", err)
+		http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// fail answers an error from the store: not found is 404, an action that
+// does not fit is 422 with its message, a conflict 409; anything else is
+// logged and shown as a generic message.
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := http.StatusInternalServerError, "Something went wrong on our side. Please try again in a minute."
+	var na store.NotApplicableError
+	switch {
+	case errors.Is(err, drip.ErrNotFound):
+		status, msg = http.StatusNotFound, "That no longer exists. It may have been erased."
+	case errors.As(err, &na):
+		status, msg = http.StatusUnprocessableEntity, na.Error()
+	case errors.Is(err, store.ErrRevisionConflict):
+		status, msg = http.StatusConflict, "The lesson was changed by someone else since you opened it."
+	case errors.Is(err, errBadForm):
+		status, msg = http.StatusBadRequest, "The form could not be read."
+	case errors.Is(err, errTooLarge):
+		status, msg = http.StatusRequestEntityTooLarge, "That was too large to accept."
+	default:
+		h.log.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	h.render(w, r, status, "error", page{Title: http.StatusText(status), Data: errorData{Message: msg}})
+}
+
+// Errors of reading a form.
+var (
+	errBadForm  = errors.New("malformed form")
+	errTooLarge = errors.New("request body too large")
+)
+
+func parseForm(r *http.Request) error {
+	err := r.ParseForm()
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return errTooLarge
+	case err != nil:
+		return errBadForm
+	}
+	return nil
+}
+
+// clientIP is the connecting address; X-Forwarded-For is not trusted, as
+// on the public pages: anyone could set it to escape the sign-in limit.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// action is who does what, for the store's audit entries.
+func action(r *http.Request) store.AdminAction {
+	a := store.AdminAction{IP: clientIP(r)}
+	if s := sessionFrom(r.Context()); s != nil {
+		a.Actor = s.Email
+	}
+	return a
+}
+
+// redirect answers a form post with 303 to path.
+func redirect(w http.ResponseWriter, r *http.Request, path string) {
+	http.Redirect(w, r, path, http.StatusSeeOther)
+}
+
+// parseID reads a positive database id.
+func parseID(s string) (int64, bool) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	return id, err == nil && id > 0
+}

@@ -1,0 +1,531 @@
+package admin
+
+import (
+	"archive/zip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/twostep/twostep/internal/course"
+	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/mail"
+	"github.com/twostep/twostep/internal/send"
+	"github.com/twostep/twostep/internal/store"
+)
+
+type lessonRow struct {
+	Number      int
+	Title       string
+	Words       int
+	ReadingTime time.Duration
+	Revision    store.Revision
+	UpdatedAt   time.Time
+	DueWeek     int
+	Problems    int
+}
+
+func (h *handler) lessons(w http.ResponseWriter, r *http.Request) {
+	states, err := h.db.LessonStates(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	due, err := h.db.DueByLesson(r.Context(), h.now().Add(7*24*time.Hour))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	rows := make([]lessonRow, 0, len(states))
+	for _, s := range states {
+		ls, ps := course.ParseLesson("", s.Revision.Source)
+		rows = append(rows, lessonRow{Number: s.Number, Title: ls.Title, Words: ls.Words, ReadingTime: ls.ReadingTime(),
+			Revision: s.Revision, UpdatedAt: s.UpdatedAt, DueWeek: due[s.Number], Problems: len(ps)})
+	}
+	h.render(w, r, http.StatusOK, "lessons", page{Title: "Lessons", Nav: "lessons", Data: rows})
+}
+
+// lessonNumber reads {n} from the path; ok is false when the course has
+// no such lesson.
+func (h *handler) lessonNumber(r *http.Request) (int, bool) {
+	n, err := strconv.Atoi(chi.URLParam(r, "n"))
+	return n, err == nil && n >= 1 && n <= h.d.Library.Base.LessonCount
+}
+
+// preview is the real email for the editor's two tabs, and what the
+// validator says about the text.
+type preview struct {
+	Subject   string           `json:"subject"`
+	Preheader string           `json:"preheader"`
+	HTML      string           `json:"html"`
+	Text      string           `json:"text"`
+	Problems  []course.Problem `json:"problems"`
+	Error     string           `json:"error,omitempty"`
+}
+
+type editorData struct {
+	Number      int
+	Title       string
+	Source      string
+	Base        int64
+	Preview     preview
+	LessonCount int
+	TestTo      string
+	TestAs      string
+}
+
+// checked is a lesson text as the validator and renderer see it.
+type checked struct {
+	course   *course.Course // the current course with the text in place of lesson n
+	lesson   *course.Lesson
+	problems course.Problems
+	base     int64 // the current revision of lesson n
+}
+
+// check parses src as lesson n with the same checks as `lessons check`:
+// the file on its own (course.ParseLesson), then the whole course with
+// this text in place of the current lesson n (course.Validate), so a
+// sentence repeated from another lesson or a duplicate title is caught
+// before saving.
+func (h *handler) check(ctx context.Context, n int, src []byte) (*checked, error) {
+	cur, err := h.d.Library.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	old := cur.Course.Lesson(n)
+	ls, ps := course.ParseLesson("", src)
+	name := fmt.Sprintf("%02d-%s.md", n, ls.Slug)
+	if ls.Slug == "" && old != nil {
+		name = old.File
+	}
+	ls.File = name
+	for i := range ps {
+		if ps[i].File == "" {
+			ps[i].File = name
+		}
+	}
+	c := *cur.Course
+	if ls.Number != n {
+		ps = append(ps, course.Problem{File: name, Line: 1,
+			Msg: fmt.Sprintf("number must stay %d: this page edits lesson %d only", n, n)})
+	} else {
+		c.Lessons = make([]*course.Lesson, 0, len(cur.Course.Lessons))
+		for _, l := range cur.Course.Lessons {
+			if l.Number == n {
+				l = ls
+			}
+			c.Lessons = append(c.Lessons, l)
+		}
+		ps = append(ps, course.Validate(&c)...)
+	}
+	return &checked{course: &c, lesson: ls, problems: ps, base: cur.Revisions[n]}, nil
+}
+
+// sample is the reader previews are rendered for, as `lessons preview`
+// does. Generation 0 makes its links look real and open nothing.
+func sample(c *course.Course, n int) *drip.Subscriber {
+	weekday, hour := time.Monday, c.SendHour
+	return &drip.Subscriber{Name: "Alex", Email: "reader@example.com", TokenGen: 0, SendWeekday: &weekday, SendHour: &hour, NextLesson: n}
+}
+
+func (h *handler) render1(ck *checked, n int) preview {
+	p := preview{Problems: ck.problems}
+	if p.Problems == nil {
+		p.Problems = []course.Problem{}
+	}
+	e, err := h.d.Letters.Renderer.Lesson(ck.course, ck.lesson, h.d.Letters.LessonRecipient(sample(ck.course, n), n))
+	if err != nil {
+		p.Error = "The email could not be rendered: " + err.Error()
+		return p
+	}
+	p.Subject, p.Preheader, p.HTML, p.Text = e.Subject, e.Preheader, e.HTML, e.Text
+	return p
+}
+
+func (h *handler) lessonEditor(w http.ResponseWriter, r *http.Request) {
+	n, ok := h.lessonNumber(r)
+	if !ok {
+		h.fail(w, r, errNotFound)
+		return
+	}
+	cur, err := h.d.Library.Current(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ls := cur.Course.Lesson(n)
+	if ls == nil {
+		h.fail(w, r, errNotFound)
+		return
+	}
+	ck, err := h.check(r.Context(), n, ls.Source)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var flash string
+	switch r.URL.Query().Get("done") {
+	case "saved":
+		flash = "Saved as a new revision. It is what subscribers get from now on."
+	case "unchanged":
+		flash = "Nothing changed since the current revision, so no revision was added."
+	case "sent":
+		flash = "Test email sent."
+	}
+	h.renderEditor(w, r, http.StatusOK, n, ck, string(ls.Source), ck.base, flash, "", "", "")
+}
+
+func (h *handler) renderEditor(w http.ResponseWriter, r *http.Request, status, n int, ck *checked, src string, base int64, flash, errMsg, to, as string) {
+	data := editorData{Number: n, Title: ck.lesson.Title, Source: src, Base: base, Preview: h.render1(ck, n),
+		LessonCount: ck.course.LessonCount, TestTo: to, TestAs: as}
+	if to == "" {
+		data.TestTo = sessionFrom(r.Context()).Email
+	}
+	h.render(w, r, status, "lesson", page{Title: fmt.Sprintf("Lesson %d", n), Nav: "lessons", Flash: flash, Error: errMsg, Data: data})
+}
+
+// formSource is the lesson text from a form. Browsers send a textarea's
+// line ends as CRLF; files and revisions use LF.
+func formSource(r *http.Request) []byte {
+	return []byte(strings.ReplaceAll(r.PostForm.Get("source"), "\r\n", "\n"))
+}
+
+// previewLesson renders the posted text: JSON for the editor's script,
+// or the whole editor page for a browser without script.
+func (h *handler) previewLesson(w http.ResponseWriter, r *http.Request) {
+	n, ok := h.lessonNumber(r)
+	if !ok {
+		h.fail(w, r, errNotFound)
+		return
+	}
+	if err := parseForm(r); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	src := formSource(r)
+	ck, err := h.check(r.Context(), n, src)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if strings.Contains(r.Header.Get("Accept"), "application/json") {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(h.render1(ck, n))
+		return
+	}
+	base, _ := strconv.ParseInt(r.PostForm.Get("base"), 10, 64)
+	h.renderEditor(w, r, http.StatusOK, n, ck, string(src), base, "", "", "", "")
+}
+
+func (h *handler) saveLesson(w http.ResponseWriter, r *http.Request) {
+	n, ok := h.lessonNumber(r)
+	if !ok {
+		h.fail(w, r, errNotFound)
+		return
+	}
+	if err := parseForm(r); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	src := formSource(r)
+	base, _ := strconv.ParseInt(r.PostForm.Get("base"), 10, 64)
+	ck, err := h.check(r.Context(), n, src)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if len(ck.problems) > 0 {
+		h.renderEditor(w, r, http.StatusUnprocessableEntity, n, ck, string(src), base, "",
+			"Not saved: fix the problems listed under the editor first.", "", "")
+		return
+	}
+	a := action(r)
+	_, changed, err := h.db.SaveLessonRevision(r.Context(), store.LessonEdit{Lesson: n, Source: src, Origin: "admin",
+		Author: a.Actor, Base: base, IP: a.IP})
+	if errors.Is(err, store.ErrRevisionConflict) {
+		// Keep the admin's text; saving again deliberately replaces the
+		// newer revision, which the history page shows.
+		h.renderEditor(w, r, http.StatusConflict, n, ck, string(src), ck.base, "",
+			"Not saved: someone else saved this lesson (or its file was imported) since you opened it. "+
+				"Your text is still below; compare with the history, then save again to replace theirs.", "", "")
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	done := "saved"
+	if !changed {
+		done = "unchanged"
+	}
+	redirect(w, r, fmt.Sprintf("/admin/lessons/%d?done=%s", n, done))
+}
+
+type historyData struct {
+	Number    int
+	Title     string
+	Revisions []store.Revision
+	Current   int64
+	Selected  store.Revision
+	Against   *store.Revision
+	Diff      []diffLine
+	Audit     []store.AuditEntry
+}
+
+func (h *handler) lessonHistory(w http.ResponseWriter, r *http.Request) {
+	n, ok := h.lessonNumber(r)
+	if !ok {
+		h.fail(w, r, errNotFound)
+		return
+	}
+	flash := ""
+	if r.URL.Query().Get("done") == "restored" {
+		flash = "Restored as a new revision. It is what subscribers get from now on."
+	}
+	h.renderHistory(w, r, http.StatusOK, n, flash, "")
+}
+
+func (h *handler) renderHistory(w http.ResponseWriter, r *http.Request, status, n int, flash, errMsg string) {
+	ctx := r.Context()
+	revs, err := h.db.LessonRevisions(ctx, n)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if len(revs) == 0 {
+		h.fail(w, r, errNotFound)
+		return
+	}
+	cur, err := h.d.Library.Current(ctx)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	data := historyData{Number: n, Revisions: revs, Current: cur.Revisions[n], Selected: revs[0]}
+	if ls := cur.Course.Lesson(n); ls != nil {
+		data.Title = ls.Title
+	}
+	// Show the chosen revision (default: the newest) against the one
+	// before it, or against ?against=ID.
+	q := r.URL.Query()
+	idx := 0
+	if id, err := strconv.ParseInt(q.Get("rev"), 10, 64); err == nil {
+		for i, rev := range revs {
+			if rev.ID == id {
+				idx = i
+			}
+		}
+	}
+	data.Selected = revs[idx]
+	if id, err := strconv.ParseInt(q.Get("against"), 10, 64); err == nil {
+		for i := range revs {
+			if revs[i].ID == id {
+				data.Against = &revs[i]
+			}
+		}
+	} else if idx+1 < len(revs) {
+		data.Against = &revs[idx+1]
+	}
+	if data.Against != nil {
+		data.Diff = diffLines(string(data.Against.Source), string(data.Selected.Source))
+	} else {
+		data.Diff = diffLines("", string(data.Selected.Source))
+	}
+	data.Audit, _, err = h.db.AuditLog(ctx, store.AuditQuery{SubjectType: "lesson", SubjectID: int64(n), Limit: 50})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, status, "history", page{Title: fmt.Sprintf("History of lesson %d", n), Nav: "lessons",
+		Flash: flash, Error: errMsg, Data: data})
+}
+
+func (h *handler) restoreLesson(w http.ResponseWriter, r *http.Request) {
+	n, ok := h.lessonNumber(r)
+	if !ok {
+		h.fail(w, r, errNotFound)
+		return
+	}
+	if err := parseForm(r); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	id, err := strconv.ParseInt(r.PostForm.Get("revision"), 10, 64)
+	if err != nil {
+		h.fail(w, r, errNotFound)
+		return
+	}
+	rev, err := h.db.LessonRevision(r.Context(), n, id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ck, err := h.check(r.Context(), n, rev.Source)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if len(ck.problems) > 0 {
+		msg := "Revision " + strconv.FormatInt(id, 10) + " cannot be restored as it is: " + ck.problems.Error()
+		h.renderHistory(w, r, http.StatusUnprocessableEntity, n, "", msg)
+		return
+	}
+	a := action(r)
+	if _, _, err := h.db.SaveLessonRevision(r.Context(), store.LessonEdit{Lesson: n, Source: rev.Source, Origin: "restore",
+		Author: a.Actor, RestoredFrom: id, IP: a.IP}); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	redirect(w, r, fmt.Sprintf("/admin/lessons/%d/history?done=restored", n))
+}
+
+// testSend mails the current revision of lesson n to any address, as the
+// chosen subscriber (or the sample reader) would get it, with "[Test]"
+// before the subject. Its links are made for generation 0, so they look
+// real but cannot unsubscribe anyone.
+func (h *handler) testSend(w http.ResponseWriter, r *http.Request) {
+	n, ok := h.lessonNumber(r)
+	if !ok {
+		h.fail(w, r, errNotFound)
+		return
+	}
+	if err := parseForm(r); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	cur, err := h.d.Library.Current(ctx)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ls := cur.Course.Lesson(n)
+	if ls == nil {
+		h.fail(w, r, errNotFound)
+		return
+	}
+	to, as := strings.TrimSpace(r.PostForm.Get("to")), strings.TrimSpace(r.PostForm.Get("as"))
+	fail := func(msg string) {
+		ck, err := h.check(ctx, n, ls.Source)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		h.renderEditor(w, r, http.StatusUnprocessableEntity, n, ck, string(ls.Source), ck.base, "", msg, to, as)
+	}
+	addr, err := drip.ParseEmail(to)
+	if err != nil {
+		fail("Test not sent: " + err.Error())
+		return
+	}
+	reader := sample(cur.Course, n)
+	var asID *int64
+	if as != "" {
+		sub, err := h.db.SubscriberByEmail(ctx, as)
+		if errors.Is(err, drip.ErrNotFound) {
+			fail("Test not sent: there is no subscriber " + as + ".")
+			return
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		copy := *sub
+		reader, asID = &copy, &sub.ID
+	}
+	reader.Email, reader.TokenGen = addr, 0
+	msgID, reply, err := h.sendLesson(ctx, cur.Course, ls, reader, "[Test] ")
+	after := map[string]any{"to": addr, "revision": cur.Revisions[n], "message_id": msgID, "reply": reply}
+	if asID != nil {
+		after["as_subscriber"] = *asID
+	}
+	if err != nil {
+		after["error"] = err.Error()
+	}
+	lesson := int64(n)
+	a := action(r)
+	if aerr := h.db.Audit(ctx, store.AuditEntry{At: h.now(), Actor: a.Actor, Action: "lesson.test_send",
+		SubjectType: "lesson", SubjectID: &lesson, After: after, IP: a.IP}); aerr != nil {
+		h.log.Error("audit test send", "err", aerr)
+	}
+	if err != nil {
+		h.log.Warn("test send failed", "lesson", n, "err", err)
+		fail("Test not sent: the mail server said: " + err.Error())
+		return
+	}
+	redirect(w, r, fmt.Sprintf("/admin/lessons/%d?done=sent", n))
+}
+
+// sendLesson renders lesson ls for sub as send.Letters.Lesson does, with
+// subjectPrefix before the subject, and sends it at once over a new
+// connection, outside the schedule and the ledger.
+func (h *handler) sendLesson(ctx context.Context, c *course.Course, ls *course.Lesson, sub *drip.Subscriber, subjectPrefix string) (msgID, reply string, err error) {
+	l := h.d.Letters
+	rc := l.LessonRecipient(sub, ls.Number)
+	e, err := l.Renderer.Lesson(c, ls, rc)
+	if err != nil {
+		return "", "", err
+	}
+	msgID = mail.NewMessageID(l.From)
+	m, err := mail.Compose(mail.Envelope{From: l.From, ReplyTo: c.ReplyTo, ToName: sub.Name, ToAddr: sub.Email,
+		Subject: subjectPrefix + e.Subject, Text: e.Text, HTML: e.HTML, Date: h.now(), MessageID: msgID,
+		UnsubscribeURL: rc.UnsubscribeURL, Lesson: ls.Number})
+	if err != nil {
+		return "", "", err
+	}
+	t := h.d.Open()
+	defer t.Close()
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	reply, err = t.Send(sctx, m)
+	return msgID, reply, err
+}
+
+// exportLessons writes course.yaml and the current revision of every
+// lesson as a zip that `lessons check` accepts once unpacked.
+func (h *handler) exportLessons(w http.ResponseWriter, r *http.Request) {
+	cur, err := h.d.Library.Current(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	yamlSrc, err := fs.ReadFile(h.d.Lessons, "course.yaml")
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("read course.yaml: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="lessons-`+h.now().UTC().Format("20060102")+`.zip"`)
+	if err := writeLessonZip(w, yamlSrc, cur, h.now()); err != nil {
+		// Headers are gone; the broken zip tells the browser it failed.
+		h.log.Error("export lessons", "err", err)
+	}
+}
+
+func writeLessonZip(w http.ResponseWriter, yamlSrc []byte, cur *send.Current, now time.Time) error {
+	z := zip.NewWriter(w)
+	add := func(name string, b []byte) error {
+		f, err := z.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: now})
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(b)
+		return err
+	}
+	if err := add("course.yaml", yamlSrc); err != nil {
+		return err
+	}
+	for _, ls := range cur.Course.Lessons {
+		if err := add(ls.FileName(), ls.Markdown()); err != nil {
+			return err
+		}
+	}
+	return z.Close()
+}

@@ -1,0 +1,239 @@
+package admin
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/store"
+)
+
+// pageSize is how many subscribers a list page shows.
+const pageSize = 50
+
+type subscribersData struct {
+	Filter      store.SubscriberFilter
+	LessonCount int
+	Statuses    []drip.Status
+	Page        store.SubscriberPage
+	NextURL     string
+	ExportURL   string
+	Now         time.Time
+}
+
+// filterFrom reads the list's filter from the query string.
+func (h *handler) filterFrom(q url.Values) store.SubscriberFilter {
+	f := store.SubscriberFilter{Email: strings.TrimSpace(q.Get("q"))}
+	if len(f.Email) > drip.MaxEmailLen {
+		f.Email = f.Email[:drip.MaxEmailLen]
+	}
+	for _, s := range statusOrder {
+		if q.Get("status") == string(s) {
+			f.Status = s
+		}
+	}
+	if n, err := strconv.Atoi(q.Get("lesson")); err == nil && n >= 1 && n <= h.d.Library.Base.LessonCount {
+		f.Lesson = n
+	}
+	return f
+}
+
+func filterQuery(f store.SubscriberFilter) url.Values {
+	v := url.Values{}
+	if f.Email != "" {
+		v.Set("q", f.Email)
+	}
+	if f.Status != "" {
+		v.Set("status", string(f.Status))
+	}
+	if f.Lesson > 0 {
+		v.Set("lesson", strconv.Itoa(f.Lesson))
+	}
+	return v
+}
+
+func (h *handler) subscribers(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := h.filterFrom(q)
+	after := q.Get("after")
+	if f.Email == "" {
+		if _, err := strconv.ParseInt(after, 10, 64); err != nil {
+			after = ""
+		}
+	}
+	p, err := h.db.SearchSubscribers(r.Context(), store.SubscriberQuery{SubscriberFilter: f, After: after, Limit: pageSize})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	data := subscribersData{Filter: f, LessonCount: h.d.Library.Base.LessonCount, Statuses: statusOrder, Page: p, Now: h.now()}
+	v := filterQuery(f)
+	data.ExportURL = "/admin/subscribers/export.csv"
+	if len(v) > 0 {
+		data.ExportURL += "?" + v.Encode()
+	}
+	if p.Next != "" {
+		v.Set("after", p.Next)
+		data.NextURL = "/admin/subscribers?" + v.Encode()
+	}
+	var flash string
+	if q.Get("done") == "erased" {
+		flash = "The subscriber's personal data was erased. Their delivery counts remain, without a name or address."
+	}
+	h.render(w, r, http.StatusOK, "subscribers", page{Title: "Subscribers", Nav: "subscribers", Flash: flash, Data: data})
+}
+
+type subscriberData struct {
+	Sub         *drip.Subscriber
+	Timeline    []store.TimelineEntry
+	LessonCount int
+	Now         time.Time
+}
+
+func (h *handler) subscriberID(r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	return id, err == nil && id > 0
+}
+
+func (h *handler) subscriber(w http.ResponseWriter, r *http.Request) {
+	id, ok := h.subscriberID(r)
+	if !ok {
+		h.fail(w, r, errNotFound)
+		return
+	}
+	flash := actionDone[r.URL.Query().Get("done")]
+	h.renderSubscriber(w, r, http.StatusOK, id, flash, "")
+}
+
+// actionDone is what the detail page says after each action.
+var actionDone = map[string]string{
+	"pause":       "Paused: no lessons until resumed.",
+	"resume":      "Resumed: the next lesson goes out at the subscriber's next weekly slot.",
+	"move":        "Moved: the next lesson was changed.",
+	"resend":      "The lesson was sent again.",
+	"unsubscribe": "Unsubscribed: no more mail goes to this address.",
+}
+
+func (h *handler) renderSubscriber(w http.ResponseWriter, r *http.Request, status int, id int64, flash, errMsg string) {
+	sub, err := h.db.SubscriberByID(r.Context(), id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	tl, err := h.db.Timeline(r.Context(), id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, status, "subscriber", page{Title: "Subscriber " + strconv.FormatInt(id, 10), Nav: "subscribers",
+		Flash: flash, Error: errMsg, Data: subscriberData{Sub: sub, Timeline: tl, LessonCount: h.d.Library.Base.LessonCount, Now: h.now()}})
+}
+
+// subscriberAction runs one of the detail page's buttons: pause, resume,
+// move, resend, unsubscribe or erase. Each is recorded on the subscriber's
+// timeline and in the audit log by the store, in the same transaction.
+func (h *handler) subscriberAction(w http.ResponseWriter, r *http.Request) {
+	id, ok := h.subscriberID(r)
+	if !ok {
+		h.fail(w, r, errNotFound)
+		return
+	}
+	if err := parseForm(r); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ctx, a := r.Context(), action(r)
+	name := chi.URLParam(r, "action")
+	lesson, _ := strconv.Atoi(r.PostForm.Get("lesson"))
+	lessons := h.d.Library.Base.LessonCount
+	var err error
+	switch name {
+	case "pause":
+		err = h.db.PauseSubscriber(ctx, id, a)
+	case "resume":
+		err = h.db.ResumeSubscriber(ctx, id, a, h.nextSlot)
+	case "move":
+		err = h.db.MoveSubscriber(ctx, id, lesson, lessons, a, h.nextSlot)
+	case "unsubscribe":
+		err = h.db.UnsubscribeByAdmin(ctx, id, a)
+	case "resend":
+		err = h.resend(r, id, lesson, a)
+	case "erase":
+		if r.PostForm.Get("confirm") != "erase" {
+			h.renderSubscriber(w, r, http.StatusUnprocessableEntity, id, "", `Not erased: type "erase" in the box to confirm.`)
+			return
+		}
+		if err := h.db.EraseSubscriber(ctx, id, a); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		redirect(w, r, "/admin/subscribers?done=erased")
+		return
+	default:
+		h.fail(w, r, errNotFound)
+		return
+	}
+	var na store.NotApplicableError
+	if errors.As(err, &na) {
+		h.renderSubscriber(w, r, http.StatusUnprocessableEntity, id, "", na.Error())
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	redirect(w, r, fmt.Sprintf("/admin/subscribers/%d?done=%s", id, name))
+}
+
+// resend mails lesson n to the subscriber again at once, as they would get
+// it, and records the attempt whatever its outcome.
+func (h *handler) resend(r *http.Request, id int64, n int, a store.AdminAction) error {
+	ctx := r.Context()
+	sub, err := h.db.SubscriberByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	switch sub.Status {
+	case drip.StatusActive, drip.StatusPaused, drip.StatusCompleted:
+	default:
+		return store.NotApplicableError("Lessons are only sent to active, paused or completed subscribers; this one is " + string(sub.Status) + ".")
+	}
+	cur, err := h.d.Library.Current(ctx)
+	if err != nil {
+		return err
+	}
+	ls := cur.Course.Lesson(n)
+	if ls == nil {
+		return store.NotApplicableError(fmt.Sprintf("Choose a lesson from 1 to %d.", cur.Course.LessonCount))
+	}
+	msgID, reply, sendErr := h.sendLesson(ctx, cur.Course, ls, sub, "")
+	if err := h.db.RecordResend(ctx, id, n, cur.Revisions[n], msgID, reply, sendErr, a); err != nil {
+		return err
+	}
+	if sendErr != nil {
+		return store.NotApplicableError("The mail server did not accept the lesson: " + sendErr.Error())
+	}
+	return nil
+}
+
+// nextSlot is when a resumed or moved subscriber's next lesson is due:
+// their weekly slot, at the earliest now and never within six days of
+// their last lesson.
+func (h *handler) nextSlot(s *drip.Subscriber) time.Time {
+	from := h.now()
+	if s.LastSentAt != nil && s.LastSentAt.Add(drip.MinGap).After(from) {
+		from = s.LastSentAt.Add(drip.MinGap)
+	}
+	if s.SendWeekday == nil || s.SendHour == nil {
+		return from.UTC()
+	}
+	loc, _ := drip.LoadLocation(s.TimeZone)
+	return drip.Slot{Weekday: *s.SendWeekday, Hour: *s.SendHour, Location: loc}.Next(from)
+}
