@@ -1,70 +1,23 @@
 package admin_test
 
 import (
-	"context"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/twostep/twostep/internal/browsertest"
 )
 
 // browserTimeout bounds the browser test, from starting Chromium to the
 // last assertion.
 const browserTimeout = 45 * time.Second
 
-// newBrowser starts a headless Chromium with a fresh profile, as
-// internal/web's browser tests do, and returns a tab's context. Without a
-// browser the test is skipped, except under CI, where a missing browser
-// must not pass silently.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	path := os.Getenv("CHROMIUM_PATH")
-	if path == "" {
-		for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
-			if p, err := exec.LookPath(name); err == nil {
-				path = p
-				break
-			}
-		}
-	}
-	if _, err := exec.LookPath(path); path == "" || err != nil {
-		missing := "chromium not found at /usr/bin/chromium or on PATH: apt-get install -y chromium (or set CHROMIUM_PATH)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(missing)
-		}
-		t.Skip(missing)
-	}
-	ctx, cancelTimeout := context.WithTimeout(context.Background(), browserTimeout)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
-	// Registered after t.TempDir, so the browser has exited before its
-	// profile folder is removed.
-	t.Cleanup(func() {
-		cancelTab()
-		cancelAlloc()
-		cancelTimeout()
-	})
-	return tabCtx
-}
-
 func TestInABrowserTheAdminRewritesLesson3WhileWatchingTheEmailAndFindsTheRevisionInItsHistory(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	ctx := newBrowser(t)
+	ctx := browsertest.New(t, browserTimeout)
 	step := func(what string, err error) {
 		t.Helper()
 		if err != nil {

@@ -2,8 +2,6 @@ package web_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/twostep/twostep/internal/browsertest"
 	"github.com/twostep/twostep/internal/drip"
 )
 
@@ -19,69 +18,9 @@ import (
 // last assertion.
 const browserTimeout = 20 * time.Second
 
-// findBrowser is $CHROMIUM_PATH, else the first Chromium or Chrome on PATH.
-// When there is none it says what is missing.
-func findBrowser() (string, string) {
-	if p := os.Getenv("CHROMIUM_PATH"); p != "" {
-		if _, err := exec.LookPath(p); err != nil {
-			return "", "CHROMIUM_PATH=" + p + " is not an executable browser"
-		}
-		return p, ""
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p, ""
-		}
-	}
-	return "", "chromium not found: apt-get install -y chromium (or set CHROMIUM_PATH)"
-}
-
-// browserPath returns the browser to drive. Without one the test is
-// skipped, except under CI, where a missing browser must not pass silently.
-func browserPath(t *testing.T) string {
-	t.Helper()
-	path, missing := findBrowser()
-	if missing != "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(missing)
-		}
-		t.Skip(missing)
-	}
-	return path
-}
-
-// newBrowser starts the headless browser at path with a fresh profile and
-// returns a tab's context, which ends browserTimeout from now.
-func newBrowser(t *testing.T, path string) context.Context {
-	t.Helper()
-	ctx, cancelTimeout := context.WithTimeout(context.Background(), browserTimeout)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
-	// Registered after t.TempDir, so the browser has exited before its
-	// profile folder is removed.
-	t.Cleanup(func() {
-		cancelTab()
-		cancelAlloc()
-		cancelTimeout()
-	})
-	return tabCtx
-}
-
 func TestSignupInABrowserStoresTheBrowsersTimeZone(t *testing.T) {
-	path := browserPath(t)
 	h := newHarness(t, harnessOpts{})
-	ctx := newBrowser(t, path)
+	ctx := browsertest.New(t, browserTimeout)
 
 	// The override must be in place before the page's script runs.
 	if _, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "America/New_York"}); err != nil {
@@ -134,9 +73,8 @@ func TestSignupInABrowserStoresTheBrowsersTimeZone(t *testing.T) {
 }
 
 func TestSignupPageCanBeUsedWithTheKeyboardAlone(t *testing.T) {
-	path := browserPath(t)
 	h := newHarness(t, harnessOpts{})
-	ctx := newBrowser(t, path)
+	ctx := browsertest.New(t, browserTimeout)
 	if err := chromedp.Do(ctx, chromedp.Navigate(h.srv.URL+"/")); err != nil {
 		t.Fatalf("load the signup page: %v", err)
 	}

@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/twostep/twostep/internal/browsertest"
 )
 
 func TestPreferencesPageChangesDayAndHourInABrowser(t *testing.T) {
-	path := browserPath(t)
 	h := newHarness(t, harnessOpts{})
 	prefs, _ := h.reader("ann@example.com", "Europe/Berlin")
-	ctx := newBrowser(t, path)
+	ctx := browsertest.New(t, browserTimeout)
 
 	if err := chromedp.Do(ctx, chromedp.Navigate(h.srv.URL+prefs), chromedp.WaitVisible(chromedp.ID("weekday"))); err != nil {
 		t.Fatalf("open the preferences page: %v", err)
