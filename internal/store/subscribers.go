@@ -148,10 +148,11 @@ func (db *DB) Confirm(ctx context.Context, id int64, gen int, defaultWeekday tim
 		default:
 			return nil // already confirmed
 		}
-		// A returning reader still never gets two lessons within six days.
+		// Lesson 1 is due at confirmation; a returning reader's next lesson
+		// comes at their slot, never within six days of the last one.
 		due := now
-		if s.LastSentAt != nil && s.LastSentAt.Add(drip.MinGap).After(due) {
-			due = s.LastSentAt.Add(drip.MinGap)
+		if s.LastSentAt != nil {
+			due = drip.Reschedule(s.SlotOf(defaultHour, now), s.LastSentAt, now)
 		}
 		s, err = scanSubscriber(tx.QueryRow(ctx, `
 			UPDATE subscribers SET status = 'active', confirmed_at = $2, unsubscribed_at = NULL,
