@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -453,5 +454,50 @@ func TestPassUpdatesThePrometheusMetrics(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
 		}
+	}
+}
+
+func TestAMessageTheServerAcceptedCountsAsSentEvenWhenTheRSETAfterItFails(t *testing.T) {
+	f := newFixture(t)
+	f.engine.Conns = 1
+	f.addActive("ann@example.com", "UTC", time.Monday, 8, f.clock())
+	f.addActive("bob@example.com", "UTC", time.Monday, 8, f.clock())
+	var accepted, stalled atomic.Bool
+	f.smtp.SetHook(func(ev smtptest.Event) error {
+		switch {
+		case ev.Stage == smtptest.StageData:
+			accepted.Store(true)
+		case ev.Stage == smtptest.StageReset && accepted.Load() && !stalled.Swap(true):
+			// Hold the connection past the client's deadline, so its RSET
+			// after the accepted message times out.
+			time.Sleep(testMailOptions.ReplyTimeout + time.Second)
+		}
+		return nil
+	})
+	sum := f.pass()
+	if !stalled.Load() {
+		t.Fatal("the RSET was never stalled")
+	}
+	if sum.Sent != 2 || sum.Retrying != 0 || f.smtp.Accepted() != 2 {
+		t.Fatalf("summary %v with %d accepted: want both sent once", sum, f.smtp.Accepted())
+	}
+	if n := f.count(`SELECT count(*) FROM deliveries WHERE status = 'sent'`); n != 2 {
+		t.Fatalf("ledger has %d sent", n)
+	}
+}
+
+func TestSMTPRateLimitsMessagesPerSecondAcrossThePool(t *testing.T) {
+	f := newFixture(t)
+	f.engine.Conns = 4
+	f.engine.Rate = 20
+	addMany(t, f.db, 21, f.clock())
+	start := time.Now()
+	if s := f.pass(); s.Sent != 21 {
+		t.Fatalf("pass %v", s)
+	}
+	// A lower bound only: 21 messages at 20/s cannot take under a second
+	// (the first goes at once), however fast the machine.
+	if took := time.Since(start); took < time.Second {
+		t.Fatalf("21 messages at 20/s took %v", took)
 	}
 }

@@ -32,9 +32,10 @@ type Stage string
 
 // The stages a Hook sees.
 const (
-	StageMail Stage = "MAIL"
-	StageRcpt Stage = "RCPT"
-	StageData Stage = "DATA" // after the message body was read, before the reply
+	StageMail  Stage = "MAIL"
+	StageRcpt  Stage = "RCPT"
+	StageData  Stage = "DATA" // after the message body was read, before the reply
+	StageReset Stage = "RSET" // after a transaction ends, accepted or not; errors are ignored
 )
 
 // Event is what a Hook is told.
@@ -200,7 +201,10 @@ func (se *session) Data(r io.Reader) error {
 	return nil
 }
 
-func (se *session) Reset() { se.from, se.to = "", nil }
+func (se *session) Reset() {
+	se.from, se.to = "", nil
+	_ = se.srv.callHook(Event{Stage: StageReset, Conn: se.conn})
+}
 
 func (se *session) Logout() error { return nil }
 

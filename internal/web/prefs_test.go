@@ -471,3 +471,31 @@ func TestAddressChangeToAnotherSubscribersAddressIsRefused(t *testing.T) {
 		t.Fatal("a taken address became pending")
 	}
 }
+
+func TestEveryReaderChangeIsRecordedOnTheirHistory(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	prefs, _ := h.reader("ann@example.com", "UTC")
+	h.post(prefs+"/schedule", url.Values{"weekday": {"0"}, "hour": {"7"}, "tz": {"Asia/Tokyo"}})
+	h.post(prefs+"/pause", url.Values{"weeks": {"1"}})
+	h.post(prefs+"/resume", nil)
+	h.post(prefs+"/name", url.Values{"name": {"Annie"}})
+	h.post(prefs+"/next", nil)
+	h.post(prefs+"/unsubscribe", nil)
+	h.post(prefs+"/resubscribe", nil)
+	rows, err := h.db.Pool.Query(context.Background(), `
+		SELECT kind FROM events WHERE subscriber_id = $1 AND actor = 'subscriber' ORDER BY id`, h.sub("ann@example.com").ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for rows.Next() {
+		var k string
+		rows.Scan(&k)
+		kinds = append(kinds, k)
+	}
+	got := strings.Join(kinds, " ")
+	want := "signup confirmed schedule_changed paused resumed name_changed next_now unsubscribed resubscribed"
+	if got != want {
+		t.Fatalf("history %q, want %q", got, want)
+	}
+}
