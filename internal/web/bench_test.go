@@ -27,9 +27,9 @@ import (
 // HTTP and in the bare-SQL ceiling.
 const benchClients = 32
 
-// benchPoolConns is the pool size of both sides. pgxpool's default is
-// max(4, NumCPU), which would make the pool, not the work, the limit.
-const benchPoolConns = 40
+// benchPoolConns is the pool size of both sides: what the service runs
+// with by default on this machine.
+var benchPoolConns = store.DefaultMaxConns()
 
 // BenchmarkSignup measures POST /subscribe under benchClients concurrent
 // keep-alive clients against a real database, and, in the same run, the
@@ -276,8 +276,9 @@ func benchPoolURL(b *testing.B, raw string) string {
 // connecting inside the timed part.
 func benchWarmPool(b *testing.B, pool *pgxpool.Pool) {
 	b.Helper()
-	conns := make([]*pgxpool.Conn, benchClients)
-	benchParallel(b, benchClients, func(i int) error {
+	n := min(benchClients, int(pool.Config().MaxConns))
+	conns := make([]*pgxpool.Conn, n)
+	benchParallel(b, n, func(i int) error {
 		c, err := pool.Acquire(context.Background())
 		conns[i] = c
 		return err
