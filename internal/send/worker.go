@@ -23,6 +23,9 @@ type worker struct {
 	limiter *rate.Limiter
 	counts  *counts
 	stop    *stopper
+	// zones caches time zones by name: loading one reads the zone
+	// database every time.
+	zones map[string]*time.Location
 }
 
 // deliver sends sub their next lesson and records the outcome. Errors are
@@ -84,7 +87,7 @@ func (w *worker) deliver(ctx context.Context, sub *drip.Subscriber) {
 	}
 	var next *time.Time
 	if ls.Number < w.cur.Course.LessonCount {
-		n := drip.NextDue(slotOf(sub), att.DueAt, now)
+		n := drip.NextDue(w.slotOf(sub), att.DueAt, now)
 		next = &n
 	}
 	if err := e.DB.Sent(rec, sub, att, msgID, reply, now, next); err != nil {
@@ -161,8 +164,15 @@ func retryBackoff(attempts int) time.Duration {
 }
 
 // slotOf is the subscriber's chosen delivery slot.
-func slotOf(sub *drip.Subscriber) drip.Slot {
-	loc, _ := drip.LoadLocation(sub.TimeZone)
+func (w *worker) slotOf(sub *drip.Subscriber) drip.Slot {
+	loc := w.zones[sub.TimeZone]
+	if loc == nil {
+		loc, _ = drip.LoadLocation(sub.TimeZone)
+		if w.zones == nil {
+			w.zones = map[string]*time.Location{}
+		}
+		w.zones[sub.TimeZone] = loc
+	}
 	s := drip.Slot{Weekday: time.Monday, Hour: 8, Location: loc}
 	if sub.SendWeekday != nil {
 		s.Weekday = *sub.SendWeekday

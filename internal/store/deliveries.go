@@ -97,7 +97,12 @@ func (db *DB) BeginDelivery(ctx context.Context, sub *drip.Subscriber, revisionI
 	a := Attempt{DueAt: *sub.NextDueAt}
 	err := db.Pool.QueryRow(ctx, `
 		INSERT INTO deliveries (subscriber_id, round, lesson, revision_id, status, attempts, due_at, lease_until, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, 'sending', 1, $5, $6, $7, $7)
+		SELECT $1::bigint, $2::int, $3::int, $4::bigint, 'sending', 1, $5::timestamptz, $6::timestamptz, $7::timestamptz, $7::timestamptz
+		-- The 'sending' row is committed without waiting for the disk: the
+		-- synchronous commit of Sent (or Failed) that follows flushes the
+		-- log up to and including it, and a crash before then loses only
+		-- what was in flight anyway — the claim's lease brings it back.
+		FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async
 		ON CONFLICT (subscriber_id, round, lesson) DO UPDATE
 			SET status = 'sending', attempts = deliveries.attempts + 1, revision_id = EXCLUDED.revision_id,
 			    lease_until = EXCLUDED.lease_until, updated_at = EXCLUDED.updated_at
@@ -118,6 +123,24 @@ func (db *DB) BeginDelivery(ctx context.Context, sub *drip.Subscriber, revisionI
 // Sent finalises a delivery the server accepted and moves the subscriber
 // on: to nextDue for the next lesson, or to completed after the last.
 func (db *DB) Sent(ctx context.Context, sub *drip.Subscriber, a Attempt, messageID, reply string, now time.Time, nextDue *time.Time) error {
+	if nextDue != nil {
+		// The common case in one statement, so one round trip and one
+		// commit per message; the last lesson below also queues mail.
+		_, err := db.Pool.Exec(ctx, `
+			WITH d AS (
+				UPDATE deliveries SET status = 'sent', message_id = $7, smtp_reply = $8, sent_at = $3,
+					lease_until = NULL, next_attempt_at = NULL, updated_at = $3
+				WHERE id = $6
+			)
+			UPDATE subscribers SET next_lesson = next_lesson + 1, last_sent_at = $3, next_due_at = $4,
+				claimed_until = NULL, updated_at = $3
+			WHERE id = $1 AND next_lesson = $2 AND round = $5`,
+			sub.ID, sub.NextLesson, now, nextDue, sub.Round, a.DeliveryID, messageID, reply)
+		if err != nil {
+			return fmt.Errorf("record delivery %d sent: %w", a.DeliveryID, err)
+		}
+		return nil
+	}
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `
 			UPDATE deliveries SET status = 'sent', message_id = $2, smtp_reply = $3, sent_at = $4,
