@@ -228,8 +228,3 @@ func checkListenAddr(s string) error {
 	}
 	return nil
 }
-
-// Link returns BASE_URL joined with path, for links in emails and pages.
-func (c Config) Link(path string) string {
-	return c.BaseURL.String() + path
-}

@@ -72,7 +72,11 @@ func (o *Outbox) sendOne(ctx context.Context, t mail.Transport, it store.OutboxI
 		return o.DB.OutboxSent(ctx, it.ID, "")
 	}
 	if err != nil {
-		return err
+		// Our bug, not the server's: keep this item for later (a fixed
+		// template may be deployed) and carry on with the others.
+		o.Log.Error("mail could not be composed; will retry", "kind", it.Kind, "outbox_id", it.ID, "err", err)
+		res.Retrying++
+		return o.DB.OutboxRetry(ctx, it.ID, err.Error(), backoff(it.Attempts, now))
 	}
 	reply, err := t.Send(ctx, m)
 	if err == nil {
@@ -98,7 +102,7 @@ func (o *Outbox) sendOne(ctx context.Context, t mail.Transport, it store.OutboxI
 	if rerr := o.DB.OutboxRetry(ctx, it.ID, err.Error(), next); rerr != nil {
 		return rerr
 	}
-	if out.Kind == mail.Unreachable || errors.Is(err, mail.ErrDial) {
+	if out.Kind == mail.Unreachable {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	return nil

@@ -27,6 +27,19 @@ func (p *Pages) Title(ctx context.Context, n int) string {
 	return ""
 }
 
+// Titles maps every lesson number to its current title, for lists.
+func (p *Pages) Titles(ctx context.Context) map[int]string {
+	cur, err := p.Library.Current(ctx)
+	if err != nil {
+		return nil
+	}
+	out := make(map[int]string, len(cur.Course.Lessons))
+	for _, ls := range cur.Course.Lessons {
+		out[ls.Number] = ls.Title
+	}
+	return out
+}
+
 // Page is lesson n's body as the reader gets it.
 func (p *Pages) Page(ctx context.Context, n int, sub *drip.Subscriber) (template.HTML, error) {
 	cur, err := p.Library.Current(ctx)

@@ -111,8 +111,9 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 		return ErrPaused
 	}
 	// Timed pauses that have ended make their readers due again.
+	// A failure here must not hold back everyone else's lessons.
 	if _, err := e.DB.ResumeExpired(ctx, now(), e.Letters.Course.SendHour); err != nil {
-		return err
+		e.Log.Error("resume ended pauses", "err", err)
 	}
 	if n, err := e.DB.DueCount(ctx, now()); err == nil {
 		e.Metrics.setBacklog(n)

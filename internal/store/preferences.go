@@ -118,12 +118,13 @@ func (db *DB) ResumeExpired(ctx context.Context, now time.Time, defaultHour int)
 	if err != nil {
 		return 0, fmt.Errorf("find ended pauses: %w", err)
 	}
+	var errs []error
 	for _, k := range keys {
 		if _, err := db.Resume(ctx, k.ID, k.Gen, "system", defaultHour); err != nil {
-			return 0, err
+			errs = append(errs, err) // one reader's problem must not strand the others
 		}
 	}
-	return len(keys), nil
+	return len(keys) - len(errs), errors.Join(errs...)
 }
 
 // NextNow makes the next lesson due at once, at most once a day; the
@@ -184,17 +185,28 @@ func (db *DB) SetName(ctx context.Context, id int64, gen int, name string) (*dri
 	})
 }
 
+// EmailChangeInterval is the least time between two address-change
+// requests of one subscriber.
+const EmailChangeInterval = time.Hour
+
 // RequestEmailChange keeps newEmail as pending and queues a confirmation
 // to it; nothing changes until that is confirmed. An address that belongs
-// to another subscription is refused with ErrTaken.
+// to another subscription gets nothing, with no error, so the answer does
+// not reveal it; a second request within EmailChangeInterval is ErrTooSoon.
 func (db *DB) RequestEmailChange(ctx context.Context, id int64, gen int, newEmail string) (*drip.Subscriber, error) {
 	return db.change(ctx, id, gen, "subscriber", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
+		// One request an hour, so the form cannot mail-bomb a stranger.
+		if s.PendingEmailAt != nil && now.Sub(*s.PendingEmailAt) < EmailChangeInterval {
+			return "", nil, ErrTooSoon
+		}
 		var taken bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM subscribers WHERE lower(email) = lower($1) AND id <> $2)`, newEmail, s.ID).Scan(&taken); err != nil {
 			return "", nil, err
 		}
 		if taken {
-			return "", nil, ErrTaken
+			// Answered like any other request, so the form does not tell
+			// who is subscribed; nothing is sent.
+			return "", nil, errNoChange
 		}
 		// Whole seconds: the confirmation link's expiry is derived from it.
 		at := now.Truncate(time.Second)

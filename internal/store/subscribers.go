@@ -150,7 +150,7 @@ func (db *DB) Confirm(ctx context.Context, id int64, gen int, defaultWeekday tim
 		}
 		// Lesson 1 is due at confirmation; a returning reader's next lesson
 		// comes at their slot, never within six days of the last one.
-		due := now
+		due := drip.FirstDue(now)
 		if s.LastSentAt != nil {
 			due = drip.Reschedule(s.SlotOf(defaultHour, now), s.LastSentAt, now)
 		}

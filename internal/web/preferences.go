@@ -22,6 +22,8 @@ import (
 type Lessons interface {
 	// Title is lesson n's title, "" when there is no lesson n.
 	Title(ctx context.Context, n int) string
+	// Titles maps every lesson number to its title.
+	Titles(ctx context.Context) map[int]string
 	// Page renders lesson n as the reader gets it.
 	Page(ctx context.Context, n int, sub *drip.Subscriber) (template.HTML, error)
 	// Reflection is lesson n's reflection question.
@@ -59,7 +61,7 @@ var doneMessages = map[string]string{
 	"schedule":      "Your lessons will now come at the time below.",
 	"paused":        "Your lessons are paused.",
 	"resumed":       "Welcome back: your lessons are on again.",
-	"next":          "Your next lesson is on its way; the weekly rhythm counts from it.",
+	"next":          "Your next lesson goes out on the next delivery run, within minutes; the weekly rhythm counts from it.",
 	"back":          "Done: your course picks up from the lesson you chose.",
 	"name":          "Your name is updated.",
 	"email":         "We sent a confirmation link to the new address. Nothing changes until you follow it.",
@@ -78,6 +80,7 @@ func (s *Server) prefsPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderPrefs(w http.ResponseWriter, r *http.Request, status int, sub *drip.Subscriber, done, problem string) {
+	var err error
 	slot := sub.SlotOf(s.opts.Site.SendHour, s.opts.Now())
 	p := prefs{
 		Sub: sub, Base: "/preferences/" + chiToken(r), Done: done, Problem: problem, Lessons: s.opts.Site.Lessons,
@@ -90,13 +93,9 @@ func (s *Server) renderPrefs(w http.ResponseWriter, r *http.Request, status int,
 	if sub.NextDueAt != nil && sub.Status == drip.StatusActive {
 		p.Next = sub.NextDueAt.In(slot.Location).Format("Monday 2 January at 15:04")
 	}
-	rec, err := s.db.ReceivedLessons(r.Context(), sub.ID)
-	if err != nil {
+	if p.Received, err = s.received(r.Context(), sub, slot.Location); err != nil {
 		s.fail(w, r, err)
 		return
-	}
-	for _, l := range rec {
-		p.Received = append(p.Received, receivedLesson{N: l.Lesson, Title: s.opts.Lessons.Title(r.Context(), l.Lesson), SentAt: l.SentAt.In(slot.Location).Format("2 Jan 2006")})
 	}
 	s.render(w, r, status, "preferences", page{NoIndex: true, Prefs: p})
 }
@@ -120,6 +119,8 @@ func (s *Server) prefsAction(done string, act func(r *http.Request, sub *drip.Su
 			switch {
 			case errors.As(err, &pe):
 				s.renderPrefs(w, r, http.StatusUnprocessableEntity, sub, "", pe.msg)
+			case errors.Is(err, store.ErrTooSoon) && done == "email":
+				s.renderPrefs(w, r, http.StatusTooManyRequests, sub, "", "You asked to change your address less than an hour ago. Please try again later.")
 			case errors.Is(err, store.ErrTooSoon):
 				s.renderPrefs(w, r, http.StatusTooManyRequests, sub, "", "You asked for a lesson early less than a day ago. Try again tomorrow.")
 			case errors.Is(err, store.ErrNotNow):
@@ -165,7 +166,11 @@ func (s *Server) setSchedule(r *http.Request, sub *drip.Subscriber) error {
 	if err1 != nil || err2 != nil || wd < 0 || wd > 6 || hour < 0 || hour > 23 || !ok {
 		return problemError{"Please choose a day, an hour and a time zone from the lists."}
 	}
-	_, err := s.db.SetSchedule(r.Context(), sub.ID, sub.TokenGen, drip.Slot{Weekday: time.Weekday(wd), Hour: hour, Location: loc})
+	slot := drip.Slot{Weekday: time.Weekday(wd), Hour: hour, Location: loc}
+	if err := slot.Valid(); err != nil {
+		return problemError{"Please choose a day, an hour and a time zone from the lists."}
+	}
+	_, err := s.db.SetSchedule(r.Context(), sub.ID, sub.TokenGen, slot)
 	return err
 }
 
@@ -191,9 +196,6 @@ func (s *Server) resume(r *http.Request, sub *drip.Subscriber) error {
 
 func (s *Server) nextNow(r *http.Request, sub *drip.Subscriber) error {
 	_, err := s.db.NextNow(r.Context(), sub.ID, sub.TokenGen)
-	if err == nil && s.opts.Nudge != nil {
-		s.opts.Nudge()
-	}
 	return err
 }
 
@@ -290,17 +292,29 @@ func (s *Server) myLessons(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderList(w http.ResponseWriter, r *http.Request, sub *drip.Subscriber) {
-	rec, err := s.db.ReceivedLessons(r.Context(), sub.ID)
-	if err != nil {
+	loc, _ := drip.LoadLocation(sub.TimeZone)
+	p := prefs{Sub: sub, Base: "/preferences/" + chiToken(r), Lessons: s.opts.Site.Lessons}
+	var err error
+	if p.Received, err = s.received(r.Context(), sub, loc); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	loc, _ := drip.LoadLocation(sub.TimeZone)
-	p := prefs{Sub: sub, Base: "/preferences/" + chiToken(r), Lessons: s.opts.Site.Lessons}
-	for _, l := range rec {
-		p.Received = append(p.Received, receivedLesson{N: l.Lesson, Title: s.opts.Lessons.Title(r.Context(), l.Lesson), SentAt: l.SentAt.In(loc).Format("2 Jan 2006")})
-	}
 	s.render(w, r, http.StatusOK, "my_lessons", page{NoIndex: true, Prefs: p})
+}
+
+// received lists the lessons sub has received, newest first, with their
+// titles and the date in the reader's zone.
+func (s *Server) received(ctx context.Context, sub *drip.Subscriber, loc *time.Location) ([]receivedLesson, error) {
+	rec, err := s.db.ReceivedLessons(ctx, sub.ID)
+	if err != nil || len(rec) == 0 {
+		return nil, err
+	}
+	titles := s.opts.Lessons.Titles(ctx)
+	out := make([]receivedLesson, 0, len(rec))
+	for _, l := range rec {
+		out = append(out, receivedLesson{N: l.Lesson, Title: titles[l.Lesson], SentAt: l.SentAt.In(loc).Format("2 Jan 2006")})
+	}
+	return out, nil
 }
 
 // lessonPage shows a lesson the reader has received, as in the email;
