@@ -16,7 +16,6 @@ import (
 
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
-	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/send"
 	"github.com/twostep/twostep/internal/store"
 )
@@ -467,16 +466,7 @@ func (h *handler) testSend(w http.ResponseWriter, r *http.Request) {
 // subjectPrefix before the subject, and sends it at once over a new
 // connection, outside the schedule and the ledger.
 func (h *handler) sendLesson(ctx context.Context, c *course.Course, ls *course.Lesson, sub *drip.Subscriber, subjectPrefix string) (msgID, reply string, err error) {
-	l := h.d.Letters
-	rc := l.LessonRecipient(sub, ls.Number)
-	e, err := l.Renderer.Lesson(c, ls, rc)
-	if err != nil {
-		return "", "", err
-	}
-	msgID = mail.NewMessageID(l.From)
-	m, err := mail.Compose(mail.Envelope{From: l.From, ReplyTo: c.ReplyTo, ToName: sub.Name, ToAddr: sub.Email,
-		Subject: subjectPrefix + e.Subject, Text: e.Text, HTML: e.HTML, Date: h.now(), MessageID: msgID,
-		UnsubscribeURL: rc.UnsubscribeURL, Lesson: ls.Number})
+	m, msgID, err := h.d.Letters.LessonWithPrefix(c, ls, sub, h.now(), subjectPrefix)
 	if err != nil {
 		return "", "", err
 	}

@@ -227,13 +227,6 @@ func (h *handler) resend(r *http.Request, id int64, n int, a store.AdminAction) 
 // their weekly slot, at the earliest now and never within six days of
 // their last lesson.
 func (h *handler) nextSlot(s *drip.Subscriber) time.Time {
-	from := h.now()
-	if s.LastSentAt != nil && s.LastSentAt.Add(drip.MinGap).After(from) {
-		from = s.LastSentAt.Add(drip.MinGap)
-	}
-	if s.SendWeekday == nil || s.SendHour == nil {
-		return from.UTC()
-	}
-	loc, _ := drip.LoadLocation(s.TimeZone)
-	return drip.Slot{Weekday: *s.SendWeekday, Hour: *s.SendHour, Location: loc}.Next(from)
+	now := h.now()
+	return drip.Reschedule(s.SlotOf(h.d.Library.Base.SendHour, now), s.LastSentAt, now)
 }

@@ -53,6 +53,12 @@ func (l *Letters) Confirmation(sub *drip.Subscriber, queuedAt, now time.Time) (*
 
 // Lesson is lesson l of course c as sub gets it, with its signed links.
 func (l *Letters) Lesson(c *course.Course, ls *course.Lesson, sub *drip.Subscriber, now time.Time) (*gomail.Msg, string, error) {
+	return l.LessonWithPrefix(c, ls, sub, now, "")
+}
+
+// LessonWithPrefix is Lesson with prefix before the subject, for copies
+// sent outside the schedule such as the admin's "[Test]".
+func (l *Letters) LessonWithPrefix(c *course.Course, ls *course.Lesson, sub *drip.Subscriber, now time.Time, prefix string) (*gomail.Msg, string, error) {
 	rc := l.LessonRecipient(sub, ls.Number)
 	e, err := l.Renderer.Lesson(c, ls, rc)
 	if err != nil {
@@ -61,7 +67,7 @@ func (l *Letters) Lesson(c *course.Course, ls *course.Lesson, sub *drip.Subscrib
 	id := mail.NewMessageID(l.From)
 	m, err := mail.Compose(mail.Envelope{
 		From: l.From, ReplyTo: c.ReplyTo, ToName: sub.Name, ToAddr: sub.Email,
-		Subject: e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
+		Subject: prefix + e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
 		UnsubscribeURL: rc.UnsubscribeURL, Lesson: ls.Number,
 	})
 	if err != nil {
