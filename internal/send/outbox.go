@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -76,7 +75,7 @@ func (o *Outbox) sendOne(ctx context.Context, t mail.Transport, it store.OutboxI
 		// template may be deployed) and carry on with the others.
 		o.Log.Error("mail could not be composed; will retry", "kind", it.Kind, "outbox_id", it.ID, "err", err)
 		res.Retrying++
-		return o.DB.OutboxRetry(ctx, it.ID, err.Error(), backoff(it.Attempts, now))
+		return o.DB.OutboxRetry(ctx, it.ID, err.Error(), outboxBackoff(it.Attempts, now))
 	}
 	reply, err := t.Send(ctx, m)
 	if err == nil {
@@ -91,7 +90,7 @@ func (o *Outbox) sendOne(ctx context.Context, t mail.Transport, it store.OutboxI
 		o.Log.Warn("mail refused", "kind", it.Kind, "outbox_id", it.ID, "subscriber", it.Subscriber.ID, "err", err)
 		return o.DB.OutboxRetry(ctx, it.ID, err.Error(), time.Time{})
 	}
-	next := backoff(it.Attempts, now)
+	next := outboxBackoff(it.Attempts, now)
 	if now.Sub(it.CreatedAt) > outboxGiveUp {
 		next = time.Time{}
 		res.Failed++
@@ -108,11 +107,10 @@ func (o *Outbox) sendOne(ctx context.Context, t mail.Transport, it store.OutboxI
 	return nil
 }
 
-// backoff is the next attempt after attempts failures: 30 s doubling to at
-// most an hour.
-func backoff(attempts int, now time.Time) time.Time {
-	d := 30 * time.Second * time.Duration(math.Pow(2, float64(min(attempts, 8)-1)))
-	return now.Add(min(d, time.Hour))
+// Confirmations retry sooner than lessons (30 s doubling to an hour): a
+// reader is waiting for one at the signup page.
+func outboxBackoff(attempts int, now time.Time) time.Time {
+	return now.Add(backoff(attempts, 30*time.Second, time.Hour))
 }
 
 // Run flushes the outbox whenever nudge fires or Poll passes, and deletes

@@ -124,7 +124,7 @@ func (w *worker) fail(ctx context.Context, sub *drip.Subscriber, att store.Attem
 			"until", until, "outcome", out.String(), "reply", f.Reply)
 		w.stop.set(fmt.Errorf("%w: %s", ErrPaused, f.Reply))
 	default: // Retry, Unreachable
-		f.RetryAt = now.Add(retryBackoff(att.Attempts))
+		f.RetryAt = now.Add(backoff(att.Attempts, time.Minute, 2*time.Hour))
 		if now.Sub(att.FirstTry) >= e.GiveUp {
 			f.RetryAt = time.Time{}
 		}
@@ -156,11 +156,10 @@ func (w *worker) logErr(sub *drip.Subscriber, err error) {
 	}
 }
 
-// retryBackoff is the wait after the nth failed attempt: a minute,
-// doubling, at most two hours.
-func retryBackoff(attempts int) time.Duration {
-	d := time.Minute << min(max(attempts-1, 0), 7)
-	return min(d, 2*time.Hour)
+// backoff is the wait after the nth failed attempt: base, doubling, at
+// most limit.
+func backoff(attempts int, base, limit time.Duration) time.Duration {
+	return min(base<<min(max(attempts-1, 0), 16), limit)
 }
 
 // slotOf is the subscriber's chosen delivery slot.
