@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/store"
 )
@@ -130,15 +129,15 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 	// jobs is unbuffered: a claim is only taken while a worker is free, and
 	// the next claim is made while the workers send, so they never idle on
 	// the database.
-	jobs := make(chan *drip.Subscriber)
+	jobs := make(chan store.Claim)
 	var stop stopper
 	var wg sync.WaitGroup
 	for range max(e.Conns, 1) {
 		w := &worker{e: e, t: e.Open(), cur: cur, now: now, limiter: limiter, counts: c, stop: &stop}
 		wg.Go(func() {
 			defer w.t.Close()
-			for sub := range jobs {
-				w.deliver(ctx, sub)
+			for c := range jobs {
+				w.deliver(ctx, c)
 			}
 		})
 	}
@@ -151,37 +150,43 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 	return stop.err()
 }
 
-// feed claims due subscribers and hands them to the workers until nothing
-// is due, the context ends, or a worker stops the pass.
-func (e *Engine) feed(ctx context.Context, now func() time.Time, jobs chan<- *drip.Subscriber, stop *stopper) error {
+// feed claims due subscribers, with their ledger rows begun, and hands
+// them to the workers until nothing is due, the context ends, or a worker
+// stops the pass.
+func (e *Engine) feed(ctx context.Context, now func() time.Time, jobs chan<- store.Claim, stop *stopper) error {
 	for stop.err() == nil {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		subs, err := e.DB.ClaimDue(ctx, now(), e.Batch, e.Lease)
+		claims, err := e.DB.ClaimAndBegin(ctx, now(), e.Batch, e.Lease)
 		if err != nil {
 			return err
 		}
-		if len(subs) == 0 {
+		if len(claims) == 0 {
 			return nil
 		}
-		for i, sub := range subs {
+		for i, c := range claims {
 			if stop.err() != nil || ctx.Err() != nil {
-				return e.release(subs[i:])
+				for _, rest := range claims[i:] {
+					if err := e.handBack(rest); err != nil {
+						return err
+					}
+				}
+				return nil
 			}
-			jobs <- sub
+			jobs <- c
 		}
 	}
 	return nil
 }
 
-// release hands back claims that were not tried.
-func (e *Engine) release(subs []*drip.Subscriber) error {
-	ids := make([]int64, len(subs))
-	for i, s := range subs {
-		ids[i] = s.ID
+// handBack returns a claim that was not tried, with its ledger row, so the
+// next pass takes it at once.
+func (e *Engine) handBack(c store.Claim) error {
+	if c.Attempt != nil {
+		return e.DB.Unbegin(context.Background(), *c.Attempt, c.Sub.ID)
 	}
-	return e.DB.Release(context.Background(), ids)
+	return e.DB.Release(context.Background(), []int64{c.Sub.ID})
 }
 
 // stopper records the first reason to stop a pass.

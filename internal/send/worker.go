@@ -2,7 +2,6 @@ package send
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -32,32 +31,37 @@ type worker struct {
 // logged and counted, never returned: one reader's problem must not stop
 // the others' lessons. Only an unreachable server or a policy refusal
 // stops the pass.
-func (w *worker) deliver(ctx context.Context, sub *drip.Subscriber) {
-	e := w.e
+func (w *worker) deliver(ctx context.Context, c store.Claim) {
+	e, sub := w.e, c.Sub
 	// Records are written even when ctx ends mid-send: the SMTP server may
 	// already have the message, and the ledger must say so.
 	rec := context.WithoutCancel(ctx)
 	if w.stop.err() != nil {
-		w.logErr(sub, e.release([]*drip.Subscriber{sub}))
+		w.logErr(sub, e.handBack(c))
 		return
 	}
 	now := w.now()
-	ls := w.cur.Course.Lesson(sub.NextLesson)
-	if ls == nil {
-		// Past the last lesson (the course got shorter, say): done.
-		if err := e.DB.Complete(rec, sub, now); err != nil {
-			w.logErr(sub, err)
-			return
+	if c.Attempt == nil {
+		if w.cur.Course.Lesson(sub.NextLesson) == nil {
+			// Past the last lesson (the course got shorter, say): done.
+			if err := e.DB.Complete(rec, sub, now); err != nil {
+				w.logErr(sub, err)
+				return
+			}
+			w.counts.completed.Add(1)
 		}
-		w.counts.completed.Add(1)
-		return
-	}
-	att, err := e.DB.BeginDelivery(rec, sub, w.cur.Revisions[ls.Number], now, e.Lease)
-	if errors.Is(err, store.ErrNotYours) {
 		return // sent or being sent elsewhere; the claim lapses with its lease
 	}
-	if err != nil {
-		w.logErr(sub, err)
+	att := *c.Attempt
+	if c.RevisionID != w.cur.Revisions[sub.NextLesson] {
+		// An edit landed since the pass began: send what the ledger records.
+		if cur, err := e.Library.Current(rec); err == nil {
+			w.cur = cur
+		}
+	}
+	ls := w.cur.Course.Lesson(sub.NextLesson)
+	if ls == nil {
+		w.fail(rec, sub, att, now, "lesson not found", mail.Outcome{Kind: mail.Retry})
 		return
 	}
 	msg, msgID, err := e.Letters.Lesson(w.cur.Course, ls, sub, now)

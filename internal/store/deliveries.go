@@ -11,19 +11,22 @@ import (
 	"github.com/twostep/twostep/internal/drip"
 )
 
+// dueSQL picks the due active subscribers a claim takes ($1 now, $2 limit).
+const dueSQL = `
+		SELECT id FROM subscribers
+		WHERE status = 'active' AND next_due_at <= $1
+		  AND (claimed_until IS NULL OR claimed_until < $1)
+		ORDER BY next_due_at
+		LIMIT $2
+		FOR UPDATE SKIP LOCKED`
+
 // claimSQL takes due active subscribers for one pass. The partial index
 // subscribers_due_idx (next_due_at WHERE status = 'active') makes this
 // read only the due rows, so a pass costs O(due) however many subscribers
 // there are; SKIP LOCKED lets several copies claim side by side, and the
 // lease in claimed_until returns a crashed copy's claims.
 const claimSQL = `
-	WITH due AS (
-		SELECT id FROM subscribers
-		WHERE status = 'active' AND next_due_at <= $1
-		  AND (claimed_until IS NULL OR claimed_until < $1)
-		ORDER BY next_due_at
-		LIMIT $2
-		FOR UPDATE SKIP LOCKED
+	WITH due AS (` + dueSQL + `
 	)
 	UPDATE subscribers s SET claimed_until = $3
 	FROM due WHERE s.id = due.id
@@ -48,6 +51,96 @@ func (db *DB) ClaimDue(ctx context.Context, now time.Time, limit int, lease time
 		return nil, fmt.Errorf("claim due subscribers: %w", err)
 	}
 	return subs, nil
+}
+
+// Claim is one claimed subscriber and, when its lesson could be begun,
+// the ledger row written for it.
+type Claim struct {
+	Sub        *drip.Subscriber
+	Attempt    *Attempt // nil: sent, given up or in flight elsewhere; or no such lesson
+	RevisionID int64    // the revision the ledger row records
+}
+
+// ClaimAndBegin is ClaimDue and BeginDelivery for the whole batch in one
+// statement: one round trip and one commit per batch instead of one per
+// message. Rows are begun only for lessons that exist (a subscriber past
+// the last lesson comes back with no Attempt, for the caller to complete).
+// The commit does not wait for the disk: a claim or a 'sending' row lost in
+// a crash only makes the reader due again, and every outcome is recorded
+// with a synchronous commit that flushes these rows too.
+func (db *DB) ClaimAndBegin(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Claim, error) {
+	rows, err := db.Pool.Query(ctx, `
+		WITH due AS (`+dueSQL+`
+		), claimed AS (
+			UPDATE subscribers s SET claimed_until = $3
+			FROM due, (SELECT set_config('synchronous_commit', 'off', true)) AS async
+			WHERE s.id = due.id
+			RETURNING `+subscriberColumnsS+`
+		), begun AS (
+			INSERT INTO deliveries (subscriber_id, round, lesson, revision_id, status, attempts, due_at, lease_until, created_at, updated_at)
+			SELECT c.id, c.round, c.next_lesson, l.revision_id, 'sending', 1, c.next_due_at, $3, $1, $1
+			FROM claimed c JOIN lessons l ON l.number = c.next_lesson
+			ON CONFLICT (subscriber_id, round, lesson) DO UPDATE
+				SET status = 'sending', attempts = deliveries.attempts + 1, revision_id = EXCLUDED.revision_id,
+				    lease_until = EXCLUDED.lease_until, updated_at = EXCLUDED.updated_at
+				WHERE deliveries.status = 'retrying'
+				   OR (deliveries.status = 'sending' AND deliveries.lease_until < $1)
+			RETURNING subscriber_id, id, attempts, created_at, due_at, revision_id
+		)
+		SELECT c.*, b.id, b.attempts, b.created_at, b.due_at, b.revision_id
+		FROM claimed c LEFT JOIN begun b ON b.subscriber_id = c.id`,
+		now, limit, now.Add(lease))
+	if err != nil {
+		return nil, fmt.Errorf("claim due subscribers: %w", err)
+	}
+	claims, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Claim, error) {
+		var c Claim
+		var s drip.Subscriber
+		var weekday, hour *int16
+		var id, rev *int64
+		var attempts *int
+		var first, due *time.Time
+		err := r.Scan(&s.ID, &s.Email, &s.Name, &s.Status, &s.TimeZone, &weekday, &hour,
+			&s.Round, &s.NextLesson, &s.NextDueAt, &s.LastSentAt, &s.TokenGen,
+			&s.ConsentMethod, &s.ConsentAt, &s.ConsentIP, &s.ConsentUserAgent, &s.ConsentFormURL, &s.ConsentVersion,
+			&s.ConfirmationSentAt, &s.ConfirmedAt, &s.UnsubscribedAt, &s.CreatedAt,
+			&s.PausedUntil, &s.NextNowAt, &s.PendingEmail, &s.PendingEmailAt,
+			&id, &attempts, &first, &due, &rev)
+		if weekday != nil {
+			wd := time.Weekday(*weekday)
+			s.SendWeekday = &wd
+		}
+		if hour != nil {
+			h := int(*hour)
+			s.SendHour = &h
+		}
+		c.Sub = &s
+		if id != nil {
+			c.Attempt = &Attempt{DeliveryID: *id, Attempts: *attempts, FirstTry: *first, DueAt: *due}
+			c.RevisionID = *rev
+		}
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim due subscribers: %w", err)
+	}
+	return claims, nil
+}
+
+// Unbegin hands back a begun delivery that was never tried (the pass
+// stopped first): it is retried at once by the next pass, and the attempt
+// does not count.
+func (db *DB) Unbegin(ctx context.Context, a Attempt, subscriberID int64) error {
+	_, err := db.Pool.Exec(ctx, `
+		WITH d AS (
+			UPDATE deliveries SET status = 'retrying', attempts = attempts - 1, lease_until = NULL
+			WHERE id = $1 AND status = 'sending'
+		)
+		UPDATE subscribers SET claimed_until = NULL WHERE id = $2`, a.DeliveryID, subscriberID)
+	if err != nil {
+		return fmt.Errorf("hand back delivery %d: %w", a.DeliveryID, err)
+	}
+	return nil
 }
 
 // ExplainClaim returns the plan of the claim query, for the test that
@@ -84,40 +177,6 @@ type Attempt struct {
 	Attempts   int       // including this one
 	FirstTry   time.Time // when the ledger row was created
 	DueAt      time.Time // when the lesson was due, for the next due time
-}
-
-// ErrNotYours means the ledger row for a lesson is already sent, given up,
-// or being sent by another copy whose lease has not ended.
-var ErrNotYours = errors.New("delivery is not available to this pass")
-
-// BeginDelivery writes the ledger row as 'sending' before the SMTP
-// transaction. A row left 'sending' by a crashed copy is taken over once
-// its lease ends; a 'retrying' row is taken at once.
-func (db *DB) BeginDelivery(ctx context.Context, sub *drip.Subscriber, revisionID int64, now time.Time, lease time.Duration) (Attempt, error) {
-	a := Attempt{DueAt: *sub.NextDueAt}
-	err := db.Pool.QueryRow(ctx, `
-		INSERT INTO deliveries (subscriber_id, round, lesson, revision_id, status, attempts, due_at, lease_until, created_at, updated_at)
-		SELECT $1::bigint, $2::int, $3::int, $4::bigint, 'sending', 1, $5::timestamptz, $6::timestamptz, $7::timestamptz, $7::timestamptz
-		-- The 'sending' row is committed without waiting for the disk: the
-		-- synchronous commit of Sent (or Failed) that follows flushes the
-		-- log up to and including it, and a crash before then loses only
-		-- what was in flight anyway — the claim's lease brings it back.
-		FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async
-		ON CONFLICT (subscriber_id, round, lesson) DO UPDATE
-			SET status = 'sending', attempts = deliveries.attempts + 1, revision_id = EXCLUDED.revision_id,
-			    lease_until = EXCLUDED.lease_until, updated_at = EXCLUDED.updated_at
-			WHERE deliveries.status = 'retrying'
-			   OR (deliveries.status = 'sending' AND deliveries.lease_until < $7)
-		RETURNING id, attempts, created_at, due_at`,
-		sub.ID, sub.Round, sub.NextLesson, revisionID, sub.NextDueAt, now.Add(lease), now,
-	).Scan(&a.DeliveryID, &a.Attempts, &a.FirstTry, &a.DueAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return a, ErrNotYours
-	}
-	if err != nil {
-		return a, fmt.Errorf("begin delivery of lesson %d to %d: %w", sub.NextLesson, sub.ID, err)
-	}
-	return a, nil
 }
 
 // Sent finalises a delivery the server accepted and moves the subscriber
