@@ -118,21 +118,22 @@ func New(ctx context.Context, d Deps) (http.Handler, error) {
 // setPassword hashes the configured password and, when it is not the one
 // stored at the last start, stores it and revokes every session.
 func (h *handler) setPassword(ctx context.Context, password string) error {
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), h.d.BcryptCost)
-	if err != nil {
-		return fmt.Errorf("hash ADMIN_PASSWORD: %w", err)
-	}
-	h.hash = hash
 	stored, err := h.db.AdminPasswordHash(ctx, h.email)
 	switch {
 	case errors.Is(err, drip.ErrNotFound):
 	case err != nil:
 		return err
 	case bcrypt.CompareHashAndPassword(stored, []byte(password)) == nil:
+		h.hash = stored // unchanged: no second bcrypt at every start
 		return nil
 	default:
 		h.log.Info("admin password changed: every admin session is signed out")
 	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), h.d.BcryptCost)
+	if err != nil {
+		return fmt.Errorf("hash ADMIN_PASSWORD: %w", err)
+	}
+	h.hash = hash
 	return h.db.SetAdminPassword(ctx, h.email, hash)
 }
 

@@ -26,6 +26,12 @@ func CanSendNow(last *time.Time, now time.Time) bool {
 // weekday of now when they have not chosen one yet.
 func (s *Subscriber) SlotOf(defaultHour int, now time.Time) Slot {
 	loc, _ := LoadLocation(s.TimeZone)
+	return s.SlotIn(loc, defaultHour, now)
+}
+
+// SlotIn is SlotOf with the subscriber's zone already loaded, for callers
+// that cache zones.
+func (s *Subscriber) SlotIn(loc *time.Location, defaultHour int, now time.Time) Slot {
 	slot := DefaultSlot(now, loc, defaultHour)
 	if s.SendWeekday != nil {
 		slot.Weekday = *s.SendWeekday

@@ -91,7 +91,7 @@ func (w *worker) deliver(ctx context.Context, c store.Claim) {
 	}
 	var next *time.Time
 	if ls.Number < w.cur.Course.LessonCount {
-		n := drip.NextDue(w.slotOf(sub), att.DueAt, now)
+		n := drip.NextDue(w.slotOf(sub, now), att.DueAt, now)
 		next = &n
 	}
 	if err := e.DB.Sent(rec, sub, att, msgID, reply, now, next); err != nil {
@@ -166,8 +166,9 @@ func backoff(attempts int, base, limit time.Duration) time.Duration {
 	return min(base<<min(max(attempts-1, 0), 16), limit)
 }
 
-// slotOf is the subscriber's chosen delivery slot.
-func (w *worker) slotOf(sub *drip.Subscriber) drip.Slot {
+// slotOf is the subscriber's chosen delivery slot, with the zone from the
+// worker's cache.
+func (w *worker) slotOf(sub *drip.Subscriber, now time.Time) drip.Slot {
 	loc := w.zones[sub.TimeZone]
 	if loc == nil {
 		loc, _ = drip.LoadLocation(sub.TimeZone)
@@ -176,14 +177,7 @@ func (w *worker) slotOf(sub *drip.Subscriber) drip.Slot {
 		}
 		w.zones[sub.TimeZone] = loc
 	}
-	s := drip.Slot{Weekday: time.Monday, Hour: 8, Location: loc}
-	if sub.SendWeekday != nil {
-		s.Weekday = *sub.SendWeekday
-	}
-	if sub.SendHour != nil {
-		s.Hour = *sub.SendHour
-	}
-	return s
+	return sub.SlotIn(loc, w.cur.Course.SendHour, now)
 }
 
 func truncate(s string, n int) string {

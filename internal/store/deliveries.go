@@ -61,21 +61,16 @@ type Claim struct {
 	RevisionID int64    // the revision the ledger row records
 }
 
-// ClaimAndBegin is ClaimDue and BeginDelivery for the whole batch in one
-// statement: one round trip and one commit per batch instead of one per
-// message. Rows are begun only for lessons that exist (a subscriber past
-// the last lesson comes back with no Attempt, for the caller to complete).
-// The commit does not wait for the disk: a claim or a 'sending' row lost in
-// a crash only makes the reader due again, and every outcome is recorded
-// with a synchronous commit that flushes these rows too.
-func (db *DB) ClaimAndBegin(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Claim, error) {
-	rows, err := db.Pool.Query(ctx, `
-		WITH due AS (`+dueSQL+`
+// claimAndBeginSQL is the claim every pass runs ($1 now, $2 limit, $3
+// lease end): the due rows through dueSQL, their claim, and their
+// 'sending' ledger rows, in one statement.
+const claimAndBeginSQL = `
+		WITH due AS (` + dueSQL + `
 		), claimed AS (
 			UPDATE subscribers s SET claimed_until = $3
 			FROM due, (SELECT set_config('synchronous_commit', 'off', true)) AS async
 			WHERE s.id = due.id
-			RETURNING `+subscriberColumnsS+`
+			RETURNING ` + subscriberColumnsS + `
 		), begun AS (
 			INSERT INTO deliveries (subscriber_id, round, lesson, revision_id, status, attempts, due_at, lease_until, created_at, updated_at)
 			SELECT c.id, c.round, c.next_lesson, l.revision_id, 'sending', 1, c.next_due_at, $3, $1, $1
@@ -88,8 +83,17 @@ func (db *DB) ClaimAndBegin(ctx context.Context, now time.Time, limit int, lease
 			RETURNING subscriber_id, id, attempts, created_at, due_at, revision_id
 		)
 		SELECT c.*, b.id, b.attempts, b.created_at, b.due_at, b.revision_id
-		FROM claimed c LEFT JOIN begun b ON b.subscriber_id = c.id`,
-		now, limit, now.Add(lease))
+		FROM claimed c LEFT JOIN begun b ON b.subscriber_id = c.id`
+
+// ClaimAndBegin claims like ClaimDue and begins the ledger rows of the
+// whole batch in one statement: one round trip and one commit per batch
+// instead of one per message. Rows are begun only for lessons that exist (a subscriber past
+// the last lesson comes back with no Attempt, for the caller to complete).
+// The commit does not wait for the disk: a claim or a 'sending' row lost in
+// a crash only makes the reader due again, and every outcome is recorded
+// with a synchronous commit that flushes these rows too.
+func (db *DB) ClaimAndBegin(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Claim, error) {
+	rows, err := db.Pool.Query(ctx, claimAndBeginSQL, now, limit, now.Add(lease))
 	if err != nil {
 		return nil, fmt.Errorf("claim due subscribers: %w", err)
 	}
@@ -143,10 +147,10 @@ func (db *DB) Unbegin(ctx context.Context, a Attempt, subscriberID int64) error 
 	return nil
 }
 
-// ExplainClaim returns the plan of the claim query, for the test that
-// keeps it on the due-time index.
+// ExplainClaim returns the plan of the claim every pass runs, for the test
+// that keeps it on the due-time index.
 func (db *DB) ExplainClaim(ctx context.Context, now time.Time, limit int) (string, error) {
-	rows, err := db.Pool.Query(ctx, "EXPLAIN "+claimSQL, now, limit, now)
+	rows, err := db.Pool.Query(ctx, "EXPLAIN "+claimAndBeginSQL, now, limit, now)
 	if err != nil {
 		return "", err
 	}

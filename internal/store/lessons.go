@@ -82,22 +82,6 @@ func (db *DB) SyncLessons(ctx context.Context, files []LessonFile) (int, error) 
 	return added, nil
 }
 
-// CurrentRevisions returns the current revision of every lesson, by number.
-func (db *DB) CurrentRevisions(ctx context.Context) ([]Revision, error) {
-	rows, err := db.Pool.Query(ctx, `
-		SELECT r.id, r.lesson, r.source, r.origin, r.author, r.created_at
-		FROM lessons l JOIN lesson_revisions r ON r.id = l.revision_id
-		ORDER BY l.number`)
-	if err != nil {
-		return nil, fmt.Errorf("load current lessons: %w", err)
-	}
-	revs, err := pgx.CollectRows(rows, scanRevision)
-	if err != nil {
-		return nil, fmt.Errorf("load current lessons: %w", err)
-	}
-	return revs, nil
-}
-
 // LessonRevisions returns every revision of lesson n, newest first.
 func (db *DB) LessonRevisions(ctx context.Context, n int) ([]Revision, error) {
 	rows, err := db.Pool.Query(ctx, `
