@@ -244,6 +244,16 @@ func (r *Renderer) Lesson(c *Course, l *Lesson, rc Recipient) (Email, error) {
 	return r.execute("lesson", r.lessonHTML, r.lessonText, d)
 }
 
+// HasPlaceholders reports whether lesson l's body greets the reader by
+// name ({{first_name}}) anywhere.
+func (r *Renderer) HasPlaceholders(l *Lesson) (bool, error) {
+	f, err := r.fragment(l)
+	if err != nil {
+		return false, err
+	}
+	return len(f.holders) > 0, nil
+}
+
 // LessonPage renders the body of lesson l as an HTML fragment for a web
 // page, with the recipient's name in its placeholders.
 func (r *Renderer) LessonPage(c *Course, l *Lesson, rc Recipient) (htmltemplate.HTML, error) {
@@ -254,7 +264,7 @@ func (r *Renderer) LessonPage(c *Course, l *Lesson, rc Recipient) (htmltemplate.
 	if err != nil {
 		return "", fmt.Errorf("render lesson page %d: %w", l.Number, err)
 	}
-	return htmltemplate.HTML(f.fill(f.webHTML, cleanName(rc.FirstName), true)), nil
+	return htmltemplate.HTML(f.fill(f.webHTML, CleanName(rc.FirstName), true)), nil
 }
 
 // Confirmation renders the double opt-in email: what the reader signed up
@@ -497,7 +507,7 @@ func addEmailStyles(doc ast.Node) {
 
 // cleanRecipient makes a recipient safe to put in any part of an email.
 func cleanRecipient(rc Recipient) Recipient {
-	rc.FirstName = cleanName(rc.FirstName)
+	rc.FirstName = CleanName(rc.FirstName)
 	rc.UnsubscribeURL = cleanURL(rc.UnsubscribeURL)
 	rc.PreferencesURL = cleanURL(rc.PreferencesURL)
 	rc.ViewURL = cleanURL(rc.ViewURL)
@@ -505,10 +515,10 @@ func cleanRecipient(rc Recipient) Recipient {
 	return rc
 }
 
-// cleanName turns a name as typed into one line of at most maxName
+// CleanName turns a name as typed into one line of at most maxName
 // characters: control characters (CR, LF, …) and invisible direction marks
 // become spaces, runs of spaces one space.
-func cleanName(s string) string {
+func CleanName(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || isBidiControl(r) || r == '\u2028' || r == '\u2029' || r == unicode.ReplacementChar {
 			return ' '

@@ -23,6 +23,8 @@ type Letters struct {
 	Signer   *token.Signer
 	BaseURL  string // no trailing slash
 	From     string // MAIL_FROM, or the course's From
+
+	stencils stencils
 }
 
 // Link returns the URL of a signed link for sub.
@@ -59,8 +61,7 @@ func (l *Letters) Lesson(c *course.Course, ls *course.Lesson, sub *drip.Subscrib
 // LessonWithPrefix is Lesson with prefix before the subject, for copies
 // sent outside the schedule such as the admin's "[Test]".
 func (l *Letters) LessonWithPrefix(c *course.Course, ls *course.Lesson, sub *drip.Subscriber, now time.Time, prefix string) (*gomail.Msg, string, error) {
-	rc := l.LessonRecipient(sub, ls.Number)
-	e, err := l.Renderer.Lesson(c, ls, rc)
+	e, err := l.lessonEmail(c, ls, sub)
 	if err != nil {
 		return nil, "", fmt.Errorf("render lesson %d: %w", ls.Number, err)
 	}
@@ -68,12 +69,21 @@ func (l *Letters) LessonWithPrefix(c *course.Course, ls *course.Lesson, sub *dri
 	m, err := mail.Compose(mail.Envelope{
 		From: l.From, ReplyTo: c.ReplyTo, ToName: sub.Name, ToAddr: sub.Email,
 		Subject: prefix + e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
-		UnsubscribeURL: rc.UnsubscribeURL, Lesson: ls.Number,
+		UnsubscribeURL: l.Link("/unsubscribe/", token.Unsubscribe, sub, time.Time{}), Lesson: ls.Number,
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("compose lesson %d: %w", ls.Number, err)
 	}
 	return m, id, nil
+}
+
+// lessonEmail renders lesson ls for sub: from a stencil where it can, in
+// full where it must.
+func (l *Letters) lessonEmail(c *course.Course, ls *course.Lesson, sub *drip.Subscriber) (course.Email, error) {
+	if e, ok, err := l.stencils.lesson(l, c, ls, sub); ok || err != nil {
+		return e, err
+	}
+	return l.Renderer.Lesson(c, ls, l.LessonRecipient(sub, ls.Number))
 }
 
 // LessonRecipient is Recipient plus lesson n's "view in browser" and "I

@@ -126,14 +126,17 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 	if e.Rate > 0 {
 		limiter = rate.NewLimiter(rate.Limit(e.Rate), 1)
 	}
-	// jobs is unbuffered: a claim is only taken while a worker is free, and
-	// the next claim is made while the workers send, so they never idle on
-	// the database.
-	jobs := make(chan store.Claim)
+	// jobs holds one batch: the next claim is made while the workers send
+	// the last one, so they never wait for the database between batches.
+	// A pass stopped early hands back what is left in it.
+	jobs := make(chan store.Claim, max(e.Batch, 1))
 	var stop stopper
 	var wg sync.WaitGroup
+	rec := startRecorder(ctx, e.DB)
+	defer rec.stop()
 	for range max(e.Conns, 1) {
-		w := &worker{e: e, t: e.Open(), cur: cur, now: now, limiter: limiter, counts: c, stop: &stop}
+		w := &worker{e: e, t: e.Open(), cur: cur, now: now, limiter: limiter, counts: c, stop: &stop,
+			rec: rec, window: make(chan struct{}, RecordWindow)}
 		wg.Go(func() {
 			defer w.t.Close()
 			for c := range jobs {

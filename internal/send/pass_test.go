@@ -501,3 +501,48 @@ func TestSMTPRateLimitsMessagesPerSecondAcrossThePool(t *testing.T) {
 		t.Fatalf("21 messages at 20/s took %v", took)
 	}
 }
+
+// Changes made while a lesson is on its way — an admin moving the reader,
+// the reader unsubscribing — win over the pass that records it.
+func TestAChangeMadeDuringTheSendWinsOverTheRecord(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	moved := f.addActive("moved@example.com", "UTC", time.Monday, 8, f.clock())
+	left := f.addActive("left@example.com", "UTC", time.Monday, 8, f.clock())
+	plain := f.addActive("plain@example.com", "UTC", time.Monday, 8, f.clock())
+	// left is on the last lesson, so its record would complete the course.
+	if _, err := f.db.Pool.Exec(ctx, `UPDATE subscribers SET next_lesson = 52 WHERE id = $1`, left); err != nil {
+		t.Fatal(err)
+	}
+	f.smtp.SetHook(func(ev smtptest.Event) error {
+		if ev.Stage != smtptest.StageRcpt {
+			return nil
+		}
+		var err error
+		switch ev.To {
+		case "moved@example.com":
+			_, err = f.db.Pool.Exec(ctx, `UPDATE subscribers SET next_lesson = 5 WHERE id = $1`, moved)
+		case "left@example.com":
+			_, err = f.db.Pool.Exec(ctx, `UPDATE subscribers SET status = 'unsubscribed', next_due_at = NULL WHERE id = $1`, left)
+		}
+		return err
+	})
+	if s := f.pass(); s.Sent != 3 {
+		t.Fatalf("pass %v, want 3 sent", s)
+	}
+	if n := f.count(`SELECT count(*) FROM deliveries WHERE status = 'sent'`); n != 3 {
+		t.Fatalf("%d deliveries recorded sent, want 3: the server has them all", n)
+	}
+	if s := f.subscriber(moved); s.NextLesson != 5 {
+		t.Fatalf("moved reader is on lesson %d, want 5 where the admin put them", s.NextLesson)
+	}
+	if s := f.subscriber(left); s.Status != drip.StatusUnsubscribed {
+		t.Fatalf("reader who left during the last lesson is %s", s.Status)
+	}
+	if n := f.count(`SELECT count(*) FROM outbox WHERE kind = 'graduation'`); n != 0 {
+		t.Fatalf("%d closing emails queued for a reader who unsubscribed", n)
+	}
+	if s := f.subscriber(plain); s.NextLesson != 2 || s.NextDueAt == nil {
+		t.Fatalf("plain reader: lesson %d due %v, want lesson 2 scheduled", s.NextLesson, s.NextDueAt)
+	}
+}

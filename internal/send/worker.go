@@ -22,6 +22,8 @@ type worker struct {
 	limiter *rate.Limiter
 	counts  *counts
 	stop    *stopper
+	rec     *recorder
+	window  chan struct{} // one value per delivery handed to rec and not yet written
 	// zones caches time zones by name: loading one reads the zone
 	// database every time.
 	zones map[string]*time.Location
@@ -94,16 +96,21 @@ func (w *worker) deliver(ctx context.Context, c store.Claim) {
 		n := drip.NextDue(w.slotOf(sub, now), att.DueAt, now)
 		next = &n
 	}
-	if err := e.DB.Sent(rec, sub, att, msgID, reply, now, next); err != nil {
-		// The message went out but the ledger lags: the row stays
-		// 'sending' and is retried after its lease, the one case where
-		// a reader may get a lesson twice.
-		w.logErr(sub, err)
+	w.rec.sent(w, store.Delivered{Sub: sub, Attempt: att, MessageID: msgID, Reply: reply, At: now, NextDue: next})
+}
+
+// recorded counts a delivery once the recorder has written it, or logs why
+// it could not: then the message went out but the row stays 'sending' and
+// is retried after its lease, the one case where a reader may get a
+// lesson twice.
+func (w *worker) recorded(d store.Delivered, err error) {
+	if err != nil {
+		w.logErr(d.Sub, err)
 		return
 	}
 	w.counts.sent.Add(1)
-	e.Metrics.inc(outSent)
-	if next == nil {
+	w.e.Metrics.inc(outSent)
+	if d.NextDue == nil {
 		w.counts.completed.Add(1)
 	}
 }

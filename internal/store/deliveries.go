@@ -183,61 +183,108 @@ type Attempt struct {
 	DueAt      time.Time // when the lesson was due, for the next due time
 }
 
-// Sent finalises a delivery the server accepted and moves the subscriber
-// on: to nextDue for the next lesson, or to completed after the last.
-func (db *DB) Sent(ctx context.Context, sub *drip.Subscriber, a Attempt, messageID, reply string, now time.Time, nextDue *time.Time) error {
-	if nextDue != nil {
-		// The common case in one statement, so one round trip and one
-		// commit per message; the last lesson below also queues mail.
-		_, err := db.Pool.Exec(ctx, `
-			WITH d AS (
-				UPDATE deliveries SET status = 'sent', message_id = $7, smtp_reply = $8, sent_at = $3,
-					lease_until = NULL, next_attempt_at = NULL, updated_at = $3
-				WHERE id = $6
-			)
-			UPDATE subscribers SET next_lesson = next_lesson + 1, last_sent_at = $3, next_due_at = $4,
-				claimed_until = NULL, updated_at = $3
-			WHERE id = $1 AND next_lesson = $2 AND round = $5`,
-			sub.ID, sub.NextLesson, now, nextDue, sub.Round, a.DeliveryID, messageID, reply)
-		if err != nil {
-			return fmt.Errorf("record delivery %d sent: %w", a.DeliveryID, err)
+// Delivered is a delivery the SMTP server accepted.
+type Delivered struct {
+	Sub       *drip.Subscriber
+	Attempt   Attempt
+	MessageID string
+	Reply     string
+	At        time.Time
+	// NextDue is when the next lesson is due; nil after the last lesson.
+	NextDue *time.Time
+}
+
+// sentSQL finalises a group of deliveries and moves their subscribers on,
+// from parallel arrays: $1 delivery, $2 subscriber, $3 lesson, $4 round,
+// $5 Message-ID, $6 reply, $7 sent at, $8 next due. Only a subscriber still
+// on that lesson and round moves on: an admin's change during the send
+// wins.
+const sentSQL = `
+	WITH o AS (
+		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::int[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[])
+			AS o(delivery_id, subscriber_id, lesson, round, message_id, reply, sent_at, next_due)
+	), d AS (
+		UPDATE deliveries SET status = 'sent', message_id = o.message_id, smtp_reply = o.reply, sent_at = o.sent_at,
+			lease_until = NULL, next_attempt_at = NULL, updated_at = o.sent_at
+		FROM o WHERE deliveries.id = o.delivery_id
+	)
+	UPDATE subscribers s SET next_lesson = s.next_lesson + 1, last_sent_at = o.sent_at, next_due_at = o.next_due,
+		claimed_until = NULL, updated_at = o.sent_at
+	FROM o WHERE s.id = o.subscriber_id AND s.next_lesson = o.lesson AND s.round = o.round`
+
+// Sent records deliveries the server accepted and moves each subscriber
+// on: to the next lesson's due time, or to completed after the last one.
+// The common case, however many deliveries, is one statement and one
+// commit; a last lesson also queues the graduation mail, in a transaction
+// of its own.
+func (db *DB) Sent(ctx context.Context, ds ...Delivered) error {
+	var (
+		delivery, subscriber []int64
+		lesson, round        []int32
+		messageID, reply     []string
+		at, next             []time.Time
+	)
+	for _, d := range ds {
+		if d.NextDue == nil {
+			if err := db.sentLast(ctx, d); err != nil {
+				return err
+			}
+			continue
 		}
+		delivery = append(delivery, d.Attempt.DeliveryID)
+		subscriber = append(subscriber, d.Sub.ID)
+		lesson = append(lesson, int32(d.Sub.NextLesson))
+		round = append(round, int32(d.Sub.Round))
+		messageID = append(messageID, d.MessageID)
+		reply = append(reply, d.Reply)
+		at = append(at, d.At)
+		next = append(next, *d.NextDue)
+	}
+	if len(delivery) == 0 {
 		return nil
 	}
+	if _, err := db.Pool.Exec(ctx, sentSQL, delivery, subscriber, lesson, round, messageID, reply, at, next); err != nil {
+		return fmt.Errorf("record %d deliveries sent: %w", len(delivery), err)
+	}
+	return nil
+}
+
+// sentLast records the delivery of a subscriber's last lesson: it
+// completes the course and queues the graduation mail, together.
+func (db *DB) sentLast(ctx context.Context, d Delivered) error {
+	sub, now := d.Sub, d.At
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `
 			UPDATE deliveries SET status = 'sent', message_id = $2, smtp_reply = $3, sent_at = $4,
 				lease_until = NULL, next_attempt_at = NULL, updated_at = $4
-			WHERE id = $1`, a.DeliveryID, messageID, reply, now); err != nil {
+			WHERE id = $1`, d.Attempt.DeliveryID, d.MessageID, d.Reply, now); err != nil {
 			return err
 		}
-		status := drip.StatusActive
-		if nextDue == nil {
-			status = drip.StatusCompleted
-		}
-		// Only a subscriber still active and on this lesson moves on: an
+		// Only a subscriber still active and on this lesson completes: an
 		// unsubscribe or an admin's change during the send wins.
-		_, err := tx.Exec(ctx, `
-			UPDATE subscribers SET next_lesson = next_lesson + 1, last_sent_at = $3, next_due_at = $4,
-				status = CASE WHEN status = 'active' THEN $5 ELSE status END,
+		var status drip.Status
+		err := tx.QueryRow(ctx, `
+			UPDATE subscribers SET next_lesson = next_lesson + 1, last_sent_at = $3, next_due_at = NULL,
+				status = CASE WHEN status = 'active' THEN 'completed' ELSE status END,
 				claimed_until = NULL, updated_at = $3
-			WHERE id = $1 AND next_lesson = $2 AND round = $6`,
-			sub.ID, sub.NextLesson, now, nextDue, status, sub.Round)
+			WHERE id = $1 AND next_lesson = $2 AND round = $4
+			RETURNING status`,
+			sub.ID, sub.NextLesson, now, sub.Round).Scan(&status)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && status != drip.StatusCompleted) {
+			return nil // moved or left during the send: no graduation
+		}
 		if err != nil {
 			return err
 		}
-		if status == drip.StatusCompleted {
-			// The closing email goes through the outbox, in this same
-			// transaction, so it is sent exactly when the course ends.
-			if err := enqueue(ctx, tx, sub.ID, "graduation", now); err != nil {
-				return err
-			}
-			return addEvent(ctx, tx, now, sub.ID, "completed", "system", nil)
+		// The closing email goes through the outbox, in this same
+		// transaction, so it is sent exactly when the course ends.
+		if err := enqueue(ctx, tx, sub.ID, "graduation", now); err != nil {
+			return err
 		}
-		return nil
+		return addEvent(ctx, tx, now, sub.ID, "completed", "system", nil)
 	})
 	if err != nil {
-		return fmt.Errorf("record delivery %d sent: %w", a.DeliveryID, err)
+		return fmt.Errorf("record delivery %d sent: %w", d.Attempt.DeliveryID, err)
 	}
 	return nil
 }

@@ -1,0 +1,88 @@
+package send
+
+import (
+	"context"
+
+	"github.com/twostep/twostep/internal/store"
+)
+
+// maxGroup bounds how many deliveries one ledger write records.
+const maxGroup = 256
+
+// RecordWindow is how many accepted messages a worker may have waiting to
+// be recorded while it sends the next one. Measured by BenchmarkPass: 1
+// costs about a tenth of the throughput against an instant server, more
+// than 4 gains nothing (a group rarely exceeds one message per
+// connection).
+const RecordWindow = 4
+
+// recorder writes the ledger rows of accepted messages in groups. A worker
+// hands over each accepted delivery and goes on to its next message
+// without waiting for the write, but never with more than RecordWindow of
+// its deliveries unrecorded; the deliveries handed over while one group is
+// being written go together in the next. So a crash leaves at most
+// RecordWindow+1 messages per connection in doubt (accepted by the server,
+// still 'sending' in the ledger), while the database does one statement
+// and one commit for several messages instead of one each.
+type recorder struct {
+	db   *store.DB
+	in   chan recordReq
+	done chan struct{}
+}
+
+type recordReq struct {
+	d store.Delivered
+	w *worker
+}
+
+// startRecorder starts writing the deliveries handed to it; stop ends it.
+// Writes are not cancelled with ctx: the SMTP server has those messages,
+// and the ledger must say so.
+func startRecorder(ctx context.Context, db *store.DB) *recorder {
+	r := &recorder{db: db, in: make(chan recordReq, maxGroup), done: make(chan struct{})}
+	go r.run(context.WithoutCancel(ctx))
+	return r
+}
+
+// sent hands d over to be recorded, waiting while w has RecordWindow
+// deliveries unrecorded.
+func (r *recorder) sent(w *worker, d store.Delivered) {
+	w.window <- struct{}{}
+	r.in <- recordReq{d, w}
+}
+
+// stop ends the recorder once every handed-over delivery is written.
+func (r *recorder) stop() {
+	close(r.in)
+	<-r.done
+}
+
+func (r *recorder) run(ctx context.Context) {
+	defer close(r.done)
+	group := make([]recordReq, 0, maxGroup)
+	ds := make([]store.Delivered, 0, maxGroup)
+	for req := range r.in {
+		group = append(group[:0], req)
+	more:
+		for len(group) < maxGroup {
+			select {
+			case req, ok := <-r.in:
+				if !ok {
+					break more
+				}
+				group = append(group, req)
+			default:
+				break more
+			}
+		}
+		ds = ds[:0]
+		for _, g := range group {
+			ds = append(ds, g.d)
+		}
+		err := r.db.Sent(ctx, ds...)
+		for _, g := range group {
+			g.w.recorded(g.d, err)
+			<-g.w.window
+		}
+	}
+}

@@ -1,0 +1,163 @@
+package send
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/twostep/twostep/internal/course"
+	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/token"
+)
+
+// stencils renders each lesson's email once per revision and shape (with or
+// without a name in the greeting) with markers where a reader's name and
+// link tokens go, so that a pass only puts those in per reader instead of
+// running the templates for every message. The result is byte for byte
+// what Renderer.Lesson makes (TestStencilsRenderExactlyWhatTheTemplatesDo);
+// a lesson that uses the name in its body, whose text part is wrapped
+// around the name, is rendered in full.
+type stencils struct {
+	once   sync.Once
+	marker string // random per process, so no lesson or name can hold it
+	mu     sync.Mutex
+	cache  map[stencilKey]*stencil
+}
+
+type stencilKey struct {
+	course *course.Course
+	lesson *course.Lesson
+	named  bool
+}
+
+// maxStencils bounds the cache; every edit of a lesson makes a new key.
+const maxStencils = 1024
+
+// The values a stencil leaves out, in the order of slotNames.
+const (
+	slotName = iota
+	slotUnsubscribe
+	slotPreferences
+	slotTried
+	slots
+)
+
+const slotNames = "nupt"
+
+// stencil is a rendered lesson email cut at its markers.
+type stencil struct {
+	email      course.Email
+	html, text []piece
+}
+
+// piece is literal text followed by a slot's value (slot < 0: nothing).
+type piece struct {
+	lit  string
+	slot int
+}
+
+// cut splits s at the markers of stencils with this marker.
+func (s *stencils) cut(src string) []piece {
+	var out []piece
+	for {
+		i := strings.Index(src, s.marker)
+		if i < 0 {
+			return append(out, piece{src, -1})
+		}
+		rest := src[i+len(s.marker):]
+		slot := -1
+		if len(rest) >= 2 && rest[1] == 'x' {
+			slot = strings.IndexByte(slotNames, rest[0])
+		}
+		if slot < 0 {
+			// Not one of ours: keep it as text.
+			out = append(out, piece{src[:i+len(s.marker)], -1})
+			src = rest
+			continue
+		}
+		out = append(out, piece{src[:i], slot})
+		src = rest[2:]
+	}
+}
+
+// fill joins pieces with the values in vals.
+func fill(ps []piece, vals *[slots]string) string {
+	n := 0
+	for _, p := range ps {
+		n += len(p.lit)
+		if p.slot >= 0 {
+			n += len(vals[p.slot])
+		}
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, p := range ps {
+		b.WriteString(p.lit)
+		if p.slot >= 0 {
+			b.WriteString(vals[p.slot])
+		}
+	}
+	return b.String()
+}
+
+func (s *stencils) mark(slot int) string { return s.marker + slotNames[slot:slot+1] + "x" }
+
+// lesson renders lesson ls for sub, with sub's links, from a stencil when
+// it can; ok is false when the caller must render it in full.
+func (s *stencils) lesson(l *Letters, c *course.Course, ls *course.Lesson, sub *drip.Subscriber) (e course.Email, ok bool, err error) {
+	s.once.Do(func() {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		s.marker = "tsmk" + hex.EncodeToString(b[:])
+		s.cache = map[stencilKey]*stencil{}
+	})
+	name := course.CleanName(sub.FirstName())
+	key := stencilKey{c, ls, name != ""}
+	s.mu.Lock()
+	st := s.cache[key]
+	s.mu.Unlock()
+	if st == nil {
+		if personal, err := l.Renderer.HasPlaceholders(ls); err != nil || personal {
+			return course.Email{}, false, err
+		}
+		n := strconv.Itoa(ls.Number)
+		rc := course.Recipient{
+			UnsubscribeURL: l.BaseURL + "/unsubscribe/" + s.mark(slotUnsubscribe),
+			PreferencesURL: l.BaseURL + "/preferences/" + s.mark(slotPreferences),
+			TriedURL:       l.BaseURL + "/tried/" + s.mark(slotTried) + "/" + n,
+		}
+		rc.ViewURL = rc.PreferencesURL + "/lessons/" + n
+		if key.named {
+			rc.FirstName = s.mark(slotName)
+		}
+		rendered, err := l.Renderer.Lesson(c, ls, rc)
+		if err != nil {
+			return course.Email{}, false, err
+		}
+		st = &stencil{email: rendered, html: s.cut(rendered.HTML), text: s.cut(rendered.Text)}
+		s.mu.Lock()
+		if len(s.cache) >= maxStencils {
+			clear(s.cache)
+		}
+		s.cache[key] = st
+		s.mu.Unlock()
+	}
+	sign := func(p token.Purpose) string {
+		return l.Signer.Sign(token.Claims{Purpose: p, Subscriber: sub.ID, Gen: sub.TokenGen})
+	}
+	vals := [slots]string{slotUnsubscribe: sign(token.Unsubscribe), slotPreferences: sign(token.Preferences), slotTried: sign(token.Tried)}
+	e = st.email
+	vals[slotName] = name
+	e.Text = fill(st.text, &vals)
+	vals[slotName] = htmlTextEscape(name)
+	e.HTML = fill(st.html, &vals)
+	return e, true, nil
+}
+
+// htmlTextEscape escapes s as html/template escapes a value in text: the
+// same characters, the same entities.
+var htmlTextEscape = strings.NewReplacer(
+	"\x00", "\uFFFD", `"`, "&#34;", "&", "&amp;", "'", "&#39;", "+", "&#43;", "<", "&lt;", ">", "&gt;",
+).Replace
