@@ -23,6 +23,7 @@ import (
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/twostep/twostep/internal/dbtest"
+	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/send"
 	"github.com/twostep/twostep/internal/smtptest"
@@ -278,18 +279,25 @@ func settle(b *testing.B, db *store.DB, tables ...string) {
 }
 
 // renderAgain renders the messages the pass just sent, with the engine's
-// Letters: the pass moved every reader on to lesson 2, so they are put back
-// on lesson 1 and claimed the way the pass claimed them.
+// Letters: the pass moved every reader on to lesson 2, so the ledger is
+// emptied, they are put back on lesson 1, and claimed the way the pass
+// claimed them.
 func renderAgain(b *testing.B, e *send.Engine, cur *send.Current, n int, due, now time.Time) []*gomail.Msg {
 	b.Helper()
 	ctx := context.Background()
-	if _, err := e.DB.Pool.Exec(ctx,
-		`UPDATE subscribers SET next_lesson = 1, next_due_at = $1, claimed_until = NULL`, due); err != nil {
+	if _, err := e.DB.Pool.Exec(ctx, `DELETE FROM deliveries`); err != nil {
 		b.Fatal(err)
 	}
-	subs, err := e.DB.ClaimDue(ctx, now, n, time.Hour)
-	if err != nil || len(subs) != n {
-		b.Fatalf("claimed %d of %d again: %v", len(subs), n, err)
+	if _, err := e.DB.Pool.Exec(ctx, `UPDATE subscribers SET next_lesson = 1, next_due_at = $1`, due); err != nil {
+		b.Fatal(err)
+	}
+	claims, err := e.DB.ClaimAndBegin(ctx, now, n, time.Hour)
+	if err != nil || len(claims) != n {
+		b.Fatalf("claimed %d of %d again: %v", len(claims), n, err)
+	}
+	subs := make([]*drip.Subscriber, len(claims))
+	for i, c := range claims {
+		subs[i] = c.Sub
 	}
 	msgs := make([]*gomail.Msg, len(subs))
 	for i, sub := range subs {
@@ -502,30 +510,27 @@ func BenchmarkClaim(b *testing.B) {
 	ctx := context.Background()
 	db := dbtest.New(b)
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	_, err := db.Pool.Exec(ctx, `
-		INSERT INTO subscribers (email, status, time_zone, send_weekday, send_hour, next_due_at, consent_at)
-		SELECT 'r' || g || '@example.com', 'active', 'UTC', 1, 8,
-			CASE WHEN g % 100 = 0 THEN $1::timestamptz - interval '1 minute' ELSE $1::timestamptz + (g % 10000) * interval '1 minute' END, $1
-		FROM generate_series(1, 1000000) g`, now)
-	if err != nil {
-		b.Fatal(err)
-	}
-	settle(b, db, "subscribers")
+	seedMillion(b, db, now)
+	settle(b, db, "subscribers", "deliveries")
 
 	var claims []time.Duration
 	ids := make([]int64, 0, batch)
 	for b.Loop() {
 		start := time.Now()
-		subs, err := db.ClaimDue(ctx, now, batch, time.Minute)
+		got, err := db.ClaimAndBegin(ctx, now, batch, time.Minute)
 		claims = append(claims, time.Since(start))
-		if err != nil || len(subs) != batch {
-			b.Fatalf("claimed %d of %d: %v", len(subs), batch, err)
+		if err != nil || len(got) != batch {
+			b.Fatalf("claimed %d of %d: %v", len(got), batch, err)
 		}
 		ids = ids[:0]
-		for _, s := range subs {
-			ids = append(ids, s.ID)
+		for _, c := range got {
+			if c.Attempt == nil {
+				b.Fatalf("subscriber %d claimed without a ledger row", c.Sub.ID)
+			}
+			ids = append(ids, c.Attempt.DeliveryID)
 		}
-		if err := db.Release(ctx, ids); err != nil {
+		// Hand the claims back: the next iteration claims the same kind of work.
+		if _, err := db.Pool.Exec(ctx, `DELETE FROM deliveries WHERE id = ANY($1)`, ids); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -535,6 +540,33 @@ func BenchmarkClaim(b *testing.B) {
 	}
 	b.ReportMetric(ms(sum)/float64(len(claims)), "ms/claim")
 	b.ReportMetric(ms(quantile(claims, 0.99)), "p99-ms/claim")
-	b.Logf("claim of %d among 1,000,000 subscribers (10,000 due): mean %.2fms, p50 %.2fms, p99 %.2fms over %d claims",
+	b.Logf("claim of %d among 1,000,000 subscribers (10,000 due), ledger rows included: mean %.2fms, p50 %.2fms, p99 %.2fms over %d claims",
 		batch, ms(sum)/float64(len(claims)), ms(quantile(claims, 0.5)), ms(quantile(claims, 0.99)), len(claims))
+}
+
+// seedMillion fills db with 1,000,000 active subscribers on lesson 2, of
+// whom 1% are due at now and the rest over the next week, each with lesson
+// 1 in the ledger as sent, and analyses both tables.
+func seedMillion(t testing.TB, db *store.DB, now time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := db.Pool.Exec(ctx, `
+		INSERT INTO subscribers (email, status, time_zone, send_weekday, send_hour, next_lesson, next_due_at, consent_at)
+		SELECT 'r' || g || '@example.com', 'active', 'UTC', 1, 8, 2,
+			CASE WHEN g % 100 = 0 THEN $1::timestamptz - interval '1 minute' ELSE $1::timestamptz + (g % 10000) * interval '1 minute' END, $1
+		FROM generate_series(1, 1000000) g`, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Pool.Exec(ctx, `
+		INSERT INTO deliveries (subscriber_id, round, lesson, status, attempts, due_at, sent_at, created_at, updated_at)
+		SELECT id, 1, 1, 'sent', 1, $1::timestamptz - interval '7 days', $1::timestamptz - interval '7 days',
+			$1::timestamptz - interval '7 days', $1::timestamptz - interval '7 days'
+		FROM subscribers`, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `ANALYZE subscribers, deliveries`); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -157,6 +157,10 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 // them to the workers until nothing is due, the context ends, or a worker
 // stops the pass.
 func (e *Engine) feed(ctx context.Context, now func() time.Time, jobs chan<- store.Claim, stop *stopper) error {
+	// A pass takes each reader once: one whose retry comes due while the
+	// pass runs is handed back for the next pass, and a claim that brings
+	// back only such readers ends the pass.
+	taken := map[int64]struct{}{}
 	for stop.err() == nil {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -165,6 +169,18 @@ func (e *Engine) feed(ctx context.Context, now func() time.Time, jobs chan<- sto
 		if err != nil {
 			return err
 		}
+		fresh := claims[:0]
+		for _, c := range claims {
+			if _, ok := taken[c.Sub.ID]; ok {
+				if err := e.handBack(c); err != nil {
+					return err
+				}
+				continue
+			}
+			taken[c.Sub.ID] = struct{}{}
+			fresh = append(fresh, c)
+		}
+		claims = fresh
 		if len(claims) == 0 {
 			return nil
 		}
@@ -186,10 +202,10 @@ func (e *Engine) feed(ctx context.Context, now func() time.Time, jobs chan<- sto
 // handBack returns a claim that was not tried, with its ledger row, so the
 // next pass takes it at once.
 func (e *Engine) handBack(c store.Claim) error {
-	if c.Attempt != nil {
-		return e.DB.Unbegin(context.Background(), *c.Attempt, c.Sub.ID)
+	if c.Attempt == nil {
+		return nil
 	}
-	return e.DB.Release(context.Background(), []int64{c.Sub.ID})
+	return e.DB.Unbegin(context.Background(), *c.Attempt)
 }
 
 // stopper records the first reason to stop a pass.

@@ -330,28 +330,27 @@ func TestClaimQueryUsesTheDueIndexAtAMillionSubscribers(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	now := f.clock()
-	// 1,000,000 subscribers, 1% due now and the rest due over the next week.
-	_, err := f.db.Pool.Exec(ctx, `
-		INSERT INTO subscribers (email, status, time_zone, send_weekday, send_hour, next_due_at, consent_at)
-		SELECT 'r' || g || '@example.com', 'active', 'UTC', 1, 8,
-			CASE WHEN g % 100 = 0 THEN $1::timestamptz - interval '1 minute' ELSE $1::timestamptz + (g % 10000) * interval '1 minute' END, $1
-		FROM generate_series(1, 1000000) g`, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.db.Pool.Exec(ctx, `ANALYZE subscribers`); err != nil {
-		t.Fatal(err)
-	}
+	seedMillion(t, f.db, now)
 	plan, err := f.db.ExplainClaim(ctx, now, 500)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(plan, "subscribers_due_idx") || strings.Contains(plan, "Seq Scan on subscribers") {
+	if !strings.Contains(plan, "subscribers_due_idx") {
 		t.Fatalf("claim plan does not use the due index:\n%s", plan)
 	}
-	subs, err := f.db.ClaimDue(ctx, now, 500, time.Minute)
-	if err != nil || len(subs) != 500 {
-		t.Fatalf("claimed %d (%v)", len(subs), err)
+	for _, bad := range []string{"Seq Scan on subscribers", "Seq Scan on deliveries"} {
+		if strings.Contains(plan, bad) {
+			t.Fatalf("claim plan has a %s:\n%s", bad, plan)
+		}
+	}
+	claims, err := f.db.ClaimAndBegin(ctx, now, 500, time.Minute)
+	if err != nil || len(claims) != 500 {
+		t.Fatalf("claimed %d (%v)", len(claims), err)
+	}
+	for _, c := range claims {
+		if c.Attempt == nil || c.Sub.NextLesson != 2 {
+			t.Fatalf("claim %+v: want lesson 2 begun", c)
+		}
 	}
 }
 
@@ -544,5 +543,52 @@ func TestAChangeMadeDuringTheSendWinsOverTheRecord(t *testing.T) {
 	}
 	if s := f.subscriber(plain); s.NextLesson != 2 || s.NextDueAt == nil {
 		t.Fatalf("plain reader: lesson %d due %v, want lesson 2 scheduled", s.NextLesson, s.NextDueAt)
+	}
+}
+
+// A reader whose retry comes due while a long pass is still running is not
+// tried twice in that pass: the pass takes each reader once.
+func TestAPassTriesEachReaderAtMostOnceEvenWhenTheRetryComesDueDuringIt(t *testing.T) {
+	f := newFixture(t)
+	f.engine.Conns, f.engine.Batch = 1, 1
+	// The clock below runs fast; no lease may end during the pass.
+	f.engine.Lease = 7 * 24 * time.Hour
+	id := f.addActive("ann@example.com", "UTC", time.Monday, 8, f.clock())
+	// Readers due after Ann keep the pass claiming after her failure.
+	addMany(t, f.db, 20, f.clock().Add(time.Second))
+	var tries atomic.Int64
+	refuse := rcptReply(451, 4, 3, 0)
+	f.smtp.SetHook(func(ev smtptest.Event) error {
+		if ev.Stage != smtptest.StageRcpt || ev.To != "ann@example.com" {
+			return nil
+		}
+		tries.Add(1)
+		return refuse(ev)
+	})
+	// Every reading of this clock is a minute later than the one before, so
+	// the one-minute retry is due by the pass's next claim.
+	var ticks atomic.Int64
+	start := f.clock()
+	clock := func() time.Time { return start.Add(time.Duration(ticks.Add(1)) * time.Minute) }
+	sum, err := f.engine.Pass(context.Background(), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Retrying != 1 || sum.Sent != 20 {
+		t.Fatalf("pass %v, want 20 sent and one retry", sum)
+	}
+	if n := tries.Load(); n != 1 {
+		t.Fatalf("the server saw %d attempts for Ann, want 1", n)
+	}
+	if n := f.count(`SELECT attempts FROM deliveries WHERE subscriber_id = $1 AND status = 'retrying'`, id); n != 1 {
+		t.Fatalf("ledger counts %d attempts, want 1", n)
+	}
+	f.smtp.SetHook(nil)
+	if sum := f.pass(); sum.Sent != 0 {
+		t.Fatalf("a pass before the retry time sent %v", sum)
+	}
+	f.advance(time.Hour)
+	if sum := f.pass(); sum.Sent != 1 {
+		t.Fatalf("the next pass after the retry time: %v, want the lesson sent", sum)
 	}
 }

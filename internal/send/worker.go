@@ -52,7 +52,7 @@ func (w *worker) deliver(ctx context.Context, c store.Claim) {
 			}
 			w.counts.completed.Add(1)
 		}
-		return // sent or being sent elsewhere; the claim lapses with its lease
+		return // begun by another copy at the same moment: it sends this one
 	}
 	att := *c.Attempt
 	if c.RevisionID != w.cur.Revisions[sub.NextLesson] {

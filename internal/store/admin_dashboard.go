@@ -134,7 +134,7 @@ func (db *DB) RetryDelivery(ctx context.Context, id int64, a AdminAction) error 
 			return NotApplicableError("The subscriber of this delivery was erased.")
 		}
 		tag, err := tx.Exec(ctx, `
-			UPDATE subscribers SET next_due_at = $2, claimed_until = NULL, updated_at = $2
+			UPDATE subscribers SET next_due_at = $2, updated_at = $2
 			WHERE id = $1 AND status = 'active' AND next_lesson = $3 AND round = $4`, *subID, now, d.Lesson, d.Round)
 		if err != nil {
 			return err

@@ -305,7 +305,7 @@ func (db *DB) PauseSubscriber(ctx context.Context, id int64, a AdminAction) erro
 			return nil, NotApplicableError("Only an active subscriber can be paused; this one is " + string(s.Status) + ".")
 		}
 		_, err := tx.Exec(ctx, `
-			UPDATE subscribers SET status = 'paused', paused_until = NULL, next_due_at = NULL, claimed_until = NULL, updated_at = $2
+			UPDATE subscribers SET status = 'paused', paused_until = NULL, next_due_at = NULL, updated_at = $2
 			WHERE id = $1`, id, now)
 		return nil, err
 	})
@@ -357,7 +357,7 @@ func (db *DB) MoveSubscriber(ctx context.Context, id int64, lesson, lessons int,
 		}
 		_, err := tx.Exec(ctx, `
 			UPDATE subscribers SET next_lesson = $2, round = $3, status = $4, next_due_at = $5,
-				claimed_until = NULL, updated_at = $6
+				updated_at = $6
 			WHERE id = $1`, id, lesson, round, status, next, now)
 		return map[string]any{"lesson": lesson}, err
 	})
@@ -372,7 +372,7 @@ func (db *DB) UnsubscribeByAdmin(ctx context.Context, id int64, a AdminAction) e
 		}
 		if _, err := tx.Exec(ctx, `
 			UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = $2, next_due_at = NULL,
-				paused_until = NULL, claimed_until = NULL, updated_at = $2
+				paused_until = NULL, updated_at = $2
 			WHERE id = $1`, id, now); err != nil {
 			return nil, err
 		}

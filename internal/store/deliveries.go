@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -11,89 +12,63 @@ import (
 	"github.com/twostep/twostep/internal/drip"
 )
 
-// dueSQL picks the due active subscribers a claim takes ($1 now, $2 limit).
-const dueSQL = `
-		SELECT id FROM subscribers
+// claimSQL is the claim every pass runs ($1 now, $2 limit, $3 lease end):
+// due active subscribers and, for each, its 'sending' ledger row, in one
+// statement. The partial index subscribers_due_idx (next_due_at WHERE
+// status = 'active') makes it read only the due rows, so a pass costs
+// O(due), not O(subscribers).
+//
+// The 'sending' row is the claim: a subscriber whose current lesson has a
+// ledger row that may not be begun again — sent, bounced, given up, or
+// being sent under a lease that has not ended — is not taken (one probe of
+// the ledger's unique index). SKIP LOCKED lets copies claim side by side
+// without waiting for each other, and should two copies still pick the same
+// reader, the unique (subscriber, round, lesson) row lets only one begin
+// it: the other gets the reader back with no Attempt. A crashed copy's
+// rows are begun again once their lease ends.
+const claimSQL = `
+	WITH claimed AS (
+		SELECT ` + subscriberColumns + ` FROM subscribers s
 		WHERE status = 'active' AND next_due_at <= $1
-		  AND (claimed_until IS NULL OR claimed_until < $1)
+		  AND NOT EXISTS (
+			SELECT 1 FROM deliveries d
+			WHERE d.subscriber_id = s.id AND d.round = s.round AND d.lesson = s.next_lesson
+			  AND NOT (d.status = 'retrying' OR (d.status = 'sending' AND d.lease_until < $1)))
 		ORDER BY next_due_at
 		LIMIT $2
-		FOR UPDATE SKIP LOCKED`
-
-// claimSQL takes due active subscribers for one pass. The partial index
-// subscribers_due_idx (next_due_at WHERE status = 'active') makes this
-// read only the due rows, so a pass costs O(due) however many subscribers
-// there are; SKIP LOCKED lets several copies claim side by side, and the
-// lease in claimed_until returns a crashed copy's claims.
-const claimSQL = `
-	WITH due AS (` + dueSQL + `
+		FOR UPDATE SKIP LOCKED
+	), begun AS (
+		INSERT INTO deliveries (subscriber_id, round, lesson, revision_id, status, attempts, due_at, lease_until, created_at, updated_at)
+		SELECT c.id, c.round, c.next_lesson, l.revision_id, 'sending', 1, c.next_due_at, $3, $1, $1
+		FROM claimed c JOIN lessons l ON l.number = c.next_lesson,
+			(SELECT set_config('synchronous_commit', 'off', true)) AS async
+		ON CONFLICT (subscriber_id, round, lesson) DO UPDATE
+			SET status = 'sending', attempts = deliveries.attempts + 1, revision_id = EXCLUDED.revision_id,
+			    lease_until = EXCLUDED.lease_until, updated_at = EXCLUDED.updated_at
+			WHERE deliveries.status = 'retrying'
+			   OR (deliveries.status = 'sending' AND deliveries.lease_until < $1)
+		RETURNING subscriber_id, id, attempts, created_at, due_at, revision_id
 	)
-	UPDATE subscribers s SET claimed_until = $3
-	FROM due WHERE s.id = due.id
-	RETURNING ` + subscriberColumnsS
-
-// subscriberColumnsS is subscriberColumns qualified with the alias s.
-const subscriberColumnsS = `s.id, s.email, s.name, s.status, s.time_zone, s.send_weekday, s.send_hour,
-	s.round, s.next_lesson, s.next_due_at, s.last_sent_at, s.token_gen,
-	s.consent_method, s.consent_at, s.consent_ip, s.consent_user_agent, s.consent_form_url, s.consent_version,
-	s.confirmation_sent_at, s.confirmed_at, s.unsubscribed_at, s.created_at,
-	s.paused_until, s.next_now_at, s.pending_email, s.pending_email_at`
-
-// ClaimDue claims up to limit active subscribers whose lesson is due at
-// now, until now+lease.
-func (db *DB) ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*drip.Subscriber, error) {
-	rows, err := db.Pool.Query(ctx, claimSQL, now, limit, now.Add(lease))
-	if err != nil {
-		return nil, fmt.Errorf("claim due subscribers: %w", err)
-	}
-	subs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*drip.Subscriber, error) { return scanSubscriber(r) })
-	if err != nil {
-		return nil, fmt.Errorf("claim due subscribers: %w", err)
-	}
-	return subs, nil
-}
+	SELECT c.*, b.id, b.attempts, b.created_at, b.due_at, b.revision_id
+	FROM claimed c LEFT JOIN begun b ON b.subscriber_id = c.id`
 
 // Claim is one claimed subscriber and, when its lesson could be begun,
 // the ledger row written for it.
 type Claim struct {
 	Sub        *drip.Subscriber
-	Attempt    *Attempt // nil: sent, given up or in flight elsewhere; or no such lesson
+	Attempt    *Attempt // nil: begun by another copy at the same moment, or no such lesson
 	RevisionID int64    // the revision the ledger row records
 }
 
-// claimAndBeginSQL is the claim every pass runs ($1 now, $2 limit, $3
-// lease end): the due rows through dueSQL, their claim, and their
-// 'sending' ledger rows, in one statement.
-const claimAndBeginSQL = `
-		WITH due AS (` + dueSQL + `
-		), claimed AS (
-			UPDATE subscribers s SET claimed_until = $3
-			FROM due, (SELECT set_config('synchronous_commit', 'off', true)) AS async
-			WHERE s.id = due.id
-			RETURNING ` + subscriberColumnsS + `
-		), begun AS (
-			INSERT INTO deliveries (subscriber_id, round, lesson, revision_id, status, attempts, due_at, lease_until, created_at, updated_at)
-			SELECT c.id, c.round, c.next_lesson, l.revision_id, 'sending', 1, c.next_due_at, $3, $1, $1
-			FROM claimed c JOIN lessons l ON l.number = c.next_lesson
-			ON CONFLICT (subscriber_id, round, lesson) DO UPDATE
-				SET status = 'sending', attempts = deliveries.attempts + 1, revision_id = EXCLUDED.revision_id,
-				    lease_until = EXCLUDED.lease_until, updated_at = EXCLUDED.updated_at
-				WHERE deliveries.status = 'retrying'
-				   OR (deliveries.status = 'sending' AND deliveries.lease_until < $1)
-			RETURNING subscriber_id, id, attempts, created_at, due_at, revision_id
-		)
-		SELECT c.*, b.id, b.attempts, b.created_at, b.due_at, b.revision_id
-		FROM claimed c LEFT JOIN begun b ON b.subscriber_id = c.id`
-
-// ClaimAndBegin claims like ClaimDue and begins the ledger rows of the
-// whole batch in one statement: one round trip and one commit per batch
-// instead of one per message. Rows are begun only for lessons that exist (a subscriber past
-// the last lesson comes back with no Attempt, for the caller to complete).
-// The commit does not wait for the disk: a claim or a 'sending' row lost in
-// a crash only makes the reader due again, and every outcome is recorded
-// with a synchronous commit that flushes these rows too.
+// ClaimAndBegin claims up to limit subscribers due at now and begins their
+// ledger rows, leased until now+lease, in one statement: one round trip
+// and one commit per batch. Rows are begun only for lessons that exist (a
+// subscriber past the last lesson comes back with no Attempt, for the
+// caller to complete). The commit does not wait for the disk: a 'sending'
+// row lost in a crash only makes the reader due again, and every outcome
+// is recorded with a synchronous commit that flushes these rows too.
 func (db *DB) ClaimAndBegin(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Claim, error) {
-	rows, err := db.Pool.Query(ctx, claimAndBeginSQL, now, limit, now.Add(lease))
+	rows, err := db.Pool.Query(ctx, claimSQL, now, limit, now.Add(lease))
 	if err != nil {
 		return nil, fmt.Errorf("claim due subscribers: %w", err)
 	}
@@ -134,13 +109,10 @@ func (db *DB) ClaimAndBegin(ctx context.Context, now time.Time, limit int, lease
 // Unbegin hands back a begun delivery that was never tried (the pass
 // stopped first): it is retried at once by the next pass, and the attempt
 // does not count.
-func (db *DB) Unbegin(ctx context.Context, a Attempt, subscriberID int64) error {
+func (db *DB) Unbegin(ctx context.Context, a Attempt) error {
 	_, err := db.Pool.Exec(ctx, `
-		WITH d AS (
-			UPDATE deliveries SET status = 'retrying', attempts = attempts - 1, lease_until = NULL
-			WHERE id = $1 AND status = 'sending'
-		)
-		UPDATE subscribers SET claimed_until = NULL WHERE id = $2`, a.DeliveryID, subscriberID)
+		UPDATE deliveries SET status = 'retrying', attempts = attempts - 1, lease_until = NULL
+		WHERE id = $1 AND status = 'sending'`, a.DeliveryID)
 	if err != nil {
 		return fmt.Errorf("hand back delivery %d: %w", a.DeliveryID, err)
 	}
@@ -148,9 +120,9 @@ func (db *DB) Unbegin(ctx context.Context, a Attempt, subscriberID int64) error 
 }
 
 // ExplainClaim returns the plan of the claim every pass runs, for the test
-// that keeps it on the due-time index.
+// that keeps it on its indexes.
 func (db *DB) ExplainClaim(ctx context.Context, now time.Time, limit int) (string, error) {
-	rows, err := db.Pool.Query(ctx, "EXPLAIN "+claimAndBeginSQL, now, limit, now)
+	rows, err := db.Pool.Query(ctx, "EXPLAIN "+claimSQL, now, limit, now)
 	if err != nil {
 		return "", err
 	}
@@ -158,11 +130,7 @@ func (db *DB) ExplainClaim(ctx context.Context, now time.Time, limit int) (strin
 	if err != nil {
 		return "", err
 	}
-	out := ""
-	for _, l := range lines {
-		out += l + "\n"
-	}
-	return out, nil
+	return strings.Join(lines, "\n") + "\n", nil
 }
 
 // DueCount is how many active subscribers are due at now (the backlog).
@@ -209,7 +177,7 @@ const sentSQL = `
 		FROM o WHERE deliveries.id = o.delivery_id
 	)
 	UPDATE subscribers s SET next_lesson = s.next_lesson + 1, last_sent_at = o.sent_at, next_due_at = o.next_due,
-		claimed_until = NULL, updated_at = o.sent_at
+		updated_at = o.sent_at
 	FROM o WHERE s.id = o.subscriber_id AND s.next_lesson = o.lesson AND s.round = o.round`
 
 // Sent records deliveries the server accepted and moves each subscriber
@@ -266,7 +234,7 @@ func (db *DB) sentLast(ctx context.Context, d Delivered) error {
 		err := tx.QueryRow(ctx, `
 			UPDATE subscribers SET next_lesson = next_lesson + 1, last_sent_at = $3, next_due_at = NULL,
 				status = CASE WHEN status = 'active' THEN 'completed' ELSE status END,
-				claimed_until = NULL, updated_at = $3
+				updated_at = $3
 			WHERE id = $1 AND next_lesson = $2 AND round = $4
 			RETURNING status`,
 			sub.ID, sub.NextLesson, now, sub.Round).Scan(&status)
@@ -325,7 +293,7 @@ func (db *DB) Failed(ctx context.Context, sub *drip.Subscriber, a Attempt, f Fai
 			subStatus = "bounced"
 		}
 		if _, err := tx.Exec(ctx, `
-			UPDATE subscribers SET next_due_at = $2, claimed_until = NULL, updated_at = $3,
+			UPDATE subscribers SET next_due_at = $2, updated_at = $3,
 				status = CASE WHEN status = 'active' THEN $4 ELSE status END
 			WHERE id = $1 AND next_lesson = $5 AND round = $6`,
 			sub.ID, next, now, subStatus, sub.NextLesson, sub.Round); err != nil {
@@ -345,24 +313,11 @@ func (db *DB) Failed(ctx context.Context, sub *drip.Subscriber, a Attempt, f Fai
 	return nil
 }
 
-// Release hands claimed subscribers back without an attempt, so another
-// pass may take them at once (the sender was paused or unreachable).
-func (db *DB) Release(ctx context.Context, ids []int64) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	_, err := db.Pool.Exec(ctx, `UPDATE subscribers SET claimed_until = NULL WHERE id = ANY($1)`, ids)
-	if err != nil {
-		return fmt.Errorf("release claims: %w", err)
-	}
-	return nil
-}
-
 // Complete marks a subscriber who has no lesson left as completed.
 func (db *DB) Complete(ctx context.Context, sub *drip.Subscriber, now time.Time) error {
 	return db.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
-			UPDATE subscribers SET status = 'completed', next_due_at = NULL, claimed_until = NULL, updated_at = $2
+			UPDATE subscribers SET status = 'completed', next_due_at = NULL, updated_at = $2
 			WHERE id = $1 AND status = 'active'`, sub.ID, now)
 		if err != nil {
 			return fmt.Errorf("complete subscriber %d: %w", sub.ID, err)

@@ -79,7 +79,7 @@ func (db *DB) Pause(ctx context.Context, id int64, gen int, until *time.Time) (*
 			return "", nil, ErrNotNow
 		}
 		_, err := tx.Exec(ctx, `
-			UPDATE subscribers SET status = 'paused', paused_until = $2, next_due_at = NULL, claimed_until = NULL, updated_at = $3
+			UPDATE subscribers SET status = 'paused', paused_until = $2, next_due_at = NULL, updated_at = $3
 			WHERE id = $1`, s.ID, until, now)
 		detail := map[string]any{"until": nil}
 		if until != nil {

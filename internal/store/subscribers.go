@@ -183,7 +183,7 @@ func (db *DB) Unsubscribe(ctx context.Context, id int64, gen int, actor string) 
 		var changed bool
 		err := tx.QueryRow(ctx, `
 			UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = $3,
-				next_due_at = NULL, paused_until = NULL, claimed_until = NULL, updated_at = $3
+				next_due_at = NULL, paused_until = NULL, updated_at = $3
 			WHERE id = $1 AND token_gen = $2 AND status <> 'unsubscribed'
 			RETURNING true`, id, gen, now).Scan(&changed)
 		if errors.Is(err, pgx.ErrNoRows) {
