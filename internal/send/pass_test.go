@@ -330,7 +330,7 @@ func TestClaimQueryUsesTheDueIndexAtAMillionSubscribers(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	now := f.clock()
-	seedMillion(t, f.db, now)
+	seedSubscribers(t, f.db, 1_000_000, now)
 	plan, err := f.db.ExplainClaim(ctx, now, 500)
 	if err != nil {
 		t.Fatal(err)
