@@ -87,7 +87,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.now()
 	s := store.AdminSession{IDHash: hashID(id), Email: h.email, CreatedAt: now, ExpiresAt: now.Add(idleTimeout),
-		IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 300)}
+		IP: clientIP(r), UserAgent: drip.Truncate(r.UserAgent(), 300)}
 	if err := h.db.CreateAdminSession(r.Context(), s, old); err != nil {
 		h.fail(w, r, err)
 		return
@@ -194,11 +194,4 @@ func safeNext(next string) string {
 		return "/admin/"
 	}
 	return next
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
 }

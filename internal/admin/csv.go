@@ -187,7 +187,7 @@ func isImportColumn(name string) bool {
 func parseRow(field func([]string, string) string, rec []string, o ImportOptions, zones map[string]*time.Location) (row store.ImportRow, msg string) {
 	email, err := drip.ParseEmail(field(rec, "email"))
 	if err != nil {
-		return row, fmt.Sprintf("email %q: %s", truncate(field(rec, "email"), 80), err)
+		return row, fmt.Sprintf("email %q: %s", drip.Truncate(field(rec, "email"), 80), err)
 	}
 	name, err := drip.CleanName(field(rec, "name"))
 	if err != nil {
@@ -201,7 +201,7 @@ func parseRow(field func([]string, string) string, rec []string, o ImportOptions
 	case cached && l != nil:
 		loc = l
 	case cached:
-		return row, fmt.Sprintf("tz %q is not a time zone name such as Europe/Berlin", truncate(tz, 80))
+		return row, fmt.Sprintf("tz %q is not a time zone name such as Europe/Berlin", drip.Truncate(tz, 80))
 	default:
 		l, ok := drip.LoadLocation(tz)
 		if len(zones) < 1000 { // a file of random junk must not grow the cache without end
@@ -211,7 +211,7 @@ func parseRow(field func([]string, string) string, rec []string, o ImportOptions
 			}
 		}
 		if !ok {
-			return row, fmt.Sprintf("tz %q is not a time zone name such as Europe/Berlin", truncate(tz, 80))
+			return row, fmt.Sprintf("tz %q is not a time zone name such as Europe/Berlin", drip.Truncate(tz, 80))
 		}
 		loc = l
 	}
@@ -219,7 +219,7 @@ func parseRow(field func([]string, string) string, rec []string, o ImportOptions
 	if s := field(rec, "next_lesson"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > o.Lessons {
-			return row, fmt.Sprintf("next_lesson %q must be a whole number from 1 to %d", truncate(s, 20), o.Lessons)
+			return row, fmt.Sprintf("next_lesson %q must be a whole number from 1 to %d", drip.Truncate(s, 20), o.Lessons)
 		}
 		lesson = n
 	}
@@ -227,7 +227,7 @@ func parseRow(field func([]string, string) string, rec []string, o ImportOptions
 	if s := field(rec, "confirmed_at"); s != "" {
 		t, ok := parseTime(s)
 		if !ok {
-			return row, fmt.Sprintf("confirmed_at %q is not a date such as 2026-03-02 or 2026-03-02T09:00:00Z", truncate(s, 40))
+			return row, fmt.Sprintf("confirmed_at %q is not a date such as 2026-03-02 or 2026-03-02T09:00:00Z", drip.Truncate(s, 40))
 		}
 		if t.After(o.Now.Add(24 * time.Hour)) {
 			return row, fmt.Sprintf("confirmed_at %q is in the future", s)

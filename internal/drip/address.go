@@ -1,7 +1,6 @@
 package drip
 
 import (
-	"errors"
 	"net/mail"
 	"strings"
 	"unicode"
@@ -14,6 +13,22 @@ const (
 	MaxNameLen  = 100 // characters
 )
 
+// Invalid is a problem with what a reader typed, worded to be shown to
+// them as it is: a whole sentence, unlike the errors that wrap.
+type Invalid string
+
+func (e Invalid) Error() string { return string(e) }
+
+// Truncate cuts s to at most n bytes without splitting a character, for
+// storing text we did not write (a User-Agent, an SMTP reply) within a
+// bound.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
+
 // ParseEmail checks a subscriber's address: what net/mail accepts, and
 // stricter still — a bare address with no display name, no quoted local
 // part, no control characters, at most MaxEmailLen bytes, and a domain with
@@ -22,23 +37,23 @@ func ParseEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	switch {
 	case s == "":
-		return "", errors.New("Please enter your email address.")
+		return "", Invalid("Please enter your email address.")
 	case len(s) > MaxEmailLen:
-		return "", errors.New("That email address is too long.")
+		return "", Invalid("That email address is too long.")
 	case !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0:
-		return "", errors.New("That email address contains characters that are not allowed.")
+		return "", Invalid("That email address contains characters that are not allowed.")
 	case strings.ContainsAny(s, "\"<>()[],;: \\"):
-		return "", errors.New("Please enter just the address, like name@example.com.")
+		return "", Invalid("Please enter just the address, like name@example.com.")
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" {
-		return "", errors.New("That does not look like an email address, like name@example.com.")
+		return "", Invalid("That does not look like an email address, like name@example.com.")
 	}
 	at := strings.LastIndexByte(s, '@')
 	local, domain := s[:at], s[at+1:]
 	if len(local) > 64 || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") ||
 		strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
-		return "", errors.New("That does not look like an email address, like name@example.com.")
+		return "", Invalid("That does not look like an email address, like name@example.com.")
 	}
 	return s, nil
 }
@@ -49,9 +64,9 @@ func CleanName(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	switch {
 	case !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0:
-		return "", errors.New("Your name contains characters that are not allowed.")
+		return "", Invalid("Your name contains characters that are not allowed.")
 	case utf8.RuneCountInString(s) > MaxNameLen:
-		return "", errors.New("Please keep your name under 100 characters.")
+		return "", Invalid("Please keep your name under 100 characters.")
 	}
 	return s, nil
 }

@@ -1,8 +1,10 @@
 package drip
 
 import (
+	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestParseEmailAcceptsPlainAddresses(t *testing.T) {
@@ -50,6 +52,39 @@ func TestCleanName(t *testing.T) {
 	for _, bad := range []string{strings.Repeat("a", 101), "Ann\r\nBcc: x@y.z", "Ann\x00", "Ann\tLee", "\xff"} {
 		if _, err := CleanName(bad); err == nil {
 			t.Errorf("CleanName(%q) should fail", bad)
+		}
+	}
+}
+
+func TestTruncateNeverSplitsACharacter(t *testing.T) {
+	cases := []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly", 7, "exactly"},
+		{"abcdef", 3, "abc"},
+		{"zoë", 3, "zo"}, // ë is two bytes: cut before it, not through it
+		{"日本語", 4, "日"},  // three bytes each
+		{"日本語", 6, "日本"},
+		{"", 0, ""},
+		{"\xff\xfeab", 3, "a"}, // invalid bytes are dropped, not kept
+	}
+	for _, c := range cases {
+		got := Truncate(c.in, c.n)
+		if got != c.want || len(got) > c.n || !utf8.ValidString(got) {
+			t.Errorf("Truncate(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+}
+
+func TestAddressProblemsAreInvalidSentences(t *testing.T) {
+	for _, in := range []string{"", "no-at-sign", "a@b", strings.Repeat("x", 300) + "@example.com"} {
+		_, err := ParseEmail(in)
+		var inv Invalid
+		if !errors.As(err, &inv) || !strings.HasSuffix(inv.Error(), ".") {
+			t.Errorf("ParseEmail(%q): %v, want an Invalid sentence", in, err)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package send
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -118,7 +117,7 @@ func (w *worker) recorded(d store.Delivered, err error) {
 // fail records an attempt the server did not accept, as its outcome says.
 func (w *worker) fail(ctx context.Context, sub *drip.Subscriber, att store.Attempt, now time.Time, reply string, out mail.Outcome) {
 	e := w.e
-	f := store.Failure{Reply: truncate(reply, 1000)}
+	f := store.Failure{Reply: drip.Truncate(reply, 1000)}
 	switch out.Kind {
 	case mail.Bounce:
 		f.Bounce = true
@@ -185,11 +184,4 @@ func (w *worker) slotOf(sub *drip.Subscriber, now time.Time) drip.Slot {
 		w.zones[sub.TimeZone] = loc
 	}
 	return sub.SlotIn(loc, w.cur.Course.SendHour, now)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
 }

@@ -65,8 +65,8 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		Name:           name,
 		TimeZone:       loc.String(),
 		IP:             clientIP(r),
-		UserAgent:      truncate(r.UserAgent(), 500),
-		FormURL:        truncate(r.Referer(), 500),
+		UserAgent:      drip.Truncate(r.UserAgent(), 500),
+		FormURL:        drip.Truncate(r.Referer(), 500),
 		ConsentVersion: ConsentVersion,
 		At:             s.opts.Now(),
 	})
@@ -100,8 +100,8 @@ func (s *Server) invalidSignup(w http.ResponseWriter, r *http.Request, form sign
 		return
 	}
 	// Re-show what they typed, minus anything that could not be shown.
-	form.Email = truncate(strings.ToValidUTF8(form.Email, ""), 254)
-	form.Name = truncate(strings.ToValidUTF8(form.Name, ""), 100)
+	form.Email = drip.Truncate(strings.ToValidUTF8(form.Email, ""), 254)
+	form.Name = drip.Truncate(strings.ToValidUTF8(form.Name, ""), 100)
 	s.render(w, r, http.StatusUnprocessableEntity, "signup", page{Form: form, Error: err.Error(), Consent: s.consentText()})
 }
 
@@ -147,8 +147,8 @@ func (s *Server) signupLimit() func(http.Handler) http.Handler {
 	if s.opts.SignupRateLimit <= 0 {
 		return func(h http.Handler) http.Handler { return h }
 	}
-	return httprate.Limit(s.opts.SignupRateLimit, time.Minute,
-		httprate.WithKeyFuncs(func(r *http.Request) (string, error) { return clientIP(r), nil }),
+	return httprate.LimitBy(s.opts.SignupRateLimit, time.Minute,
+		func(r *http.Request) (string, error) { return clientIP(r), nil },
 		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
 			s.metrics.signups.WithLabelValues("rate_limited").Inc()
 			msg := "Too many signups from your network. Please wait a minute and try again."
@@ -179,12 +179,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	s = s[:n]
-	return strings.ToValidUTF8(s, "")
 }
