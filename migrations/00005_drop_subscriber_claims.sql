@@ -5,8 +5,9 @@
 -- deliveries.lease_until, and a due subscriber with such a row is not
 -- claimed again until the lease ends. Claiming 10,000 due readers wrote
 -- about 13 MB of WAL for claimed_until alone (most of those updates could
--- not stay on their page and touched every index); now a claim writes
--- only the ledger rows.
+-- not stay on their page and touched every index); now a claim only locks
+-- the subscriber rows for its statement (no new row versions, no index
+-- entries) and writes the ledger rows.
 ALTER TABLE subscribers DROP COLUMN claimed_until;
 
 -- +goose Down

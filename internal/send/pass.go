@@ -31,10 +31,14 @@ type Engine struct {
 
 	// Batch is how many subscribers one claim takes.
 	Batch int
-	// Lease is how long a claim and a 'sending' ledger row belong to this
-	// pass. It must exceed the longest SMTP transaction (mail.Options's
-	// ReplyTimeout) so no claim ends while its message is still in flight.
+	// Lease is how long a claim and its 'sending' ledger row belong to
+	// this pass; after it another copy may begin the delivery again.
 	Lease time.Duration
+	// MaxSend is the longest one SMTP transaction may take (mail.Options's
+	// ReplyTimeout). A claim is only sent while at least MaxSend of its
+	// lease is left, so no lease ends while its message is in flight; what
+	// waited longer is handed back for the next pass. Zero means Lease/2.
+	MaxSend time.Duration
 	// PolicyPause is how long all sending stops after a 5.7.x or 421.
 	PolicyPause time.Duration
 	// GiveUp is how long a lesson is retried before it is marked failed.
@@ -72,6 +76,7 @@ var ErrPaused = errors.New("sending is paused after a policy refusal")
 // counts is a Summary being filled by several workers.
 type counts struct {
 	sent, retrying, bounced, failed, completed atomic.Int64
+	late                                       atomic.Int64 // handed back: the lease ran short while queued
 }
 
 // Pass delivers every lesson due as of now(): at most one per subscriber,
@@ -89,10 +94,16 @@ func (e *Engine) Pass(ctx context.Context, now func() time.Time) (Summary, error
 	if errors.Is(err, ErrPaused) {
 		sum.PausedUntil, _ = e.DB.SenderPausedUntil(context.WithoutCancel(ctx))
 	}
+	if n := c.late.Load(); n > 0 {
+		e.Log.Warn("claims waited too long to send within their lease and were handed back to the next pass; "+
+			"the sender is slower than the batch size assumed", "handed_back", n)
+	}
 	e.Metrics.observePass(sum)
 	attrs := []any{"sent", sum.Sent, "retrying", sum.Retrying, "bounced", sum.Bounced, "failed", sum.Failed,
 		"completed", sum.Completed, "took", sum.Took.Round(time.Millisecond)}
 	switch {
+	case errors.Is(err, context.Canceled):
+		e.Log.Info("delivery pass interrupted; what was not sent is due again", attrs...)
 	case err != nil:
 		e.Log.Error("delivery pass stopped", append(attrs, "err", err)...)
 	case sum != (Summary{Took: sum.Took}):
@@ -126,13 +137,14 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 	if e.Rate > 0 {
 		limiter = rate.NewLimiter(rate.Limit(e.Rate), 1)
 	}
-	// jobs holds one batch: the next claim is made while the workers send
-	// the last one, so they never wait for the database between batches.
-	// A pass stopped early hands back what is left in it.
+	// jobs holds up to one batch: the next claim is made while the workers
+	// send the last one, so they never wait for the database between
+	// batches. A pass stopped early hands back what is left in it.
 	jobs := make(chan store.Claim, max(e.Batch, 1))
 	var stop stopper
 	var wg sync.WaitGroup
-	rec := startRecorder(ctx, e.DB)
+	var started atomic.Int64
+	rec := startRecorder(ctx, e.DB, e.Log)
 	defer rec.stop()
 	for range max(e.Conns, 1) {
 		w := &worker{e: e, t: e.Open(), cur: cur, now: now, limiter: limiter, counts: c, stop: &stop,
@@ -140,32 +152,45 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 		wg.Go(func() {
 			defer w.t.Close()
 			for c := range jobs {
+				started.Add(1)
 				w.deliver(ctx, c)
 			}
 		})
 	}
-	err = e.feed(ctx, now, jobs, &stop)
+	err = e.feed(ctx, now, jobs, &stop, &started)
 	close(jobs)
 	wg.Wait()
 	if err != nil {
 		return err
 	}
-	return stop.err()
+	if err := stop.err(); err != nil {
+		return err
+	}
+	// Cancelled after the last claim: the workers handed back the rest.
+	return ctx.Err()
 }
 
 // feed claims due subscribers, with their ledger rows begun, and hands
 // them to the workers until nothing is due, the context ends, or a worker
-// stops the pass.
-func (e *Engine) feed(ctx context.Context, now func() time.Time, jobs chan<- store.Claim, stop *stopper) error {
+// stops the pass. started counts the claims the workers have taken.
+func (e *Engine) feed(ctx context.Context, now func() time.Time, jobs chan store.Claim, stop *stopper, started *atomic.Int64) error {
 	// A pass takes each reader once: one whose retry comes due while the
 	// pass runs is handed back for the next pass, and a claim that brings
 	// back only such readers ends the pass.
 	taken := map[int64]struct{}{}
+	began := time.Now()
 	for stop.err() == nil {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		claims, err := e.DB.ClaimAndBegin(ctx, now(), e.Batch, e.Lease)
+		n := e.batchSize(started.Load(), time.Since(began))
+		// Claim the next batch once the workers are half way through what
+		// is queued, and no sooner: a claim's lease runs while it waits.
+		for len(jobs) > n/2 && stop.err() == nil && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		// The claim is not cancelled half way: its rows would stay leased.
+		claims, err := e.DB.ClaimAndBegin(context.WithoutCancel(ctx), now(), n, e.Lease)
 		if err != nil {
 			return err
 		}
@@ -191,12 +216,39 @@ func (e *Engine) feed(ctx context.Context, now func() time.Time, jobs chan<- sto
 						return err
 					}
 				}
-				return nil
+				return ctx.Err()
 			}
 			jobs <- c
 		}
 	}
 	return nil
+}
+
+// batchSize is how many readers the next claim takes: Batch, or fewer
+// when the workers could not send that many twice over — what is queued
+// and what is claimed next — before the claims' leases run short. sent is
+// how many claims the workers have taken in took.
+func (e *Engine) batchSize(sent int64, took time.Duration) int {
+	n := max(e.Batch, 1)
+	budget := (e.Lease - e.maxSend()).Seconds() / 2
+	var perSecond float64
+	switch {
+	case sent >= int64(n) && took > 0:
+		perSecond = float64(sent) / took.Seconds()
+	case e.Rate > 0:
+		perSecond = e.Rate
+	default:
+		return n
+	}
+	return min(n, max(int(perSecond*budget), max(e.Conns, 1)))
+}
+
+// maxSend is MaxSend, or half the lease when it is not set.
+func (e *Engine) maxSend() time.Duration {
+	if e.MaxSend > 0 {
+		return e.MaxSend
+	}
+	return e.Lease / 2
 }
 
 // handBack returns a claim that was not tried, with its ledger row, so the

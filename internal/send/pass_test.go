@@ -3,10 +3,12 @@ package send_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/send"
 	"github.com/twostep/twostep/internal/smtptest"
+	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/web"
 )
 
@@ -590,5 +593,191 @@ func TestAPassTriesEachReaderAtMostOnceEvenWhenTheRetryComesDueDuringIt(t *testi
 	f.advance(time.Hour)
 	if sum := f.pass(); sum.Sent != 1 {
 		t.Fatalf("the next pass after the retry time: %v, want the lesson sent", sum)
+	}
+}
+
+// Shutting down stops sending at once: what is queued for the workers is
+// handed back, not sent after the signal.
+func TestCancellingAPassStopsSendingAndHandsBackWhatWasQueued(t *testing.T) {
+	f := newFixture(t)
+	f.engine.Conns, f.engine.Batch = 1, 50
+	addMany(t, f.db, 50, f.clock())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var seen atomic.Int64
+	f.smtp.SetHook(func(ev smtptest.Event) error {
+		if ev.Stage == smtptest.StageData && seen.Add(1) == 3 {
+			cancel()
+		}
+		return nil
+	})
+	sum, err := f.engine.Pass(ctx, f.clock)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("pass ended with %v, want context.Canceled", err)
+	}
+	got := int(f.smtp.Accepted())
+	if got > 4 {
+		t.Fatalf("%d messages sent after the pass was cancelled at the third", got)
+	}
+	if sum.Sent != got {
+		t.Fatalf("pass %v, but the server accepted %d: every accepted message must be recorded", sum, got)
+	}
+	if n := f.count(`SELECT count(*) FROM deliveries WHERE status = 'sending'`); n != 0 {
+		t.Fatalf("%d deliveries left 'sending' (leased) after the pass stopped", n)
+	}
+	f.smtp.SetHook(nil)
+	if s := f.pass(); s.Sent != 50-got {
+		t.Fatalf("the next pass %v, want the %d handed back", s, 50-got)
+	}
+	for who, n := range recipients(f.smtp.Messages()) {
+		if n != 1 {
+			t.Fatalf("%s got lesson 1 %d times", who, n)
+		}
+	}
+}
+
+// A copy whose sender is slower than its leases allow hands back the
+// claims that waited too long instead of sending them while another copy,
+// seeing their leases ended, sends them too: no reader gets a lesson twice.
+func TestClaimsWhoseLeaseRunsShortAreNotSentTwiceByAnotherCopy(t *testing.T) {
+	f := newFixture(t)
+	const n = 60
+	// The first 30 come due first, so the slow copy claims them and the
+	// other copy, starting later, looks at them first.
+	if _, err := f.db.Pool.Exec(context.Background(), `
+		INSERT INTO subscribers (email, status, time_zone, send_weekday, send_hour, next_lesson, next_due_at, consent_at, confirmed_at)
+		SELECT 'reader' || g || '@example.com', 'active', 'UTC', 1, 8, 1,
+			now() - CASE WHEN g <= 30 THEN interval '2 minutes' ELSE interval '1 minute' END, now(), now()
+		FROM generate_series(1, $1) g`, n); err != nil {
+		t.Fatal(err)
+	}
+	// The slow copy's server takes 30 ms a message: its batch of 30 takes
+	// longer than its 600 ms lease. The other copy's server is instant.
+	f.smtp.SetHook(func(ev smtptest.Event) error {
+		if ev.Stage == smtptest.StageData {
+			time.Sleep(30 * time.Millisecond)
+		}
+		return nil
+	})
+	fast := smtptest.Start(t)
+	slow, other := f.engine, newEngine(t, f.db, fast)
+	for _, e := range []*send.Engine{slow, other} {
+		e.Conns, e.Batch = 1, 30
+		e.Lease, e.MaxSend = 600*time.Millisecond, 300*time.Millisecond
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if _, err := slow.Pass(context.Background(), time.Now); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Go(func() {
+		time.Sleep(700 * time.Millisecond) // the slow copy's first leases have ended
+		if _, err := other.Pass(context.Background(), time.Now); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Wait()
+	time.Sleep(slow.Lease)
+	if _, err := other.Pass(context.Background(), time.Now); err != nil { // whatever was handed back
+		t.Fatal(err)
+	}
+	got := recipients(append(f.smtp.Messages(), fast.Messages()...))
+	if len(got) != n {
+		t.Fatalf("%d of %d readers got lesson 1", len(got), n)
+	}
+	for who, c := range got {
+		if c != 1 {
+			t.Fatalf("%s got lesson 1 %d times", who, c)
+		}
+	}
+}
+
+// A record that cannot be written does not cost the others written with it.
+func TestOneFailingRecordDoesNotLoseTheOthersInItsGroup(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	var ids []int64
+	for _, e := range []string{"a@example.com", "last@example.com", "c@example.com"} {
+		ids = append(ids, f.addActive(e, "UTC", time.Monday, 8, f.clock()))
+	}
+	if _, err := f.db.Pool.Exec(ctx, `UPDATE subscribers SET next_lesson = 52 WHERE id = $1`, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := f.db.ClaimAndBegin(ctx, f.clock(), 10, time.Hour)
+	if err != nil || len(claims) != 3 {
+		t.Fatalf("claimed %d: %v", len(claims), err)
+	}
+	// The last lesson's record fails: a trigger refuses that reader's update.
+	for _, sql := range []string{
+		`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$`,
+		`CREATE TRIGGER refuse BEFORE UPDATE ON subscribers FOR EACH ROW WHEN (OLD.email = 'last@example.com') EXECUTE FUNCTION refuse()`,
+	} {
+		if _, err := f.db.Pool.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds := make([]store.Delivered, len(claims))
+	for i, c := range claims {
+		ds[i] = store.Delivered{Sub: c.Sub, Attempt: *c.Attempt, MessageID: fmt.Sprint(i, "@example.com"), Reply: "250 ok", At: f.clock()}
+		if c.Sub.NextLesson < 52 {
+			next := f.clock().Add(7 * 24 * time.Hour)
+			ds[i].NextDue = &next
+		}
+	}
+	results := f.db.Sent(ctx, ds)
+	for i, c := range claims {
+		if failed := results[i].Err != nil; failed != (c.Sub.Email == "last@example.com") {
+			t.Fatalf("%s: record error %v", c.Sub.Email, results[i].Err)
+		}
+	}
+	if n := f.count(`SELECT count(*) FROM deliveries WHERE status = 'sent'`); n != 2 {
+		t.Fatalf("%d deliveries recorded sent, want the 2 that did not fail", n)
+	}
+	if _, err := f.db.Pool.Exec(ctx, `DROP TRIGGER refuse ON subscribers`); err != nil {
+		t.Fatal(err)
+	}
+	// Recording again is safe: the failed one lands, the others stay as they are.
+	results = f.db.Sent(ctx, ds)
+	completed := 0
+	for i, r := range results {
+		if r.Err != nil {
+			t.Fatalf("again, %s: %v", claims[i].Sub.Email, r.Err)
+		}
+		if r.Completed {
+			completed++
+		}
+	}
+	if completed != 1 || f.count(`SELECT count(*) FROM deliveries WHERE status = 'sent'`) != 3 ||
+		f.count(`SELECT count(*) FROM outbox WHERE kind = 'graduation'`) != 1 ||
+		f.count(`SELECT count(*) FROM subscribers WHERE next_lesson = 2`) != 2 {
+		t.Fatalf("after recording again: %d completed; want one graduation, three sent, two readers on lesson 2", completed)
+	}
+}
+
+// The recorder writes again what the database refused for a moment, so a
+// restart of PostgreSQL during a pass costs no duplicates.
+func TestARecordThatFailsOnceIsWrittenOnTheNextTry(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	addMany(t, f.db, 20, f.clock())
+	for _, sql := range []string{
+		`CREATE SEQUENCE refusals`,
+		`CREATE FUNCTION refuse_once() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN IF nextval('refusals') = 1 THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$`,
+		`CREATE TRIGGER refuse_once BEFORE UPDATE OF next_lesson ON subscribers FOR EACH ROW EXECUTE FUNCTION refuse_once()`,
+	} {
+		if _, err := f.db.Pool.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := f.pass(); s.Sent != 20 {
+		t.Fatalf("pass %v, want all 20 recorded sent", s)
+	}
+	if n := f.count(`SELECT count(*) FROM deliveries WHERE status = 'sent'`); n != 20 {
+		t.Fatalf("%d of 20 recorded sent", n)
+	}
+	if n := f.count(`SELECT last_value FROM refusals`); n < 2 {
+		t.Fatalf("the trigger ran %d times: the failure was never injected", n)
 	}
 }

@@ -1,7 +1,10 @@
 package send
 
 import (
+	"cmp"
 	"context"
+	"log/slog"
+	"time"
 
 	"github.com/twostep/twostep/internal/store"
 )
@@ -26,6 +29,7 @@ const RecordWindow = 4
 // and one commit for several messages instead of one each.
 type recorder struct {
 	db   *store.DB
+	log  *slog.Logger
 	in   chan recordReq
 	done chan struct{}
 }
@@ -38,8 +42,8 @@ type recordReq struct {
 // startRecorder starts writing the deliveries handed to it; stop ends it.
 // Writes are not cancelled with ctx: the SMTP server has those messages,
 // and the ledger must say so.
-func startRecorder(ctx context.Context, db *store.DB) *recorder {
-	r := &recorder{db: db, in: make(chan recordReq, maxGroup), done: make(chan struct{})}
+func startRecorder(ctx context.Context, db *store.DB, log *slog.Logger) *recorder {
+	r := &recorder{db: db, log: log, in: make(chan recordReq, maxGroup), done: make(chan struct{})}
 	go r.run(context.WithoutCancel(ctx))
 	return r
 }
@@ -57,10 +61,13 @@ func (r *recorder) stop() {
 	<-r.done
 }
 
+// recordRetries are the waits before writing again what could not be
+// written: a database that is restarting should not cost duplicates.
+var recordRetries = []time.Duration{100 * time.Millisecond, time.Second, 5 * time.Second}
+
 func (r *recorder) run(ctx context.Context) {
 	defer close(r.done)
 	group := make([]recordReq, 0, maxGroup)
-	ds := make([]store.Delivered, 0, maxGroup)
 	for req := range r.in {
 		group = append(group[:0], req)
 	more:
@@ -75,14 +82,39 @@ func (r *recorder) run(ctx context.Context) {
 				break more
 			}
 		}
-		ds = ds[:0]
+		r.write(ctx, group)
 		for _, g := range group {
-			ds = append(ds, g.d)
-		}
-		err := r.db.Sent(ctx, ds...)
-		for _, g := range group {
-			g.w.recorded(g.d, err)
 			<-g.w.window
 		}
+	}
+}
+
+// write records a group, writing again, a few times, the deliveries whose
+// records failed (recording twice changes nothing), and reports each to
+// its worker.
+func (r *recorder) write(ctx context.Context, group []recordReq) {
+	todo := group
+	for try := 0; ; try++ {
+		ds := make([]store.Delivered, len(todo))
+		for i, g := range todo {
+			ds[i] = g.d
+		}
+		results := r.db.Sent(ctx, ds)
+		var again []recordReq
+		var firstErr error
+		for i, g := range todo {
+			if results[i].Err != nil && try < len(recordRetries) {
+				again = append(again, g)
+				firstErr = cmp.Or(firstErr, results[i].Err)
+				continue
+			}
+			g.w.recorded(g.d, results[i])
+		}
+		if len(again) == 0 {
+			return
+		}
+		r.log.Warn("recording sent lessons failed; trying again", "deliveries", len(again), "err", firstErr)
+		time.Sleep(recordRetries[try])
+		todo = again
 	}
 }

@@ -3,6 +3,7 @@ package send
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,8 +28,8 @@ type stencils struct {
 }
 
 type stencilKey struct {
-	course *course.Course
-	lesson *course.Lesson
+	course face
+	lesson *course.Lesson // one per revision (Library parses each once)
 	named  bool
 }
 
@@ -114,46 +115,95 @@ func (s *stencils) lesson(l *Letters, c *course.Course, ls *course.Lesson, sub *
 		s.cache = map[stencilKey]*stencil{}
 	})
 	name := course.CleanName(sub.FirstName())
-	key := stencilKey{c, ls, name != ""}
+	key := stencilKey{faceOf(c), ls, name != ""}
 	s.mu.Lock()
-	st := s.cache[key]
+	st, cached := s.cache[key]
 	s.mu.Unlock()
-	if st == nil {
-		if personal, err := l.Renderer.HasPlaceholders(ls); err != nil || personal {
+	if !cached {
+		if st, err = s.build(l, c, ls, key.named); err != nil {
 			return course.Email{}, false, err
 		}
-		n := strconv.Itoa(ls.Number)
-		rc := course.Recipient{
-			UnsubscribeURL: l.BaseURL + "/unsubscribe/" + s.mark(slotUnsubscribe),
-			PreferencesURL: l.BaseURL + "/preferences/" + s.mark(slotPreferences),
-			TriedURL:       l.BaseURL + "/tried/" + s.mark(slotTried) + "/" + n,
-		}
-		rc.ViewURL = rc.PreferencesURL + "/lessons/" + n
-		if key.named {
-			rc.FirstName = s.mark(slotName)
-		}
-		rendered, err := l.Renderer.Lesson(c, ls, rc)
-		if err != nil {
-			return course.Email{}, false, err
-		}
-		st = &stencil{email: rendered, html: s.cut(rendered.HTML), text: s.cut(rendered.Text)}
 		s.mu.Lock()
 		if len(s.cache) >= maxStencils {
 			clear(s.cache)
 		}
-		s.cache[key] = st
+		s.cache[key] = st // nil: this lesson is rendered in full
 		s.mu.Unlock()
 	}
+	if st == nil {
+		return course.Email{}, false, nil
+	}
+	return st.fill(l, sub, name), true, nil
+}
+
+// build renders the stencil of lesson ls, or returns nil when the lesson
+// must be rendered in full for every reader: when its body uses the
+// reader's name, or when the templates (which TEMPLATES_DIR may replace)
+// put a name or link where a stencil would not come out as the templates
+// do — checked on two sample readers.
+func (s *stencils) build(l *Letters, c *course.Course, ls *course.Lesson, named bool) (*stencil, error) {
+	if personal, err := l.Renderer.HasPlaceholders(ls); err != nil || personal {
+		return nil, err
+	}
+	n := strconv.Itoa(ls.Number)
+	rc := course.Recipient{
+		UnsubscribeURL: l.BaseURL + "/unsubscribe/" + s.mark(slotUnsubscribe),
+		PreferencesURL: l.BaseURL + "/preferences/" + s.mark(slotPreferences),
+		TriedURL:       l.BaseURL + "/tried/" + s.mark(slotTried) + "/" + n,
+	}
+	rc.ViewURL = rc.PreferencesURL + "/lessons/" + n
+	if named {
+		rc.FirstName = s.mark(slotName)
+	}
+	rendered, err := l.Renderer.Lesson(c, ls, rc)
+	if err != nil {
+		return nil, err
+	}
+	st := &stencil{email: rendered, html: s.cut(rendered.HTML), text: s.cut(rendered.Text)}
+	samples := []*drip.Subscriber{
+		{ID: 1, Name: "A"},
+		{ID: math.MaxInt64, TokenGen: math.MaxInt32, Name: `O'Brien&<Co>"+"` + strings.Repeat("ñ", 50)},
+	}
+	for _, sub := range samples {
+		if !named {
+			sub.Name = ""
+		}
+		want, err := l.Renderer.Lesson(c, ls, l.LessonRecipient(sub, ls.Number))
+		if err != nil {
+			return nil, err
+		}
+		if st.fill(l, sub, course.CleanName(sub.FirstName())) != want {
+			return nil, nil
+		}
+	}
+	return st, nil
+}
+
+// fill is the stencil with sub's name and links put in.
+func (st *stencil) fill(l *Letters, sub *drip.Subscriber, name string) course.Email {
 	sign := func(p token.Purpose) string {
 		return l.Signer.Sign(token.Claims{Purpose: p, Subscriber: sub.ID, Gen: sub.TokenGen})
 	}
 	vals := [slots]string{slotUnsubscribe: sign(token.Unsubscribe), slotPreferences: sign(token.Preferences), slotTried: sign(token.Tried)}
-	e = st.email
+	e := st.email
 	vals[slotName] = name
 	e.Text = fill(st.text, &vals)
 	vals[slotName] = htmlTextEscape(name)
 	e.HTML = fill(st.html, &vals)
-	return e, true, nil
+	return e
+}
+
+// face is what of a course its emails show besides the lessons: two
+// courses with the same face render a lesson alike. (Library.Current makes
+// a new Course on every call; its lessons are shared per revision.)
+type face struct {
+	Title, Tagline, Language, Author, From, ReplyTo, PostalAddress string
+	SendHour, LessonCount, Lessons                                 int
+}
+
+func faceOf(c *course.Course) face {
+	return face{c.Title, c.Tagline, c.Language, c.Author, c.From, c.ReplyTo, c.PostalAddress,
+		c.SendHour, c.LessonCount, len(c.Lessons)}
 }
 
 // htmlTextEscape escapes s as html/template escapes a value in text: the

@@ -2,6 +2,8 @@ package send
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -58,7 +60,76 @@ func TestStencilsRenderExactlyWhatTheTemplatesDo(t *testing.T) {
 	if stenciled < len(c.Lessons)-2 {
 		t.Fatalf("only %d of %d lessons go through stencils", stenciled, len(c.Lessons))
 	}
-	if n := len(l.stencils.cache); n != 2*stenciled {
+	if n := usable(l); n != 2*stenciled {
 		t.Fatalf("%d stencils cached, want one per lesson and shape (%d)", n, 2*stenciled)
+	}
+}
+
+// usable counts the cached stencils, not the lessons rendered in full.
+func usable(l *Letters) int {
+	n := 0
+	for _, st := range l.stencils.cache {
+		if st != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// Templates from TEMPLATES_DIR may put the name where a stencil cannot
+// reproduce the escaping or the wrapping; such lessons are rendered in full,
+// so the mail is still exactly what the templates say.
+func TestCustomTemplatesAStencilCannotReproduceAreRenderedInFull(t *testing.T) {
+	c, problems := course.Load(twostep.Lessons)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	edits := map[string][3]string{
+		"name in a link": {"email/layout.html",
+			`{{if .FirstName}}Hi {{.FirstName}},{{else}}Hi there,{{end}}`,
+			`{{if .FirstName}}Hi <a href="https://example.com/hello?n={{.FirstName}}">{{.FirstName}}</a>,{{else}}Hi there,{{end}}`},
+		"name in a line that wraps": {"email/layout.txt",
+			`{{if .FirstName}}Hi {{.FirstName}},{{else}}Hi there,{{end}}`,
+			`{{if .FirstName}}Hi {{.FirstName}}, this greeting is long enough that a long name makes it wrap at seventy-eight.{{else}}Hi there,{{end}}`},
+	}
+	for name, edit := range edits {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.CopyFS(dir, twostep.Templates); err != nil {
+				t.Fatal(err)
+			}
+			file := filepath.Join(dir, edit[0])
+			b, err := os.ReadFile(file)
+			if err != nil || !bytes.Contains(b, []byte(edit[1])) {
+				t.Fatalf("%s does not hold the line to change (%v)", edit[0], err)
+			}
+			if err := os.WriteFile(file, bytes.Replace(b, []byte(edit[1]), []byte(edit[2]), 1), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r, err := course.NewRenderer(os.DirFS(dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			signer, _ := token.NewSigner(bytes.Repeat([]byte{7}, 32))
+			l := &Letters{Course: c, Renderer: r, Signer: signer, BaseURL: "https://example.com", From: c.From}
+			for i, n := range []string{"Ann", "Zoë&Co", "Bartholomew-Maximilian-Alexander"} {
+				sub := &drip.Subscriber{ID: int64(i + 1), Name: n}
+				ls := c.Lessons[0]
+				got, err := l.lessonEmail(c, ls, sub)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := r.Lesson(c, ls, l.LessonRecipient(sub, ls.Number))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != want {
+					t.Fatalf("for %q the mail differs from the templates", n)
+				}
+			}
+			if n := usable(l); n != 0 {
+				t.Fatalf("%d stencils in use for templates a stencil cannot reproduce", n)
+			}
+		})
 	}
 }

@@ -37,11 +37,18 @@ func (w *worker) deliver(ctx context.Context, c store.Claim) {
 	// Records are written even when ctx ends mid-send: the SMTP server may
 	// already have the message, and the ledger must say so.
 	rec := context.WithoutCancel(ctx)
-	if w.stop.err() != nil {
+	now := w.now()
+	if w.stop.err() != nil || ctx.Err() != nil {
 		w.logErr(sub, e.handBack(c))
 		return
 	}
-	now := w.now()
+	if c.Attempt != nil && now.After(c.LeaseUntil.Add(-e.maxSend())) {
+		// Waited so long that the lease could end mid-send, and another
+		// copy begin the same delivery: the next pass sends it.
+		w.counts.late.Add(1)
+		w.logErr(sub, e.handBack(c))
+		return
+	}
 	if c.Attempt == nil {
 		if w.cur.Course.Lesson(sub.NextLesson) == nil {
 			// Past the last lesson (the course got shorter, say): done.
@@ -102,14 +109,14 @@ func (w *worker) deliver(ctx context.Context, c store.Claim) {
 // it could not: then the message went out but the row stays 'sending' and
 // is retried after its lease, the one case where a reader may get a
 // lesson twice.
-func (w *worker) recorded(d store.Delivered, err error) {
-	if err != nil {
-		w.logErr(d.Sub, err)
+func (w *worker) recorded(d store.Delivered, res store.SentResult) {
+	if res.Err != nil {
+		w.logErr(d.Sub, res.Err)
 		return
 	}
 	w.counts.sent.Add(1)
 	w.e.Metrics.inc(outSent)
-	if d.NextDue == nil {
+	if res.Completed {
 		w.counts.completed.Add(1)
 	}
 }

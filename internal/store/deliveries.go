@@ -58,6 +58,9 @@ type Claim struct {
 	Sub        *drip.Subscriber
 	Attempt    *Attempt // nil: begun by another copy at the same moment, or no such lesson
 	RevisionID int64    // the revision the ledger row records
+	// LeaseUntil is when the claim ends: after it another copy may begin
+	// the same delivery again.
+	LeaseUntil time.Time
 }
 
 // ClaimAndBegin claims up to limit subscribers due at now and begins their
@@ -94,6 +97,7 @@ func (db *DB) ClaimAndBegin(ctx context.Context, now time.Time, limit int, lease
 			s.SendHour = &h
 		}
 		c.Sub = &s
+		c.LeaseUntil = now.Add(lease)
 		if id != nil {
 			c.Attempt = &Attempt{DeliveryID: *id, Attempts: *attempts, FirstTry: *first, DueAt: *due}
 			c.RevisionID = *rev
@@ -180,25 +184,39 @@ const sentSQL = `
 		updated_at = o.sent_at
 	FROM o WHERE s.id = o.subscriber_id AND s.next_lesson = o.lesson AND s.round = o.round`
 
+// SentResult is what recording one accepted delivery did.
+type SentResult struct {
+	Err error
+	// Completed: it was the reader's last lesson, and they finished the
+	// course with it (not so when they left or were moved during the send).
+	Completed bool
+}
+
 // Sent records deliveries the server accepted and moves each subscriber
 // on: to the next lesson's due time, or to completed after the last one.
 // The common case, however many deliveries, is one statement and one
 // commit; a last lesson also queues the graduation mail, in a transaction
-// of its own.
-func (db *DB) Sent(ctx context.Context, ds ...Delivered) error {
+// of its own. The result for ds[i] is at [i]. Recording again what was
+// recorded changes nothing, so a failed record may be retried.
+//
+// Like the claim, every write here locks the subscriber's row before the
+// delivery's, so a claim and a record never wait for each other in a
+// circle.
+func (db *DB) Sent(ctx context.Context, ds []Delivered) []SentResult {
+	out := make([]SentResult, len(ds))
 	var (
+		idx                  []int
 		delivery, subscriber []int64
 		lesson, round        []int32
 		messageID, reply     []string
 		at, next             []time.Time
 	)
-	for _, d := range ds {
+	for i, d := range ds {
 		if d.NextDue == nil {
-			if err := db.sentLast(ctx, d); err != nil {
-				return err
-			}
+			out[i].Completed, out[i].Err = db.sentLast(ctx, d)
 			continue
 		}
+		idx = append(idx, i)
 		delivery = append(delivery, d.Attempt.DeliveryID)
 		subscriber = append(subscriber, d.Sub.ID)
 		lesson = append(lesson, int32(d.Sub.NextLesson))
@@ -208,26 +226,28 @@ func (db *DB) Sent(ctx context.Context, ds ...Delivered) error {
 		at = append(at, d.At)
 		next = append(next, *d.NextDue)
 	}
-	if len(delivery) == 0 {
-		return nil
+	if len(idx) == 0 {
+		return out
 	}
+	// The main UPDATE runs before the unreferenced data-modifying CTE, so
+	// subscribers are locked before deliveries, as in the claim.
 	if _, err := db.Pool.Exec(ctx, sentSQL, delivery, subscriber, lesson, round, messageID, reply, at, next); err != nil {
-		return fmt.Errorf("record %d deliveries sent: %w", len(delivery), err)
+		err = fmt.Errorf("record %d deliveries sent: %w", len(idx), err)
+		for _, i := range idx {
+			out[i].Err = err
+		}
 	}
-	return nil
+	return out
 }
 
 // sentLast records the delivery of a subscriber's last lesson: it
-// completes the course and queues the graduation mail, together.
-func (db *DB) sentLast(ctx context.Context, d Delivered) error {
+// completes the course and queues the graduation mail, together. It
+// reports whether the reader completed the course.
+func (db *DB) sentLast(ctx context.Context, d Delivered) (bool, error) {
 	sub, now := d.Sub, d.At
+	completed := false
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `
-			UPDATE deliveries SET status = 'sent', message_id = $2, smtp_reply = $3, sent_at = $4,
-				lease_until = NULL, next_attempt_at = NULL, updated_at = $4
-			WHERE id = $1`, d.Attempt.DeliveryID, d.MessageID, d.Reply, now); err != nil {
-			return err
-		}
+		completed = false
 		// Only a subscriber still active and on this lesson completes: an
 		// unsubscribe or an admin's change during the send wins.
 		var status drip.Status
@@ -238,11 +258,18 @@ func (db *DB) sentLast(ctx context.Context, d Delivered) error {
 			WHERE id = $1 AND next_lesson = $2 AND round = $4
 			RETURNING status`,
 			sub.ID, sub.NextLesson, now, sub.Round).Scan(&status)
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && status != drip.StatusCompleted) {
-			return nil // moved or left during the send: no graduation
-		}
-		if err != nil {
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
+		}
+		completed = err == nil && status == drip.StatusCompleted
+		if _, err := tx.Exec(ctx, `
+			UPDATE deliveries SET status = 'sent', message_id = $2, smtp_reply = $3, sent_at = $4,
+				lease_until = NULL, next_attempt_at = NULL, updated_at = $4
+			WHERE id = $1`, d.Attempt.DeliveryID, d.MessageID, d.Reply, now); err != nil {
+			return err
+		}
+		if !completed {
+			return nil // moved or left during the send: no graduation
 		}
 		// The closing email goes through the outbox, in this same
 		// transaction, so it is sent exactly when the course ends.
@@ -252,9 +279,9 @@ func (db *DB) sentLast(ctx context.Context, d Delivered) error {
 		return addEvent(ctx, tx, now, sub.ID, "completed", "system", nil)
 	})
 	if err != nil {
-		return fmt.Errorf("record delivery %d sent: %w", d.Attempt.DeliveryID, err)
+		return false, fmt.Errorf("record delivery %d sent: %w", d.Attempt.DeliveryID, err)
 	}
-	return nil
+	return completed, nil
 }
 
 // Failure is how an attempt ended when the server did not accept it.
@@ -283,11 +310,7 @@ func (db *DB) Failed(ctx context.Context, sub *drip.Subscriber, a Attempt, f Fai
 		if status == "retrying" {
 			next = &f.RetryAt
 		}
-		if _, err := tx.Exec(ctx, `
-			UPDATE deliveries SET status = $2, smtp_reply = $3, next_attempt_at = $4, lease_until = NULL, updated_at = $5
-			WHERE id = $1`, a.DeliveryID, status, f.Reply, next, now); err != nil {
-			return err
-		}
+		// The subscriber first, then the delivery: the claim's lock order.
 		subStatus := "active"
 		if f.Bounce {
 			subStatus = "bounced"
@@ -297,6 +320,11 @@ func (db *DB) Failed(ctx context.Context, sub *drip.Subscriber, a Attempt, f Fai
 				status = CASE WHEN status = 'active' THEN $4 ELSE status END
 			WHERE id = $1 AND next_lesson = $5 AND round = $6`,
 			sub.ID, next, now, subStatus, sub.NextLesson, sub.Round); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE deliveries SET status = $2, smtp_reply = $3, next_attempt_at = $4, lease_until = NULL, updated_at = $5
+			WHERE id = $1`, a.DeliveryID, status, f.Reply, next, now); err != nil {
 			return err
 		}
 		switch status {
