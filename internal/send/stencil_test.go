@@ -39,19 +39,7 @@ func TestStencilsRenderExactlyWhatTheTemplatesDo(t *testing.T) {
 	stenciled := 0
 	for _, ls := range c.Lessons {
 		for i, name := range names {
-			sub := &drip.Subscriber{ID: int64(1000 + i), Name: name, TokenGen: i}
-			got, err := l.lessonEmail(c, ls, sub)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := r.Lesson(c, ls, l.LessonRecipient(sub, ls.Number))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != want {
-				t.Fatalf("lesson %d for %q: the stencil differs from the templates:\nHTML equal %v\ntext equal %v\nstencil text:\n%s\ntemplate text:\n%s",
-					ls.Number, name, got.HTML == want.HTML, got.Text == want.Text, got.Text, want.Text)
-			}
+			sameAsTemplates(t, l, ls, &drip.Subscriber{ID: int64(1000 + i), Name: name, TokenGen: i})
 		}
 		if personal, _ := r.HasPlaceholders(ls); !personal {
 			stenciled++
@@ -113,23 +101,29 @@ func TestCustomTemplatesAStencilCannotReproduceAreRenderedInFull(t *testing.T) {
 			signer, _ := token.NewSigner(bytes.Repeat([]byte{7}, 32))
 			l := &Letters{Course: c, Renderer: r, Signer: signer, BaseURL: "https://example.com", From: c.From}
 			for i, n := range []string{"Ann", "Zoë&Co", "Bartholomew-Maximilian-Alexander"} {
-				sub := &drip.Subscriber{ID: int64(i + 1), Name: n}
-				ls := c.Lessons[0]
-				got, err := l.lessonEmail(c, ls, sub)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want, err := r.Lesson(c, ls, l.LessonRecipient(sub, ls.Number))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got != want {
-					t.Fatalf("for %q the mail differs from the templates", n)
-				}
+				sameAsTemplates(t, l, c.Lessons[0], &drip.Subscriber{ID: int64(i + 1), Name: n})
 			}
 			if n := usable(l); n != 0 {
 				t.Fatalf("%d stencils in use for templates a stencil cannot reproduce", n)
 			}
 		})
+	}
+}
+
+// sameAsTemplates fails t unless the lesson ls that a pass sends sub is
+// exactly what the templates render for sub.
+func sameAsTemplates(t *testing.T, l *Letters, ls *course.Lesson, sub *drip.Subscriber) {
+	t.Helper()
+	got, err := l.lessonEmail(l.Course, ls, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := l.Renderer.Lesson(l.Course, ls, l.LessonRecipient(sub, ls.Number))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Fatalf("lesson %d for %q differs from the templates:\nHTML equal %v\ntext equal %v\nsent text:\n%s\ntemplate text:\n%s",
+			ls.Number, sub.Name, got.HTML == want.HTML, got.Text == want.Text, got.Text, want.Text)
 	}
 }
