@@ -144,7 +144,7 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 	var stop stopper
 	var wg sync.WaitGroup
 	var started atomic.Int64
-	rec := startRecorder(ctx, e.DB, e.Log)
+	rec := startRecorder(ctx, e.DB, e.Log, max(e.Conns, 1))
 	defer rec.stop()
 	for range max(e.Conns, 1) {
 		w := &worker{e: e, t: e.Open(), cur: cur, now: now, limiter: limiter, counts: c, stop: &stop,
