@@ -71,7 +71,9 @@ type Claim struct {
 // row lost in a crash only makes the reader due again, and every outcome
 // is recorded with a synchronous commit that flushes these rows too.
 func (db *DB) ClaimAndBegin(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Claim, error) {
-	rows, err := db.Pool.Query(ctx, claimSQL, now, limit, now.Add(lease))
+	// Planned afresh each time (see sentSQL): the ledger grows fast while
+	// passes run.
+	rows, err := db.Pool.Query(ctx, claimSQL, pgx.QueryExecModeExec, now, limit, now.Add(lease))
 	if err != nil {
 		return nil, fmt.Errorf("claim due subscribers: %w", err)
 	}
@@ -171,6 +173,13 @@ type Delivered struct {
 // $5 Message-ID, $6 reply, $7 sent at, $8 next due. Only a subscriber still
 // on that lesson and round moves on: an admin's change during the send
 // wins.
+//
+// It is planned for each group (pgx.QueryExecModeExec), never run from a
+// cached generic plan: one made while the ledger was small — early in a
+// new database's first pass — joins the group to deliveries by scanning
+// the whole table, and kept while the ledger grows during the pass it made
+// every record cost O(ledger) (BenchmarkPass at 100,000: ~2,200 buffers
+// read per group of ~24, and half the throughput).
 const sentSQL = `
 	WITH o AS (
 		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::int[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[])
@@ -231,7 +240,7 @@ func (db *DB) Sent(ctx context.Context, ds []Delivered) []SentResult {
 	}
 	// The main UPDATE runs before the unreferenced data-modifying CTE, so
 	// subscribers are locked before deliveries, as in the claim.
-	if _, err := db.Pool.Exec(ctx, sentSQL, delivery, subscriber, lesson, round, messageID, reply, at, next); err != nil {
+	if _, err := db.Pool.Exec(ctx, sentSQL, pgx.QueryExecModeExec, delivery, subscriber, lesson, round, messageID, reply, at, next); err != nil {
 		err = fmt.Errorf("record %d deliveries sent: %w", len(idx), err)
 		for _, i := range idx {
 			out[i].Err = err
