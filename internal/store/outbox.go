@@ -39,6 +39,8 @@ func enqueueTo(ctx context.Context, tx pgx.Tx, subscriberID int64, kind, recipie
 // lease ends.
 func (db *DB) ClaimOutbox(ctx context.Context, limit int, lease time.Duration) ([]OutboxItem, error) {
 	now := db.Now()
+	// Planned afresh each time, like the delivery claim: a generic plan
+	// cached while subscribers was small would scan the whole table.
 	rows, err := db.Pool.Query(ctx, `
 		WITH due AS (
 			SELECT id FROM outbox
@@ -53,7 +55,7 @@ func (db *DB) ClaimOutbox(ctx context.Context, limit int, lease time.Duration) (
 		WHERE o.id = due.id AND s.id = o.subscriber_id
 		RETURNING o.id, o.kind, o.attempts, o.created_at, o.recipient, s.id, s.email, s.name, s.status, s.token_gen,
 			s.round, s.time_zone`,
-		now, limit, now.Add(lease))
+		pgx.QueryExecModeExec, now, limit, now.Add(lease))
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
