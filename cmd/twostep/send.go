@@ -18,7 +18,7 @@ func (a *app) engine(m *send.Metrics) *send.Engine {
 		DB: a.db, Library: a.library, Letters: a.letters, Log: a.log, Metrics: m,
 		Open:  mail.NewOpener(a.cfg.SMTP, a.cfg.OutboxDir, mail.DefaultOptions),
 		Conns: a.cfg.SMTPMaxConns, Rate: a.cfg.SMTPRate,
-		Batch: send.DefaultBatch, Lease: send.DefaultLease, MaxSend: mail.DefaultOptions.ReplyTimeout,
+		Batch: send.DefaultBatch, Lease: send.DefaultLease, MaxSend: mail.DefaultOptions.DialTimeout + mail.DefaultOptions.ReplyTimeout,
 		PolicyPause: send.DefaultPolicyPause, GiveUp: send.DefaultGiveUp,
 	}
 }

@@ -292,7 +292,7 @@ func renderAgain(b *testing.B, e *send.Engine, cur *send.Current, n int, due, no
 	if _, err := e.DB.Pool.Exec(ctx, `UPDATE subscribers SET next_lesson = 1, next_due_at = $1`, due); err != nil {
 		b.Fatal(err)
 	}
-	claims, err := e.DB.ClaimAndBegin(ctx, now, n, time.Hour)
+	claims, err := e.DB.ClaimAndBegin(ctx, now, n, now, now.Add(time.Hour))
 	if err != nil || len(claims) != n {
 		b.Fatalf("claimed %d of %d again: %v", len(claims), n, err)
 	}
@@ -528,7 +528,7 @@ func benchClaim(b *testing.B, n int) {
 	ids := make([]int64, 0, batch)
 	for b.Loop() {
 		start := time.Now()
-		got, err := db.ClaimAndBegin(ctx, now, batch, time.Minute)
+		got, err := db.ClaimAndBegin(ctx, now, batch, now, now.Add(time.Minute))
 		claims = append(claims, time.Since(start))
 		if err != nil || len(got) != batch {
 			b.Fatalf("claimed %d of %d: %v", len(got), batch, err)

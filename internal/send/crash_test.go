@@ -76,6 +76,7 @@ func TestKillingAPassMidBatchLosesNothingAndDuplicatesAtMostTheInFlight(t *testi
 
 	// Another pass once the dead pass's leases have ended.
 	f.set(time.Now().Add(f.engine.Lease + time.Minute))
+	f.engine.Clock = f.clock // leases judged at that time too
 	f.smtp.SetHook(nil)
 	sum := f.pass()
 

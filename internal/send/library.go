@@ -3,6 +3,7 @@ package send
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 
@@ -19,6 +20,7 @@ type Library struct {
 
 	mu     sync.Mutex
 	parsed map[int64]*course.Lesson // by revision id; revisions never change
+	last   *Current                 // returned again while no lesson changes
 }
 
 // Current is the course with its current revisions.
@@ -38,7 +40,9 @@ func (l *Library) Sync(ctx context.Context) (int, error) {
 
 // Current loads the current revision of every lesson. It asks the database
 // which revisions are current every time, so an edit made through any copy
-// is used at once, but parses each revision only once.
+// is used at once, but parses each revision only once, and returns the same
+// Current (the same *course.Course) until a lesson changes, so what is
+// cached per course stays cached. Callers must not modify it.
 func (l *Library) Current(ctx context.Context) (*Current, error) {
 	ids, err := l.DB.CurrentRevisionIDs(ctx)
 	if err != nil {
@@ -46,6 +50,9 @@ func (l *Library) Current(ctx context.Context) (*Current, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.last != nil && maps.Equal(l.last.Revisions, ids) {
+		return l.last, nil
+	}
 	if l.parsed == nil {
 		l.parsed = map[int64]*course.Lesson{}
 	}
@@ -81,5 +88,6 @@ func (l *Library) Current(ctx context.Context) (*Current, error) {
 		cur.Revisions[n] = id
 	}
 	slices.SortFunc(c.Lessons, func(a, b *course.Lesson) int { return a.Number - b.Number })
+	l.last = cur
 	return cur, nil
 }

@@ -1,6 +1,7 @@
 package send_test
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/dbtest"
 	"github.com/twostep/twostep/internal/send"
+	"github.com/twostep/twostep/internal/store"
 )
 
 func TestImportEditImportMakesExactlyOneNewRevision(t *testing.T) {
@@ -61,5 +63,27 @@ func TestImportEditImportMakesExactlyOneNewRevision(t *testing.T) {
 	cur, _ = load().Current(ctx)
 	if cur.Revisions[7] != adminRev {
 		t.Fatalf("current revision %d, want the admin's %d", cur.Revisions[7], adminRev)
+	}
+}
+
+func TestCurrentIsTheSameCourseUntilALessonChanges(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a, err := f.engine.Library.Current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.engine.Library.Current(ctx)
+	if err != nil || a.Course != b.Course {
+		t.Fatalf("two calls with no change gave different courses (%v)", err)
+	}
+	src := bytes.Replace(a.Course.Lesson(3).Source, []byte("\n\n"), []byte("\n\nA new first paragraph for this test.\n\n"), 1)
+	if _, _, err := f.db.SaveLessonRevision(ctx, store.LessonEdit{Lesson: 3, Source: src, Origin: "admin",
+		Author: "admin@example.com", Base: a.Revisions[3]}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.engine.Library.Current(ctx)
+	if err != nil || c.Course == a.Course || c.Course.Lesson(3) == a.Course.Lesson(3) || c.Course.Lesson(4) != a.Course.Lesson(4) {
+		t.Fatalf("after an edit of lesson 3: a new course with a new lesson 3 and the same lesson 4 expected (%v)", err)
 	}
 }

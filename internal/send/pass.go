@@ -34,11 +34,16 @@ type Engine struct {
 	// Lease is how long a claim and its 'sending' ledger row belong to
 	// this pass; after it another copy may begin the delivery again.
 	Lease time.Duration
-	// MaxSend is the longest one SMTP transaction may take (mail.Options's
-	// ReplyTimeout). A claim is only sent while at least MaxSend of its
-	// lease is left, so no lease ends while its message is in flight; what
-	// waited longer is handed back for the next pass. Zero means Lease/2.
+	// MaxSend is the longest one SMTP transaction may take, dialling
+	// included (mail.Options's DialTimeout and ReplyTimeout). A claim is
+	// sent only while at least MaxSend of its lease is left, so no lease
+	// ends while its message is in flight; what waited longer is handed
+	// back. Zero means Lease/2; it must be less than Lease.
 	MaxSend time.Duration
+	// Clock is the wall clock leases are measured on (nil: time.Now). A
+	// pass may run as of another time (`twostep send --now`), but leases
+	// must mean the same to every copy.
+	Clock func() time.Time
 	// PolicyPause is how long all sending stops after a 5.7.x or 421.
 	PolicyPause time.Duration
 	// GiveUp is how long a lesson is retried before it is marked failed.
@@ -115,6 +120,9 @@ func (e *Engine) Pass(ctx context.Context, now func() time.Time) (Summary, error
 }
 
 func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) error {
+	if e.Lease <= e.maxSend() {
+		return fmt.Errorf("the lease (%s) must be longer than the longest send (%s)", e.Lease, e.maxSend())
+	}
 	if until, err := e.DB.SenderPausedUntil(ctx); err != nil {
 		return err
 	} else if now().Before(until) {
@@ -143,21 +151,21 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 	jobs := make(chan store.Claim, max(e.Batch, 1))
 	var stop stopper
 	var wg sync.WaitGroup
-	var started atomic.Int64
+	var tried atomic.Int64
+	taken := &takenSet{m: map[int64]struct{}{}}
 	rec := startRecorder(ctx, e.DB, e.Log, max(e.Conns, 1))
 	defer rec.stop()
 	for range max(e.Conns, 1) {
 		w := &worker{e: e, t: e.Open(), cur: cur, now: now, limiter: limiter, counts: c, stop: &stop,
-			rec: rec, window: make(chan struct{}, RecordWindow)}
+			rec: rec, window: make(chan struct{}, RecordWindow), tried: &tried, taken: taken}
 		wg.Go(func() {
 			defer w.t.Close()
 			for c := range jobs {
-				started.Add(1)
 				w.deliver(ctx, c)
 			}
 		})
 	}
-	err = e.feed(ctx, now, jobs, &stop, &started)
+	err = e.feed(ctx, now, jobs, &stop, &tried, taken)
 	close(jobs)
 	wg.Wait()
 	if err != nil {
@@ -172,75 +180,96 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 
 // feed claims due subscribers, with their ledger rows begun, and hands
 // them to the workers until nothing is due, the context ends, or a worker
-// stops the pass. started counts the claims the workers have taken.
-func (e *Engine) feed(ctx context.Context, now func() time.Time, jobs chan store.Claim, stop *stopper, started *atomic.Int64) error {
-	// A pass takes each reader once: one whose retry comes due while the
-	// pass runs is handed back for the next pass, and a claim that brings
-	// back only such readers ends the pass.
-	taken := map[int64]struct{}{}
-	began := time.Now()
-	for stop.err() == nil {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n := e.batchSize(started.Load(), time.Since(began))
+// stops the pass. tried counts the messages the workers have tried.
+func (e *Engine) feed(ctx context.Context, now func() time.Time, jobs chan store.Claim, stop *stopper, tried *atomic.Int64, taken *takenSet) error {
+	began := e.clock()
+	for {
+		n := e.batchSize(tried.Load(), e.clock().Sub(began))
 		// Claim the next batch once the workers are half way through what
 		// is queued, and no sooner: a claim's lease runs while it waits.
 		for len(jobs) > n/2 && stop.err() == nil && ctx.Err() == nil {
 			time.Sleep(5 * time.Millisecond)
 		}
+		if stop.err() != nil || ctx.Err() != nil {
+			return ctx.Err()
+		}
 		// The claim is not cancelled half way: its rows would stay leased.
-		claims, err := e.DB.ClaimAndBegin(context.WithoutCancel(ctx), now(), n, e.Lease)
+		at := e.clock()
+		claims, err := e.DB.ClaimAndBegin(context.WithoutCancel(ctx), now(), n, at, at.Add(e.Lease))
 		if err != nil {
 			return err
 		}
-		fresh := claims[:0]
-		for _, c := range claims {
-			if _, ok := taken[c.Sub.ID]; ok {
-				if err := e.handBack(c); err != nil {
-					return err
-				}
-				continue
-			}
-			taken[c.Sub.ID] = struct{}{}
-			fresh = append(fresh, c)
+		// A pass takes each reader once: one whose retry comes due while
+		// the pass runs waits for the next pass, and a claim that brings
+		// back only such readers ends the pass.
+		fresh, again := taken.split(claims)
+		if err := e.handBack(again...); err != nil {
+			return err
 		}
-		claims = fresh
-		if len(claims) == 0 {
+		if len(fresh) == 0 {
 			return nil
 		}
-		for i, c := range claims {
+		for i, c := range fresh {
 			if stop.err() != nil || ctx.Err() != nil {
-				for _, rest := range claims[i:] {
-					if err := e.handBack(rest); err != nil {
-						return err
-					}
+				if err := e.handBack(fresh[i:]...); err != nil {
+					return err
 				}
 				return ctx.Err()
 			}
 			jobs <- c
 		}
 	}
-	return nil
+}
+
+// takenSet is the readers a pass has taken, shared by the feed and the
+// workers.
+type takenSet struct {
+	mu sync.Mutex
+	m  map[int64]struct{}
+}
+
+// split marks the claims' readers taken and returns the claims of readers
+// not taken before, and the others.
+func (t *takenSet) split(claims []store.Claim) (fresh, again []store.Claim) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, c := range claims {
+		if _, ok := t.m[c.Sub.ID]; ok {
+			again = append(again, c)
+			continue
+		}
+		t.m[c.Sub.ID] = struct{}{}
+		fresh = append(fresh, c)
+	}
+	return fresh, again
+}
+
+// untake lets the pass take a reader again: their claim was handed back
+// untried, and they are still owed this pass.
+func (t *takenSet) untake(id int64) {
+	t.mu.Lock()
+	delete(t.m, id)
+	t.mu.Unlock()
 }
 
 // batchSize is how many readers the next claim takes: Batch, or fewer
 // when the workers could not send that many twice over — what is queued
-// and what is claimed next — before the claims' leases run short. sent is
-// how many claims the workers have taken in took.
-func (e *Engine) batchSize(sent int64, took time.Duration) int {
+// and what is claimed next — before the claims' leases run short. tried
+// is how many messages the workers tried in took.
+func (e *Engine) batchSize(tried int64, took time.Duration) int {
 	n := max(e.Batch, 1)
+	workers := max(e.Conns, 1)
 	budget := (e.Lease - e.maxSend()).Seconds() / 2
 	var perSecond float64
 	switch {
-	case sent >= int64(n) && took > 0:
-		perSecond = float64(sent) / took.Seconds()
+	case tried >= int64(2*workers) && took > 0:
+		perSecond = float64(tried) / took.Seconds()
 	case e.Rate > 0:
 		perSecond = e.Rate
 	default:
 		return n
 	}
-	return min(n, max(int(perSecond*budget), max(e.Conns, 1)))
+	return min(n, max(int(perSecond*budget), workers))
 }
 
 // maxSend is MaxSend, or half the lease when it is not set.
@@ -251,13 +280,23 @@ func (e *Engine) maxSend() time.Duration {
 	return e.Lease / 2
 }
 
-// handBack returns a claim that was not tried, with its ledger row, so the
-// next pass takes it at once.
-func (e *Engine) handBack(c store.Claim) error {
-	if c.Attempt == nil {
-		return nil
+func (e *Engine) clock() time.Time {
+	if e.Clock != nil {
+		return e.Clock()
 	}
-	return e.DB.Unbegin(context.Background(), *c.Attempt)
+	return time.Now()
+}
+
+// handBack returns claims that were not tried, with their ledger rows, so
+// the next pass takes them at once.
+func (e *Engine) handBack(claims ...store.Claim) error {
+	var as []store.Attempt
+	for _, c := range claims {
+		if c.Attempt != nil {
+			as = append(as, *c.Attempt)
+		}
+	}
+	return e.DB.Unbegin(context.Background(), as...)
 }
 
 // stopper records the first reason to stop a pass.

@@ -346,7 +346,7 @@ func TestClaimQueryUsesTheDueIndexAtAMillionSubscribers(t *testing.T) {
 			t.Fatalf("claim plan has a %s:\n%s", bad, plan)
 		}
 	}
-	claims, err := f.db.ClaimAndBegin(ctx, now, 500, time.Minute)
+	claims, err := f.db.ClaimAndBegin(ctx, now, 500, now, now.Add(time.Minute))
 	if err != nil || len(claims) != 500 {
 		t.Fatalf("claimed %d (%v)", len(claims), err)
 	}
@@ -554,8 +554,6 @@ func TestAChangeMadeDuringTheSendWinsOverTheRecord(t *testing.T) {
 func TestAPassTriesEachReaderAtMostOnceEvenWhenTheRetryComesDueDuringIt(t *testing.T) {
 	f := newFixture(t)
 	f.engine.Conns, f.engine.Batch = 1, 1
-	// The clock below runs fast; no lease may end during the pass.
-	f.engine.Lease = 7 * 24 * time.Hour
 	id := f.addActive("ann@example.com", "UTC", time.Monday, 8, f.clock())
 	// Readers due after Ann keep the pass claiming after her failure.
 	addMany(t, f.db, 20, f.clock().Add(time.Second))
@@ -704,7 +702,7 @@ func TestOneFailingRecordDoesNotLoseTheOthersInItsGroup(t *testing.T) {
 	if _, err := f.db.Pool.Exec(ctx, `UPDATE subscribers SET next_lesson = 52 WHERE id = $1`, ids[1]); err != nil {
 		t.Fatal(err)
 	}
-	claims, err := f.db.ClaimAndBegin(ctx, f.clock(), 10, time.Hour)
+	claims, err := f.db.ClaimAndBegin(ctx, f.clock(), 10, f.clock(), f.clock().Add(time.Hour))
 	if err != nil || len(claims) != 3 {
 		t.Fatalf("claimed %d: %v", len(claims), err)
 	}
@@ -779,5 +777,87 @@ func TestARecordThatFailsOnceIsWrittenOnTheNextTry(t *testing.T) {
 	}
 	if n := f.count(`SELECT last_value FROM refusals`); n < 2 {
 		t.Fatalf("the trigger ran %d times: the failure was never injected", n)
+	}
+}
+
+// One reader whose record the database keeps refusing costs only that
+// reader's record, not the others written in the same group.
+func TestARecordRefusedForOneReaderIsWrittenForTheOthersInItsGroup(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	addMany(t, f.db, 12, f.clock())
+	for _, sql := range []string{
+		`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$`,
+		`CREATE TRIGGER refuse BEFORE UPDATE OF next_lesson ON subscribers FOR EACH ROW WHEN (OLD.email = 'reader5@example.com') EXECUTE FUNCTION refuse()`,
+	} {
+		if _, err := f.db.Pool.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := f.pass(); s.Sent != 11 {
+		t.Fatalf("pass %v, want the 11 other readers recorded sent", s)
+	}
+	if n := f.count(`SELECT count(*) FROM deliveries WHERE status = 'sent'`); n != 11 {
+		t.Fatalf("%d recorded sent, want 11", n)
+	}
+	if n := f.count(`SELECT count(*) FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+		WHERE d.status = 'sending' AND s.email = 'reader5@example.com'`); n != 1 {
+		t.Fatal("the refused record should stay 'sending', to be retried after its lease")
+	}
+}
+
+// A slow sender shrinks its batches and hands back what waited too long,
+// but one pass still sends every due reader, each once.
+func TestASlowSenderStillSendsEveryDueReaderInOnePass(t *testing.T) {
+	f := newFixture(t)
+	const n = 150
+	addMany(t, f.db, n, time.Now().Add(-time.Minute))
+	f.smtp.SetHook(func(ev smtptest.Event) error {
+		if ev.Stage == smtptest.StageData {
+			time.Sleep(30 * time.Millisecond)
+		}
+		return nil
+	})
+	f.engine.Conns, f.engine.Batch = 1, 30
+	f.engine.Lease, f.engine.MaxSend = 600*time.Millisecond, 300*time.Millisecond
+	sum, err := f.engine.Pass(context.Background(), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Sent != n {
+		t.Fatalf("pass %v, want all %d sent in one pass", sum, n)
+	}
+	for who, c := range recipients(f.smtp.Messages()) {
+		if c != 1 {
+			t.Fatalf("%s got lesson 1 %d times", who, c)
+		}
+	}
+}
+
+// A hand-back touches only the attempt that was handed back: after its
+// lease ended, another pass may have begun the same delivery again.
+func TestAHandBackDoesNotUndoAnotherPassesClaim(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.addActive("ann@example.com", "UTC", time.Monday, 8, f.clock())
+	now := f.clock()
+	first, err := f.db.ClaimAndBegin(ctx, now, 10, now, now.Add(time.Second))
+	if err != nil || len(first) != 1 || first[0].Attempt == nil {
+		t.Fatalf("first claim %v: %v", first, err)
+	}
+	later := now.Add(time.Minute) // the first lease has ended
+	second, err := f.db.ClaimAndBegin(ctx, now, 10, later, later.Add(time.Hour))
+	if err != nil || len(second) != 1 || second[0].Attempt == nil || second[0].Attempt.Attempts != 2 {
+		t.Fatalf("second claim %v: %v", second, err)
+	}
+	if err := f.db.Unbegin(ctx, *first[0].Attempt); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count(`SELECT count(*) FROM deliveries WHERE status = 'sending' AND attempts = 2`); n != 1 {
+		t.Fatal("the first pass's hand-back undid the second pass's claim")
+	}
+	third, err := f.db.ClaimAndBegin(ctx, now, 10, later, later.Add(time.Hour))
+	if err != nil || len(third) != 0 {
+		t.Fatalf("a third pass claimed %d while the second is sending (%v)", len(third), err)
 	}
 }

@@ -103,31 +103,40 @@ func (r *recorder) run(ctx context.Context) {
 	}
 }
 
-// write records a group, writing again, a few times, the deliveries whose
-// records failed (recording twice changes nothing), and reports each to
-// its worker.
+// write records a group. When the group's statement fails, each of its
+// deliveries is written on its own — one bad row must not cost the others
+// — and those that still fail are written again a few times (recording
+// twice changes nothing). Each outcome goes to its worker.
 func (r *recorder) write(ctx context.Context, group []recordReq) {
 	todo := group
 	for try := 0; ; try++ {
-		ds := make([]store.Delivered, len(todo))
-		for i, g := range todo {
-			ds[i] = g.d
-		}
-		results := r.db.Sent(ctx, ds)
 		var again []recordReq
 		var firstErr error
-		for i, g := range todo {
-			if results[i].Err != nil && try < len(recordRetries) {
+		report := func(g recordReq, res store.SentResult) {
+			if res.Err != nil && try < len(recordRetries) {
 				again = append(again, g)
-				firstErr = cmp.Or(firstErr, results[i].Err)
-				continue
+				firstErr = cmp.Or(firstErr, res.Err)
+				return
 			}
-			g.w.recorded(g.d, results[i])
+			g.w.recorded(g.d, res)
+		}
+		if try == 0 {
+			ds := make([]store.Delivered, len(todo))
+			for i, g := range todo {
+				ds[i] = g.d
+			}
+			for i, res := range r.db.Sent(ctx, ds) {
+				report(todo[i], res)
+			}
+		} else {
+			for _, g := range todo {
+				report(g, r.db.Sent(ctx, []store.Delivered{g.d})[0])
+			}
 		}
 		if len(again) == 0 {
 			return
 		}
-		r.log.Warn("recording sent lessons failed; trying again", "deliveries", len(again), "err", firstErr)
+		r.log.Warn("recording sent lessons failed; trying again one by one", "deliveries", len(again), "err", firstErr)
 		time.Sleep(recordRetries[try])
 		todo = again
 	}

@@ -28,8 +28,10 @@ type stencils struct {
 }
 
 type stencilKey struct {
-	course face
-	lesson *course.Lesson // one per revision (Library parses each once)
+	// Library.Current returns the same course until a lesson changes,
+	// and parses each revision once, so these are stable per revision.
+	course *course.Course
+	lesson *course.Lesson
 	named  bool
 }
 
@@ -115,7 +117,7 @@ func (s *stencils) lesson(l *Letters, c *course.Course, ls *course.Lesson, sub *
 		s.cache = map[stencilKey]*stencil{}
 	})
 	name := course.CleanName(sub.FirstName())
-	key := stencilKey{faceOf(c), ls, name != ""}
+	key := stencilKey{c, ls, name != ""}
 	s.mu.Lock()
 	st, cached := s.cache[key]
 	s.mu.Unlock()
@@ -191,19 +193,6 @@ func (st *stencil) fill(l *Letters, sub *drip.Subscriber, name string) course.Em
 	vals[slotName] = htmlTextEscape(name)
 	e.HTML = fill(st.html, &vals)
 	return e
-}
-
-// face is what of a course its emails show besides the lessons: two
-// courses with the same face render a lesson alike. (Library.Current makes
-// a new Course on every call; its lessons are shared per revision.)
-type face struct {
-	Title, Tagline, Language, Author, From, ReplyTo, PostalAddress string
-	SendHour, LessonCount, Lessons                                 int
-}
-
-func faceOf(c *course.Course) face {
-	return face{c.Title, c.Tagline, c.Language, c.Author, c.From, c.ReplyTo, c.PostalAddress,
-		c.SendHour, c.LessonCount, len(c.Lessons)}
 }
 
 // htmlTextEscape escapes s as html/template escapes a value in text: the

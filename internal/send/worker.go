@@ -3,6 +3,7 @@ package send
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -23,6 +24,8 @@ type worker struct {
 	stop    *stopper
 	rec     *recorder
 	window  chan struct{} // one value per delivery handed to rec and not yet written
+	tried   *atomic.Int64 // messages the pass's workers have tried
+	taken   *takenSet
 	// zones caches time zones by name: loading one reads the zone
 	// database every time.
 	zones map[string]*time.Location
@@ -39,13 +42,6 @@ func (w *worker) deliver(ctx context.Context, c store.Claim) {
 	rec := context.WithoutCancel(ctx)
 	now := w.now()
 	if w.stop.err() != nil || ctx.Err() != nil {
-		w.logErr(sub, e.handBack(c))
-		return
-	}
-	if c.Attempt != nil && now.After(c.LeaseUntil.Add(-e.maxSend())) {
-		// Waited so long that the lease could end mid-send, and another
-		// copy begin the same delivery: the next pass sends it.
-		w.counts.late.Add(1)
 		w.logErr(sub, e.handBack(c))
 		return
 	}
@@ -85,6 +81,15 @@ func (w *worker) deliver(ctx context.Context, c store.Claim) {
 			return
 		}
 	}
+	if e.clock().After(c.LeaseUntil.Add(-e.maxSend())) {
+		// Waited so long that the lease could end mid-send, and another
+		// copy begin the same delivery: hand it back, to be claimed afresh.
+		w.counts.late.Add(1)
+		w.taken.untake(sub.ID)
+		w.logErr(sub, e.handBack(c))
+		return
+	}
+	w.tried.Add(1)
 	began := time.Now()
 	reply, err := w.t.Send(ctx, msg)
 	e.Metrics.observeSend(time.Since(began))

@@ -12,7 +12,8 @@ import (
 	"github.com/twostep/twostep/internal/drip"
 )
 
-// claimSQL is the claim every pass runs ($1 now, $2 limit, $3 lease end):
+// claimSQL is the claim every pass runs ($1 the time it is due as of, $2
+// limit, $3 lease end, $4 the time leases are judged at):
 // due active subscribers and, for each, its 'sending' ledger row, in one
 // statement. The partial index subscribers_due_idx (next_due_at WHERE
 // status = 'active') makes it read only the due rows, so a pass costs
@@ -33,7 +34,7 @@ const claimSQL = `
 		  AND NOT EXISTS (
 			SELECT 1 FROM deliveries d
 			WHERE d.subscriber_id = s.id AND d.round = s.round AND d.lesson = s.next_lesson
-			  AND NOT (d.status = 'retrying' OR (d.status = 'sending' AND d.lease_until < $1)))
+			  AND NOT (d.status = 'retrying' OR (d.status = 'sending' AND d.lease_until < $4)))
 		ORDER BY next_due_at
 		LIMIT $2
 		FOR UPDATE SKIP LOCKED
@@ -46,7 +47,7 @@ const claimSQL = `
 			SET status = 'sending', attempts = deliveries.attempts + 1, revision_id = EXCLUDED.revision_id,
 			    lease_until = EXCLUDED.lease_until, updated_at = EXCLUDED.updated_at
 			WHERE deliveries.status = 'retrying'
-			   OR (deliveries.status = 'sending' AND deliveries.lease_until < $1)
+			   OR (deliveries.status = 'sending' AND deliveries.lease_until < $4)
 		RETURNING subscriber_id, id, attempts, created_at, due_at, revision_id
 	)
 	SELECT c.*, b.id, b.attempts, b.created_at, b.due_at, b.revision_id
@@ -64,16 +65,19 @@ type Claim struct {
 }
 
 // ClaimAndBegin claims up to limit subscribers due at now and begins their
-// ledger rows, leased until now+lease, in one statement: one round trip
-// and one commit per batch. Rows are begun only for lessons that exist (a
-// subscriber past the last lesson comes back with no Attempt, for the
-// caller to complete). The commit does not wait for the disk: a 'sending'
-// row lost in a crash only makes the reader due again, and every outcome
-// is recorded with a synchronous commit that flushes these rows too.
-func (db *DB) ClaimAndBegin(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Claim, error) {
+// ledger rows, leased until leaseUntil, in one statement: one round trip
+// and one commit per batch. Leases are judged at leaseNow, the wall clock,
+// which differs from now when a pass runs "as of" another time (`twostep
+// send --now`): leases must mean the same to every copy. Rows are begun
+// only for lessons that exist (a subscriber past the last lesson comes
+// back with no Attempt, for the caller to complete). The commit does not
+// wait for the disk: a 'sending' row lost in a crash only makes the reader
+// due again, and every outcome is recorded with a synchronous commit that
+// flushes these rows too.
+func (db *DB) ClaimAndBegin(ctx context.Context, now time.Time, limit int, leaseNow, leaseUntil time.Time) ([]Claim, error) {
 	// Planned afresh each time (see sentSQL): the ledger grows fast while
 	// passes run.
-	rows, err := db.Pool.Query(ctx, claimSQL, pgx.QueryExecModeExec, now, limit, now.Add(lease))
+	rows, err := db.Pool.Query(ctx, claimSQL, pgx.QueryExecModeExec, now, limit, leaseUntil, leaseNow)
 	if err != nil {
 		return nil, fmt.Errorf("claim due subscribers: %w", err)
 	}
@@ -99,7 +103,7 @@ func (db *DB) ClaimAndBegin(ctx context.Context, now time.Time, limit int, lease
 			s.SendHour = &h
 		}
 		c.Sub = &s
-		c.LeaseUntil = now.Add(lease)
+		c.LeaseUntil = leaseUntil
 		if id != nil {
 			c.Attempt = &Attempt{DeliveryID: *id, Attempts: *attempts, FirstTry: *first, DueAt: *due}
 			c.RevisionID = *rev
@@ -112,15 +116,26 @@ func (db *DB) ClaimAndBegin(ctx context.Context, now time.Time, limit int, lease
 	return claims, nil
 }
 
-// Unbegin hands back a begun delivery that was never tried (the pass
-// stopped first): it is retried at once by the next pass, and the attempt
-// does not count.
-func (db *DB) Unbegin(ctx context.Context, a Attempt) error {
+// Unbegin hands back begun deliveries that were never tried (the pass
+// stopped first, or their lease ran short): each is retried at once by the
+// next pass, and its attempt does not count. Only a row still as this
+// attempt left it is handed back: after a lease ended, another pass may
+// have begun the same row again (one more attempt) and be sending it.
+func (db *DB) Unbegin(ctx context.Context, as ...Attempt) error {
+	if len(as) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(as))
+	attempts := make([]int32, len(as))
+	for i, a := range as {
+		ids[i], attempts[i] = a.DeliveryID, int32(a.Attempts)
+	}
 	_, err := db.Pool.Exec(ctx, `
-		UPDATE deliveries SET status = 'retrying', attempts = attempts - 1, lease_until = NULL
-		WHERE id = $1 AND status = 'sending'`, a.DeliveryID)
+		UPDATE deliveries d SET status = 'retrying', attempts = d.attempts - 1, lease_until = NULL
+		FROM unnest($1::bigint[], $2::int[]) AS u(id, attempts)
+		WHERE d.id = u.id AND d.attempts = u.attempts AND d.status = 'sending'`, ids, attempts)
 	if err != nil {
-		return fmt.Errorf("hand back delivery %d: %w", a.DeliveryID, err)
+		return fmt.Errorf("hand back %d deliveries: %w", len(as), err)
 	}
 	return nil
 }
@@ -128,7 +143,7 @@ func (db *DB) Unbegin(ctx context.Context, a Attempt) error {
 // ExplainClaim returns the plan of the claim every pass runs, for the test
 // that keeps it on its indexes.
 func (db *DB) ExplainClaim(ctx context.Context, now time.Time, limit int) (string, error) {
-	rows, err := db.Pool.Query(ctx, "EXPLAIN "+claimSQL, now, limit, now)
+	rows, err := db.Pool.Query(ctx, "EXPLAIN "+claimSQL, now, limit, now, now)
 	if err != nil {
 		return "", err
 	}
