@@ -94,12 +94,11 @@ func lessonsPreview(ctx context.Context, cfg config.Config, args []string, stdou
 	}
 	weekday, hour := time.Monday, cur.Course.SendHour
 	sample := &drip.Subscriber{Name: "Alex", Email: "reader@example.com", TokenGen: 0, SendWeekday: &weekday, SendHour: &hour, NextLesson: n}
-	msg, _, err := a.letters.Lesson(cur.Course, ls, sample, time.Now())
-	if err != nil {
-		return err
-	}
-	switch *format {
-	case "eml":
+	if *format == "eml" {
+		msg, _, err := a.letters.Lesson(cur.Course, ls, sample, time.Now())
+		if err != nil {
+			return err
+		}
 		_, err = msg.WriteTo(stdout)
 		return err
 	}

@@ -13,7 +13,6 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -28,6 +27,7 @@ import (
 	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/send"
 	"github.com/twostep/twostep/internal/store"
+	"github.com/twostep/twostep/internal/web"
 )
 
 // Deps is what the admin needs from the rest of the service.
@@ -311,19 +311,9 @@ func parseForm(r *http.Request) error {
 	return nil
 }
 
-// clientIP is the connecting address; X-Forwarded-For is not trusted, as
-// on the public pages: anyone could set it to escape the sign-in limit.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // action is who does what, for the store's audit entries.
 func action(r *http.Request) store.AdminAction {
-	a := store.AdminAction{IP: clientIP(r)}
+	a := store.AdminAction{IP: web.ClientIP(r)}
 	if s := sessionFrom(r.Context()); s != nil {
 		a.Actor = s.Email
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/store"
+	"github.com/twostep/twostep/internal/web"
 )
 
 // cookieName is the session cookie; it is sent only to /admin.
@@ -57,7 +58,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		emailOK := subtle.ConstantTimeCompare([]byte(strings.ToLower(email)), []byte(h.email)) == 1
 		return pwOK && emailOK
 	}
-	result, err := h.db.LoginAttempt(r.Context(), clientIP(r), email, h.now().Add(-failureWindow), maxFailures, check)
+	result, err := h.db.LoginAttempt(r.Context(), web.ClientIP(r), email, h.now().Add(-failureWindow), maxFailures, check)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -87,13 +88,13 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.now()
 	s := store.AdminSession{IDHash: hashID(id), Email: h.email, CreatedAt: now, ExpiresAt: now.Add(idleTimeout),
-		IP: clientIP(r), UserAgent: drip.Truncate(r.UserAgent(), 300)}
+		IP: web.ClientIP(r), UserAgent: drip.Truncate(r.UserAgent(), 300)}
 	if err := h.db.CreateAdminSession(r.Context(), s, old); err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	if err := h.db.Audit(r.Context(), store.AuditEntry{At: now, Actor: h.email, Action: "session.sign_in",
-		SubjectType: "session", IP: clientIP(r)}); err != nil {
+		SubjectType: "session", IP: web.ClientIP(r)}); err != nil {
 		h.log.Error("audit sign-in", "err", err)
 	}
 	h.setCookie(w, id)
@@ -107,7 +108,7 @@ func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.db.Audit(r.Context(), store.AuditEntry{At: h.now(), Actor: s.Email, Action: "session.sign_out",
-		SubjectType: "session", IP: clientIP(r)}); err != nil {
+		SubjectType: "session", IP: web.ClientIP(r)}); err != nil {
 		h.log.Error("audit sign-out", "err", err)
 	}
 	h.setCookie(w, "")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -100,7 +101,7 @@ func ImportCSV(ctx context.Context, db *store.DB, r io.Reader, o ImportOptions) 
 			return res, fmt.Errorf("line 1: column %q is named twice", name)
 		}
 		cols[name] = i
-		if !isImportColumn(name) {
+		if !slices.Contains(ImportColumns, name) {
 			res.Ignored = append(res.Ignored, name)
 		}
 	}
@@ -172,15 +173,6 @@ func ImportCSV(ctx context.Context, db *store.DB, r io.Reader, o ImportOptions) 
 	res.Known = counts.Unique - counts.Added
 	res.Took = time.Since(start)
 	return res, nil
-}
-
-func isImportColumn(name string) bool {
-	for _, c := range ImportColumns {
-		if c == name {
-			return true
-		}
-	}
-	return false
 }
 
 // parseRow checks one row; msg says what is wrong, or is empty.

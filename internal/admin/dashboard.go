@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -25,7 +24,6 @@ type statusCount struct {
 }
 
 type dashboardData struct {
-	Now      time.Time
 	ByStatus []statusCount
 	Total    int
 	Funnel   chart
@@ -45,7 +43,7 @@ func (h *handler) dashboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lessons := h.d.Library.Base.LessonCount
-	data := dashboardData{Now: now, Due24h: d.Due24h, Due7d: d.Due7d, Open: d.OpenDeliveries, OpenN: d.OpenDeliveriesN}
+	data := dashboardData{Due24h: d.Due24h, Due7d: d.Due7d, Open: d.OpenDeliveries, OpenN: d.OpenDeliveriesN}
 	for _, s := range statusOrder {
 		data.ByStatus = append(data.ByStatus, statusCount{s, d.ByStatus[s]})
 		data.Total += d.ByStatus[s]

@@ -12,15 +12,13 @@ import (
 // funcs are the helpers admin templates use. None returns template.HTML:
 // everything they produce is escaped like any other value.
 var funcs = template.FuncMap{
-	"when":     when,
-	"whenp":    whenp,
-	"since":    since,
-	"detail":   detail,
-	"minutes":  minutes,
-	"add":      func(a, b int) int { return a + b },
-	"f1":       func(v float64) string { return fmt.Sprintf("%.1f", v) },
-	"mid":      func(x, w float64) float64 { return x + w/2 },
-	"hasValue": func(m map[string]any, k string) bool { _, ok := m[k]; return ok },
+	"when":    when,
+	"whenp":   whenp,
+	"detail":  detail,
+	"minutes": minutes,
+	"add":     func(a, b int) int { return a + b },
+	"f1":      func(v float64) string { return fmt.Sprintf("%.1f", v) },
+	"mid":     func(x, w float64) float64 { return x + w/2 },
 }
 
 // when formats a time for the admin: UTC, to the minute.
@@ -36,21 +34,6 @@ func whenp(t *time.Time) string {
 		return "—"
 	}
 	return when(*t)
-}
-
-// since says how long ago t was, roughly.
-func since(now, t time.Time) string {
-	d := now.Sub(t)
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return fmt.Sprintf("%d min ago", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%d h ago", int(d.Hours()))
-	default:
-		return fmt.Sprintf("%d days ago", int(d.Hours()/24))
-	}
 }
 
 // minutes writes a reading time: "1 min 45 s".

@@ -88,16 +88,21 @@ type checked struct {
 	base     int64 // the current revision of lesson n
 }
 
-// check parses src as lesson n with the same checks as `lessons check`:
-// the file on its own (course.ParseLesson), then the whole course with
-// this text in place of the current lesson n (course.Validate), so a
-// sentence repeated from another lesson or a duplicate title is caught
-// before saving.
-func (h *handler) check(ctx context.Context, n int, src []byte) (*checked, error) {
+// checkCurrent is check against the course as it is now.
+func (h *handler) checkCurrent(ctx context.Context, n int, src []byte) (*checked, error) {
 	cur, err := h.d.Library.Current(ctx)
 	if err != nil {
 		return nil, err
 	}
+	return h.check(cur, n, src), nil
+}
+
+// check parses src as lesson n with the same checks as `lessons check`:
+// the file on its own (course.ParseLesson), then the whole course with
+// this text in place of the current lesson n (course.Validate), so a
+// sentence repeated from another lesson or a duplicate title is caught
+// before saving. cur is the course as the caller loaded it.
+func (h *handler) check(cur *send.Current, n int, src []byte) *checked {
 	old := cur.Course.Lesson(n)
 	ls, ps := course.ParseLesson("", src)
 	name := fmt.Sprintf("%02d-%s.md", n, ls.Slug)
@@ -124,7 +129,7 @@ func (h *handler) check(ctx context.Context, n int, src []byte) (*checked, error
 		}
 		ps = append(ps, course.Validate(&c)...)
 	}
-	return &checked{course: &c, lesson: ls, problems: ps, base: cur.Revisions[n]}, nil
+	return &checked{course: &c, lesson: ls, problems: ps, base: cur.Revisions[n]}
 }
 
 // sample is the reader previews are rendered for, as `lessons preview`
@@ -164,11 +169,7 @@ func (h *handler) lessonEditor(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errNotFound)
 		return
 	}
-	ck, err := h.check(r.Context(), n, ls.Source)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+	ck := h.check(cur, n, ls.Source)
 	var flash string
 	switch r.URL.Query().Get("done") {
 	case "saved":
@@ -209,7 +210,7 @@ func (h *handler) previewLesson(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	src := formSource(r)
-	ck, err := h.check(r.Context(), n, src)
+	ck, err := h.checkCurrent(r.Context(), n, src)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -235,7 +236,7 @@ func (h *handler) saveLesson(w http.ResponseWriter, r *http.Request) {
 	}
 	src := formSource(r)
 	base, _ := strconv.ParseInt(r.PostForm.Get("base"), 10, 64)
-	ck, err := h.check(r.Context(), n, src)
+	ck, err := h.checkCurrent(r.Context(), n, src)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -366,7 +367,7 @@ func (h *handler) restoreLesson(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	ck, err := h.check(r.Context(), n, rev.Source)
+	ck, err := h.checkCurrent(r.Context(), n, rev.Source)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -412,11 +413,7 @@ func (h *handler) testSend(w http.ResponseWriter, r *http.Request) {
 	}
 	to, as := strings.TrimSpace(r.PostForm.Get("to")), strings.TrimSpace(r.PostForm.Get("as"))
 	fail := func(msg string) {
-		ck, err := h.check(ctx, n, ls.Source)
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
+		ck := h.check(cur, n, ls.Source)
 		h.renderEditor(w, r, http.StatusUnprocessableEntity, n, ck, string(ls.Source), ck.base, "", msg, to, as)
 	}
 	addr, err := drip.ParseEmail(to)

@@ -25,7 +25,6 @@ type subscribersData struct {
 	Page        store.SubscriberPage
 	NextURL     string
 	ExportURL   string
-	Now         time.Time
 }
 
 // filterFrom reads the list's filter from the query string.
@@ -73,7 +72,7 @@ func (h *handler) subscribers(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	data := subscribersData{Filter: f, LessonCount: h.d.Library.Base.LessonCount, Statuses: statusOrder, Page: p, Now: h.now()}
+	data := subscribersData{Filter: f, LessonCount: h.d.Library.Base.LessonCount, Statuses: statusOrder, Page: p}
 	v := filterQuery(f)
 	data.ExportURL = "/admin/subscribers/export.csv"
 	if len(v) > 0 {
@@ -94,7 +93,6 @@ type subscriberData struct {
 	Sub         *drip.Subscriber
 	Timeline    []store.TimelineEntry
 	LessonCount int
-	Now         time.Time
 }
 
 func (h *handler) subscriberID(r *http.Request) (int64, bool) {
@@ -133,7 +131,7 @@ func (h *handler) renderSubscriber(w http.ResponseWriter, r *http.Request, statu
 		return
 	}
 	h.render(w, r, status, "subscriber", page{Title: "Subscriber " + strconv.FormatInt(id, 10), Nav: "subscribers",
-		Flash: flash, Error: errMsg, Data: subscriberData{Sub: sub, Timeline: tl, LessonCount: h.d.Library.Base.LessonCount, Now: h.now()}})
+		Flash: flash, Error: errMsg, Data: subscriberData{Sub: sub, Timeline: tl, LessonCount: h.d.Library.Base.LessonCount}})
 }
 
 // subscriberAction runs one of the detail page's buttons: pause, resume,

@@ -61,7 +61,7 @@ func (l *Letters) Lesson(c *course.Course, ls *course.Lesson, sub *drip.Subscrib
 // LessonWithPrefix is Lesson with prefix before the subject, for copies
 // sent outside the schedule such as the admin's "[Test]".
 func (l *Letters) LessonWithPrefix(c *course.Course, ls *course.Lesson, sub *drip.Subscriber, now time.Time, prefix string) (*gomail.Msg, string, error) {
-	e, err := l.lessonEmail(c, ls, sub)
+	e, unsubURL, err := l.lessonEmail(c, ls, sub)
 	if err != nil {
 		return nil, "", fmt.Errorf("render lesson %d: %w", ls.Number, err)
 	}
@@ -69,7 +69,7 @@ func (l *Letters) LessonWithPrefix(c *course.Course, ls *course.Lesson, sub *dri
 	m, err := mail.Compose(mail.Envelope{
 		From: l.From, ReplyTo: c.ReplyTo, ToName: sub.Name, ToAddr: sub.Email,
 		Subject: prefix + e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
-		UnsubscribeURL: l.Link("/unsubscribe/", token.Unsubscribe, sub, time.Time{}), Lesson: ls.Number,
+		UnsubscribeURL: unsubURL, Lesson: ls.Number,
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("compose lesson %d: %w", ls.Number, err)
@@ -77,13 +77,15 @@ func (l *Letters) LessonWithPrefix(c *course.Course, ls *course.Lesson, sub *dri
 	return m, id, nil
 }
 
-// lessonEmail renders lesson ls for sub: from a stencil where it can, in
-// full where it must.
-func (l *Letters) lessonEmail(c *course.Course, ls *course.Lesson, sub *drip.Subscriber) (course.Email, error) {
-	if e, ok, err := l.stencils.lesson(l, c, ls, sub); ok || err != nil {
-		return e, err
+// lessonEmail renders lesson ls for sub, from a stencil where it can, in
+// full where it must, and returns it with its unsubscribe link.
+func (l *Letters) lessonEmail(c *course.Course, ls *course.Lesson, sub *drip.Subscriber) (course.Email, string, error) {
+	if e, unsubURL, ok, err := l.stencils.lesson(l, c, ls, sub); ok || err != nil {
+		return e, unsubURL, err
 	}
-	return l.Renderer.Lesson(c, ls, l.LessonRecipient(sub, ls.Number))
+	rc := l.LessonRecipient(sub, ls.Number)
+	e, err := l.Renderer.Lesson(c, ls, rc)
+	return e, rc.UnsubscribeURL, err
 }
 
 // LessonRecipient is Recipient plus lesson n's "view in browser" and "I

@@ -109,7 +109,7 @@ func (s *stencils) mark(slot int) string { return s.marker + slotNames[slot:slot
 
 // lesson renders lesson ls for sub, with sub's links, from a stencil when
 // it can; ok is false when the caller must render it in full.
-func (s *stencils) lesson(l *Letters, c *course.Course, ls *course.Lesson, sub *drip.Subscriber) (e course.Email, ok bool, err error) {
+func (s *stencils) lesson(l *Letters, c *course.Course, ls *course.Lesson, sub *drip.Subscriber) (e course.Email, unsubURL string, ok bool, err error) {
 	s.once.Do(func() {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
@@ -123,7 +123,7 @@ func (s *stencils) lesson(l *Letters, c *course.Course, ls *course.Lesson, sub *
 	s.mu.Unlock()
 	if !cached {
 		if st, err = s.build(l, c, ls, key.named); err != nil {
-			return course.Email{}, false, err
+			return course.Email{}, "", false, err
 		}
 		s.mu.Lock()
 		if len(s.cache) >= maxStencils {
@@ -133,9 +133,10 @@ func (s *stencils) lesson(l *Letters, c *course.Course, ls *course.Lesson, sub *
 		s.mu.Unlock()
 	}
 	if st == nil {
-		return course.Email{}, false, nil
+		return course.Email{}, "", false, nil
 	}
-	return st.fill(l, sub, name), true, nil
+	e, unsub := st.fill(l, sub, name)
+	return e, l.BaseURL + "/unsubscribe/" + unsub, true, nil
 }
 
 // build renders the stencil of lesson ls, or returns nil when the lesson
@@ -174,15 +175,16 @@ func (s *stencils) build(l *Letters, c *course.Course, ls *course.Lesson, named 
 		if err != nil {
 			return nil, err
 		}
-		if st.fill(l, sub, course.CleanName(sub.FirstName())) != want {
+		if got, _ := st.fill(l, sub, course.CleanName(sub.FirstName())); got != want {
 			return nil, nil
 		}
 	}
 	return st, nil
 }
 
-// fill is the stencil with sub's name and links put in.
-func (st *stencil) fill(l *Letters, sub *drip.Subscriber, name string) course.Email {
+// fill is the stencil with sub's name and links put in, and sub's
+// unsubscribe token.
+func (st *stencil) fill(l *Letters, sub *drip.Subscriber, name string) (course.Email, string) {
 	sign := func(p token.Purpose) string {
 		return l.Signer.Sign(token.Claims{Purpose: p, Subscriber: sub.ID, Gen: sub.TokenGen})
 	}
@@ -192,7 +194,7 @@ func (st *stencil) fill(l *Letters, sub *drip.Subscriber, name string) course.Em
 	e.Text = fill(st.text, &vals)
 	vals[slotName] = htmlTextEscape(name)
 	e.HTML = fill(st.html, &vals)
-	return e
+	return e, vals[slotUnsubscribe]
 }
 
 // htmlTextEscape escapes s as html/template escapes a value in text: the

@@ -114,7 +114,7 @@ func TestCustomTemplatesAStencilCannotReproduceAreRenderedInFull(t *testing.T) {
 // exactly what the templates render for sub.
 func sameAsTemplates(t *testing.T, l *Letters, ls *course.Lesson, sub *drip.Subscriber) {
 	t.Helper()
-	got, err := l.lessonEmail(l.Course, ls, sub)
+	got, _, err := l.lessonEmail(l.Course, ls, sub)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,33 +82,19 @@ func (db *DB) ClaimAndBegin(ctx context.Context, now time.Time, limit int, lease
 		return nil, fmt.Errorf("claim due subscribers: %w", err)
 	}
 	claims, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Claim, error) {
-		var c Claim
-		var s drip.Subscriber
-		var weekday, hour *int16
+		var sc subscriberScan
 		var id, rev *int64
 		var attempts *int
 		var first, due *time.Time
-		err := r.Scan(&s.ID, &s.Email, &s.Name, &s.Status, &s.TimeZone, &weekday, &hour,
-			&s.Round, &s.NextLesson, &s.NextDueAt, &s.LastSentAt, &s.TokenGen,
-			&s.ConsentMethod, &s.ConsentAt, &s.ConsentIP, &s.ConsentUserAgent, &s.ConsentFormURL, &s.ConsentVersion,
-			&s.ConfirmationSentAt, &s.ConfirmedAt, &s.UnsubscribedAt, &s.CreatedAt,
-			&s.PausedUntil, &s.NextNowAt, &s.PendingEmail, &s.PendingEmailAt,
-			&id, &attempts, &first, &due, &rev)
-		if weekday != nil {
-			wd := time.Weekday(*weekday)
-			s.SendWeekday = &wd
+		if err := r.Scan(sc.targets(&id, &attempts, &first, &due, &rev)...); err != nil {
+			return Claim{}, err
 		}
-		if hour != nil {
-			h := int(*hour)
-			s.SendHour = &h
-		}
-		c.Sub = &s
-		c.LeaseUntil = leaseUntil
+		c := Claim{Sub: sc.subscriber(), LeaseUntil: leaseUntil}
 		if id != nil {
 			c.Attempt = &Attempt{DeliveryID: *id, Attempts: *attempts, FirstTry: *first, DueAt: *due}
 			c.RevisionID = *rev
 		}
-		return c, err
+		return c, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim due subscribers: %w", err)

@@ -19,28 +19,44 @@ const subscriberColumns = `id, email, name, status, time_zone, send_weekday, sen
 	paused_until, next_now_at, pending_email, pending_email_at`
 
 func scanSubscriber(row pgx.Row) (*drip.Subscriber, error) {
-	var s drip.Subscriber
-	var weekday, hour *int16
-	err := row.Scan(&s.ID, &s.Email, &s.Name, &s.Status, &s.TimeZone, &weekday, &hour,
-		&s.Round, &s.NextLesson, &s.NextDueAt, &s.LastSentAt, &s.TokenGen,
-		&s.ConsentMethod, &s.ConsentAt, &s.ConsentIP, &s.ConsentUserAgent, &s.ConsentFormURL, &s.ConsentVersion,
-		&s.ConfirmationSentAt, &s.ConfirmedAt, &s.UnsubscribedAt, &s.CreatedAt,
-		&s.PausedUntil, &s.NextNowAt, &s.PendingEmail, &s.PendingEmailAt)
+	var sc subscriberScan
+	err := row.Scan(sc.targets()...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, drip.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	if weekday != nil {
-		wd := time.Weekday(*weekday)
+	return sc.subscriber(), nil
+}
+
+// subscriberScan receives the subscriberColumns of one row; a query that
+// reads more columns after them appends its own targets.
+type subscriberScan struct {
+	s             drip.Subscriber
+	weekday, hour *int16
+}
+
+func (sc *subscriberScan) targets(more ...any) []any {
+	s := &sc.s
+	return append([]any{&s.ID, &s.Email, &s.Name, &s.Status, &s.TimeZone, &sc.weekday, &sc.hour,
+		&s.Round, &s.NextLesson, &s.NextDueAt, &s.LastSentAt, &s.TokenGen,
+		&s.ConsentMethod, &s.ConsentAt, &s.ConsentIP, &s.ConsentUserAgent, &s.ConsentFormURL, &s.ConsentVersion,
+		&s.ConfirmationSentAt, &s.ConfirmedAt, &s.UnsubscribedAt, &s.CreatedAt,
+		&s.PausedUntil, &s.NextNowAt, &s.PendingEmail, &s.PendingEmailAt}, more...)
+}
+
+func (sc *subscriberScan) subscriber() *drip.Subscriber {
+	s := sc.s
+	if sc.weekday != nil {
+		wd := time.Weekday(*sc.weekday)
 		s.SendWeekday = &wd
 	}
-	if hour != nil {
-		h := int(*hour)
+	if sc.hour != nil {
+		h := int(*sc.hour)
 		s.SendHour = &h
 	}
-	return &s, nil
+	return &s
 }
 
 // ConfirmationInterval is the least time between two confirmation mails to

@@ -73,7 +73,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		Conns: 2, Batch: 50, Lease: send.DefaultLease, PolicyPause: send.DefaultPolicyPause, GiveUp: send.DefaultGiveUp,
 	}
 	h.outbox = &send.Outbox{DB: h.db, Letters: letters, Log: slog.New(slog.DiscardHandler), Poll: time.Hour,
-		Open: mail.NewOpener(h.smtp.Config(), "", mail.Options{ReplyTimeout: 5 * time.Second, DialTimeout: time.Second, HELO: "test"})}
+		Open: mailOpener(h.smtp)}
 	s, err := web.New(h.db, h.signer, web.Options{
 		Site:            web.Site{Title: c.Title, Tagline: c.Tagline, Language: c.Language, Lessons: c.LessonCount, SendHour: c.SendHour},
 		Templates:       twostep.Templates,

@@ -127,8 +127,6 @@ func (s *Server) prefsAction(done string, act func(r *http.Request, sub *drip.Su
 				s.renderPrefs(w, r, http.StatusConflict, sub, "", "That isn't possible right now: "+statusText(sub.Status)+".")
 			case errors.Is(err, store.ErrNotSent):
 				s.renderPrefs(w, r, http.StatusUnprocessableEntity, sub, "", "You can only go back to a lesson you have already received.")
-			case errors.Is(err, store.ErrTaken):
-				s.renderPrefs(w, r, http.StatusConflict, sub, "", "That address already has its own subscription.")
 			default:
 				s.fail(w, r, err)
 			}
@@ -163,11 +161,8 @@ func (s *Server) setSchedule(r *http.Request, sub *drip.Subscriber) error {
 	wd, err1 := strconv.Atoi(r.PostFormValue("weekday"))
 	hour, err2 := strconv.Atoi(r.PostFormValue("hour"))
 	loc, ok := drip.LoadLocation(r.PostFormValue("tz"))
-	if err1 != nil || err2 != nil || wd < 0 || wd > 6 || hour < 0 || hour > 23 || !ok {
-		return problemError{"Please choose a day, an hour and a time zone from the lists."}
-	}
 	slot := drip.Slot{Weekday: time.Weekday(wd), Hour: hour, Location: loc}
-	if err := slot.Valid(); err != nil {
+	if err1 != nil || err2 != nil || !ok || slot.Valid() != nil {
 		return problemError{"Please choose a day, an hour and a time zone from the lists."}
 	}
 	_, err := s.db.SetSchedule(r.Context(), sub.ID, sub.TokenGen, slot)

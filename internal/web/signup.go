@@ -64,7 +64,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		Email:          email,
 		Name:           name,
 		TimeZone:       loc.String(),
-		IP:             clientIP(r),
+		IP:             ClientIP(r),
 		UserAgent:      drip.Truncate(r.UserAgent(), 500),
 		FormURL:        drip.Truncate(r.Referer(), 500),
 		ConsentVersion: ConsentVersion,
@@ -148,7 +148,7 @@ func (s *Server) signupLimit() func(http.Handler) http.Handler {
 		return func(h http.Handler) http.Handler { return h }
 	}
 	return httprate.LimitBy(s.opts.SignupRateLimit, time.Minute,
-		func(r *http.Request) (string, error) { return clientIP(r), nil },
+		func(r *http.Request) (string, error) { return ClientIP(r), nil },
 		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
 			s.metrics.signups.WithLabelValues("rate_limited").Inc()
 			msg := "Too many signups from your network. Please wait a minute and try again."
@@ -160,9 +160,10 @@ func (s *Server) signupLimit() func(http.Handler) http.Handler {
 		}))
 }
 
-// clientIP is the connecting address. X-Forwarded-For is not trusted: any
-// client could set it to escape the rate limit.
-func clientIP(r *http.Request) string {
+// ClientIP is the connecting address. X-Forwarded-For is not trusted: any
+// client could set it to escape a rate limit. The admin's sign-in limits
+// use it too.
+func ClientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
