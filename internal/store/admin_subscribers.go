@@ -126,7 +126,7 @@ func (db *DB) ExplainSearch(ctx context.Context, q SubscriberQuery) (string, err
 	if q.Limit <= 0 {
 		q.Limit = 50
 	}
-	sql, args, err := searchSQL(q, "id")
+	sql, args, err := searchSQL(q, subscriberColumns) // the query SearchSubscribers runs
 	if err != nil {
 		return "", err
 	}

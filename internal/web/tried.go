@@ -15,11 +15,11 @@ import (
 // triedPage is where the "I tried it" link in a lesson lands. The GET
 // records nothing (scanners follow links); its button does.
 func (s *Server) triedPage(w http.ResponseWriter, r *http.Request) {
-	sub, n, ok := s.triedTarget(w, r)
+	sub, lesson, ok := s.triedTarget(w, r)
 	if !ok {
 		return
 	}
-	p := prefs{Sub: sub, Lesson: receivedLesson{N: n, Title: s.opts.Lessons.Title(r.Context(), n)}, Action: r.URL.Path}
+	p := prefs{Sub: sub, Lesson: lesson, Action: r.URL.Path}
 	s.render(w, r, http.StatusOK, "tried", page{NoIndex: true, Prefs: p})
 }
 
@@ -28,10 +28,11 @@ func (s *Server) tried(w http.ResponseWriter, r *http.Request) {
 		s.formError(w, r, err)
 		return
 	}
-	sub, n, ok := s.triedTarget(w, r)
+	sub, lesson, ok := s.triedTarget(w, r)
 	if !ok {
 		return
 	}
+	n := lesson.N
 	if err := s.db.Tried(r.Context(), sub.ID, sub.TokenGen, n); err != nil {
 		if errors.Is(err, store.ErrNotSent) {
 			err = drip.ErrNotFound
@@ -39,23 +40,27 @@ func (s *Server) tried(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	p := prefs{Sub: sub, Lesson: receivedLesson{N: n, Title: s.opts.Lessons.Title(r.Context(), n)},
-		Question: s.opts.Lessons.Reflection(r.Context(), n)}
+	p := prefs{Sub: sub, Lesson: lesson, Question: s.opts.Lessons.Reflection(r.Context(), n)}
 	s.render(w, r, http.StatusOK, "tried_done", page{NoIndex: true, Prefs: p})
 }
 
-func (s *Server) triedTarget(w http.ResponseWriter, r *http.Request) (*drip.Subscriber, int, bool) {
+// triedTarget is the reader and the lesson an "I tried it" link names.
+func (s *Server) triedTarget(w http.ResponseWriter, r *http.Request) (*drip.Subscriber, receivedLesson, bool) {
 	sub, err := s.tokenSubscriber(r, token.Tried)
 	if err != nil {
 		s.fail(w, r, err)
-		return nil, 0, false
+		return nil, receivedLesson{}, false
 	}
 	n, err := strconv.Atoi(chi.URLParam(r, "n"))
-	if err != nil || s.opts.Lessons.Title(r.Context(), n) == "" {
-		s.fail(w, r, drip.ErrNotFound)
-		return nil, 0, false
+	title := ""
+	if err == nil {
+		title = s.opts.Lessons.Title(r.Context(), n)
 	}
-	return sub, n, true
+	if title == "" {
+		s.fail(w, r, drip.ErrNotFound)
+		return nil, receivedLesson{}, false
+	}
+	return sub, receivedLesson{N: n, Title: title}, true
 }
 
 // emailChangePage asks the reader to confirm their new address.
