@@ -61,6 +61,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 		Log:             log,
 		Lessons:         &send.Pages{Library: a.library, Letters: a.letters},
 		Admin:           adminHandler,
+		TrustedProxies:  cfg.TrustedProxies,
 		Nudge: func() {
 			select {
 			case nudge <- struct{}{}:

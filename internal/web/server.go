@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -45,6 +46,9 @@ type Options struct {
 	Lessons Lessons
 	// Admin, when set, is mounted at /admin.
 	Admin http.Handler
+	// TrustedProxies are the reverse proxies whose forwarding headers name
+	// the client (see clientip.go); empty: every header is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // Server holds what the handlers share.
