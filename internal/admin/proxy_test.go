@@ -64,6 +64,18 @@ func (h *harness) signIn(header ...string) (*http.Response, *http.Cookie) {
 	return resp, nil
 }
 
+// wantSignInFrom checks the address the one sign-in's audit entry and
+// session recorded.
+func (h *harness) wantSignInFrom(ip string) {
+	h.t.Helper()
+	if got := h.text(`SELECT ip FROM admin_audit WHERE action = 'session.sign_in'`); got != ip {
+		h.t.Errorf("audit log recorded the sign-in from %q, want %s", got, ip)
+	}
+	if got := h.text(`SELECT ip FROM admin_sessions`); got != ip {
+		h.t.Errorf("the session recorded %q, want %s", got, ip)
+	}
+}
+
 func (h *harness) text(sql string, args ...any) string {
 	h.t.Helper()
 	var s string
@@ -99,12 +111,7 @@ func TestAForgedForwardedForFromAnUntrustedAddressNeitherEscapesTheLockoutNorGet
 	if cookie.Secure {
 		t.Error("X-Forwarded-Proto: https from an untrusted address made the session cookie Secure")
 	}
-	if ip := h.text(`SELECT ip FROM admin_audit WHERE action = 'session.sign_in'`); ip != "127.0.0.1" {
-		t.Errorf("audit log recorded the sign-in from %q, want the connecting address 127.0.0.1", ip)
-	}
-	if ip := h.text(`SELECT ip FROM admin_sessions`); ip != "127.0.0.1" {
-		t.Errorf("session recorded %q, want 127.0.0.1", ip)
-	}
+	h.wantSignInFrom("127.0.0.1") // the connecting address
 }
 
 func TestBehindATrustedProxyEachClientHasItsOwnLockoutAndAddress(t *testing.T) {
@@ -133,12 +140,7 @@ func TestBehindATrustedProxyEachClientHasItsOwnLockoutAndAddress(t *testing.T) {
 	if !cookie.Secure {
 		t.Error("X-Forwarded-Proto: https from a trusted proxy left the session cookie without Secure")
 	}
-	if ip := h.text(`SELECT ip FROM admin_audit WHERE action = 'session.sign_in'`); ip != "2001:db8::b" {
-		t.Errorf("audit log recorded B's sign-in from %q, want 2001:db8::b", ip)
-	}
-	if ip := h.text(`SELECT ip FROM admin_sessions`); ip != "2001:db8::b" {
-		t.Errorf("B's session recorded %q, want 2001:db8::b", ip)
-	}
+	h.wantSignInFrom("2001:db8::b")
 }
 
 func TestBehindATrustedProxyAnAdminActionIsAuditedWithTheClientsAddress(t *testing.T) {
