@@ -173,7 +173,10 @@ func checkSchedule(spec string) error {
 func parseSMTP(s string) (*SMTP, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, errors.New("not a URL like smtp://user:pass@host:587")
+		// url.Parse's error repeats the URL, password and all: say why
+		// without it.
+		return nil, errors.New("not a URL like smtp://user:pass@host:587 " +
+			"(percent-encode @ / : ? # % in the user name and password: / is %2F, @ is %40)")
 	}
 	if u.Scheme != "smtp" && u.Scheme != "smtps" {
 		return nil, fmt.Errorf("scheme %q: must be smtp:// (or smtps://)", u.Scheme)
