@@ -126,3 +126,24 @@ func TestAMessageThatCannotBeComposedIsAPermanentTypedError(t *testing.T) {
 		}
 	}
 }
+
+func TestTheListIdHeaderIsWrittenWhenGivenAndLeftOutWhenNot(t *testing.T) {
+	for _, id := range []string{"Lead & Relate <lead-and-relate.twostep.example>", ""} {
+		m, err := Compose(Envelope{From: "lessons@twostep.example", ToAddr: "ann@example.com", ListID: id,
+			Date: time.Unix(0, 0), MessageID: "1@twostep.example", Text: "t", HTML: "h"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if _, err := m.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		msg, err := netmail.ReadMessage(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, present := msg.Header.Get("List-Id"), len(msg.Header["List-Id"]) > 0; got != id || present != (id != "") {
+			t.Fatalf("List-Id %q (present %v), want %q", got, present, id)
+		}
+	}
+}
