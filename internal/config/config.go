@@ -19,6 +19,7 @@ import (
 type Config struct {
 	DatabaseURL     string
 	SMTP            *SMTP // nil: mail is written as .eml files into OutboxDir
+	DKIM            *DKIM // nil: mail goes out unsigned
 	OutboxDir       string
 	BaseURL         *url.URL
 	ListenAddr      string
@@ -89,6 +90,9 @@ func Load(getenv func(string) string) (Config, error) {
 		if c.SMTP, err = parseSMTP(v); err != nil {
 			return c, &Error{"SMTP_URL", err.Error()}
 		}
+	}
+	if c.DKIM, err = loadDKIM(get); err != nil {
+		return c, err
 	}
 	if c.BaseURL, err = parseBaseURL(get("BASE_URL", DefaultBaseURL)); err != nil {
 		return c, &Error{"BASE_URL", err.Error()}

@@ -41,6 +41,10 @@ type Options struct {
 	// chain to; nil means the system's, which honour SSL_CERT_FILE and
 	// SSL_CERT_DIR (how an operator trusts a private CA).
 	RootCAs *x509.CertPool
+	// DKIM, when set, signs every message either Transport sends. A
+	// message that cannot be signed is not sent: the send fails, and is
+	// retried (Classify: Retry), rather than go out unsigned.
+	DKIM *config.DKIM
 }
 
 // DefaultOptions are the production settings.
@@ -53,9 +57,9 @@ type Opener func() Transport
 // smtp is set, else .eml files in dir.
 func NewOpener(smtp *config.SMTP, dir string, o Options) Opener {
 	if smtp == nil {
-		return func() Transport { return &Dir{Path: dir} }
+		return func() Transport { return &Dir{Path: dir, dkim: newSigner(o.DKIM)} }
 	}
-	return func() Transport { return &SMTPConn{cfg: *smtp, opts: o} }
+	return func() Transport { return &SMTPConn{cfg: *smtp, opts: o, dkim: newSigner(o.DKIM)} }
 }
 
 // SMTPConn is one persistent SMTP connection: dialled on first use, reused
@@ -67,6 +71,7 @@ type SMTPConn struct {
 	// ReplyTimeout, while the session was opened by one with DialTimeout.
 	sender *gomail.Client
 	conn   *smtp.Client
+	dkim   *gomail.DKIMSigner // nil: unsigned
 }
 
 // ErrDial marks a failure to open a usable SMTP session: the server cannot
@@ -168,6 +173,11 @@ func (c *SMTPConn) dial(ctx context.Context) error {
 // any failure other than a refusal of this one message the connection is
 // dropped, so the next Send starts on a fresh one.
 func (c *SMTPConn) Send(ctx context.Context, m *gomail.Msg) (string, error) {
+	if c.dkim != nil {
+		if err := sign(c.dkim, m); err != nil {
+			return "", err
+		}
+	}
 	if c.conn == nil {
 		if err := c.dial(ctx); err != nil {
 			return "", err
@@ -226,6 +236,7 @@ func (c *SMTPConn) Close() error {
 // running without an SMTP server.
 type Dir struct {
 	Path string
+	dkim *gomail.DKIMSigner // nil: unsigned; NewOpener sets it from Options.DKIM
 }
 
 // Send writes m atomically (temporary file, then rename), so a reader of
@@ -233,6 +244,11 @@ type Dir struct {
 func (d *Dir) Send(ctx context.Context, m *gomail.Msg) (string, error) {
 	if err := os.MkdirAll(d.Path, 0o755); err != nil {
 		return "", fmt.Errorf("create outbox folder: %w", err)
+	}
+	if d.dkim != nil {
+		if err := sign(d.dkim, m); err != nil {
+			return "", err
+		}
 	}
 	// The Message-ID is unique, so the name is too; the time sorts them.
 	id := strings.Map(func(r rune) rune {
