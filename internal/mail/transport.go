@@ -116,8 +116,10 @@ func (c *SMTPConn) setupFailed(err error) error {
 			"(for a private CA, point SSL_CERT_FILE at its certificate)", ErrTLS, at), err}
 	case errors.As(err, &record) || errors.As(err, &alert) || strings.Contains(err.Error(), "STARTTLS"):
 		return &setupError{ErrTLS, fmt.Sprintf("%v: %s (tls=%s in SMTP_URL)", ErrTLS, at, c.cfg.TLS), err}
-	case strings.Contains(err.Error(), "SMTP AUTH") || errors.Is(err, gomail.ErrNoSupportedAuthDiscovered) ||
-		errors.Is(err, smtp.ErrUnencrypted):
+	case errors.Is(err, gomail.ErrNoSupportedAuthDiscovered) || errors.Is(err, smtp.ErrUnencrypted):
+		return &setupError{ErrAuth, fmt.Sprintf("%v: no login mechanism %s offers is one we use here "+
+			"(a password goes as PLAIN or LOGIN only over TLS: tls=starttls or tls in SMTP_URL)", ErrAuth, at), err}
+	case strings.Contains(err.Error(), "SMTP AUTH"):
 		return &setupError{ErrAuth, fmt.Sprintf("%v: user %q at %s (check the user name and password in SMTP_URL)",
 			ErrAuth, c.cfg.Username, at), err}
 	}

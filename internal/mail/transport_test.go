@@ -233,3 +233,17 @@ func TestAServerThatNeverGreetsFailsWithinTheDialTimeoutNotTheReplyTimeout(t *te
 		t.Fatalf("err = %v, want ErrDial", err)
 	}
 }
+
+func TestAPasswordIsNeverSentInPlainTextAndTheErrorSaysWhy(t *testing.T) {
+	// The plain server takes PLAIN and LOGIN without TLS; we must not.
+	srv := smtptest.StartWith(t, smtptest.Options{TLS: "none", Users: map[string]string{"lessons": "pw"}})
+	cfg := srv.Config()
+	cfg.Username, cfg.Password = "lessons", "pw"
+	err := sendOnce(cfg, tlsOptions(nil), testMsg(t))
+	if !errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), "only over TLS") {
+		t.Fatalf("err = %v, want ErrAuth saying a password needs TLS", err)
+	}
+	if logins := srv.Logins(); len(logins) != 0 {
+		t.Fatalf("the password went out in plain text: %+v", logins)
+	}
+}
