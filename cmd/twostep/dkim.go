@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
+	netmail "net/mail"
 	"os"
 	"strings"
 
@@ -25,6 +27,25 @@ func mailOptions(cfg config.Config) mail.Options {
 	o := mail.DefaultOptions
 	o.DKIM = cfg.DKIM
 	return o
+}
+
+// warnDKIMAlignment logs when mail is signed for a domain that is neither
+// the From address's nor a parent of it: the signature verifies, but DMARC
+// does not count it, and providers treat the mail as unsigned.
+func warnDKIMAlignment(log *slog.Logger, d *config.DKIM, from string) {
+	if d == nil {
+		return
+	}
+	a, err := netmail.ParseAddress(from)
+	if err != nil {
+		return
+	}
+	_, domain, _ := strings.Cut(strings.ToLower(a.Address), "@")
+	signing := strings.ToLower(d.Domain)
+	if domain != signing && !strings.HasSuffix(domain, "."+signing) {
+		log.Warn("DKIM_DOMAIN is not the From address's domain or a parent of it, so DMARC will not count the signature",
+			"dkim_domain", d.Domain, "from", a.Address)
+	}
 }
 
 // dkimCmd is `twostep dkim keygen [--type rsa|ed25519] [--out FILE]`: make

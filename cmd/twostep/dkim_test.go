@@ -128,8 +128,18 @@ func TestSendSignsTheLessonWithTheConfiguredKeyAndItVerifies(t *testing.T) {
 		"DATABASE_URL": url, "SMTP_URL": "smtp://" + sink.Addr + "?tls=none",
 		"DKIM_DOMAIN": "twostep.example", "DKIM_SELECTOR": "s1", "DKIM_PRIVATE_KEY_FILE": keyFile,
 	}
-	if code, _, stderr := runCmd(t, vars, "migrate"); code != 0 {
-		t.Fatalf("migrate: %s", stderr)
+	if code, _, stderr := runCmd(t, vars, "migrate"); code != 0 || strings.Contains(stderr, "DMARC") {
+		t.Fatalf("migrate: exit %d: %s", code, stderr)
+	}
+	// Signing for another domain than From's verifies, but DMARC ignores
+	// it: the operator is told.
+	other := map[string]string{}
+	for k, v := range vars {
+		other[k] = v
+	}
+	other["DKIM_DOMAIN"] = "elsewhere.example"
+	if code, _, stderr := runCmd(t, other, "migrate"); code != 0 || !strings.Contains(stderr, "DMARC will not count") {
+		t.Fatalf("migrate with DKIM_DOMAIN elsewhere: exit %d, no warning in %s", code, stderr)
 	}
 	sql(t, url, `INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, next_due_at, consent_at, confirmed_at)
 		VALUES ('mary@example.com', 'Mary O"Brien', 'active', 'UTC', 1, 8, '2026-03-02T08:00:00Z', '2026-03-01T08:00:00Z', '2026-03-01T08:00:00Z')`)
