@@ -78,6 +78,17 @@ func verify(t *testing.T, raw []byte, key crypto.Signer) (*dkim.Verification, er
 	return vs[0], vs[0].Err
 }
 
+// destination is where a Transport sends: srv over SMTP, or (cfg nil) the
+// .eml folder.
+type destination struct {
+	name string
+	cfg  *config.SMTP
+}
+
+func destinations(srv *smtptest.Server) []destination {
+	return []destination{{"over SMTP", srv.Config()}, {"into the .eml folder", nil}}
+}
+
 func dkimOptions(key crypto.Signer) Options {
 	return Options{ReplyTimeout: 5 * time.Second, DialTimeout: time.Second, HELO: "test",
 		DKIM: &config.DKIM{Domain: "twostep.example", Selector: "s2026", Key: key}}
@@ -91,10 +102,7 @@ func TestEveryMessageIsSignedAndVerifiesCoveringTheUnsubscribeHeaders(t *testing
 	}{{"Ed25519", edKey}, {"RSA 2048", testRSAKey()}} {
 		srv := smtptest.Start(t)
 		dir := filepath.Join(t.TempDir(), "outbox")
-		for _, dest := range []struct {
-			name string
-			cfg  *config.SMTP
-		}{{"over SMTP", srv.Config()}, {"into the .eml folder", nil}} {
+		for _, dest := range destinations(srv) {
 			t.Run(tc.name+" "+dest.name, func(t *testing.T) {
 				tr := NewOpener(dest.cfg, dir, dkimOptions(tc.key))()
 				defer tr.Close()
@@ -182,10 +190,7 @@ func brokenKey() *rsa.PrivateKey {
 func TestASigningErrorFailsTheSendRetryablyAndNothingGoesOutUnsigned(t *testing.T) {
 	srv := smtptest.Start(t)
 	dir := filepath.Join(t.TempDir(), "outbox")
-	for _, dest := range []struct {
-		name string
-		cfg  *config.SMTP
-	}{{"over SMTP", srv.Config()}, {"into the .eml folder", nil}} {
+	for _, dest := range destinations(srv) {
 		t.Run(dest.name, func(t *testing.T) {
 			tr := NewOpener(dest.cfg, dir, dkimOptions(brokenKey()))()
 			defer tr.Close()
