@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -155,6 +156,7 @@ func (c *SMTPConn) dial(ctx context.Context) error {
 	}
 	// go-mail has one timeout for the whole session; two clients give
 	// opening it the short one and sending over it the long one.
+	opts = slices.Clip(opts) // so the two appends below do not share an array
 	opener, err := gomail.NewClient(c.cfg.Host, append(opts, gomail.WithTimeout(c.opts.DialTimeout))...)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrDial, err)
