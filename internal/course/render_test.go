@@ -152,7 +152,7 @@ func TestTheLessonEmailSaysWhoItIsForAndHowToLeave(t *testing.T) {
 			testRecipient,
 			[]string{"Hi Anna,", "You are receiving this because you subscribed to Test Course.", "1 Test Street, Testville",
 				"Unsubscribe", "Manage preferences", "View in browser", "I tried this", "Ada Author", testRecipient.UnsubscribeURL},
-			nil, 5},
+			nil, 4},
 		{"a recipient without a name is greeted with Hi there",
 			Recipient{UnsubscribeURL: "https://example.com/u", PreferencesURL: "https://example.com/p"},
 			[]string{"Hi there,", "Unsubscribe", "Manage preferences"},
@@ -279,11 +279,13 @@ func TestHostileLessonTextAndNamesRenderInert(t *testing.T) {
 // every "<" starts markup.
 func liveMarkup(html string) string {
 	tags := map[string]bool{"!doctype": true, "html": true, "head": true, "meta": true, "title": true, "style": true,
-		"body": true, "span": true, "table": true, "tr": true, "td": true, "p": true, "h1": true, "h2": true,
+		"body": true, "div": true, "span": true, "table": true, "tr": true, "td": true, "p": true, "h1": true, "h2": true,
 		"a": true, "br": true, "strong": true, "em": true, "code": true, "ul": true, "ol": true, "li": true,
 		"blockquote": true, "pre": true, "hr": true}
 	attrs := map[string]bool{"lang": true, "charset": true, "name": true, "content": true, "class": true, "style": true,
-		"role": true, "width": true, "cellpadding": true, "cellspacing": true, "border": true, "align": true, "href": true, "start": true}
+		"role": true, "width": true, "bgcolor": true, "cellpadding": true, "cellspacing": true, "border": true, "align": true, "href": true, "start": true}
+	// The layout's one conditional comment, for Outlook, is the templates' own.
+	html = strings.NewReplacer("<!--[if mso]>", "", "<![endif]-->", "").Replace(html)
 	tagRe := regexp.MustCompile(`<(/?)([!a-zA-Z][a-zA-Z0-9]*)([^>]*)>`)
 	attrRe := regexp.MustCompile(`\s([a-zA-Z-]+)(?:="[^"]*")?`)
 	for _, m := range tagRe.FindAllStringSubmatch(html, -1) {
@@ -425,7 +427,7 @@ func TestPlainTextIsWrappedAt78Columns(t *testing.T) {
 		"\n\nTry this week\n-------------\n\n",
 		"\n[1] https://example.com/twostep?ref=golden&lang=en\n",
 		"\nhttps://example.com/a/very/long/address/that/cannot/be/broken/anywhere/at/all\n",
-		"\n[5] https://example.com/unsubscribe/" + strings.Repeat("x", 90) + "\n",
+		"\n[4] https://example.com/unsubscribe/" + strings.Repeat("x", 90) + "\n",
 	} {
 		if !strings.Contains(e.Text, want) {
 			t.Errorf("text does not contain %q:\n%s", want, e.Text)
