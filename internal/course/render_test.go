@@ -596,8 +596,10 @@ func TestEveryEmailGivesThePostalAddressOnce(t *testing.T) {
 	r := newTestRenderer(t)
 	notice := Notice{Subject: "S", Paragraphs: []string{"P"}, ButtonLabel: "B", ButtonURL: "https://example.com/b", Signoff: "Thanks,", Why: "W"}
 	render := map[string]func() (Email, error){
-		"a lesson":       func() (Email, error) { return r.Lesson(c, l, testRecipient) },
-		"a confirmation": func() (Email, error) { return r.Confirmation(c, "Ann", "https://example.com/c", "https://example.com/u") },
+		"a lesson": func() (Email, error) { return r.Lesson(c, l, testRecipient) },
+		"a confirmation": func() (Email, error) {
+			return r.Confirmation(c, "Ann", "https://example.com/c", "https://example.com/u")
+		},
 		"a closing email, with links": func() (Email, error) {
 			return r.Notice(c, "Ann", notice, testRecipient)
 		},
