@@ -542,9 +542,9 @@ func tryEnd(doc ast.Node, src []byte) ast.Node {
 
 // addEmailStyles puts inline styles on the body's elements: many email
 // clients ignore style sheets. Only what the clients' own defaults would
-// not do well is styled, and spacing is padding, never margin (which
-// several clients drop): paragraphs and lists keep their default spacing.
-// Colours read on light and dark backgrounds.
+// not do well is styled, and spacing is padding, never margin (which many
+// clients support only in part): paragraphs and lists keep the clients'
+// default spacing. Colours read on light and dark backgrounds.
 func addEmailStyles(doc ast.Node) {
 	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
 		if !entering {

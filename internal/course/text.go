@@ -68,14 +68,10 @@ func (b textBlock) format() string {
 	return sb.String()
 }
 
-// String joins the blocks, with placeholders filled by fill (nil: left as is).
-func (t textBody) String(fill func(string) string) string {
-	toTry, afterTry := t.parts(fill)
-	return toTry + afterTry
-}
-
-// parts is String cut right after the "Try this week" section: the second
-// part starts with the separator before its first block.
+// parts joins the blocks, with placeholders filled by fill (nil: left as
+// is), in two parts cut right after the "Try this week" section: the second
+// starts with the separator before its first block, so the two together are
+// the whole body.
 func (t textBody) parts(fill func(string) string) (toTry, afterTry string) {
 	join := func(blocks []textBlock) string {
 		var sb strings.Builder
