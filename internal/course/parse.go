@@ -43,7 +43,7 @@ var yamlParserErrors = map[string]bool{
 	"found undefined tag handle":             true,
 }
 
-var lessonKeys = []string{"number", "title", "slug", "preheader"}
+var lessonKeys = []string{"number", "title", "slug", "preheader", "part"}
 
 var courseKeys = []string{"title", "tagline", "language", "author", "from", "reply_to", "postal_address", "send_hour", "lessons"}
 
@@ -143,7 +143,7 @@ func ParseLesson(file string, src []byte) (*Lesson, Problems) {
 	fm, body, bodyLine, closed := splitFrontMatter(text)
 	switch {
 	case fm == nil:
-		ps.add(file, 1, `missing front matter: the file must start with a "---" line, then number, title, slug and preheader, then "---"`)
+		ps.add(file, 1, `missing front matter: the file must start with a "---" line, then number, title, slug, preheader and part, then "---"`)
 		l.Body, l.BodyLine = body, bodyLine
 	case !closed:
 		ps.add(file, 1, `front matter is not closed by a "---" line`)
@@ -167,7 +167,7 @@ func ParseLesson(file string, src []byte) (*Lesson, Problems) {
 func parseFrontMatter(l *Lesson, fm string, ps *Problems) {
 	file := l.File
 	if strings.TrimSpace(fm) == "" {
-		ps.add(file, 1, "front matter is empty: it needs number, title, slug and preheader")
+		ps.add(file, 1, "front matter is empty: it needs number, title, slug, preheader and part")
 		return
 	}
 	fields, ok := yamlMapping(file, fm, 1, lessonKeys, "front-matter key", ps)
@@ -194,6 +194,10 @@ func parseFrontMatter(l *Lesson, fm string, ps *Problems) {
 			continue
 		}
 		s, ok := yamlString(f.value)
+		if !ok && key == "part" {
+			ps.add(file, f.line, "part must be %s", partList())
+			continue
+		}
 		if !ok {
 			ps.add(file, f.line, "%s must be text", key)
 			continue
@@ -212,6 +216,13 @@ func parseFrontMatter(l *Lesson, fm string, ps *Problems) {
 		case "preheader":
 			l.Preheader = s
 			checkOneLine(file, f, key, s, MaxPreheader, ps)
+		case "part":
+			p, ok := ParsePart(s)
+			if !ok {
+				ps.add(file, f.line, "part %q must be %s", shorten(s, 40), partList())
+				continue
+			}
+			l.Part = p
 		}
 	}
 }
