@@ -13,6 +13,7 @@ func TestLoadReportsEachProblemWithItsFileAndLine(t *testing.T) {
 	one := "01-one.md"
 	body1 := lessonBody(1)
 	longWords := strings.Repeat("Extra sentence of lesson one adds ten words to length. ", 20)
+	const noTeamVariant = `01-one.md:19: "## Try this week" mentions "your team", which not every reader has (a team): add a variant for them in a sentence starting "No team?"`
 	tests := []struct {
 		name string
 		fsys fstest.MapFS
@@ -260,13 +261,13 @@ func TestLoadReportsEachProblemWithItsFileAndLine(t *testing.T) {
 			edit(base, one, "before Friday.\n", "before Friday with your team. *No team?* Do it with a friend.\n"), nil},
 		{"a variant outside the Try section does not count",
 			edit(edit(base, one, "before Friday.\n", "before Friday with your team.\n"), one, "says something. \n\n## Try", "says something. No team? Read on.\n\n## Try"),
-			[]string{`01-one.md:19: "## Try this week" mentions "your team", which not every reader has (a team): add a variant for them in a sentence starting "No team?"`}},
+			[]string{noTeamVariant}},
 		{"a variant in other words does not count",
 			edit(base, one, "before Friday.\n", "before Friday with your team. If you have no team, do it with a friend.\n"),
-			[]string{`01-one.md:19: "## Try this week" mentions "your team", which not every reader has (a team): add a variant for them in a sentence starting "No team?"`}},
+			[]string{noTeamVariant}},
 		{"the marker is exact: a lowercase one does not count",
 			edit(base, one, "before Friday.\n", "before Friday with your team. no team? Do it with a friend.\n"),
-			[]string{`01-one.md:19: "## Try this week" mentions "your team", which not every reader has (a team): add a variant for them in a sentence starting "No team?"`}},
+			[]string{noTeamVariant}},
 		{"a team in the lesson itself needs no variant",
 			edit(base, one, "Sentence 1 of paragraph 1 in lesson 1 says something.", "Sentence 1 of paragraph 1 in lesson 1 says something about your team."), nil},
 		{"one-to-ones and team meetings need a team",
