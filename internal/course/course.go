@@ -1,6 +1,7 @@
 // Package course holds the lessons of a twostep course: it loads course.yaml
 // and the NN-slug.md lesson files, validates them (every problem reported as
-// "file:line: msg"), and renders lessons into emails and web fragments.
+// "file:line: msg", or "course: msg" for a rule of the whole course), and
+// renders lessons into emails and web fragments.
 package course
 
 import (

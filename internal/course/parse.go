@@ -130,9 +130,11 @@ func ParseCourseYAML(src []byte) (*Course, Problems) {
 }
 
 // ParseLesson parses and checks one lesson file on its own: front matter,
-// file name (skipped when file is empty) and body. Checks that need the
-// other lessons (duplicates, missing numbers, repeated sentences) are
-// Validate's. The lesson is never nil and holds whatever could be parsed;
+// file name (skipped when file is empty) and body: what a lesson needs to be
+// sent at all. Checks that need the other lessons (duplicates, missing
+// numbers) and the editorial rules (repeated sentences, variants in the Try
+// section, openings, reading ease) are Validate's, so that a stored revision
+// stays sendable when those rules grow. The lesson is never nil and holds whatever could be parsed;
 // when the number is unreadable it is taken from the file name.
 func ParseLesson(file string, src []byte) (*Lesson, Problems) {
 	l := &Lesson{File: file, Source: src, lines: map[string]int{}}
