@@ -51,6 +51,16 @@ func lessonsCheck(cfg config.Config, args []string, stdout, stderr io.Writer) er
 	for _, w := range course.AddressWarnings(c) {
 		fmt.Fprintf(stderr, "%s:%d: warning: %s\n", w.File, w.Line, w.Msg)
 	}
+	if len(problems) == 0 {
+		// Advice for a course of one's own; the shipped course keeps it all.
+		for _, w := range course.Editorial(c) {
+			if w.Line == 0 {
+				fmt.Fprintf(stderr, "%s: warning: %s\n", w.File, w.Msg)
+			} else {
+				fmt.Fprintf(stderr, "%s:%d: warning: %s\n", w.File, w.Line, w.Msg)
+			}
+		}
+	}
 	if len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintln(stderr, p)

@@ -2,6 +2,7 @@ package course
 
 import (
 	"fmt"
+	"io/fs"
 	"strings"
 	"testing/fstest"
 )
@@ -135,4 +136,11 @@ func problemStrings(ps Problems) []string {
 		out = append(out, p.String())
 	}
 	return out
+}
+
+// loadAll is Load with the editorial rules' advice added, sorted as Load
+// sorts: every rule a table of cases may break.
+func loadAll(fsys fs.FS) (*Course, Problems) {
+	c, ps := Load(fsys)
+	return c, append(ps, Editorial(c)...).sorted()
 }

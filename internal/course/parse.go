@@ -178,6 +178,11 @@ func parseFrontMatter(l *Lesson, fm string, ps *Problems) {
 	}
 	for _, key := range lessonKeys {
 		f, ok := fields[key]
+		if !ok && key == "part" {
+			// Optional: lessons written before parts existed, and
+			// revisions stored then, stay valid (see editorialRules).
+			continue
+		}
 		if !ok {
 			ps.add(file, 1, "missing front-matter key %q", key)
 			continue

@@ -14,20 +14,41 @@ import (
 // reader who manages no one meets their own life within a month.
 const HomeEvery = 4
 
-// A courseRule is an editorial rule that Validate checks across lessons.
-// They are what keeps a course readable all year by every reader, so the
-// shipped-course test runs each of them by name.
+// A courseRule is a rule checked across lessons. The shipped-course test
+// runs each of them by name.
 type courseRule struct {
 	name  string
 	check func(c *Course, ps *Problems)
 }
 
+// courseRules are errors for every course: Validate runs them.
 var courseRules = []courseRule{
 	{"no sentence is repeated in two lessons", checkRepeatedSentences},
+}
+
+// editorialRules keep a course like the shipped one readable all year by
+// every reader: home and work together, a Try for readers without a team
+// or partner, varied openings, plain language. They bind the shipped
+// course (its tests fail on any of them); for an operator's own course —
+// a course on cooking has no home lessons — they are advice, which
+// `lessons check` prints as warnings, and never stop a start.
+var editorialRules = []courseRule{
 	{fmt.Sprintf("a home lesson in every %d lessons in a row", HomeEvery), checkHomeRhythm},
 	{"a Try that needs a team, partner or children has a variant without", checkTryVariants},
 	{"at most a third of lessons open with a named person in a named place", checkOpenings},
 	{fmt.Sprintf("the average reading ease is at least %d", MinReadingEase), checkReadingEase},
+}
+
+// Editorial checks the editorialRules on c.
+func Editorial(c *Course) Problems {
+	var ps Problems
+	if c == nil {
+		return nil
+	}
+	for _, r := range editorialRules {
+		r.check(c, &ps)
+	}
+	return ps.sorted()
 }
 
 // checkHomeRhythm reports each run of HomeEvery or more lessons in a row

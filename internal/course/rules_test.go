@@ -139,7 +139,7 @@ func TestTheRulesHoldOnAWrittenCourseAndCatchEachBreak(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, ps := Load(tt.fsys)
+			_, ps := loadAll(tt.fsys)
 			if got := problemStrings(ps); !slices.Equal(got, tt.want) {
 				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
