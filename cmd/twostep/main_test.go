@@ -351,24 +351,33 @@ func firstTable(t *testing.T) string {
 	return string(m[1])
 }
 
-// waitAtGate waits until both migrate processes are connected to database
-// name and are stuck at the gate. With the migration lock working only the
-// holder of the lock reaches the gate while the other retries the lock, so
-// one waiter is enough once it has waited a second.
+// waitAtGate waits until both migrate processes have connected to
+// database name and are stuck at the gate. With the migration lock working
+// only the holder of the lock reaches the gate while the other retries the
+// lock, so one waiter is enough once it has waited a second. A process
+// counts as connected once any server connection has carried its
+// application_name: through PgBouncer a server connection carries the name
+// of the client it was last lent to.
 func waitAtGate(t *testing.T, adminURL, name string, a, b *proc) {
 	t.Helper()
 	conn := connect(t, adminURL)
 	deadline := time.Now().Add(30 * time.Second)
 	var oneSince time.Time
+	seen := map[string]bool{}
 	for {
-		var apps, waiting int
+		var names []string
+		var waiting int
 		err := conn.QueryRow(context.Background(), `
-			SELECT count(DISTINCT application_name) FILTER (WHERE application_name IN ('migrate-a', 'migrate-b')),
+			SELECT coalesce(array_agg(DISTINCT application_name) FILTER (WHERE application_name IN ('migrate-a', 'migrate-b')), '{}'),
 			       count(*) FILTER (WHERE wait_event_type = 'Lock')
-			FROM pg_stat_activity WHERE datname = $1`, name).Scan(&apps, &waiting)
+			FROM pg_stat_activity WHERE datname = $1`, name).Scan(&names, &waiting)
 		if err != nil {
 			t.Fatal(err)
 		}
+		for _, n := range names {
+			seen[n] = true
+		}
+		apps := len(seen)
 		switch {
 		case a.exited() || b.exited():
 			return // the exit statuses tell what went wrong
@@ -443,13 +452,16 @@ var noRedirect = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
-// startServe starts `twostep serve` in dir on a fresh database and waits until
-// /readyz answers 200. It returns the process and its base URL.
+// startServe starts `twostep serve` in dir, on a fresh database unless vars
+// has a DATABASE_URL, and waits until /readyz answers 200. It returns the
+// process and its base URL.
 func startServe(t *testing.T, dir string, vars map[string]string) (*proc, string) {
 	t.Helper()
 	addr := freeAddr(t)
 	base := "http://" + addr
-	vars["DATABASE_URL"] = dbtest.URL(t)
+	if vars["DATABASE_URL"] == "" {
+		vars["DATABASE_URL"] = dbtest.URL(t)
+	}
 	vars["LISTEN_ADDR"] = addr
 	vars["BASE_URL"] = base
 	p := startCmd(t, dir, vars, "serve")

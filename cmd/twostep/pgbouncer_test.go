@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twostep/twostep/internal/dbtest"
+	"github.com/twostep/twostep/internal/smtptest"
+)
+
+// The query modes README offers for PgBouncer in transaction pooling.
+var pgBouncerModes = []string{"simple_protocol", "exec"}
+
+func TestThroughPgBouncerTwoCopiesMigrateAReaderSignsUpConfirmsGetsLessonOneAndMigrateRunsAgain(t *testing.T) {
+	t.Parallel()
+	for _, mode := range pgBouncerModes {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			direct, adminURL := absentDatabase(t)
+			name := strings.TrimPrefix(mustPath(t, direct), "/")
+			bounced := withQueryParam(t, dbtest.PgBouncer(t, direct), "default_query_exec_mode", mode)
+
+			// Creating the database through PgBouncer cannot work; the
+			// error says so and what to do.
+			code, _, stderr := runCmd(t, map[string]string{"DATABASE_URL": bounced}, "migrate")
+			if code != 1 || !strings.Contains(stderr, "cannot create it through PgBouncer") || !strings.Contains(stderr, "createdb "+name) {
+				t.Fatalf("migrate through PgBouncer to a missing database: exit status %d, stderr %q; "+
+					"want 1 and an error saying it cannot be created through PgBouncer", code, stderr)
+			}
+			sql(t, adminURL, "CREATE DATABASE "+name)
+
+			migrateTwoAtOnce(t, direct, bounced, adminURL, name)
+			migrated := state(t, direct)
+
+			// serve and send through PgBouncer together: the signup's
+			// confirmation comes from serve's outbox, lesson 1 from the
+			// pass that send runs (serve's own pass is an hour away).
+			smtp := smtptest.Start(t)
+			smtpURL := "smtp://" + smtp.Addr + "?tls=none"
+			p, base := startServe(t, t.TempDir(), map[string]string{
+				"DATABASE_URL": bounced, "SMTP_URL": smtpURL, "SEND_SCHEDULE": "@every 1h",
+			})
+			subscribe(t, base, "ann@example.com")
+			if !smtp.WaitFor(1, 15*time.Second) {
+				t.Fatal("no confirmation within 15s of the signup")
+			}
+			confirm := regexp.MustCompile(regexp.QuoteMeta(base) + `/confirm/[A-Za-z0-9_-]+`).FindString(smtp.Messages()[0].Text())
+			if confirm == "" {
+				t.Fatalf("the first message has no confirmation link:\n%s", smtp.Messages()[0].Text())
+			}
+			resp, err := noRedirect.Post(confirm, "application/x-www-form-urlencoded", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("POST %s = %d, want 200", confirm, resp.StatusCode)
+			}
+			code, stdout, stderr := runCmd(t, map[string]string{"DATABASE_URL": bounced, "SMTP_URL": smtpURL}, "send")
+			if code != 0 || !strings.HasPrefix(stdout, "sent 1, retrying 0, bounced 0, failed 0 in ") {
+				t.Fatalf("send through PgBouncer: exit status %d, stdout %q\n%s", code, stdout, stderr)
+			}
+			msgs := smtp.Messages()
+			if len(msgs) != 2 || msgs[1].Header.Get("X-Twostep-Lesson") != "1" || msgs[1].To[0] != "ann@example.com" {
+				t.Fatalf("after send: %d messages, the last lesson %q; want the confirmation, then lesson 1 to ann@example.com",
+					len(msgs), msgs[len(msgs)-1].Header.Get("X-Twostep-Lesson"))
+			}
+			terminate(t, p)
+
+			// Once more: the server connections PgBouncer lends now have
+			// been used by four processes before this one.
+			code, stdout, stderr = runCmd(t, map[string]string{"DATABASE_URL": bounced}, "migrate")
+			if code != 0 || !strings.Contains(stdout, "database is up to date") {
+				t.Fatalf("migrate again through PgBouncer: exit status %d, stdout %q\n%s", code, stdout, stderr)
+			}
+			if again := state(t, direct); again != migrated {
+				t.Fatalf("migrate again changed the database:\nbefore %+v\nafter  %+v", migrated, again)
+			}
+		})
+	}
+}
+
+// migrateTwoAtOnce runs two `migrate` through bounced on the new, empty
+// database name, holding both at the first migration's first table as
+// TestTwoMigrationsStartedAtOnceOnANewDatabaseBothSucceed does (the gate
+// is held on a direct connection), and checks each migration was applied
+// once.
+func migrateTwoAtOnce(t *testing.T, direct, bounced, adminURL, name string) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := connect(t, direct).Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "CREATE TABLE "+firstTable(t)+" (gate int)"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	a := startCmd(t, dir, map[string]string{"DATABASE_URL": withApplicationName(t, bounced, "migrate-a")}, "migrate")
+	b := startCmd(t, dir, map[string]string{"DATABASE_URL": withApplicationName(t, bounced, "migrate-b")}, "migrate")
+	waitAtGate(t, adminURL, name, a, b)
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ca, cb := a.wait(t, time.Minute), b.wait(t, time.Minute); ca != 0 || cb != 0 {
+		t.Fatalf("two migrate through PgBouncer at once: exit statuses %d and %d, want 0 and 0", ca, cb)
+	}
+	got, want := state(t, direct), state(t, adminURL) // adminURL is fully migrated by dbtest
+	if got.GooseRows != want.GooseRows || got.GooseVersions != got.GooseRows || got.MaxVersion != want.MaxVersion {
+		t.Errorf("goose_db_version: %d rows, %d versions, latest %d; want %d rows, each once, latest %d",
+			got.GooseRows, got.GooseVersions, got.MaxVersion, want.GooseRows, want.MaxVersion)
+	}
+	if got.Revisions == 0 || got.Revisions != got.RevisedLessons || got.Lessons != got.RevisedLessons {
+		t.Errorf("%d lesson revisions for %d lessons (%d in lessons): want exactly one each", got.Revisions, got.RevisedLessons, got.Lessons)
+	}
+}
+
+// withQueryParam is dbURL with the query parameter key set to value.
+func withQueryParam(t *testing.T, dbURL, key, value string) string {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
