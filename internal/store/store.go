@@ -178,6 +178,17 @@ func (db *DB) Migrate(ctx context.Context, fsys fs.FS, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)
 	}
+	// goose holds one connection while the lock takes another: with a
+	// pool of one, applying migrations would wait for ever.
+	if n := db.Pool.Config().MaxConns; n < 2 {
+		pending, err := p.HasPending(ctx)
+		if err != nil {
+			return fmt.Errorf("check for migrations to apply: %w", err)
+		}
+		if pending {
+			return fmt.Errorf("apply migrations: they need 2 database connections, and pool_max_conns is %d", n)
+		}
+	}
 	results, err := p.Up(ctx)
 	if err != nil {
 		return fmt.Errorf("apply migrations: %w", err)

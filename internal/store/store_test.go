@@ -2,11 +2,17 @@ package store_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/twostep/twostep"
 	"github.com/twostep/twostep/internal/dbtest"
 	"github.com/twostep/twostep/internal/store"
 )
@@ -54,5 +60,52 @@ func TestTheQueryModeInDatabaseURLIsTheModeOfEveryQueryThePlanPerCallOnesToo(t *
 				t.Errorf("plan-per-call mode %v, want %v", got, tt.planEach)
 			}
 		})
+	}
+}
+
+func TestMigrateWithAPoolOfOneConnectionSaysItNeedsTwoInsteadOfWaitingForEver(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	migrated := dbtest.URL(t)
+	admin, err := pgx.Connect(ctx, migrated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	var b [6]byte
+	rand.Read(b[:])
+	name := "twostep_store_test_" + hex.EncodeToString(b[:])
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
+
+	for _, tt := range []struct {
+		name, path string
+		wantErr    bool
+	}{
+		{"a new database", "/" + name, true},
+		{"a migrated one", "", false}, // nothing to apply: no lock taken
+	} {
+		u, err := url.Parse(migrated)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.path != "" {
+			u.Path = tt.path
+		}
+		q := u.Query()
+		q.Set("pool_max_conns", "1")
+		u.RawQuery = q.Encode()
+		db, err := store.Open(ctx, u.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.Migrate(ctx, twostep.Migrations, slog.New(slog.DiscardHandler))
+		db.Close()
+		if got := err != nil && strings.Contains(err.Error(), "pool_max_conns is 1"); got != tt.wantErr || (!tt.wantErr && err != nil) {
+			t.Errorf("Migrate %s with pool_max_conns=1: %v; want an error naming pool_max_conns: %v", tt.name, err, tt.wantErr)
+		}
 	}
 }
