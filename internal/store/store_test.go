@@ -43,11 +43,12 @@ func TestTheQueryModeInDatabaseURLIsTheModeOfEveryQueryThePlanPerCallOnesToo(t *
 			if err != nil {
 				t.Fatal(err)
 			}
+			q := u.Query()
+			q.Del("default_query_exec_mode") // TEST_DATABASE_URL may set one
 			if tt.mode != "" {
-				q := u.Query()
 				q.Set("default_query_exec_mode", tt.mode)
-				u.RawQuery = q.Encode()
 			}
+			u.RawQuery = q.Encode()
 			db, err := store.Open(context.Background(), u.String())
 			if err != nil {
 				t.Fatal(err)
