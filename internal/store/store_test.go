@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/twostep/twostep"
 	"github.com/twostep/twostep/internal/dbtest"
@@ -107,6 +110,28 @@ func TestMigrateWithAPoolOfOneConnectionSaysItNeedsTwoInsteadOfWaitingForEver(t 
 		db.Close()
 		if got := err != nil && strings.Contains(err.Error(), "pool_max_conns is 1"); got != tt.wantErr || (!tt.wantErr && err != nil) {
 			t.Errorf("Migrate %s with pool_max_conns=1: %v; want an error naming pool_max_conns: %v", tt.name, err, tt.wantErr)
+		}
+	}
+}
+
+func TestTheMigrationLockTriesAgainWhileAnotherCopyHoldsItButNotAfterAServerError(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		// goose's table locker's words when the row is taken.
+		{"held by another copy", errors.New("acquire lock 1: already held by another instance"), true},
+		{"a lost connection", fmt.Errorf("acquire lock 1: %w", errors.New("unexpected EOF")), true},
+		{"a serialization failure", fmt.Errorf("acquire lock 1: %w", &pgconn.PgError{Code: "40001"}), true},
+		{"a deadlock", fmt.Errorf("acquire lock 1: %w", &pgconn.PgError{Code: "40P01"}), true},
+		{"a missing privilege", fmt.Errorf("acquire lock 1: %w", &pgconn.PgError{Code: "42501"}), false},
+		{"a prepared statement left by another client", fmt.Errorf("acquire lock 1: %w", &pgconn.PgError{Code: "42P05"}), false},
+	}
+	for _, tt := range tests {
+		if got := store.LockRetryable(tt.err); got != tt.want {
+			t.Errorf("%s (%v): try again %v, want %v", tt.name, tt.err, got, tt.want)
 		}
 	}
 }
