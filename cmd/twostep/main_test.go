@@ -282,14 +282,22 @@ func TestTwoMigrationsStartedAtOnceOnANewDatabaseBothSucceed(t *testing.T) {
 	// A plain CREATE DATABASE, not a copy of dbtest's migrated template, so
 	// both processes really have every migration to apply.
 	sql(t, adminURL, "CREATE DATABASE "+name)
+	migrateTwoAtOnce(t, dbURL, dbURL, adminURL, name)
+}
 
-	// Left alone, one process usually finishes the migrations before the
-	// other has started. So the test holds the first table of the first
-	// migration open in a transaction: whoever gets that far waits there,
-	// and both are let go together.
+// migrateTwoAtOnce runs two `migrate` through via on the new, empty
+// database name at direct (via is direct, or a way through PgBouncer), and
+// checks that each migration was applied once and each lesson imported
+// once.
+//
+// Left alone, one process usually finishes the migrations before the other
+// has started. So it holds the first table of the first migration open in
+// a transaction on a direct connection: whoever gets that far waits there,
+// and both are let go together.
+func migrateTwoAtOnce(t *testing.T, direct, via, adminURL, name string) {
+	t.Helper()
 	ctx := context.Background()
-	gate := connect(t, dbURL)
-	tx, err := gate.Begin(ctx)
+	tx, err := connect(t, direct).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,8 +307,8 @@ func TestTwoMigrationsStartedAtOnceOnANewDatabaseBothSucceed(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	a := startCmd(t, dir, map[string]string{"DATABASE_URL": withApplicationName(t, dbURL, "migrate-a")}, "migrate")
-	b := startCmd(t, dir, map[string]string{"DATABASE_URL": withApplicationName(t, dbURL, "migrate-b")}, "migrate")
+	a := startCmd(t, dir, map[string]string{"DATABASE_URL": withApplicationName(t, via, "migrate-a")}, "migrate")
+	b := startCmd(t, dir, map[string]string{"DATABASE_URL": withApplicationName(t, via, "migrate-b")}, "migrate")
 	waitAtGate(t, adminURL, name, a, b)
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
@@ -309,7 +317,7 @@ func TestTwoMigrationsStartedAtOnceOnANewDatabaseBothSucceed(t *testing.T) {
 	if ca, cb := a.wait(t, time.Minute), b.wait(t, time.Minute); ca != 0 || cb != 0 {
 		t.Fatalf("exit statuses %d and %d, want 0 and 0", ca, cb)
 	}
-	got, want := state(t, dbURL), state(t, adminURL) // adminURL is fully migrated by dbtest
+	got, want := state(t, direct), state(t, adminURL) // adminURL is fully migrated by dbtest
 	if got.GooseRows != want.GooseRows || got.GooseVersions != got.GooseRows || got.MaxVersion != want.MaxVersion {
 		t.Errorf("goose_db_version: %d rows, %d versions, latest %d; want %d rows, each once, latest %d",
 			got.GooseRows, got.GooseVersions, got.MaxVersion, want.GooseRows, want.MaxVersion)
@@ -323,12 +331,18 @@ func TestTwoMigrationsStartedAtOnceOnANewDatabaseBothSucceed(t *testing.T) {
 // pg_stat_activity tells the processes apart.
 func withApplicationName(t *testing.T, dbURL, name string) string {
 	t.Helper()
+	return withQueryParam(t, dbURL, "application_name", name)
+}
+
+// withQueryParam is dbURL with the query parameter key set to value.
+func withQueryParam(t *testing.T, dbURL, key, value string) string {
+	t.Helper()
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	q := u.Query()
-	q.Set("application_name", name)
+	q.Set(key, value)
 	u.RawQuery = q.Encode()
 	return u.String()
 }

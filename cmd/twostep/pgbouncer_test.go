@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -83,53 +81,4 @@ func TestThroughPgBouncerTwoCopiesMigrateAReaderSignsUpConfirmsGetsLessonOneAndM
 			}
 		})
 	}
-}
-
-// migrateTwoAtOnce runs two `migrate` through bounced on the new, empty
-// database name, holding both at the first migration's first table as
-// TestTwoMigrationsStartedAtOnceOnANewDatabaseBothSucceed does (the gate
-// is held on a direct connection), and checks each migration was applied
-// once.
-func migrateTwoAtOnce(t *testing.T, direct, bounced, adminURL, name string) {
-	t.Helper()
-	ctx := context.Background()
-	tx, err := connect(t, direct).Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, "CREATE TABLE "+firstTable(t)+" (gate int)"); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	a := startCmd(t, dir, map[string]string{"DATABASE_URL": withApplicationName(t, bounced, "migrate-a")}, "migrate")
-	b := startCmd(t, dir, map[string]string{"DATABASE_URL": withApplicationName(t, bounced, "migrate-b")}, "migrate")
-	waitAtGate(t, adminURL, name, a, b)
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if ca, cb := a.wait(t, time.Minute), b.wait(t, time.Minute); ca != 0 || cb != 0 {
-		t.Fatalf("two migrate through PgBouncer at once: exit statuses %d and %d, want 0 and 0", ca, cb)
-	}
-	got, want := state(t, direct), state(t, adminURL) // adminURL is fully migrated by dbtest
-	if got.GooseRows != want.GooseRows || got.GooseVersions != got.GooseRows || got.MaxVersion != want.MaxVersion {
-		t.Errorf("goose_db_version: %d rows, %d versions, latest %d; want %d rows, each once, latest %d",
-			got.GooseRows, got.GooseVersions, got.MaxVersion, want.GooseRows, want.MaxVersion)
-	}
-	if got.Revisions == 0 || got.Revisions != got.RevisedLessons || got.Lessons != got.RevisedLessons {
-		t.Errorf("%d lesson revisions for %d lessons (%d in lessons): want exactly one each", got.Revisions, got.RevisedLessons, got.Lessons)
-	}
-}
-
-// withQueryParam is dbURL with the query parameter key set to value.
-func withQueryParam(t *testing.T, dbURL, key, value string) string {
-	t.Helper()
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set(key, value)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
