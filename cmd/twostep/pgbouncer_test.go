@@ -70,8 +70,9 @@ func TestThroughPgBouncerTwoCopiesMigrateAReaderSignsUpConfirmsGetsLessonOneAndM
 			}
 			terminate(t, p)
 
-			// Once more: the server connections PgBouncer lends now have
-			// been used by four processes before this one.
+			// Once more: the server connections PgBouncer lends have been
+			// used by the two copies, serve and send before this one (with
+			// the default mode this is where the stmtcache_… clash showed).
 			code, stdout, stderr = runCmd(t, map[string]string{"DATABASE_URL": bounced}, "migrate")
 			if code != 0 || !strings.Contains(stdout, "database is up to date") {
 				t.Fatalf("migrate again through PgBouncer: exit status %d, stdout %q\n%s", code, stdout, stderr)
