@@ -87,10 +87,11 @@ func planEachMode(configured pgx.QueryExecMode) pgx.QueryExecMode {
 // ensureDatabase creates the configured database when the server says it
 // does not exist (SQLSTATE 3D000) and the role is allowed to.
 //
-// Through PgBouncer it cannot: PgBouncer answers for a database it cannot
-// reach with a protocol error (08P01) instead, and its postgres database,
-// if it serves one at all, is pooled like any other. So that answer gets an
-// error that says what to do.
+// Through PgBouncer it does not try: PgBouncer answers for a database it
+// cannot reach with a protocol error (08P01) instead, usually serves only
+// the databases its configuration lists (not postgres), and creating a
+// database is for PostgreSQL itself. That answer gets an error that says
+// what to do instead.
 func ensureDatabase(ctx context.Context, cfg *pgxpool.Config) error {
 	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy())
 	if err == nil {
