@@ -282,19 +282,19 @@ func TestTwoMigrationsStartedAtOnceOnANewDatabaseBothSucceed(t *testing.T) {
 	// A plain CREATE DATABASE, not a copy of dbtest's migrated template, so
 	// both processes really have every migration to apply.
 	sql(t, adminURL, "CREATE DATABASE "+name)
-	migrateTwoAtOnce(t, dbURL, dbURL, adminURL, name)
+	migrateTwoAtOnce(t, dbURL, dbURL, adminURL, name, nil)
 }
 
 // migrateTwoAtOnce runs two `migrate` through via on the new, empty
 // database name at direct (via is direct, or a way through PgBouncer), and
 // checks that each migration was applied once and each lesson imported
-// once.
+// once. clients is as for waitAtGate.
 //
 // Left alone, one process usually finishes the migrations before the other
 // has started. So it holds the first table of the first migration open in
 // a transaction on a direct connection: whoever gets that far waits there,
 // and both are let go together.
-func migrateTwoAtOnce(t *testing.T, direct, via, adminURL, name string) {
+func migrateTwoAtOnce(t *testing.T, direct, via, adminURL, name string, clients func() []string) {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := connect(t, direct).Begin(ctx)
@@ -309,7 +309,7 @@ func migrateTwoAtOnce(t *testing.T, direct, via, adminURL, name string) {
 	dir := t.TempDir()
 	a := startCmd(t, dir, map[string]string{"DATABASE_URL": withApplicationName(t, via, "migrate-a")}, "migrate")
 	b := startCmd(t, dir, map[string]string{"DATABASE_URL": withApplicationName(t, via, "migrate-b")}, "migrate")
-	waitAtGate(t, adminURL, name, a, b)
+	waitAtGate(t, adminURL, name, a, b, clients)
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -365,31 +365,35 @@ func firstTable(t *testing.T) string {
 	return string(m[1])
 }
 
-// waitAtGate waits until both migrate processes have connected to
-// database name and are stuck at the gate. With the migration lock working
-// only the holder of the lock reaches the gate while the other retries the
-// lock, so one waiter is enough once it has waited a second. A process
-// counts as connected once any server connection has carried its
-// application_name: through PgBouncer a server connection carries the name
-// of the client it was last lent to.
-func waitAtGate(t *testing.T, adminURL, name string, a, b *proc) {
+// waitAtGate waits until both migrate processes are connected to database
+// name and are stuck at the gate. With the migration lock working only the
+// holder of the lock reaches the gate while the other retries the lock, so
+// one waiter is enough once it has waited a second. clients, when not nil,
+// gives the application_name of each connection the processes hold (through
+// PgBouncer, a process waiting for a server connection has none in
+// pg_stat_activity).
+func waitAtGate(t *testing.T, adminURL, name string, a, b *proc, clients func() []string) {
 	t.Helper()
 	conn := connect(t, adminURL)
 	deadline := time.Now().Add(30 * time.Second)
 	var oneSince time.Time
-	seen := map[string]bool{}
 	for {
 		var names []string
 		var waiting int
 		err := conn.QueryRow(context.Background(), `
-			SELECT coalesce(array_agg(DISTINCT application_name) FILTER (WHERE application_name IN ('migrate-a', 'migrate-b')), '{}'),
-			       count(*) FILTER (WHERE wait_event_type = 'Lock')
+			SELECT coalesce(array_agg(application_name), '{}'), count(*) FILTER (WHERE wait_event_type = 'Lock')
 			FROM pg_stat_activity WHERE datname = $1`, name).Scan(&names, &waiting)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if clients != nil {
+			names = clients()
+		}
+		seen := map[string]bool{}
 		for _, n := range names {
-			seen[n] = true
+			if n == "migrate-a" || n == "migrate-b" {
+				seen[n] = true
+			}
 		}
 		apps := len(seen)
 		switch {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"regexp"
 	"strings"
@@ -21,7 +22,8 @@ func TestThroughPgBouncerTwoCopiesMigrateAReaderSignsUpConfirmsGetsLessonOneAndM
 			t.Parallel()
 			direct, adminURL := absentDatabase(t)
 			name := strings.TrimPrefix(mustPath(t, direct), "/")
-			bounced := withQueryParam(t, dbtest.PgBouncer(t, direct), "default_query_exec_mode", mode)
+			bouncer := dbtest.PgBouncer(t, direct)
+			bounced := withQueryParam(t, bouncer.URL, "default_query_exec_mode", mode)
 
 			// Creating the database through PgBouncer cannot work; the
 			// error says so and what to do.
@@ -32,7 +34,13 @@ func TestThroughPgBouncerTwoCopiesMigrateAReaderSignsUpConfirmsGetsLessonOneAndM
 			}
 			sql(t, adminURL, "CREATE DATABASE "+name)
 
-			migrateTwoAtOnce(t, direct, bounced, adminURL, name)
+			migrateTwoAtOnce(t, direct, bounced, adminURL, name, func() []string {
+				apps, err := bouncer.Clients(context.Background(), name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return apps
+			})
 			migrated := state(t, direct)
 
 			// serve and send through PgBouncer together: the signup's

@@ -2,6 +2,7 @@ package dbtest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/url"
@@ -14,21 +15,30 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
+// Bouncer is a running PgBouncer.
+type Bouncer struct {
+	// URL is the dbURL given to PgBouncer, through it.
+	URL   string
+	admin string // its admin console
+}
+
 // PgBouncer starts a real PgBouncer (Debian's pgbouncer) in transaction
-// pooling mode in front of the server dbURL is on, and returns dbURL with
-// its host and port changed to PgBouncer's: same database, same query. It
-// serves any database of that server, and lends each server connection to
-// transaction after transaction of different clients, as in production, so
-// anything that leaves state on a server connection between transactions
-// (a named prepared statement, a session advisory lock) shows. It is
-// stopped when tb ends.
+// pooling mode in front of the server dbURL is on; its URL is dbURL with
+// the host and port changed to PgBouncer's: same database, same query. It
+// serves any database of that server with one server connection per
+// database, which it lends to transaction after transaction of different
+// clients, as in production but without luck: anything that leaves state
+// on a server connection between transactions (a named prepared statement,
+// a session advisory lock) is met by the next client. It is stopped when
+// tb ends.
 //
 // A test that needs it fails, saying how to install it, when pgbouncer is
 // not on PATH (nor in /usr/sbin): never a silent skip.
-func PgBouncer(tb testing.TB, dbURL string) string {
+func PgBouncer(tb testing.TB, dbURL string) *Bouncer {
 	tb.Helper()
 	bin, err := pgBouncerBinary()
 	if err != nil {
@@ -49,17 +59,17 @@ func PgBouncer(tb testing.TB, dbURL string) string {
 	}
 	// auth_type = any: clients are not authenticated, and every server
 	// login is as the test server's role, like the trust auth of the test
-	// server itself. A pool smaller than a twostep pool makes clients share
-	// server connections.
+	// server itself. The test server's role may use the admin console.
 	ini := "[databases]\n* = " + server + "\n\n[pgbouncer]\n" +
 		"listen_addr = 127.0.0.1\n" +
 		"listen_port = " + strconv.Itoa(port) + "\n" +
 		"unix_socket_dir =\n" +
 		"auth_type = any\n" +
 		"pool_mode = transaction\n" +
-		"default_pool_size = 4\n" +
+		"default_pool_size = 1\n" +
 		"max_client_conn = 200\n" +
-		"server_login_retry = 1\n"
+		"server_login_retry = 1\n" +
+		"admin_users = " + target.User + "\n"
 	conf := filepath.Join(dir, "pgbouncer.ini")
 	if err := os.WriteFile(conf, []byte(ini), 0o600); err != nil {
 		tb.Fatalf("dbtest: %v", err)
@@ -116,7 +126,42 @@ func PgBouncer(tb testing.TB, dbURL string) string {
 		tb.Fatalf("dbtest: parse %s: %v", dbURL, err)
 	}
 	u.Host = addr
-	return u.String()
+	admin := url.URL{Scheme: "postgres", User: url.User(target.User), Host: addr, Path: "/pgbouncer",
+		RawQuery: "sslmode=disable&default_query_exec_mode=simple_protocol"}
+	return &Bouncer{URL: u.String(), admin: admin.String()}
+}
+
+// Clients returns the application_name of each client connection to
+// database that PgBouncer holds, whether or not it has been lent a server
+// connection (PostgreSQL's pg_stat_activity shows only those that have).
+func (b *Bouncer) Clients(ctx context.Context, database string) ([]string, error) {
+	conn, err := pgx.Connect(ctx, b.admin)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the pgbouncer console: %w", err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, "SHOW CLIENTS")
+	if err != nil {
+		return nil, fmt.Errorf("SHOW CLIENTS: %w", err)
+	}
+	defer rows.Close()
+	col := map[string]int{}
+	for i, f := range rows.FieldDescriptions() {
+		col[f.Name] = i
+	}
+	db, okDB := col["database"]
+	app, okApp := col["application_name"]
+	if !okDB || !okApp {
+		return nil, fmt.Errorf("SHOW CLIENTS has no database or application_name column")
+	}
+	var apps []string
+	for rows.Next() {
+		v := rows.RawValues()
+		if string(v[db]) == database {
+			apps = append(apps, string(v[app]))
+		}
+	}
+	return apps, rows.Err()
 }
 
 // pgBouncerBinary finds pgbouncer: Debian installs it in /usr/sbin, which
