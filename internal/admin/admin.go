@@ -275,12 +275,12 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 // logged and shown as a generic message.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := http.StatusInternalServerError, "Something went wrong on our side. Please try again in a minute."
-	var na store.NotApplicableError
+	explained, ok := h.explain(err)
 	switch {
 	case errors.Is(err, drip.ErrNotFound):
 		status, msg = http.StatusNotFound, "That no longer exists. It may have been erased."
-	case errors.As(err, &na):
-		status, msg = http.StatusUnprocessableEntity, na.Error()
+	case ok:
+		status, msg = http.StatusUnprocessableEntity, explained
 	case errors.Is(err, store.ErrRevisionConflict):
 		status, msg = http.StatusConflict, "The lesson was changed by someone else since you opened it."
 	case errors.Is(err, errBadForm):
@@ -291,6 +291,50 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		h.log.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	h.render(w, r, status, "error", page{Title: http.StatusText(status), Data: errorData{Message: msg}})
+}
+
+// notApplicable is an admin action that does not fit what it acts on
+// (resending to someone who left, say). The message is for the admin.
+type notApplicable string
+
+func (e notApplicable) Error() string { return string(e) }
+
+// explain puts into words an action that did not apply: a subscriber
+// change the state machine refused, or another action that did not fit.
+// It reports false for any other error.
+func (h *handler) explain(err error) (string, bool) {
+	var (
+		refused *drip.Refused
+		na      notApplicable
+		sna     store.NotApplicableError
+	)
+	switch {
+	case errors.As(err, &refused):
+		return refusalText(refused, h.d.Library.Base.LessonCount), true
+	case errors.As(err, &na):
+		return na.Error(), true
+	case errors.As(err, &sna):
+		return sna.Error(), true
+	}
+	return "", false
+}
+
+// refusalText is what the admin reads when the state machine refuses.
+func refusalText(r *drip.Refused, lessons int) string {
+	this := "; this one is " + string(r.Status) + "."
+	switch {
+	case errors.Is(r, drip.ErrNoSuchLesson):
+		return fmt.Sprintf("Choose a lesson from 1 to %d.", lessons)
+	case r.Action == drip.ActPause:
+		return "Only an active subscriber can be paused" + this
+	case r.Action == drip.ActResume:
+		return "Only a paused subscriber can be resumed" + this
+	case r.Action == drip.ActMove:
+		return "Only an active, paused or completed subscriber can be moved" + this
+	case r.Action == drip.ActUnsubscribe:
+		return "This subscriber has already unsubscribed."
+	}
+	return "That is not possible for this subscriber" + this
 }
 
 // Errors of reading a form.

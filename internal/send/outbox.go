@@ -154,16 +154,16 @@ var errNothingToSend = errors.New("nothing to send")
 func (o *Outbox) compose(it *store.OutboxItem, now time.Time) (*gomail.Msg, string, error) {
 	sub := &it.Subscriber
 	switch it.Kind {
-	case "confirm":
+	case drip.MailConfirm:
 		if sub.Status != drip.StatusPending && sub.Status != drip.StatusUnsubscribed {
 			return nil, "", errNothingToSend // already confirmed, or bounced
 		}
 		return o.Letters.Confirmation(sub, it.CreatedAt, now)
-	case "email_change":
+	case drip.MailEmailChange:
 		return o.Letters.EmailChange(sub, it.Recipient, it.CreatedAt, now)
-	case "email_changed":
+	case drip.MailEmailChanged:
 		return o.Letters.EmailChanged(sub, it.Recipient, now)
-	case "graduation":
+	case drip.MailGraduation:
 		if sub.Status != drip.StatusCompleted {
 			return nil, "", errNothingToSend // restarted or left meanwhile
 		}

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/store"
 )
@@ -80,9 +81,22 @@ var ErrPaused = errors.New("sending is paused after a policy refusal")
 
 // counts is a Summary being filled by several workers.
 type counts struct {
-	sent, retrying, bounced, failed, completed atomic.Int64
-	late                                       atomic.Int64 // handed back: the lease ran short while queued
+	// ended counts attempts by the ledger status they ended in; the map
+	// is made once and only read after, so workers share it.
+	ended     map[drip.DeliveryStatus]*atomic.Int64
+	completed atomic.Int64
+	late      atomic.Int64 // handed back: the lease ran short while queued
 }
+
+func newCounts() *counts {
+	c := &counts{ended: map[drip.DeliveryStatus]*atomic.Int64{}}
+	for _, st := range drip.DeliveryStatuses {
+		c.ended[st] = new(atomic.Int64)
+	}
+	return c
+}
+
+func (c *counts) n(st drip.DeliveryStatus) int { return int(c.ended[st].Load()) }
 
 // Pass delivers every lesson due as of now(): at most one per subscriber,
 // claiming in batches until nothing is due. It returns early, losing
@@ -90,11 +104,11 @@ type counts struct {
 // us by policy (ErrPaused); claims not yet tried are handed back.
 func (e *Engine) Pass(ctx context.Context, now func() time.Time) (Summary, error) {
 	start := time.Now()
-	var c counts
-	err := e.pass(ctx, now, &c)
+	c := newCounts()
+	err := e.pass(ctx, now, c)
 	sum := Summary{
-		Sent: int(c.sent.Load()), Retrying: int(c.retrying.Load()), Bounced: int(c.bounced.Load()),
-		Failed: int(c.failed.Load()), Completed: int(c.completed.Load()), Took: time.Since(start),
+		Sent: c.n(drip.DeliverySent), Retrying: c.n(drip.DeliveryRetrying), Bounced: c.n(drip.DeliveryBounced),
+		Failed: c.n(drip.DeliveryFailed), Completed: int(c.completed.Load()), Took: time.Since(start),
 	}
 	if errors.Is(err, ErrPaused) {
 		sum.PausedUntil, _ = e.DB.SenderPausedUntil(context.WithoutCancel(ctx))

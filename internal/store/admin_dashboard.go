@@ -110,6 +110,12 @@ func WeekStart(t time.Time) time.Time {
 	return time.Date(y, m, d-days, 0, 0, 0, 0, time.UTC)
 }
 
+// NotApplicableError means an admin action does not fit the delivery's
+// current state. The message is for the admin.
+type NotApplicableError string
+
+func (e NotApplicableError) Error() string { return string(e) }
+
 // RetryDelivery makes a failed or retrying delivery due now: the ledger
 // row becomes 'retrying' (which the next pass takes at once) and its
 // subscriber, when still active on that lesson and round, is due now.
@@ -127,8 +133,8 @@ func (db *DB) RetryDelivery(ctx context.Context, id int64, a AdminAction) error 
 		if err != nil {
 			return err
 		}
-		if d.Status != "failed" && d.Status != "retrying" {
-			return NotApplicableError("This delivery is " + d.Status + "; only a failed or retrying one can be retried.")
+		if d.Status != drip.DeliveryFailed && d.Status != drip.DeliveryRetrying {
+			return NotApplicableError("This delivery is " + string(d.Status) + "; only a failed or retrying one can be retried.")
 		}
 		if subID == nil {
 			return NotApplicableError("The subscriber of this delivery was erased.")
@@ -153,7 +159,7 @@ func (db *DB) RetryDelivery(ctx context.Context, id int64, a AdminAction) error 
 		}
 		return addAudit(ctx, tx, AuditEntry{At: now, Actor: a.Actor, Action: "delivery.retry", SubjectType: "delivery",
 			SubjectID: &id, Before: map[string]any{"status": d.Status, "attempts": d.Attempts},
-			After: map[string]any{"status": "retrying", "subscriber": *subID, "lesson": d.Lesson}, IP: a.IP})
+			After: map[string]any{"status": drip.DeliveryRetrying, "subscriber": *subID, "lesson": d.Lesson}, IP: a.IP})
 	})
 	var na NotApplicableError
 	if err != nil && !errors.Is(err, drip.ErrNotFound) && !errors.As(err, &na) {

@@ -13,19 +13,19 @@ import (
 // OutboxItem is a queued transactional mail with what is needed to render it.
 type OutboxItem struct {
 	ID         int64
-	Kind       string
+	Kind       drip.MailKind
 	Attempts   int // including the current one
 	CreatedAt  time.Time
 	Recipient  string // "" means the subscriber's address
 	Subscriber drip.Subscriber
 }
 
-func enqueue(ctx context.Context, tx pgx.Tx, subscriberID int64, kind string, at time.Time) error {
+func enqueue(ctx context.Context, tx pgx.Tx, subscriberID int64, kind drip.MailKind, at time.Time) error {
 	return enqueueTo(ctx, tx, subscriberID, kind, "", at)
 }
 
 // enqueueTo queues mail to recipient instead of the subscriber's address.
-func enqueueTo(ctx context.Context, tx pgx.Tx, subscriberID int64, kind, recipient string, at time.Time) error {
+func enqueueTo(ctx context.Context, tx pgx.Tx, subscriberID int64, kind drip.MailKind, recipient string, at time.Time) error {
 	_, err := tx.Exec(ctx, `INSERT INTO outbox (subscriber_id, kind, recipient, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $4)`,
 		subscriberID, kind, recipient, at)
 	if err != nil {
@@ -86,9 +86,9 @@ func (db *DB) OutboxSent(ctx context.Context, id int64, messageID string) error 
 // OutboxRetry puts the mail back in the queue until next, with why it failed.
 // With next zero the mail is given up as failed.
 func (db *DB) OutboxRetry(ctx context.Context, id int64, reason string, next time.Time) error {
-	status := "pending"
+	status := drip.MailPending
 	if next.IsZero() {
-		status = "failed"
+		status = drip.MailFailed
 		next = db.Now()
 	}
 	_, err := db.Pool.Exec(ctx, `

@@ -192,42 +192,6 @@ func (db *DB) Confirm(ctx context.Context, id int64, gen int, defaultWeekday tim
 	return s, nil
 }
 
-// Unsubscribe stops all mail to the subscriber. Doing it twice is harmless.
-func (db *DB) Unsubscribe(ctx context.Context, id int64, gen int, actor string) error {
-	now := db.Now()
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		var changed bool
-		err := tx.QueryRow(ctx, `
-			UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = $3,
-				next_due_at = NULL, paused_until = NULL, updated_at = $3
-			WHERE id = $1 AND token_gen = $2 AND status <> 'unsubscribed'
-			RETURNING true`, id, gen, now).Scan(&changed)
-		if errors.Is(err, pgx.ErrNoRows) {
-			// Either unknown or already unsubscribed; tell them apart.
-			var exists bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM subscribers WHERE id = $1 AND token_gen = $2)`, id, gen).Scan(&exists); err != nil {
-				return err
-			}
-			if !exists {
-				return drip.ErrNotFound
-			}
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		// Unsent confirmations are moot once the reader has left.
-		if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE subscriber_id = $1 AND status = 'pending'`, id); err != nil {
-			return err
-		}
-		return addEvent(ctx, tx, now, id, "unsubscribed", actor, nil)
-	})
-	if err != nil && !errors.Is(err, drip.ErrNotFound) {
-		return fmt.Errorf("unsubscribe %d: %w", id, err)
-	}
-	return err
-}
-
 // DeleteUnconfirmed removes pending signups older than before, with their
 // queued mail. It returns how many went.
 func (db *DB) DeleteUnconfirmed(ctx context.Context, before time.Time) (int64, error) {

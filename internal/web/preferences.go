@@ -119,13 +119,13 @@ func (s *Server) prefsAction(done string, act func(r *http.Request, sub *drip.Su
 			switch {
 			case errors.As(err, &pe):
 				s.renderPrefs(w, r, http.StatusUnprocessableEntity, sub, "", pe.msg)
-			case errors.Is(err, store.ErrTooSoon) && done == "email":
+			case errors.Is(err, drip.ErrTooSoon) && done == "email":
 				s.renderPrefs(w, r, http.StatusTooManyRequests, sub, "", "You asked to change your address less than an hour ago. Please try again later.")
-			case errors.Is(err, store.ErrTooSoon):
+			case errors.Is(err, drip.ErrTooSoon):
 				s.renderPrefs(w, r, http.StatusTooManyRequests, sub, "", "You asked for a lesson early less than a day ago. Try again tomorrow.")
-			case errors.Is(err, store.ErrNotNow):
+			case errors.Is(err, drip.ErrNotNow):
 				s.renderPrefs(w, r, http.StatusConflict, sub, "", "That isn't possible right now: "+statusText(sub.Status)+".")
-			case errors.Is(err, store.ErrNotSent):
+			case errors.Is(err, drip.ErrNotReceived):
 				s.renderPrefs(w, r, http.StatusUnprocessableEntity, sub, "", "You can only go back to a lesson you have already received.")
 			default:
 				s.fail(w, r, err)
@@ -180,27 +180,33 @@ func (s *Server) pause(r *http.Request, sub *drip.Subscriber) error {
 	default:
 		return problemError{"Please choose how long to pause: 1, 2 or 4 weeks, or until you resume."}
 	}
-	_, err := s.db.Pause(r.Context(), sub.ID, sub.TokenGen, until)
-	return err
+	return s.change(r, ref(sub), drip.Change{Action: drip.ActPause, Until: until})
 }
 
 func (s *Server) resume(r *http.Request, sub *drip.Subscriber) error {
-	_, err := s.db.Resume(r.Context(), sub.ID, sub.TokenGen, "subscriber", s.opts.Site.SendHour)
-	return err
+	return s.change(r, ref(sub), drip.Change{Action: drip.ActResume})
 }
 
 func (s *Server) nextNow(r *http.Request, sub *drip.Subscriber) error {
-	_, err := s.db.NextNow(r.Context(), sub.ID, sub.TokenGen)
+	return s.change(r, ref(sub), drip.Change{Action: drip.ActNextNow})
+}
+
+// change asks the store for the reader's change c, at the server's clock.
+func (s *Server) change(r *http.Request, to store.Ref, c drip.Change) error {
+	c.Actor, c.Now, c.DefaultHour = drip.ActorSubscriber, s.opts.Now(), s.opts.Site.SendHour
+	_, err := s.db.Change(r.Context(), to, c, store.AdminAction{})
 	return err
 }
+
+// ref is how the reader's own links pick them.
+func ref(sub *drip.Subscriber) store.Ref { return store.Ref{ID: sub.ID, Gen: sub.TokenGen} }
 
 func (s *Server) goBack(r *http.Request, sub *drip.Subscriber) error {
 	n, err := strconv.Atoi(r.PostFormValue("lesson"))
 	if err != nil || n < 1 || n > s.opts.Site.Lessons {
 		return problemError{"Please choose a lesson from the list."}
 	}
-	_, err = s.db.GoBack(r.Context(), sub.ID, sub.TokenGen, n, s.opts.Site.SendHour)
-	return err
+	return s.change(r, ref(sub), drip.Change{Action: drip.ActGoBack, Lesson: n})
 }
 
 func (s *Server) setName(r *http.Request, sub *drip.Subscriber) error {
@@ -224,12 +230,11 @@ func (s *Server) changeEmail(r *http.Request, sub *drip.Subscriber) error {
 }
 
 func (s *Server) prefsUnsubscribe(r *http.Request, sub *drip.Subscriber) error {
-	return s.db.Unsubscribe(r.Context(), sub.ID, sub.TokenGen, "subscriber")
+	return s.change(r, ref(sub), drip.Change{Action: drip.ActUnsubscribe})
 }
 
 func (s *Server) resubscribe(r *http.Request, sub *drip.Subscriber) error {
-	_, err := s.db.Resubscribe(r.Context(), sub.ID, sub.TokenGen, s.opts.Site.SendHour)
-	return err
+	return s.change(r, ref(sub), drip.Change{Action: drip.ActResubscribe})
 }
 
 // erase removes the reader's data at once; it asks for a tick first, so a

@@ -34,7 +34,7 @@ func (s *Server) tried(w http.ResponseWriter, r *http.Request) {
 	}
 	n := lesson.N
 	if err := s.db.Tried(r.Context(), sub.ID, sub.TokenGen, n); err != nil {
-		if errors.Is(err, store.ErrNotSent) {
+		if errors.Is(err, drip.ErrNotReceived) {
 			err = drip.ErrNotFound
 		}
 		s.fail(w, r, err)

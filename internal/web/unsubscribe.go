@@ -3,6 +3,8 @@ package web
 import (
 	"net/http"
 
+	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/token"
 )
 
@@ -30,7 +32,7 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.db.Unsubscribe(r.Context(), c.Subscriber, c.Gen, "subscriber"); err != nil {
+	if err := s.change(r, store.Ref{ID: c.Subscriber, Gen: c.Gen}, drip.Change{Action: drip.ActUnsubscribe}); err != nil {
 		s.fail(w, r, err)
 		return
 	}
