@@ -23,19 +23,66 @@ import (
 	"github.com/go-chi/chi/v5"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/letter"
 	"github.com/twostep/twostep/internal/mail"
-	"github.com/twostep/twostep/internal/send"
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/web"
 )
 
+// Store is what the admin needs of the database, and all it may do
+// there; the CSV import and export take their own one-method interfaces.
+type Store interface {
+	// Sign-in and sessions.
+	AdminPasswordHash(ctx context.Context, email string) ([]byte, error)
+	SetAdminPassword(ctx context.Context, email string, hash []byte, now time.Time) error
+	LoginAttempt(ctx context.Context, l store.Login) (store.LoginResult, error)
+	CreateAdminSession(ctx context.Context, s store.AdminSession, replaces []byte) error
+	AdminSessionByHash(ctx context.Context, idHash []byte, now time.Time) (*store.AdminSession, error)
+	TouchAdminSession(ctx context.Context, idHash []byte, now, expires time.Time, maxAge time.Duration) error
+	DeleteAdminSession(ctx context.Context, idHash []byte) error
+	// The audit log.
+	Audit(ctx context.Context, e store.AuditEntry) error
+	AuditLog(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, bool, error)
+	// The dashboard and deliveries.
+	LoadDashboard(ctx context.Context, now time.Time, weeks int) (*store.Dashboard, error)
+	DueByLesson(ctx context.Context, until time.Time) (map[int]int, error)
+	TriedCounts(ctx context.Context) (map[int]int, error)
+	RetryDelivery(ctx context.Context, id int64, a store.AdminAction) error
+	// Lessons and their revisions.
+	LessonStates(ctx context.Context) ([]store.LessonState, error)
+	LessonRevisions(ctx context.Context, n int) ([]store.Revision, error)
+	LessonRevision(ctx context.Context, n int, id int64) (store.Revision, error)
+	SaveLessonRevision(ctx context.Context, e store.LessonEdit) (rev store.Revision, changed bool, err error)
+	// Subscribers.
+	SearchSubscribers(ctx context.Context, q store.SubscriberQuery) (store.SubscriberPage, error)
+	SubscriberByID(ctx context.Context, id int64) (*drip.Subscriber, error)
+	SubscriberByEmail(ctx context.Context, email string) (*drip.Subscriber, error)
+	Timeline(ctx context.Context, id int64) ([]store.TimelineEntry, error)
+	Change(ctx context.Context, ref store.Ref, c drip.Change, a store.AdminAction) (*drip.Subscriber, error)
+	RecordResend(ctx context.Context, r store.Resend) error
+	EraseSubscriber(ctx context.Context, id int64, a store.AdminAction) error
+	Importer
+	Exporter
+}
+
+// Importer adds subscribers from a CSV import.
+type Importer interface {
+	ImportSubscribers(ctx context.Context, next func() (store.ImportRow, bool, error), a store.AdminAction) (store.ImportCounts, error)
+}
+
+// Exporter streams subscribers for a CSV export.
+type Exporter interface {
+	ExportSubscribers(ctx context.Context, f store.SubscriberFilter, fn func(store.ExportRow) error) error
+}
+
 // Deps is what the admin needs from the rest of the service.
 type Deps struct {
-	DB      *store.DB
-	Library *send.Library // the current lesson revisions
-	Letters *send.Letters // renders lessons as subscribers get them
-	Open    mail.Opener   // for test sends and resends
+	DB      Store
+	Library *course.Library // the current lesson revisions
+	Letters *letter.Letters // renders lessons as subscribers get them
+	Open    mail.Opener     // for test sends and resends
 	// Templates is the templates folder; the admin's pages are web/admin/*.html.
 	Templates fs.FS
 	// Lessons is the course folder, for course.yaml in the lesson export.
@@ -73,7 +120,7 @@ const (
 // handler holds what the admin's handlers share.
 type handler struct {
 	d      Deps
-	db     *store.DB
+	db     Store
 	log    *slog.Logger
 	now    func() time.Time
 	pages  map[string]*template.Template
@@ -134,7 +181,7 @@ func (h *handler) setPassword(ctx context.Context, password string) error {
 		return fmt.Errorf("hash ADMIN_PASSWORD: %w", err)
 	}
 	h.hash = hash
-	return h.db.SetAdminPassword(ctx, h.email, hash)
+	return h.db.SetAdminPassword(ctx, h.email, hash, h.now())
 }
 
 // routes lists every admin route. Cross-origin protection comes first, so a
@@ -355,9 +402,10 @@ func parseForm(r *http.Request) error {
 	return nil
 }
 
-// action is who does what, for the store's audit entries.
-func action(r *http.Request) store.AdminAction {
-	a := store.AdminAction{IP: web.ClientIP(r)}
+// action is who does what from where, and when, for the store's audit
+// entries.
+func (h *handler) action(r *http.Request) store.AdminAction {
+	a := store.AdminAction{IP: web.ClientIP(r), At: h.now()}
 	if s := sessionFrom(r.Context()); s != nil {
 		a.Actor = s.Email
 	}

@@ -58,7 +58,8 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		emailOK := subtle.ConstantTimeCompare([]byte(strings.ToLower(email)), []byte(h.email)) == 1
 		return pwOK && emailOK
 	}
-	result, err := h.db.LoginAttempt(r.Context(), web.ClientIP(r), email, h.now().Add(-failureWindow), maxFailures, check)
+	result, err := h.db.LoginAttempt(r.Context(), store.Login{IP: web.ClientIP(r), Account: email, At: h.now(),
+		Since: h.now().Add(-failureWindow), MaxFailures: maxFailures, Check: check})
 	if err != nil {
 		h.fail(w, r, err)
 		return

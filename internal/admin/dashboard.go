@@ -86,7 +86,7 @@ func (h *handler) retryDelivery(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errNotFound)
 		return
 	}
-	if err := h.db.RetryDelivery(r.Context(), id, action(r)); err != nil {
+	if err := h.db.RetryDelivery(r.Context(), id, h.action(r)); err != nil {
 		h.fail(w, r, err)
 		return
 	}

@@ -145,10 +145,10 @@ func (h *handler) subscriberAction(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	ctx, a := r.Context(), action(r)
+	ctx, a := r.Context(), h.action(r)
 	name := chi.URLParam(r, "action")
 	lesson, _ := strconv.Atoi(r.PostForm.Get("lesson"))
-	c := drip.Change{Action: drip.Action(name), Actor: drip.ActorAdmin, Now: h.now(),
+	c := drip.Change{Action: drip.Action(name), Actor: drip.ActorAdmin, Now: a.At,
 		DefaultHour: h.d.Library.Base.SendHour, Lesson: lesson, Lessons: h.d.Library.Base.LessonCount}
 	var err error
 	switch c.Action {
@@ -205,7 +205,7 @@ func (h *handler) resend(r *http.Request, id int64, n int, a store.AdminAction) 
 	}
 	msgID, reply, sendErr := h.sendLesson(ctx, cur.Course, ls, sub, "")
 	if err := h.db.RecordResend(ctx, store.Resend{Subscriber: id, Lesson: n, RevisionID: cur.Revisions[n],
-		MessageID: msgID, Reply: reply, SendErr: sendErr, By: a, At: h.now()}); err != nil {
+		MessageID: msgID, Reply: reply, SendErr: sendErr, By: a}); err != nil {
 		return err
 	}
 	if sendErr != nil {

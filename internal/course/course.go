@@ -48,6 +48,8 @@ type Course struct {
 	// course.yaml). Emails say "Lesson 7 of <LessonCount>".
 	LessonCount int
 	Lessons     []*Lesson // sorted by Number
+	// Closing is the closing email after the last lesson (closing.md).
+	Closing *Closing
 
 	lines map[string]int // course.yaml line of each field, for problems
 }
@@ -160,8 +162,9 @@ func (c *Course) Summary() string {
 	return fmt.Sprintf("%d %s, longest %s", len(c.Lessons), noun, longest.Round(time.Second))
 }
 
-// Load reads course.yaml and every lesson file (NN-*.md) at the root of
-// fsys, checks each of them and then the course as a whole (Validate). It
+// Load reads course.yaml, every lesson file (NN-*.md) and closing.md at the
+// root of fsys, checks each of them and then the course as a whole
+// (Validate). It
 // returns every problem found, sorted by file and line, or nil when the
 // course is valid; the course holds whatever could be parsed either way.
 func Load(fsys fs.FS) (*Course, Problems) {
@@ -201,6 +204,17 @@ func Load(fsys fs.FS) (*Course, Problems) {
 		}
 	}
 	sortLessons(c.Lessons)
+	if src, err := fs.ReadFile(fsys, ClosingFile); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			ps.add(ClosingFile, 1, "closing.md is missing: it holds the closing email sent after the last lesson")
+		} else {
+			ps.add(ClosingFile, 1, "cannot read closing.md: %v", err)
+		}
+	} else {
+		var cps Problems
+		c.Closing, cps = ParseClosing(src)
+		ps = append(ps, cps...)
+	}
 	ps = append(ps, Validate(c)...)
 	return c, ps.sorted()
 }

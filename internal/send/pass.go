@@ -11,18 +11,35 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/letter"
 	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/store"
 )
+
+// Ledger is what the delivery engine needs of the database, and all it
+// may do there: claim due readers with their ledger rows, hand claims
+// back, record each outcome, and keep the sender's pause.
+type Ledger interface {
+	ClaimAndBegin(ctx context.Context, now time.Time, limit int, leaseNow, leaseUntil time.Time) ([]store.Claim, error)
+	Unbegin(ctx context.Context, as ...store.Attempt) error
+	Sent(ctx context.Context, ds []store.Delivered) []store.SentResult
+	Failed(ctx context.Context, sub *drip.Subscriber, a store.Attempt, f store.Failure, now time.Time) error
+	Complete(ctx context.Context, sub *drip.Subscriber, now time.Time) error
+	PauseSender(ctx context.Context, until time.Time) error
+	SenderPausedUntil(ctx context.Context) (time.Time, error)
+	ResumeExpired(ctx context.Context, now time.Time, defaultHour int) (int, error)
+	DueCount(ctx context.Context, now time.Time) (int, error)
+}
 
 // Engine runs delivery passes: it claims due subscribers, renders their
 // next lesson, sends it over a pool of persistent SMTP connections and
 // records the outcome in the ledger.
 type Engine struct {
-	DB      *store.DB
-	Library *Library
-	Letters *Letters
+	DB      Ledger
+	Library *course.Library
+	Letters *letter.Letters
 	Open    mail.Opener
 	Log     *slog.Logger
 	Metrics *Metrics // optional
@@ -163,7 +180,10 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 	// send the last one, so they never wait for the database between
 	// batches. A pass stopped early hands back what is left in it.
 	jobs := make(chan store.Claim, max(e.Batch, 1))
-	var stop stopper
+	// took wakes the feed when a worker takes a job, so it claims the next
+	// batch as soon as the queue is half empty, without polling.
+	took := make(chan struct{}, 1)
+	stop := stopper{done: make(chan struct{})}
 	var wg sync.WaitGroup
 	var tried atomic.Int64
 	taken := &takenSet{m: map[int64]struct{}{}}
@@ -175,11 +195,15 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 		wg.Go(func() {
 			defer w.t.Close()
 			for c := range jobs {
+				select {
+				case took <- struct{}{}:
+				default: // the feed has a wake-up pending
+				}
 				w.deliver(ctx, c)
 			}
 		})
 	}
-	err = e.feed(ctx, now, jobs, &stop, &tried, taken)
+	err = e.feed(ctx, now, jobs, took, &stop, &tried, taken)
 	close(jobs)
 	wg.Wait()
 	if err != nil {
@@ -195,14 +219,18 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 // feed claims due subscribers, with their ledger rows begun, and hands
 // them to the workers until nothing is due, the context ends, or a worker
 // stops the pass. tried counts the messages the workers have tried.
-func (e *Engine) feed(ctx context.Context, now func() time.Time, jobs chan store.Claim, stop *stopper, tried *atomic.Int64, taken *takenSet) error {
+func (e *Engine) feed(ctx context.Context, now func() time.Time, jobs chan store.Claim, took <-chan struct{}, stop *stopper, tried *atomic.Int64, taken *takenSet) error {
 	began := e.clock()
 	for {
 		n := e.batchSize(tried.Load(), e.clock().Sub(began))
 		// Claim the next batch once the workers are half way through what
 		// is queued, and no sooner: a claim's lease runs while it waits.
 		for len(jobs) > n/2 && stop.err() == nil && ctx.Err() == nil {
-			time.Sleep(5 * time.Millisecond)
+			select {
+			case <-took:
+			case <-stop.done:
+			case <-ctx.Done():
+			}
 		}
 		if stop.err() != nil || ctx.Err() != nil {
 			return ctx.Err()
@@ -317,12 +345,14 @@ func (e *Engine) handBack(claims ...store.Claim) error {
 type stopper struct {
 	mu    sync.Mutex
 	cause error
+	done  chan struct{} // closed when a cause is set
 }
 
 func (s *stopper) set(err error) {
 	s.mu.Lock()
-	if s.cause == nil {
+	if s.cause == nil && err != nil {
 		s.cause = err
+		close(s.done)
 	}
 	s.mu.Unlock()
 }

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/store"
@@ -17,7 +18,7 @@ import (
 type worker struct {
 	e       *Engine
 	t       mail.Transport
-	cur     *Current
+	cur     *course.Current
 	now     func() time.Time
 	limiter *rate.Limiter
 	counts  *counts

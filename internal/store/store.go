@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -22,11 +21,11 @@ import (
 	"github.com/pressly/goose/v3/lock"
 )
 
-// DB is the store: a pgx pool plus the clock its writes use.
+// DB is the store: a pgx pool. It reads no clock: every write that
+// records a time takes it from the caller, whose clock tests and `send
+// --now` set.
 type DB struct {
 	Pool *pgxpool.Pool
-	// Now is the store's clock; tests set it.
-	Now func() time.Time
 }
 
 // Open connects to the database at url. When the database does not exist
@@ -50,7 +49,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to database %s: %w", cfg.ConnConfig.Database, err)
 	}
-	return &DB{Pool: pool, Now: time.Now}, nil
+	return &DB{Pool: pool}, nil
 }
 
 // ensureDatabase creates the configured database when the server says it

@@ -97,10 +97,11 @@ func lockSubscriber(ctx context.Context, tx pgx.Tx, ref Ref, byGen bool) (*drip.
 	return scanSubscriber(tx.QueryRow(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1 FOR UPDATE`, ref.ID))
 }
 
-// AdminAction is who does an admin action, from where.
+// AdminAction is who does an admin action, from where, and when.
 type AdminAction struct {
 	Actor string // the admin's email
 	IP    string
+	At    time.Time
 }
 
 // recordAdmin records an admin's action on a subscriber as an event on

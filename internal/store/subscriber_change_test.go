@@ -20,7 +20,6 @@ var now = time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
 func signedUp(t *testing.T, db *store.DB, email string, confirm bool) *drip.Subscriber {
 	t.Helper()
 	ctx := context.Background()
-	db.Now = func() time.Time { return now }
 	if _, err := db.Signup(ctx, drip.Signup{Email: email, TimeZone: "Europe/Berlin", At: now.Add(-time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +28,7 @@ func signedUp(t *testing.T, db *store.DB, email string, confirm bool) *drip.Subs
 		t.Fatal(err)
 	}
 	if confirm {
-		if s, err = db.Confirm(ctx, s.ID, s.TokenGen, time.Sunday, 8); err != nil {
+		if s, err = db.Confirm(ctx, s.ID, s.TokenGen, time.Sunday, 8, now); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/link"
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/token"
 )
@@ -21,13 +22,13 @@ import (
 // rendered body of each lesson, and its reflection question.
 type Lessons interface {
 	// Title is lesson n's title, "" when there is no lesson n.
-	Title(ctx context.Context, n int) string
+	Title(ctx context.Context, n int) (string, error)
 	// Titles maps every lesson number to its title.
-	Titles(ctx context.Context) map[int]string
+	Titles(ctx context.Context) (map[int]string, error)
 	// Page renders lesson n as the reader gets it.
 	Page(ctx context.Context, n int, sub *drip.Subscriber) (template.HTML, error)
 	// Reflection is lesson n's reflection question.
-	Reflection(ctx context.Context, n int) string
+	Reflection(ctx context.Context, n int) (string, error)
 }
 
 // prefs is the data of the preferences pages.
@@ -83,7 +84,7 @@ func (s *Server) renderPrefs(w http.ResponseWriter, r *http.Request, status int,
 	var err error
 	slot := sub.SlotOf(s.opts.Site.SendHour, s.opts.Now())
 	p := prefs{
-		Sub: sub, Base: "/preferences/" + chiToken(r), Done: done, Problem: problem, Lessons: s.opts.Site.Lessons,
+		Sub: sub, Base: link.To(token.Preferences, chiToken(r)), Done: done, Problem: problem, Lessons: s.opts.Site.Lessons,
 		Weekdays: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday, time.Sunday},
 		Zones:    drip.Zones(), Weekday: slot.Weekday, Hour: slot.Hour,
 	}
@@ -132,7 +133,7 @@ func (s *Server) prefsAction(done string, act func(r *http.Request, sub *drip.Su
 			}
 			return
 		}
-		http.Redirect(w, r, "/preferences/"+chiToken(r)+"?done="+done, http.StatusSeeOther)
+		http.Redirect(w, r, link.To(token.Preferences, chiToken(r))+"?done="+done, http.StatusSeeOther)
 	}
 }
 
@@ -165,7 +166,7 @@ func (s *Server) setSchedule(r *http.Request, sub *drip.Subscriber) error {
 	if err1 != nil || err2 != nil || !ok || slot.Valid() != nil {
 		return problemError{"Please choose a day, an hour and a time zone from the lists."}
 	}
-	_, err := s.db.SetSchedule(r.Context(), sub.ID, sub.TokenGen, slot)
+	_, err := s.db.SetSchedule(r.Context(), sub.ID, sub.TokenGen, slot, s.opts.Now())
 	return err
 }
 
@@ -214,7 +215,7 @@ func (s *Server) setName(r *http.Request, sub *drip.Subscriber) error {
 	if err != nil {
 		return problemError{err.Error()}
 	}
-	_, err = s.db.SetName(r.Context(), sub.ID, sub.TokenGen, name)
+	_, err = s.db.SetName(r.Context(), sub.ID, sub.TokenGen, name, s.opts.Now())
 	return err
 }
 
@@ -223,7 +224,7 @@ func (s *Server) changeEmail(r *http.Request, sub *drip.Subscriber) error {
 	if err != nil {
 		return problemError{err.Error()}
 	}
-	if _, err = s.db.RequestEmailChange(r.Context(), sub.ID, sub.TokenGen, email); err == nil && s.opts.Nudge != nil {
+	if _, err = s.db.RequestEmailChange(r.Context(), sub.ID, sub.TokenGen, email, s.opts.Now()); err == nil && s.opts.Nudge != nil {
 		s.opts.Nudge()
 	}
 	return err
@@ -293,7 +294,7 @@ func (s *Server) myLessons(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renderList(w http.ResponseWriter, r *http.Request, sub *drip.Subscriber) {
 	loc, _ := drip.LoadLocation(sub.TimeZone)
-	p := prefs{Sub: sub, Base: "/preferences/" + chiToken(r), Lessons: s.opts.Site.Lessons}
+	p := prefs{Sub: sub, Base: link.To(token.Preferences, chiToken(r)), Lessons: s.opts.Site.Lessons}
 	var err error
 	if p.Received, err = s.received(r.Context(), sub, loc); err != nil {
 		s.fail(w, r, err)
@@ -309,7 +310,10 @@ func (s *Server) received(ctx context.Context, sub *drip.Subscriber, loc *time.L
 	if err != nil || len(rec) == 0 {
 		return nil, err
 	}
-	titles := s.opts.Lessons.Titles(ctx)
+	titles, err := s.opts.Lessons.Titles(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]receivedLesson, 0, len(rec))
 	for _, l := range rec {
 		out = append(out, receivedLesson{N: l.Lesson, Title: titles[l.Lesson], SentAt: l.SentAt.In(loc).Format("2 Jan 2006")})
@@ -345,7 +349,12 @@ func (s *Server) lessonPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	p := prefs{Sub: sub, Base: "/preferences/" + chiToken(r), Lessons: s.opts.Site.Lessons,
-		Lesson: receivedLesson{N: n, Title: s.opts.Lessons.Title(r.Context(), n)}, Body: body}
+	title, err := s.opts.Lessons.Title(r.Context(), n)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := prefs{Sub: sub, Base: link.To(token.Preferences, chiToken(r)), Lessons: s.opts.Site.Lessons,
+		Lesson: receivedLesson{N: n, Title: title}, Body: body}
 	s.render(w, r, http.StatusOK, "lesson", page{NoIndex: true, Prefs: p})
 }

@@ -8,6 +8,9 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/twostep/twostep/internal/link"
+	"github.com/twostep/twostep/internal/token"
 )
 
 // Handler returns every route twostep serves.
@@ -21,12 +24,13 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/", s.signupPage)
 	r.With(s.signupLimit()).Post("/subscribe", s.subscribe)
 	r.Get("/subscribed", s.checkInbox)
-	r.Get("/confirm/{token}", s.confirmPage)
-	r.Post("/confirm/{token}", s.confirm)
-	r.Get("/unsubscribe/{token}", s.unsubscribePage)
-	r.Post("/unsubscribe/{token}", s.unsubscribe)
+	// The signed pages, at the paths every email links to (package link).
+	r.Get(link.Route(token.Confirm), s.confirmPage)
+	r.Post(link.Route(token.Confirm), s.confirm)
+	r.Get(link.Route(token.Unsubscribe), s.unsubscribePage)
+	r.Post(link.Route(token.Unsubscribe), s.unsubscribe)
 
-	r.Route("/preferences/{token}", func(r chi.Router) {
+	r.Route(link.Route(token.Preferences), func(r chi.Router) {
 		r.Get("/", s.prefsPage)
 		r.Post("/schedule", s.prefsAction("schedule", s.setSchedule))
 		r.Post("/pause", s.prefsAction("paused", s.pause))
@@ -39,13 +43,13 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/resubscribe", s.prefsAction("resubscribed", s.resubscribe))
 		r.Post("/erase", s.erase)
 		r.Get("/data", s.myData)
-		r.Get("/lessons", s.myLessons)
-		r.Get("/lessons/{n}", s.lessonPage)
+		r.Get(link.Lessons, s.myLessons)
+		r.Get(link.Lessons+"/{n}", s.lessonPage)
 	})
-	r.Get("/tried/{token}/{n}", s.triedPage)
-	r.Post("/tried/{token}/{n}", s.tried)
-	r.Get("/email/{token}", s.emailChangePage)
-	r.Post("/email/{token}", s.emailChange)
+	r.Get(link.Route(token.Tried)+"/{n}", s.triedPage)
+	r.Post(link.Route(token.Tried)+"/{n}", s.tried)
+	r.Get(link.Route(token.EmailChange), s.emailChangePage)
+	r.Post(link.Route(token.EmailChange), s.emailChange)
 	if s.opts.Admin != nil {
 		r.Mount("/admin", s.opts.Admin)
 	}

@@ -229,9 +229,8 @@ type Resend struct {
 	RevisionID int64
 	MessageID  string
 	Reply      string
-	SendErr    error // nil when the server accepted it
-	By         AdminAction
-	At         time.Time
+	SendErr    error       // nil when the server accepted it
+	By         AdminAction // who, from where, when
 }
 
 // RecordResend notes on the timeline and in the audit log a lesson the
@@ -247,7 +246,7 @@ func (db *DB) RecordResend(ctx context.Context, r Resend) error {
 		if r.SendErr != nil {
 			d["error"] = r.SendErr.Error()
 		}
-		return recordAdmin(ctx, tx, r.At, s, s, "resend", d, r.By)
+		return recordAdmin(ctx, tx, r.By.At, s, s, "resend", d, r.By)
 	})
 	if err != nil && !errors.Is(err, drip.ErrNotFound) {
 		return fmt.Errorf("record resend to subscriber %d: %w", r.Subscriber, err)
@@ -260,7 +259,7 @@ func (db *DB) RecordResend(ctx context.Context, r Resend) error {
 // the subscriber and without SMTP replies (which often quote the address),
 // so delivery counts still add up. The audit entry holds no personal data.
 func (db *DB) EraseSubscriber(ctx context.Context, id int64, a AdminAction) error {
-	now := db.Now()
+	now := a.At
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		before, err := scanSubscriber(tx.QueryRow(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {

@@ -19,10 +19,9 @@ var ErrTaken = errors.New("address belongs to another subscription")
 // change their profile (not their standing: that is Change) inside one
 // transaction, and records the event fn names. fn returns
 // drip.ErrNoChange to commit nothing and record no event.
-func (db *DB) edit(ctx context.Context, id int64, gen int,
+func (db *DB) edit(ctx context.Context, id int64, gen int, now time.Time,
 	fn func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (kind string, detail map[string]any, err error),
 ) (*drip.Subscriber, error) {
-	now := db.Now()
 	var out *drip.Subscriber
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		s, err := lockSubscriber(ctx, tx, Ref{ID: id, Gen: gen}, true)
@@ -51,8 +50,8 @@ func (db *DB) edit(ctx context.Context, id int64, gen int,
 // SetSchedule changes the reader's weekday, hour and zone. An active
 // reader's next lesson moves to the next matching slot, never sooner than
 // six days after the last one; lesson 1, not yet sent, stays due.
-func (db *DB) SetSchedule(ctx context.Context, id int64, gen int, slot drip.Slot) (*drip.Subscriber, error) {
-	return db.edit(ctx, id, gen, func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
+func (db *DB) SetSchedule(ctx context.Context, id int64, gen int, slot drip.Slot, now time.Time) (*drip.Subscriber, error) {
+	return db.edit(ctx, id, gen, now, func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
 		due := s.NextDueAt
 		if s.Status == drip.StatusActive && s.LastSentAt != nil {
 			d := drip.Reschedule(slot, s.LastSentAt, now)
@@ -90,8 +89,8 @@ func (db *DB) ResumeExpired(ctx context.Context, now time.Time, defaultHour int)
 }
 
 // SetName changes the reader's name.
-func (db *DB) SetName(ctx context.Context, id int64, gen int, name string) (*drip.Subscriber, error) {
-	return db.edit(ctx, id, gen, func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
+func (db *DB) SetName(ctx context.Context, id int64, gen int, name string, now time.Time) (*drip.Subscriber, error) {
+	return db.edit(ctx, id, gen, now, func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
 		if s.Name == name {
 			return "", nil, drip.ErrNoChange
 		}
@@ -108,8 +107,8 @@ const EmailChangeInterval = time.Hour
 // to it; nothing changes until that is confirmed. An address that belongs
 // to another subscription gets nothing, with no error, so the answer does
 // not reveal it; a second request within EmailChangeInterval is drip.ErrTooSoon.
-func (db *DB) RequestEmailChange(ctx context.Context, id int64, gen int, newEmail string) (*drip.Subscriber, error) {
-	return db.edit(ctx, id, gen, func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
+func (db *DB) RequestEmailChange(ctx context.Context, id int64, gen int, newEmail string, now time.Time) (*drip.Subscriber, error) {
+	return db.edit(ctx, id, gen, now, func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
 		// One request an hour, so the form cannot mail-bomb a stranger.
 		if s.PendingEmailAt != nil && now.Sub(*s.PendingEmailAt) < EmailChangeInterval {
 			return "", nil, drip.ErrTooSoon
@@ -141,8 +140,8 @@ func (db *DB) RequestEmailChange(ctx context.Context, id int64, gen int, newEmai
 
 // ConfirmEmailChange makes the pending address the subscriber's, revokes
 // every link sent to the old one, and tells the old address.
-func (db *DB) ConfirmEmailChange(ctx context.Context, id int64, gen int) (*drip.Subscriber, error) {
-	s, err := db.edit(ctx, id, gen, func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
+func (db *DB) ConfirmEmailChange(ctx context.Context, id int64, gen int, now time.Time) (*drip.Subscriber, error) {
+	s, err := db.edit(ctx, id, gen, now, func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
 		if s.PendingEmail == nil {
 			return "", nil, drip.ErrNoChange
 		}
@@ -247,8 +246,8 @@ func (db *DB) HasReceived(ctx context.Context, id int64, n int) (bool, error) {
 }
 
 // Tried records that the reader tried lesson n's action; twice is once.
-func (db *DB) Tried(ctx context.Context, id int64, gen int, n int) error {
-	_, err := db.edit(ctx, id, gen, func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
+func (db *DB) Tried(ctx context.Context, id int64, gen int, n int, now time.Time) error {
+	_, err := db.edit(ctx, id, gen, now, func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
 		var received bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE subscriber_id = $1 AND lesson = $2 AND status = 'sent')`, s.ID, n).Scan(&received); err != nil {
 			return "", nil, err
