@@ -25,6 +25,7 @@ import (
 
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/httpx"
 	"github.com/twostep/twostep/internal/letter"
 	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/store"
@@ -191,30 +192,30 @@ func (h *handler) routes() http.Handler {
 	r.Use(adminHeaders)
 
 	r.Get("/login", h.loginPage)
-	r.With(limitBody(maxForm)).Post("/login", h.login)
+	r.With(httpx.LimitBody(maxForm)).Post("/login", h.login)
 
 	r.Group(func(r chi.Router) {
 		r.Use(h.requireSession)
-		r.With(limitBody(maxForm)).Post("/logout", h.logout)
+		r.With(httpx.LimitBody(maxForm)).Post("/logout", h.logout)
 
 		r.Get("/", h.dashboard)
-		r.With(limitBody(maxForm)).Post("/deliveries/{id}/retry", h.retryDelivery)
+		r.With(httpx.LimitBody(maxForm)).Post("/deliveries/{id}/retry", h.retryDelivery)
 
 		r.Get("/lessons", h.lessons)
 		r.Get("/lessons/export.zip", h.exportLessons)
 		r.Get("/lessons/{n}", h.lessonEditor)
-		r.With(limitBody(maxForm)).Post("/lessons/{n}", h.saveLesson)
-		r.With(limitBody(maxForm)).Post("/lessons/{n}/preview", h.previewLesson)
+		r.With(httpx.LimitBody(maxForm)).Post("/lessons/{n}", h.saveLesson)
+		r.With(httpx.LimitBody(maxForm)).Post("/lessons/{n}/preview", h.previewLesson)
 		r.Get("/lessons/{n}/history", h.lessonHistory)
-		r.With(limitBody(maxForm)).Post("/lessons/{n}/restore", h.restoreLesson)
-		r.With(limitBody(maxForm)).Post("/lessons/{n}/test", h.testSend)
+		r.With(httpx.LimitBody(maxForm)).Post("/lessons/{n}/restore", h.restoreLesson)
+		r.With(httpx.LimitBody(maxForm)).Post("/lessons/{n}/test", h.testSend)
 
 		r.Get("/subscribers", h.subscribers)
 		r.Get("/subscribers/export.csv", h.exportSubscribers)
 		r.Get("/subscribers/import", h.importPage)
-		r.With(limitBody(maxUpload)).Post("/subscribers/import", h.importSubscribers)
+		r.With(httpx.LimitBody(maxUpload)).Post("/subscribers/import", h.importSubscribers)
 		r.Get("/subscribers/{id}", h.subscriber)
-		r.With(limitBody(maxForm)).Post("/subscribers/{id}/{action}", h.subscriberAction)
+		r.With(httpx.LimitBody(maxForm)).Post("/subscribers/{id}/{action}", h.subscriberAction)
 
 		r.Get("/audit", h.audit)
 	})
@@ -230,32 +231,21 @@ func (h *handler) routes() http.Handler {
 	return cop.Handler(r)
 }
 
+const adminCSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; " +
+	"connect-src 'self'; frame-src 'self' about:; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
 // adminHeaders keeps admin pages out of caches, search engines and frames.
 // The content security policy replaces the public pages' one: the editor
 // fetches its preview from the server (connect-src) and shows the email in
 // a sandboxed frame (frame-src); nothing is loaded from elsewhere.
 func adminHeaders(next http.Handler) http.Handler {
+	secure := httpx.SecurityHeaders(adminCSP)(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Robots-Tag", "noindex, nofollow")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "+
-			"connect-src 'self'; frame-src 'self' about:; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-		next.ServeHTTP(w, r)
+		secure.ServeHTTP(w, r)
 	})
-}
-
-// limitBody caps a request body; handlers answer 413 beyond it.
-func limitBody(n int64) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r.Body = http.MaxBytesReader(w, r.Body, n)
-			next.ServeHTTP(w, r)
-		})
-	}
 }
 
 // parsePages parses every web/admin/*.html page with web/admin/layout.html.
@@ -330,9 +320,9 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status, msg = http.StatusUnprocessableEntity, explained
 	case errors.Is(err, store.ErrRevisionConflict):
 		status, msg = http.StatusConflict, "The lesson was changed by someone else since you opened it."
-	case errors.Is(err, errBadForm):
+	case errors.Is(err, httpx.ErrBadForm):
 		status, msg = http.StatusBadRequest, "The form could not be read."
-	case errors.Is(err, errTooLarge):
+	case errors.Is(err, httpx.ErrTooLarge):
 		status, msg = http.StatusRequestEntityTooLarge, "That was too large to accept."
 	default:
 		h.log.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -382,24 +372,6 @@ func refusalText(r *drip.Refused, lessons int) string {
 		return "This subscriber has already unsubscribed."
 	}
 	return "That is not possible for this subscriber" + this
-}
-
-// Errors of reading a form.
-var (
-	errBadForm  = errors.New("malformed form")
-	errTooLarge = errors.New("request body too large")
-)
-
-func parseForm(r *http.Request) error {
-	err := r.ParseForm()
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		return errTooLarge
-	case err != nil:
-		return errBadForm
-	}
-	return nil
 }
 
 // action is who does what from where, and when, for the store's audit

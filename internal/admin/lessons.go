@@ -16,6 +16,7 @@ import (
 
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/httpx"
 	"github.com/twostep/twostep/internal/store"
 )
 
@@ -217,7 +218,7 @@ func (h *handler) previewLesson(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errNotFound)
 		return
 	}
-	if err := parseForm(r); err != nil {
+	if err := httpx.ParseForm(r, maxForm); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -242,7 +243,7 @@ func (h *handler) saveLesson(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errNotFound)
 		return
 	}
-	if err := parseForm(r); err != nil {
+	if err := httpx.ParseForm(r, maxForm); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -365,7 +366,7 @@ func (h *handler) restoreLesson(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errNotFound)
 		return
 	}
-	if err := parseForm(r); err != nil {
+	if err := httpx.ParseForm(r, maxForm); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -408,7 +409,7 @@ func (h *handler) testSend(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errNotFound)
 		return
 	}
-	if err := parseForm(r); err != nil {
+	if err := httpx.ParseForm(r, maxForm); err != nil {
 		h.fail(w, r, err)
 		return
 	}

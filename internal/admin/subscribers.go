@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/httpx"
 	"github.com/twostep/twostep/internal/store"
 )
 
@@ -141,7 +142,7 @@ func (h *handler) subscriberAction(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errNotFound)
 		return
 	}
-	if err := parseForm(r); err != nil {
+	if err := httpx.ParseForm(r, maxForm); err != nil {
 		h.fail(w, r, err)
 		return
 	}

@@ -170,14 +170,7 @@ func (c *Course) Summary() string {
 func Load(fsys fs.FS) (*Course, Problems) {
 	var ps Problems
 	c := &Course{}
-	src, err := fs.ReadFile(fsys, courseFile)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			ps.add(courseFile, 1, "course.yaml is missing")
-		} else {
-			ps.add(courseFile, 1, "cannot read course.yaml: %v", err)
-		}
-	} else {
+	if src, ok := readFile(fsys, courseFile, "course.yaml is missing", &ps); ok {
 		var cps Problems
 		c, cps = ParseCourseYAML(src)
 		ps = append(ps, cps...)
@@ -204,19 +197,26 @@ func Load(fsys fs.FS) (*Course, Problems) {
 		}
 	}
 	sortLessons(c.Lessons)
-	if src, err := fs.ReadFile(fsys, ClosingFile); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			ps.add(ClosingFile, 1, "closing.md is missing: it holds the closing email sent after the last lesson")
-		} else {
-			ps.add(ClosingFile, 1, "cannot read closing.md: %v", err)
-		}
-	} else {
+	if src, ok := readFile(fsys, ClosingFile, "closing.md is missing: it holds the closing email sent after the last lesson", &ps); ok {
 		var cps Problems
 		c.Closing, cps = ParseClosing(src)
 		ps = append(ps, cps...)
 	}
 	ps = append(ps, Validate(c)...)
 	return c, ps.sorted()
+}
+
+// readFile reads one of the course folder's fixed files, reporting it as
+// missing (with missing as the problem) or unreadable.
+func readFile(fsys fs.FS, name, missing string, ps *Problems) ([]byte, bool) {
+	src, err := fs.ReadFile(fsys, name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		ps.add(name, 1, "%s", missing)
+	case err != nil:
+		ps.add(name, 1, "cannot read %s: %v", name, err)
+	}
+	return src, err == nil
 }
 
 // isLessonFileName says whether Load treats a file as a lesson: a Markdown

@@ -70,22 +70,18 @@ func (db *DB) ResumeExpired(ctx context.Context, now time.Time, defaultHour int)
 	if err != nil {
 		return 0, fmt.Errorf("find ended pauses: %w", err)
 	}
-	type key struct {
-		ID  int64
-		Gen int
-	}
-	keys, err := pgx.CollectRows(rows, pgx.RowToStructByPos[key])
+	refs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Ref])
 	if err != nil {
 		return 0, fmt.Errorf("find ended pauses: %w", err)
 	}
 	var errs []error
-	for _, k := range keys {
+	for _, ref := range refs {
 		c := drip.Change{Action: drip.ActResume, Actor: drip.ActorSystem, Now: now, DefaultHour: defaultHour}
-		if _, err := db.Change(ctx, Ref{ID: k.ID, Gen: k.Gen}, c, AdminAction{}); err != nil {
+		if _, err := db.Change(ctx, ref, c, AdminAction{}); err != nil {
 			errs = append(errs, err) // one reader's problem must not strand the others
 		}
 	}
-	return len(keys) - len(errs), errors.Join(errs...)
+	return len(refs) - len(errs), errors.Join(errs...)
 }
 
 // SetName changes the reader's name.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/httpx"
 	"github.com/twostep/twostep/internal/link"
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/token"
@@ -21,7 +22,7 @@ func (s *Server) emailChangePage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) emailChange(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(r); err != nil {
+	if err := httpx.ParseForm(r, MaxBody); err != nil {
 		s.formError(w, r, err)
 		return
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/httpx"
 	"github.com/twostep/twostep/internal/link"
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/token"
@@ -106,7 +107,7 @@ func (s *Server) renderPrefs(w http.ResponseWriter, r *http.Request, status int,
 // the problem.
 func (s *Server) prefsAction(done string, act func(r *http.Request, sub *drip.Subscriber) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := parseForm(r); err != nil {
+		if err := httpx.ParseForm(r, MaxBody); err != nil {
 			s.formError(w, r, err)
 			return
 		}
@@ -241,7 +242,7 @@ func (s *Server) resubscribe(r *http.Request, sub *drip.Subscriber) error {
 // erase removes the reader's data at once; it asks for a tick first, so a
 // stray click cannot do it.
 func (s *Server) erase(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(r); err != nil {
+	if err := httpx.ParseForm(r, MaxBody); err != nil {
 		s.formError(w, r, err)
 		return
 	}

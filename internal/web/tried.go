@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/httpx"
 	"github.com/twostep/twostep/internal/token"
 )
 
@@ -23,7 +24,7 @@ func (s *Server) triedPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) tried(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(r); err != nil {
+	if err := httpx.ParseForm(r, MaxBody); err != nil {
 		s.formError(w, r, err)
 		return
 	}

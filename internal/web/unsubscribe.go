@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/httpx"
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/token"
 )
@@ -23,7 +24,7 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 // from the mail client with List-Unsubscribe=One-Click, no cookie, answered
 // 200 without a redirect.
 func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(r); err != nil {
+	if err := httpx.ParseForm(r, MaxBody); err != nil {
 		s.formError(w, r, err)
 		return
 	}
