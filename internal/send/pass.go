@@ -180,9 +180,10 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 	// send the last one, so they never wait for the database between
 	// batches. A pass stopped early hands back what is left in it.
 	jobs := make(chan store.Claim, max(e.Batch, 1))
-	// took wakes the feed when a worker takes a job, so it claims the next
-	// batch as soon as the queue is half empty, without polling.
-	took := make(chan struct{}, 1)
+	// A worker that takes a job and leaves the queue at or below low wakes
+	// the feed (through low), which then claims the next batch, without
+	// polling and without a wake-up per message.
+	low := &lowWater{wake: make(chan struct{}, 1)}
 	stop := stopper{done: make(chan struct{})}
 	var wg sync.WaitGroup
 	var tried atomic.Int64
@@ -195,15 +196,12 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 		wg.Go(func() {
 			defer w.t.Close()
 			for c := range jobs {
-				select {
-				case took <- struct{}{}:
-				default: // the feed has a wake-up pending
-				}
+				low.took(len(jobs))
 				w.deliver(ctx, c)
 			}
 		})
 	}
-	err = e.feed(ctx, now, jobs, took, &stop, &tried, taken)
+	err = e.feed(ctx, now, jobs, low, &stop, &tried, taken)
 	close(jobs)
 	wg.Wait()
 	if err != nil {
@@ -219,15 +217,16 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 // feed claims due subscribers, with their ledger rows begun, and hands
 // them to the workers until nothing is due, the context ends, or a worker
 // stops the pass. tried counts the messages the workers have tried.
-func (e *Engine) feed(ctx context.Context, now func() time.Time, jobs chan store.Claim, took <-chan struct{}, stop *stopper, tried *atomic.Int64, taken *takenSet) error {
+func (e *Engine) feed(ctx context.Context, now func() time.Time, jobs chan store.Claim, low *lowWater, stop *stopper, tried *atomic.Int64, taken *takenSet) error {
 	began := e.clock()
 	for {
 		n := e.batchSize(tried.Load(), e.clock().Sub(began))
 		// Claim the next batch once the workers are half way through what
 		// is queued, and no sooner: a claim's lease runs while it waits.
+		low.level.Store(int64(n / 2))
 		for len(jobs) > n/2 && stop.err() == nil && ctx.Err() == nil {
 			select {
-			case <-took:
+			case <-low.wake:
 			case <-stop.done:
 			case <-ctx.Done():
 			}
@@ -342,6 +341,22 @@ func (e *Engine) handBack(claims ...store.Claim) error {
 }
 
 // stopper records the first reason to stop a pass.
+// lowWater wakes the feed when the job queue has drained to level.
+type lowWater struct {
+	level atomic.Int64
+	wake  chan struct{} // holds at most one pending wake-up
+}
+
+// took is called by a worker that took a job, leaving queued in the queue.
+func (l *lowWater) took(queued int) {
+	if int64(queued) <= l.level.Load() {
+		select {
+		case l.wake <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+	}
+}
+
 type stopper struct {
 	mu    sync.Mutex
 	cause error
