@@ -69,7 +69,7 @@ func subscribersImport(ctx context.Context, cfg config.Config, path string, stdo
 	bar := newProgressBar(stderr, "import", st.Size(), formatBytes)
 	res, err := admin.ImportCSV(ctx, a.db, f, admin.ImportOptions{
 		Lessons: cur.Course.LessonCount, SendHour: cur.Course.SendHour,
-		Actor: cliActor, Now: a.db.Now(), Progress: bar.set,
+		Actor: cliActor, Now: a.clock(), Progress: bar.set,
 	})
 	bar.done()
 	if err != nil {

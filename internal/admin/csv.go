@@ -72,7 +72,7 @@ var ErrNoHeader = errors.New(`line 1: the first line must name the columns, e.g.
 // Each new subscriber's weekly slot is the weekday of confirmed_at in
 // their zone at the course's hour, and their next lesson is due at the
 // first such slot from now.
-func ImportCSV(ctx context.Context, db *store.DB, r io.Reader, o ImportOptions) (ImportResult, error) {
+func ImportCSV(ctx context.Context, db Importer, r io.Reader, o ImportOptions) (ImportResult, error) {
 	start := time.Now()
 	var res ImportResult
 	cr := &countingReader{r: r}
@@ -161,7 +161,7 @@ func ImportCSV(ctx context.Context, db *store.DB, r io.Reader, o ImportOptions) 
 			return row, true, nil
 		}
 	}
-	counts, err := db.ImportSubscribers(ctx, next, store.AdminAction{Actor: o.Actor, IP: o.IP})
+	counts, err := db.ImportSubscribers(ctx, next, store.AdminAction{Actor: o.Actor, IP: o.IP, At: o.Now})
 	if err != nil {
 		return res, err
 	}
@@ -245,7 +245,7 @@ func parseTime(s string) (time.Time, bool) {
 // streaming rows as the database sends them; progress, when set, is
 // called every thousand rows with the count so far. It returns how many
 // rows it wrote.
-func ExportCSV(ctx context.Context, db *store.DB, w io.Writer, f store.SubscriberFilter, progress func(rows int)) (int, error) {
+func ExportCSV(ctx context.Context, db Exporter, w io.Writer, f store.SubscriberFilter, progress func(rows int)) (int, error) {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(exportColumns); err != nil {
 		return 0, err

@@ -62,7 +62,7 @@ func (h *handler) importSubscribers(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "Choose a CSV file to upload.")
 		return
 	}
-	a := action(r)
+	a := h.action(r)
 	c := h.d.Library.Base
 	res, err := ImportCSV(r.Context(), h.db, file, ImportOptions{Lessons: c.LessonCount, SendHour: c.SendHour,
 		Actor: a.Actor, IP: a.IP, Now: h.now()})
@@ -97,7 +97,7 @@ func (h *handler) exportSubscribers(w http.ResponseWriter, r *http.Request) {
 		h.log.Error("export subscribers", "rows", n, "err", err)
 		return
 	}
-	a := action(r)
+	a := h.action(r)
 	if err := h.db.Audit(r.Context(), store.AuditEntry{At: h.now(), Actor: a.Actor, Action: "subscribers.export",
 		SubjectType: "export", After: map[string]any{"rows": n, "filter": filterQuery(f).Encode()}, IP: a.IP}); err != nil {
 		h.log.Error("audit export", "err", err)

@@ -42,7 +42,7 @@ var importColumns = []string{"line", "email", "name", "time_zone", "next_lesson"
 // Everything happens in one transaction: a failure adds nobody.
 func (db *DB) ImportSubscribers(ctx context.Context, next func() (ImportRow, bool, error), a AdminAction) (ImportCounts, error) {
 	var c ImportCounts
-	now := db.Now()
+	now := a.At
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `
 			CREATE TEMP TABLE import_staging (
