@@ -51,11 +51,14 @@ func TestAProblemInClosingMDIsReportedAtItsLine(t *testing.T) {
 	}
 }
 
-func TestACourseWithoutClosingMDIsNotValid(t *testing.T) {
+func TestACourseWithoutClosingMDLoadsWithThePlainGoodbye(t *testing.T) {
 	fsys := validCourse()
 	delete(fsys, "closing.md")
-	_, ps := Load(fsys)
-	if !strings.Contains(ps.Error(), "closing.md:1: closing.md is missing") {
-		t.Fatalf("problems: %v", ps)
+	c, ps := Load(fsys)
+	if ps != nil {
+		t.Fatalf("a course folder from before closing.md existed: %v", ps)
+	}
+	if c.Closing == nil || c.Closing.Subject != "You have finished the course" || len(c.Closing.Before) == 0 {
+		t.Errorf("closing %+v, want the default", c.Closing)
 	}
 }

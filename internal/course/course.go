@@ -5,6 +5,7 @@
 package course
 
 import (
+	_ "embed"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -203,7 +204,16 @@ func Load(fsys fs.FS) (*Course, Problems) {
 		}
 	}
 	sortLessons(c.Lessons)
-	if src, ok := readFile(fsys, ClosingFile, "closing.md is missing: it holds the closing email sent after the last lesson", &ps); ok {
+	src, err := fs.ReadFile(fsys, ClosingFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// A course folder from before closing.md existed still loads: its
+		// readers get a plain goodbye until it has words of its own.
+		src = defaultClosing
+	case err != nil:
+		ps.add(ClosingFile, 1, "cannot read %s: %v", ClosingFile, err)
+	}
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
 		var cps Problems
 		c.Closing, cps = ParseClosing(src)
 		ps = append(ps, cps...)
@@ -211,6 +221,12 @@ func Load(fsys fs.FS) (*Course, Problems) {
 	ps = append(ps, Validate(c)...)
 	return c, ps.sorted()
 }
+
+// defaultClosing is the closing email of a course folder without a
+// closing.md.
+//
+//go:embed defaults/closing.md
+var defaultClosing []byte
 
 // readFile reads one of the course folder's fixed files, reporting it as
 // missing (with missing as the problem) or unreadable.
