@@ -443,13 +443,15 @@ var noRedirect = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
-// startServe starts `twostep serve` in dir on a fresh database and waits until
-// /readyz answers 200. It returns the process and its base URL.
+// startServe starts `twostep serve` in dir on a fresh database (or the one
+// vars names) and waits until /readyz answers 200. It returns the process and its base URL.
 func startServe(t *testing.T, dir string, vars map[string]string) (*proc, string) {
 	t.Helper()
 	addr := freeAddr(t)
 	base := "http://" + addr
-	vars["DATABASE_URL"] = dbtest.URL(t)
+	if vars["DATABASE_URL"] == "" {
+		vars["DATABASE_URL"] = dbtest.URL(t)
+	}
 	vars["LISTEN_ADDR"] = addr
 	vars["BASE_URL"] = base
 	p := startCmd(t, dir, vars, "serve")
