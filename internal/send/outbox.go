@@ -186,6 +186,12 @@ func (o *Outbox) compose(it *store.OutboxItem, now time.Time) (*gomail.Msg, stri
 		return o.Letters.EmailChange(sub, it.Recipient, it.CreatedAt, now)
 	case "email_changed":
 		return o.Letters.EmailChanged(sub, it.Recipient, now)
+	case "link":
+		switch sub.Status {
+		case drip.StatusActive, drip.StatusPaused, drip.StatusCompleted:
+			return o.Letters.LinkMail(sub, now)
+		}
+		return nil, "", errNothingToSend // left, bounced or erased meanwhile
 	case "graduation":
 		if sub.Status != drip.StatusCompleted {
 			return nil, "", errNothingToSend // restarted or left meanwhile
