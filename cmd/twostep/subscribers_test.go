@@ -53,3 +53,31 @@ func TestSubscribersImportReportsBadRowsImportsTheRestAndIsIdempotent(t *testing
 		t.Fatalf("export: exit %d\n%s%s", code, out, stderr)
 	}
 }
+
+func TestSubscribersImportRefusesRowsWithoutConsentUnlessConfirmAsksThem(t *testing.T) {
+	t.Parallel()
+	url := dbtest.URL(t)
+	vars := map[string]string{"DATABASE_URL": url}
+	csv := filepath.Join(t.TempDir(), "list.csv")
+	os.WriteFile(csv, []byte("email,name\nann@example.com,Ann\nbob@example.com,Bob\n"), 0o644)
+
+	code, stdout, stderr := runCmd(t, vars, "subscribers", "import", csv)
+	if code != 1 || !strings.Contains(stderr, "list.csv:2: no consent record") || !strings.Contains(stderr, "list.csv:3: no consent record") {
+		t.Fatalf("import without --confirm: exit %d, want 1 and each row refused\n%s%s", code, stdout, stderr)
+	}
+	if n := sql(t, url, `SELECT count(*) FROM subscribers`); n != 0 {
+		t.Fatalf("%d subscribers imported without consent", n)
+	}
+
+	code, stdout, stderr = runCmd(t, vars, "subscribers", "import", "--confirm", csv)
+	if code != 0 || !strings.Contains(stdout, "2 asked to confirm") {
+		t.Fatalf("import --confirm: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if n := sql(t, url, `SELECT count(*) FROM subscribers s JOIN outbox o ON o.subscriber_id = s.id
+		WHERE s.status = 'pending' AND o.kind = 'confirm' AND o.status = 'pending'`); n != 2 {
+		t.Fatalf("%d pending subscribers with a queued confirmation, want 2", n)
+	}
+	if code, _, stderr := runCmd(t, vars, "subscribers", "import", csv, "--bogus"); code != 2 || !strings.Contains(stderr, "--bogus") {
+		t.Fatalf("an unknown flag: exit %d, want 2\n%s", code, stderr)
+	}
+}
