@@ -416,10 +416,10 @@ func ExportCSV(ctx context.Context, db *store.DB, w io.Writer, f store.Subscribe
 	err := db.ExportSubscribers(ctx, f, func(r store.ExportRow) error {
 		weekday, hour := "", ""
 		if r.SendWeekday != nil {
-			weekday = time.Weekday(*r.SendWeekday).String()
+			weekday = r.SendWeekday.String()
 		}
 		if r.SendHour != nil {
-			hour = strconv.Itoa(int(*r.SendHour))
+			hour = strconv.Itoa(*r.SendHour)
 		}
 		rec = append(rec[:0], escapeCell(r.Email), escapeCell(r.Name), string(r.Status), escapeCell(r.TimeZone),
 			weekday, hour, strconv.Itoa(r.Round), strconv.Itoa(r.NextLesson), stamp(r.NextDueAt), stamp(r.PausedUntil),

@@ -155,27 +155,10 @@ func (db *DB) ImportSubscribers(ctx context.Context, next func() (ImportRow, boo
 	return c, nil
 }
 
-// ExportRow is one subscriber as the CSV export writes it: every column an
-// import reads.
-type ExportRow struct {
-	Email, Name      string
-	Status           drip.Status
-	TimeZone         string
-	SendWeekday      *int16
-	SendHour         *int16
-	Round            int
-	NextLesson       int
-	NextDueAt        *time.Time
-	PausedUntil      *time.Time
-	ConsentMethod    string
-	ConsentAt        time.Time
-	ConsentIP        string
-	ConsentUserAgent string
-	ConsentFormURL   string
-	ConsentVersion   string
-	ConfirmedAt      *time.Time
-	UnsubscribedAt   *time.Time
-}
+// ExportRow is one subscriber as the CSV export writes it: the record an
+// import reads, so that the two carry the same columns (Line and Confirm
+// are unset).
+type ExportRow = ImportRow
 
 // CountSubscribers counts the subscribers f selects, for a progress bar.
 func (db *DB) CountSubscribers(ctx context.Context, f SubscriberFilter) (int, error) {
@@ -200,10 +183,22 @@ func (db *DB) ExportSubscribers(ctx context.Context, f SubscriberFilter, fn func
 		return fmt.Errorf("export subscribers: %w", err)
 	}
 	var r ExportRow
-	_, err = pgx.ForEachRow(rows, []any{&r.Email, &r.Name, &r.Status, &r.TimeZone, &r.SendWeekday, &r.SendHour,
+	var weekday, hour *int16
+	_, err = pgx.ForEachRow(rows, []any{&r.Email, &r.Name, &r.Status, &r.TimeZone, &weekday, &hour,
 		&r.Round, &r.NextLesson, &r.NextDueAt, &r.PausedUntil, &r.ConsentMethod, &r.ConsentAt, &r.ConsentIP,
 		&r.ConsentUserAgent, &r.ConsentFormURL, &r.ConsentVersion, &r.ConfirmedAt, &r.UnsubscribedAt},
-		func() error { return fn(r) })
+		func() error {
+			r.SendWeekday, r.SendHour = nil, nil
+			if weekday != nil {
+				wd := time.Weekday(*weekday)
+				r.SendWeekday = &wd
+			}
+			if hour != nil {
+				h := int(*hour)
+				r.SendHour = &h
+			}
+			return fn(r)
+		})
 	if err != nil {
 		return fmt.Errorf("export subscribers: %w", err)
 	}
