@@ -225,3 +225,44 @@ func TestRowsWithoutAConsentRecordAreRefusedUnlessTheAdminAsksThemToConfirm(t *t
 		t.Fatalf("%d still pending after the confirmations went out, want 3 until they confirm", n)
 	}
 }
+
+func TestImportRefusesGarbageInTheNewColumnsByLineAndKeepsTheRest(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.login()
+	const ok = "2026-01-05"
+	// Line 7's quoted cell spans two lines, so later rows start a line on.
+	file := "email,status,send_weekday,send_hour,round,consent_method,consent_user_agent,consent_form_url,confirmed_at\n" +
+		"a@example.com,complained,,,,,,," + ok + "\n" + // 2
+		"b@example.com,,Funday,,,,,," + ok + "\n" + // 3
+		"c@example.com,,,24,,,,," + ok + "\n" + // 4
+		"d@example.com,,,,0,,,," + ok + "\n" + // 5
+		"e@example.com,,,,,email,,," + ok + "\n" + // 6
+		"f@example.com,,,,,,\"Agent\r\nX-Evil: 1\",," + ok + "\n" + // 7
+		"g@example.com,,,,,,,https://x.test/" + strings.Repeat("a", 500) + "," + ok + "\n" + // 9
+		"h@example.com,,,,,,\"a\x00b\",," + ok + "\n" + // 10
+		"ok@example.com,active,monday,7,2,form,Mozilla/5.0\tTab,https://x.test/," + ok + "\n" // 10
+	report := h.uploadAsking("garbage.csv", file, true)
+	for _, want := range []string{
+		`<strong id="added">1</strong>`, `<strong id="invalid">8</strong>`,
+		"line 2: status &#34;complained&#34; must be one of", "line 3: send_weekday &#34;Funday&#34;",
+		"line 4: send_hour &#34;24&#34;", "line 5: round &#34;0&#34;", "line 6: consent_method &#34;email&#34;",
+		"line 7: consent_user_agent must be one line", "line 9: consent_form_url must be one line",
+		"line 10: consent_user_agent must be one line",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report lacks %q:\n%s", want, between(report, `<section class="card" id="result">`, "</section>"))
+		}
+	}
+	s, err := h.db.SubscriberByEmail(context.Background(), "ok@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Status != drip.StatusActive || *s.SendWeekday != time.Monday || *s.SendHour != 7 || s.Round != 2 ||
+		s.ConsentMethod != "form" || s.ConsentUserAgent != "Mozilla/5.0\tTab" || s.NextDueAt == nil {
+		t.Fatalf("the valid row imported as %+v", s)
+	}
+	if n := h.count(`SELECT count(*) FROM outbox`); n != 0 {
+		t.Fatalf("%d mails queued for a file with no pending rows", n)
+	}
+}

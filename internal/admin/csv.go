@@ -252,8 +252,10 @@ func parseRow(field func([]string, string) string, rec []string, o ImportOptions
 	}{{"consent_ip", &row.ConsentIP}, {"consent_user_agent", &row.ConsentUserAgent},
 		{"consent_form_url", &row.ConsentFormURL}, {"consent_version", &row.ConsentVersion}} {
 		v := field(rec, c.col)
-		if !utf8.ValidString(v) || strings.IndexFunc(v, unicode.IsControl) >= 0 || len(v) > 500 {
-			return row, fmt.Sprintf("%s must be one line of at most 500 characters of text", c.col)
+		// A tab can come in a User-Agent header; nothing else that is not
+		// text can, and 500 bytes is what a signup keeps.
+		if !utf8.ValidString(v) || strings.IndexFunc(v, func(r rune) bool { return unicode.IsControl(r) && r != '\t' }) >= 0 || len(v) > 500 {
+			return row, fmt.Sprintf("%s must be one line of at most 500 bytes of text", c.col)
 		}
 		*c.to = v
 	}
