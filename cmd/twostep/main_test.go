@@ -443,8 +443,9 @@ var noRedirect = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
-// startServe starts `twostep serve` in dir on a fresh database (or the one
-// vars names) and waits until /readyz answers 200. It returns the process and its base URL.
+// startServe starts `twostep serve` in dir, on a fresh database unless vars
+// has a DATABASE_URL, and waits until /readyz answers 200. It returns the
+// process and its base URL.
 func startServe(t *testing.T, dir string, vars map[string]string) (*proc, string) {
 	t.Helper()
 	addr := freeAddr(t)
