@@ -28,10 +28,11 @@ const (
 	MailEmailChange  MailKind = "email_change"  // confirm a new address, sent to it
 	MailEmailChanged MailKind = "email_changed" // tell the old address it was replaced
 	MailGraduation   MailKind = "graduation"    // the closing email after the last lesson
+	MailLink         MailKind = "link"          // "here is your link", to a reader who signs up again
 )
 
 // MailKinds lists every outbox kind.
-var MailKinds = []MailKind{MailConfirm, MailEmailChange, MailEmailChanged, MailGraduation}
+var MailKinds = []MailKind{MailConfirm, MailEmailChange, MailEmailChanged, MailGraduation, MailLink}
 
 // MailStatus is where a queued mail stands. The CHECK constraint on
 // outbox.status holds the same set.

@@ -21,6 +21,7 @@ type Queue interface {
 	ClaimOutbox(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]store.OutboxItem, error)
 	OutboxSent(ctx context.Context, id int64, messageID string, now time.Time) error
 	OutboxRetry(ctx context.Context, id int64, reason string, next, now time.Time) error
+	OutboxRelease(ctx context.Context, ids []int64, now time.Time) error
 	DeleteUnconfirmed(ctx context.Context, before time.Time) (int64, error)
 }
 
@@ -58,13 +59,17 @@ type FlushResult struct {
 }
 
 // Flush sends everything queued and due. It stops early, losing nothing,
-// when the SMTP server cannot be reached.
+// when the SMTP server cannot be reached, and when ctx ends: the message in
+// hand is finished (its SMTP transaction and its record run detached from
+// ctx, so it is neither cut off nor sent twice) and the rest of the claim
+// is handed back, due at once, so a shutdown never waits for a backlog.
 func (o *Outbox) Flush(ctx context.Context) (FlushResult, error) {
 	var res FlushResult
+	work := context.WithoutCancel(ctx)
 	t := o.Open()
 	defer t.Close()
-	for {
-		items, err := o.DB.ClaimOutbox(ctx, o.now(), 50, outboxLease)
+	for ctx.Err() == nil {
+		items, err := o.DB.ClaimOutbox(work, o.now(), 50, outboxLease)
 		if err != nil {
 			return res, err
 		}
@@ -72,15 +77,34 @@ func (o *Outbox) Flush(ctx context.Context) (FlushResult, error) {
 			return res, nil
 		}
 		for i, it := range items {
-			if err := o.sendOne(ctx, t, it, &res); err != nil {
+			if ctx.Err() != nil {
+				o.handBack(work, items[i:])
+				return res, nil
+			}
+			if err := o.sendOne(work, t, it, &res); err != nil {
 				// Release the rest of the claim at once rather than after the lease.
 				for _, rest := range items[i+1:] {
-					_ = o.DB.OutboxRetry(ctx, rest.ID, "not tried: "+err.Error(), o.now(), o.now())
+					_ = o.DB.OutboxRetry(work, rest.ID, "not tried: "+err.Error(), o.now(), o.now())
 				}
 				return res, err
 			}
 		}
 	}
+	return res, nil
+}
+
+// handBack returns claimed mails untried; a failure only delays them until
+// their lease ends.
+func (o *Outbox) handBack(ctx context.Context, items []store.OutboxItem) {
+	ids := make([]int64, len(items))
+	for i, it := range items {
+		ids[i] = it.ID
+	}
+	if err := o.DB.OutboxRelease(ctx, ids, o.now()); err != nil {
+		o.Log.Error("outbox: hand back on shutdown", "count", len(ids), "err", err)
+		return
+	}
+	o.Log.Info("outbox: stopped; the rest stays queued", "handed_back", len(ids))
 }
 
 func (o *Outbox) sendOne(ctx context.Context, t mail.Transport, it store.OutboxItem, res *FlushResult) error {
@@ -134,7 +158,7 @@ func outboxBackoff(attempts int, now time.Time) time.Time {
 
 // Run flushes the outbox whenever nudge fires or Poll passes, and deletes
 // signups left unconfirmed for seven days, until ctx ends. A flush under
-// way when ctx ends is finished first, so no mail is cut off mid-send.
+// way when ctx ends finishes the message in hand and stops.
 func (o *Outbox) Run(ctx context.Context, nudge <-chan struct{}) {
 	poll := time.NewTicker(o.Poll)
 	defer poll.Stop()
@@ -142,8 +166,8 @@ func (o *Outbox) Run(ctx context.Context, nudge <-chan struct{}) {
 	defer cleanup.Stop()
 	o.cleanup()
 	for {
-		// Detached from ctx so a shutdown lets the current message finish.
-		if _, err := o.Flush(context.WithoutCancel(ctx)); err != nil {
+		// A shutdown lets the message in hand finish and leaves the rest queued.
+		if _, err := o.Flush(ctx); err != nil {
 			o.Log.Error("outbox flush stopped", "err", err)
 		}
 		select {
@@ -182,6 +206,12 @@ func (o *Outbox) compose(it *store.OutboxItem, now time.Time) (*gomail.Msg, stri
 		return o.Letters.EmailChange(sub, it.Recipient, it.CreatedAt, now)
 	case drip.MailEmailChanged:
 		return o.Letters.EmailChanged(sub, it.Recipient, now)
+	case drip.MailLink:
+		switch sub.Status {
+		case drip.StatusActive, drip.StatusPaused, drip.StatusCompleted:
+			return o.Letters.LinkMail(sub, now)
+		}
+		return nil, "", errNothingToSend // left, bounced or erased meanwhile
 	case drip.MailGraduation:
 		if sub.Status != drip.StatusCompleted {
 			return nil, "", errNothingToSend // restarted or left meanwhile

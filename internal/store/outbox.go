@@ -98,3 +98,20 @@ func (db *DB) OutboxRetry(ctx context.Context, id int64, reason string, next, no
 	}
 	return nil
 }
+
+// OutboxRelease hands claimed mails back untried, due at once: their claim
+// and the attempt the claim counted are undone, so a copy still running (or
+// the next start) sends them as if never claimed. A shutdown uses it for
+// the mails it will not get to.
+func (db *DB) OutboxRelease(ctx context.Context, ids []int64, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := db.Pool.Exec(ctx, `
+		UPDATE outbox SET claimed_until = NULL, attempts = greatest(attempts - 1, 0), next_attempt_at = least(next_attempt_at, $2)
+		WHERE id = ANY($1) AND status = 'pending'`, ids, now)
+	if err != nil {
+		return fmt.Errorf("hand back %d outbox mails: %w", len(ids), err)
+	}
+	return nil
+}

@@ -79,14 +79,11 @@ const SignupSQL = `
 		)
 		SELECT id FROM ins`
 
-// ConfirmationInterval is the least time between two confirmation mails to
-// one address, so a signup form cannot be used to mail-bomb a victim.
-const ConfirmationInterval = 24 * time.Hour
-
 // Signup records a signup and, when the address should get one, queues its
-// confirmation mail in the same transaction. It reports whether a mail was
-// queued. A known address is never an error: the caller answers the same
-// either way, so the form does not reveal who is subscribed.
+// mail in the same transaction: a new address gets a confirmation, a known
+// one what signupAgain decides. It reports whether a mail was queued. A
+// known address is never an error: the caller answers the same either way,
+// so the form does not reveal who is subscribed.
 func (db *DB) Signup(ctx context.Context, s drip.Signup) (queued bool, err error) {
 	// One statement, so one round trip and an implicit transaction: the
 	// subscriber, its history and its confirmation mail, or nothing.
@@ -100,35 +97,11 @@ func (db *DB) Signup(ctx context.Context, s drip.Signup) (queued bool, err error
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return false, fmt.Errorf("record signup: %w", err)
 	}
-	// Known address: only a pending or unsubscribed one gets a fresh
-	// confirmation, and at most one per ConfirmationInterval.
-	err = db.Pool.QueryRow(ctx, `
-		WITH upd AS (
-			UPDATE subscribers SET confirmation_sent_at = $2,
-				name = CASE WHEN $3 = '' THEN name ELSE $3 END,
-				time_zone = $4, consent_at = $2, consent_ip = $5, consent_user_agent = $6,
-				consent_form_url = $7, consent_version = $8, updated_at = $2
-			WHERE lower(email) = lower($1)
-			  AND status IN ('pending', 'unsubscribed')
-			  AND (confirmation_sent_at IS NULL OR confirmation_sent_at <= $9)
-			RETURNING id, status
-		), ev AS (
-			INSERT INTO events (subscriber_id, kind, actor, detail, at)
-			SELECT id, 'signup', 'subscriber', jsonb_build_object('again', true, 'status', status), $2 FROM upd
-		), ob AS (
-			INSERT INTO outbox (subscriber_id, kind, next_attempt_at, created_at) SELECT id, 'confirm', $2, $2 FROM upd
-		)
-		SELECT id FROM upd`,
-		s.Email, s.At, s.Name, s.TimeZone, s.IP, s.UserAgent, s.FormURL, s.ConsentVersion,
-		s.At.Add(-ConfirmationInterval),
-	).Scan(&id)
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, pgx.ErrNoRows):
-		return false, nil
+	queued, err = db.signupAgain(ctx, s)
+	if err != nil {
+		return false, fmt.Errorf("record signup: %w", err)
 	}
-	return false, fmt.Errorf("record signup: %w", err)
+	return queued, nil
 }
 
 // Subscriber returns the subscriber with id whose links are of generation gen.
