@@ -133,6 +133,12 @@ func (h *handler) renderSubscriber(w http.ResponseWriter, r *http.Request, statu
 		Flash: flash, Error: errMsg, Data: subscriberData{Sub: sub, Timeline: tl, LessonCount: h.d.Library.Base.LessonCount}})
 }
 
+// standingChanges are the detail page's buttons that change where the
+// subscriber stands, each a transition of the state machine (drip.Apply).
+var standingChanges = map[string]drip.Action{
+	"pause": drip.ActPause, "resume": drip.ActResume, "move": drip.ActMove, "unsubscribe": drip.ActUnsubscribe,
+}
+
 // subscriberAction runs one of the detail page's buttons: pause, resume,
 // move, resend, unsubscribe or erase. Each is recorded on the subscriber's
 // timeline and in the audit log by the store, in the same transaction.
@@ -149,15 +155,16 @@ func (h *handler) subscriberAction(w http.ResponseWriter, r *http.Request) {
 	ctx, a := r.Context(), h.action(r)
 	name := chi.URLParam(r, "action")
 	lesson, _ := strconv.Atoi(r.PostForm.Get("lesson"))
-	c := drip.Change{Action: drip.Action(name), Actor: drip.ActorAdmin, Now: a.At,
-		DefaultHour: h.d.Library.Base.SendHour, Lesson: lesson, Lessons: h.d.Library.Base.LessonCount}
 	var err error
-	switch c.Action {
-	case drip.ActPause, drip.ActResume, drip.ActMove, drip.ActUnsubscribe:
+	change, isChange := standingChanges[name]
+	switch {
+	case isChange:
+		c := drip.Change{Action: change, Actor: drip.ActorAdmin, Now: a.At,
+			DefaultHour: h.d.Library.Base.SendHour, Lesson: lesson, Lessons: h.d.Library.Base.LessonCount}
 		_, err = h.db.Change(ctx, store.Ref{ID: id}, c, a)
-	case "resend":
+	case name == "resend":
 		err = h.resend(r, id, lesson, a)
-	case "erase":
+	case name == "erase":
 		if r.PostForm.Get("confirm") != "erase" {
 			h.renderSubscriber(w, r, http.StatusUnprocessableEntity, id, "", `Not erased: type "erase" in the box to confirm.`)
 			return

@@ -1,13 +1,11 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/httpx"
 	"github.com/twostep/twostep/internal/link"
-	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/token"
 )
 
@@ -23,7 +21,7 @@ func (s *Server) emailChangePage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) emailChange(w http.ResponseWriter, r *http.Request) {
 	if err := httpx.ParseForm(r, MaxBody); err != nil {
-		s.formError(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	sub, err := s.emailChangeSubscriber(r)
@@ -32,11 +30,6 @@ func (s *Server) emailChange(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sub, err = s.db.ConfirmEmailChange(r.Context(), sub.ID, sub.TokenGen, s.opts.Now())
-	if errors.Is(err, store.ErrTaken) {
-		s.render(w, r, http.StatusConflict, "error", page{NoIndex: true, Heading: "That address is taken",
-			Message: "The new address already has its own subscription, so nothing was changed."})
-		return
-	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

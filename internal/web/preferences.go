@@ -118,7 +118,7 @@ func (s *Server) renderPrefs(w http.ResponseWriter, r *http.Request, status int,
 func (s *Server) prefsAction(done string, act func(r *http.Request, sub *drip.Subscriber) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := httpx.ParseForm(r, MaxBody); err != nil {
-			s.formError(w, r, err)
+			s.fail(w, r, err)
 			return
 		}
 		sub, err := s.tokenSubscriber(r, token.Preferences)
@@ -306,7 +306,7 @@ func (s *Server) resubscribe(r *http.Request, sub *drip.Subscriber) error {
 // stray click cannot do it.
 func (s *Server) erase(w http.ResponseWriter, r *http.Request) {
 	if err := httpx.ParseForm(r, MaxBody); err != nil {
-		s.formError(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	sub, err := s.tokenSubscriber(r, token.Preferences)

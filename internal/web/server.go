@@ -5,7 +5,6 @@ package web
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -169,27 +168,6 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
-}
-
-// fail answers an error from the store or the token checks. Internal
-// errors are logged and shown as a generic message.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status, heading, msg := http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again in a minute."
-	switch {
-	case errors.Is(err, token.ErrExpired):
-		status, heading, msg = http.StatusGone, "This link has expired", "Confirmation links work for seven days. Sign up again on the front page and we will send a fresh one."
-	case errors.Is(err, token.ErrMalformed), errors.Is(err, token.ErrPurpose), errors.Is(err, drip.ErrNotFound):
-		status, heading, msg = http.StatusNotFound, "This link is not valid", "The link may be incomplete or no longer in use. Copy the whole link from the email, or sign up again on the front page."
-	case errors.Is(err, drip.ErrGone):
-		status, heading, msg = http.StatusGone, "This address can't receive lessons", "Mail to this address was refused by its server, so we stopped sending."
-	default:
-		s.log.Error("request failed", "method", r.Method, "path", redactPath(r.URL.Path), "err", err)
-	}
-	if wantsJSON(r) {
-		writeJSON(w, status, map[string]string{"error": msg})
-		return
-	}
-	s.render(w, r, status, "error", page{Heading: heading, Message: msg, NoIndex: true})
 }
 
 // redactPath hides tokens from logs.

@@ -2,7 +2,6 @@ package web
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -38,7 +37,7 @@ func (s *Server) checkInbox(w http.ResponseWriter, r *http.Request) {
 // the address was known, so the form reveals nothing about who subscribed.
 func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 	if err := httpx.ParseForm(r, MaxBody); err != nil {
-		s.formError(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	form := signupForm{Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), TZ: r.PostFormValue("tz")}
@@ -102,18 +101,6 @@ func (s *Server) invalidSignup(w http.ResponseWriter, r *http.Request, form sign
 	form.Email = drip.Truncate(strings.ToValidUTF8(form.Email, ""), 254)
 	form.Name = drip.Truncate(strings.ToValidUTF8(form.Name, ""), 100)
 	s.render(w, r, http.StatusUnprocessableEntity, "signup", page{Form: form, Error: err.Error(), Consent: s.consentText()})
-}
-
-func (s *Server) formError(w http.ResponseWriter, r *http.Request, err error) {
-	status, msg := http.StatusBadRequest, "The form could not be read."
-	if errors.Is(err, httpx.ErrTooLarge) {
-		status, msg = http.StatusRequestEntityTooLarge, "The form was too large."
-	}
-	if wantsJSON(r) {
-		writeJSON(w, status, map[string]string{"error": msg})
-		return
-	}
-	s.render(w, r, status, "error", page{Heading: "That didn't work", Message: msg})
 }
 
 // signupLimit allows SignupRateLimit signups per client IP per minute.

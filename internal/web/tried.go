@@ -25,7 +25,7 @@ func (s *Server) triedPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) tried(w http.ResponseWriter, r *http.Request) {
 	if err := httpx.ParseForm(r, MaxBody); err != nil {
-		s.formError(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	sub, lesson, ok := s.triedTarget(w, r)

@@ -25,7 +25,7 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 // 200 without a redirect.
 func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	if err := httpx.ParseForm(r, MaxBody); err != nil {
-		s.formError(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	c, err := s.signer.Verify(chiToken(r), token.Unsubscribe, s.opts.Now())
