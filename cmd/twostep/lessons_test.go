@@ -210,7 +210,7 @@ func TestLessonsExportWritesFilesThatCheckAccepts(t *testing.T) {
 func TestLessonsCheckGivesTheEditorialRulesAsAdviceForACourseOfOnesOwn(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	if code, _, stderr := runCmd(t, nil, "lessons", "export", dir); code != 0 {
+	if code, _, stderr := runCmd(t, map[string]string{"DATABASE_URL": dbtest.URL(t)}, "lessons", "export", dir); code != 0 {
 		t.Fatalf("export: %d %s", code, stderr)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "[0-9][0-9]-*.md"))

@@ -60,7 +60,7 @@ func (h *harness) statuses() map[string]drip.Status {
 
 // outbox is the harness's confirmation sender.
 func (h *harness) outbox() *send.Outbox {
-	return &send.Outbox{DB: h.db, Letters: h.letters, Open: h.open, Log: slog.New(slog.DiscardHandler), Poll: time.Hour}
+	return &send.Outbox{DB: h.db, Letters: h.letters, Open: h.open, Log: slog.New(slog.DiscardHandler), Poll: time.Hour, Now: h.clock}
 }
 
 func TestExportImportedIntoAFreshDatabaseExportsTheSameFileByteForByte(t *testing.T) {

@@ -650,11 +650,14 @@ func TestClaimsWhoseLeaseRunsShortAreNotSentTwiceByAnotherCopy(t *testing.T) {
 		FROM generate_series(1, $1) g`, n); err != nil {
 		t.Fatal(err)
 	}
-	// The slow copy's server takes 30 ms a message: its batch of 30 takes
-	// longer than its 600 ms lease. The other copy's server is instant.
+	// The slow copy's server takes 100 ms a message: its batch of 30 takes
+	// longer than its 2 s lease. The other copy's server is instant. The
+	// margins are wide (a send may take ten times the sleep before the
+	// lease runs out) so a loaded machine does not stretch one send past
+	// MaxSend, which in production the reply timeout guarantees.
 	f.smtp.SetHook(func(ev smtptest.Event) error {
 		if ev.Stage == smtptest.StageData {
-			time.Sleep(30 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond)
 		}
 		return nil
 	})
@@ -662,7 +665,7 @@ func TestClaimsWhoseLeaseRunsShortAreNotSentTwiceByAnotherCopy(t *testing.T) {
 	slow, other := f.engine, newEngine(t, f.db, fast)
 	for _, e := range []*send.Engine{slow, other} {
 		e.Conns, e.Batch = 1, 30
-		e.Lease, e.MaxSend = 600*time.Millisecond, 300*time.Millisecond
+		e.Lease, e.MaxSend = 2*time.Second, time.Second
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -671,7 +674,7 @@ func TestClaimsWhoseLeaseRunsShortAreNotSentTwiceByAnotherCopy(t *testing.T) {
 		}
 	})
 	wg.Go(func() {
-		time.Sleep(700 * time.Millisecond) // the slow copy's first leases have ended
+		time.Sleep(2200 * time.Millisecond) // the slow copy's first leases have ended
 		if _, err := other.Pass(context.Background(), time.Now); err != nil {
 			t.Error(err)
 		}
