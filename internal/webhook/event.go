@@ -1,8 +1,8 @@
 // Package webhook receives bounce and complaint reports that mail providers
-// send after the SMTP session has ended: Amazon SES through SNS, Postmark,
+// send after the SMTP session has ended: Amazon drip.ProviderSES through SNS, Postmark,
 // SendGrid, Mailgun, and a generic Standard Webhooks sender. Each provider
 // has one file that verifies exactly what that provider signs and turns its
-// payload into Events; handler.go stores them before answering.
+// payload into drip.Reports; handler.go stores them before answering.
 package webhook
 
 import (
@@ -11,73 +11,10 @@ import (
 	"time"
 )
 
-// Kind is what a report says happened to a message.
-type Kind string
-
-// The kinds of report twostep acts on.
-const (
-	Hard      Kind = "hard"      // the address does not exist or refuses mail for good
-	Soft      Kind = "soft"      // a temporary failure; three in 30 days count as hard
-	Complaint Kind = "complaint" // the reader marked the mail as spam
-)
-
-// Kinds lists every Kind, in the order the database's CHECK lists them.
-var Kinds = []Kind{Hard, Soft, Complaint}
-
-// Valid reports whether k is one of Kinds.
-func (k Kind) Valid() bool {
-	for _, v := range Kinds {
-		if k == v {
-			return true
-		}
-	}
-	return false
-}
-
-// Provider names a sender of reports; it is also the last path segment of
-// its route, /webhooks/{provider}.
-type Provider string
-
-// The providers twostep accepts reports from.
-const (
-	SES      Provider = "ses"
-	Postmark Provider = "postmark"
-	SendGrid Provider = "sendgrid"
-	Mailgun  Provider = "mailgun"
-	Generic  Provider = "generic"
-	// IMAP is the bounce mailbox: DSN and ARF messages read over IMAP.
-	IMAP Provider = "imap"
-)
-
-// Providers lists every Provider, in the order the database's CHECK lists them.
-var Providers = []Provider{SES, Postmark, SendGrid, Mailgun, Generic, IMAP}
-
-// Event is one report about one recipient.
-type Event struct {
-	Provider Provider
-	// ID is the provider's id for the event, unique per provider: the same
-	// ID twice is acted on once.
-	ID        string
-	Kind      Kind
-	Email     string // the recipient, as the provider reports it
-	MessageID string // the Message-ID we sent, without angle brackets; may be empty
-	Reason    string // the provider's diagnostic, for the admin
-	At        time.Time
-}
-
-// Batch is what one request delivered: its events, and for providers that
-// sign with a one-time token, that token, which may never be seen twice.
-type Batch struct {
-	Provider  Provider
-	ReplayKey string // empty: the provider has no one-time token
-	Events    []Event
-}
-
 // Errors a request is refused with. Each answers 4xx and changes nothing.
 var (
 	ErrSignature = errors.New("signature does not verify")
 	ErrStale     = errors.New("timestamp is too old or in the future")
-	ErrReplay    = errors.New("this request was already received")
 	ErrTopic     = errors.New("topic is not in the allow-list")
 	ErrCertURL   = errors.New("signing certificate URL is not an Amazon SNS one")
 	ErrTooLarge  = errors.New("body is too large")

@@ -42,15 +42,15 @@ func ParseStandardSecret(s string) ([]byte, error) {
 
 // genericReport is the body the generic webhook takes.
 type genericReport struct {
-	Email     string `json:"email"`
-	MessageID string `json:"message_id"`
-	Type      Kind   `json:"type"`
-	Reason    string `json:"reason"`
+	Email     string          `json:"email"`
+	MessageID string          `json:"message_id"`
+	Type      drip.ReportKind `json:"type"`
+	Reason    string          `json:"reason"`
 }
 
 // Parse checks the signature and timestamp and returns the one event.
-func (g *StandardWebhooks) Parse(_ context.Context, r *http.Request, body []byte) (Batch, error) {
-	b := Batch{Provider: Generic}
+func (g *StandardWebhooks) Parse(_ context.Context, r *http.Request, body []byte) (drip.ReportBatch, error) {
+	b := drip.ReportBatch{Provider: drip.ProviderGeneric}
 	id, tsHeader := r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp")
 	if id == "" || tsHeader == "" || len(id) > 200 {
 		return b, ErrSignature
@@ -95,7 +95,7 @@ func (g *StandardWebhooks) Parse(_ context.Context, r *http.Request, body []byte
 	if rep.Email == "" && rep.MessageID == "" {
 		return b, fmt.Errorf("%w: email or message_id is required", ErrMalformed)
 	}
-	b.Events = []Event{{Provider: Generic, ID: id, Kind: rep.Type, Email: rep.Email,
+	b.Reports = []drip.Report{{Provider: drip.ProviderGeneric, ID: id, Kind: rep.Type, Email: rep.Email,
 		MessageID: NormalizeMessageID(rep.MessageID), Reason: drip.Truncate(rep.Reason, 1000), At: time.Unix(ts, 0).UTC()}}
 	return b, nil
 }

@@ -9,22 +9,23 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twostep/twostep/internal/drip"
 )
 
 // Parser verifies one provider's request and returns what it reports.
 type Parser interface {
-	Parse(ctx context.Context, r *http.Request, body []byte) (Batch, error)
+	Parse(ctx context.Context, r *http.Request, body []byte) (drip.ReportBatch, error)
 }
 
 // Recorder stores a batch and acts on it in one transaction: the events
-// not seen before are returned, a ReplayKey seen before is ErrReplay.
+// not seen before are returned, a ReplayKey seen before is drip.ErrReplay.
 type Recorder interface {
-	RecordReports(ctx context.Context, b Batch) (fresh []Event, err error)
+	RecordReports(ctx context.Context, b drip.ReportBatch) (fresh []drip.Report, err error)
 }
 
 // Handler serves POST /webhooks/{provider} for the providers configured.
 type Handler struct {
-	parsers map[Provider]Parser
+	parsers map[drip.Provider]Parser
 	rec     Recorder
 	log     *slog.Logger
 
@@ -34,7 +35,7 @@ type Handler struct {
 
 // NewHandler serves the providers in parsers (a provider not in it is off:
 // 404) and records through rec. Metrics go to reg when it is not nil.
-func NewHandler(parsers map[Provider]Parser, rec Recorder, log *slog.Logger, reg prometheus.Registerer) *Handler {
+func NewHandler(parsers map[drip.Provider]Parser, rec Recorder, log *slog.Logger, reg prometheus.Registerer) *Handler {
 	h := &Handler{parsers: parsers, rec: rec, log: log,
 		bounces: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twostep_bounces_total",
 			Help: "Bounces reported after the SMTP session (webhooks, bounce mailbox), counted once per event."}, []string{"provider", "type"}),
@@ -49,9 +50,9 @@ func NewHandler(parsers map[Provider]Parser, rec Recorder, log *slog.Logger, reg
 
 // Count adds fresh events to the metrics; the bounce mailbox reader, which
 // records without a request, calls it too.
-func (h *Handler) Count(fresh []Event) {
+func (h *Handler) Count(fresh []drip.Report) {
 	for _, e := range fresh {
-		if e.Kind == Complaint {
+		if e.Kind == drip.ReportComplaint {
 			h.complaints.WithLabelValues(string(e.Provider)).Inc()
 		} else {
 			h.bounces.WithLabelValues(string(e.Provider), string(e.Kind)).Inc()
@@ -63,7 +64,7 @@ func (h *Handler) Count(fresh []Event) {
 // then answers 2xx, so a crash before the answer makes the provider retry
 // and a crash after it loses nothing.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p := Provider(chi.URLParam(r, "provider"))
+	p := drip.Provider(chi.URLParam(r, "provider"))
 	parser := h.parsers[p]
 	if parser == nil {
 		http.NotFound(w, r)
@@ -93,7 +94,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // refuse answers a request that changed nothing, with one log line.
-func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, p Provider, err error) {
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, p drip.Provider, err error) {
 	status := http.StatusInternalServerError
 	switch {
 	case errors.Is(err, ErrTooLarge):
@@ -102,7 +103,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, p Provider, err
 		status = http.StatusUnauthorized
 	case errors.Is(err, ErrTopic), errors.Is(err, ErrCertURL):
 		status = http.StatusForbidden
-	case errors.Is(err, ErrReplay):
+	case errors.Is(err, drip.ErrReplay):
 		// 406 is the answer after which Mailgun stops retrying.
 		status = http.StatusNotAcceptable
 	case errors.Is(err, ErrStale), errors.Is(err, ErrMalformed):

@@ -55,8 +55,8 @@ type mailgunBody struct {
 }
 
 // Parse checks the signature and returns the failure or complaint event.
-func (m *MailgunSigned) Parse(_ context.Context, _ *http.Request, body []byte) (Batch, error) {
-	b := Batch{Provider: Mailgun}
+func (m *MailgunSigned) Parse(_ context.Context, _ *http.Request, body []byte) (drip.ReportBatch, error) {
+	b := drip.ReportBatch{Provider: drip.ProviderMailgun}
 	var mb mailgunBody
 	if err := json.Unmarshal(body, &mb); err != nil {
 		return b, fmt.Errorf("%w: %v", ErrMalformed, err)
@@ -84,14 +84,14 @@ func (m *MailgunSigned) Parse(_ context.Context, _ *http.Request, body []byte) (
 	}
 	b.ReplayKey = s.Token
 	e := mb.EventData
-	var k Kind
+	var k drip.ReportKind
 	switch {
 	case e.Event == "complained":
-		k = Complaint
+		k = drip.ReportComplaint
 	case e.Event == "failed" && e.Severity == "permanent":
-		k = Hard
+		k = drip.ReportHard
 	case e.Event == "failed" && e.Severity == "temporary":
-		k = Soft
+		k = drip.ReportSoft
 	default:
 		return b, nil
 	}
@@ -109,7 +109,7 @@ func (m *MailgunSigned) Parse(_ context.Context, _ *http.Request, body []byte) (
 		reason = strconv.Itoa(e.DeliveryStatus.Code) + " " + reason
 	}
 	sec, frac := math.Modf(e.Timestamp)
-	b.Events = []Event{{Provider: Mailgun, ID: e.ID, Kind: k, Email: e.Recipient,
+	b.Reports = []drip.Report{{Provider: drip.ProviderMailgun, ID: e.ID, Kind: k, Email: e.Recipient,
 		MessageID: NormalizeMessageID(e.Message.Headers.MessageID), Reason: drip.Truncate(reason, 1000),
 		At: time.Unix(int64(sec), int64(frac*1e9)).UTC()}}
 	return b, nil

@@ -28,6 +28,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/twostep/twostep/internal/drip"
 )
 
 var testNow = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
@@ -165,16 +167,16 @@ func TestSNSVerifiesBothSignatureVersionsAndReadsTheSESBounce(t *testing.T) {
 	s := &SNS{Topics: []string{topic}, Client: ca.client, Roots: ca.pool, Now: clock}
 	for _, v := range []string{"1", "2"} {
 		m := snsNotification(sesBounce)
-		m["Subject"] = "Amazon SES Email Event Notification"
+		m["Subject"] = "Amazon drip.ProviderSES Email Event Notification"
 		b, err := s.Parse(context.Background(), request(ca.snsBody(t, m, v), nil), ca.snsBody(t, m, v))
 		if err != nil {
 			t.Fatalf("version %s: %v", v, err)
 		}
-		if len(b.Events) != 1 {
-			t.Fatalf("version %s: events %+v", v, b.Events)
+		if len(b.Reports) != 1 {
+			t.Fatalf("version %s: events %+v", v, b.Reports)
 		}
-		e := b.Events[0]
-		if e.Kind != Hard || e.Email != "gone@example.org" || e.MessageID != "abc123@lead.example" || !strings.Contains(e.Reason, "5.1.1") || e.Provider != SES {
+		e := b.Reports[0]
+		if e.Kind != drip.ReportHard || e.Email != "gone@example.org" || e.MessageID != "abc123@lead.example" || !strings.Contains(e.Reason, "5.1.1") || e.Provider != drip.ProviderSES {
 			t.Errorf("version %s: event %+v", v, e)
 		}
 	}
@@ -188,11 +190,11 @@ func TestSNSReadsComplaintsTransientBouncesAndEventPublishingRecords(t *testing.
 	s := &SNS{Topics: []string{topic}, Client: ca.client, Roots: ca.pool, Now: clock}
 	cases := []struct {
 		message string
-		kinds   []Kind
+		kinds   []drip.ReportKind
 	}{
-		{`{"notificationType":"Complaint","complaint":{"complaintFeedbackType":"abuse","complainedRecipients":[{"emailAddress":"a@example.org"},{"emailAddress":"b@example.org"}]},"mail":{"headers":[{"name":"Message-ID","value":"<x@y>"}]}}`, []Kind{Complaint, Complaint}},
-		{`{"notificationType":"Bounce","bounce":{"bounceType":"Transient","bouncedRecipients":[{"emailAddress":"full@example.org"}]},"mail":{}}`, []Kind{Soft}},
-		{`{"eventType":"Bounce","bounce":{"bounceType":"Permanent","bouncedRecipients":[{"emailAddress":"x@example.org"}]},"mail":{}}`, []Kind{Hard}},
+		{`{"notificationType":"Complaint","complaint":{"complaintFeedbackType":"abuse","complainedRecipients":[{"emailAddress":"a@example.org"},{"emailAddress":"b@example.org"}]},"mail":{"headers":[{"name":"Message-ID","value":"<x@y>"}]}}`, []drip.ReportKind{drip.ReportComplaint, drip.ReportComplaint}},
+		{`{"notificationType":"Bounce","bounce":{"bounceType":"Transient","bouncedRecipients":[{"emailAddress":"full@example.org"}]},"mail":{}}`, []drip.ReportKind{drip.ReportSoft}},
+		{`{"eventType":"Bounce","bounce":{"bounceType":"Permanent","bouncedRecipients":[{"emailAddress":"x@example.org"}]},"mail":{}}`, []drip.ReportKind{drip.ReportHard}},
 		{`{"notificationType":"Delivery","mail":{}}`, nil},
 	}
 	for _, c := range cases {
@@ -201,9 +203,9 @@ func TestSNSReadsComplaintsTransientBouncesAndEventPublishingRecords(t *testing.
 		if err != nil {
 			t.Fatalf("%s: %v", c.message, err)
 		}
-		var kinds []Kind
+		var kinds []drip.ReportKind
 		ids := map[string]bool{}
-		for _, e := range b.Events {
+		for _, e := range b.Reports {
 			kinds = append(kinds, e.Kind)
 			ids[e.ID] = true
 		}
@@ -263,7 +265,7 @@ func TestSNSConfirmsASubscriptionOnlyOnAnSNSHost(t *testing.T) {
 		"SubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=" + topic + "&Token=tok"}
 	body := ca.snsBody(t, m, "1")
 	b, err := s.Parse(context.Background(), request(body, map[string]string{"x-amz-sns-message-type": "SubscriptionConfirmation"}), body)
-	if err != nil || len(b.Events) != 0 {
+	if err != nil || len(b.Reports) != 0 {
 		t.Fatalf("confirmation: %v, %+v", err, b)
 	}
 	if ca.confirm.Load() != 1 {
@@ -288,11 +290,11 @@ func TestPostmarkChecksCredentialsAndMapsBounceTypes(t *testing.T) {
 		return r
 	}
 	b, err := p.Parse(context.Background(), auth("hook", "s3cret-pass"), body)
-	if err != nil || len(b.Events) != 1 || b.Events[0].Kind != Hard || b.Events[0].Email != "gone@example.org" || b.Events[0].ID != "Bounce/4323372036854775807" {
+	if err != nil || len(b.Reports) != 1 || b.Reports[0].Kind != drip.ReportHard || b.Reports[0].Email != "gone@example.org" || b.Reports[0].ID != "Bounce/4323372036854775807" {
 		t.Fatalf("good request: %v %+v", err, b)
 	}
-	if b.Events[0].MessageID != "" {
-		t.Errorf("Postmark's own MessageID taken for ours: %q", b.Events[0].MessageID)
+	if b.Reports[0].MessageID != "" {
+		t.Errorf("Postmark's own MessageID taken for ours: %q", b.Reports[0].MessageID)
 	}
 	for _, c := range [][2]string{{"hook", "wrong"}, {"other", "s3cret-pass"}, {"", ""}, {"hook", "s3cret-pas"}} {
 		if _, err := p.Parse(context.Background(), auth(c[0], c[1]), body); !errors.Is(err, ErrSignature) {
@@ -302,7 +304,7 @@ func TestPostmarkChecksCredentialsAndMapsBounceTypes(t *testing.T) {
 	if _, err := p.Parse(context.Background(), request(body, nil), body); !errors.Is(err, ErrSignature) {
 		t.Errorf("no credentials: err %v", err)
 	}
-	for typ, want := range map[string]Kind{"SoftBounce": Soft, "SpamComplaint": Complaint, "AutoResponder": ""} {
+	for typ, want := range map[string]drip.ReportKind{"SoftBounce": drip.ReportSoft, "SpamComplaint": drip.ReportComplaint, "AutoResponder": ""} {
 		rt := "Bounce"
 		if typ == "SpamComplaint" {
 			rt = "SpamComplaint"
@@ -314,8 +316,8 @@ func TestPostmarkChecksCredentialsAndMapsBounceTypes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", typ, err)
 		}
-		if want == "" && len(got.Events) != 0 || want != "" && (len(got.Events) != 1 || got.Events[0].Kind != want) {
-			t.Errorf("%s: %+v, want %q", typ, got.Events, want)
+		if want == "" && len(got.Reports) != 0 || want != "" && (len(got.Reports) != 1 || got.Reports[0].Kind != want) {
+			t.Errorf("%s: %+v, want %q", typ, got.Reports, want)
 		}
 	}
 	bad := []byte(`{"RecordType":"Bounce","Type":"HardBounce","Email":"a@example.org"}`)
@@ -357,14 +359,14 @@ func TestSendGridVerifiesTheECDSASignatureAndTheTimestamp(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, e := range b.Events {
+	for _, e := range b.Reports {
 		got = append(got, e.ID+":"+string(e.Kind))
 	}
 	if want := "[ev1:hard ev2:soft ev3:complaint ev4:hard]"; fmt.Sprint(got) != want {
 		t.Errorf("events %v, want %s", got, want)
 	}
-	if b.Events[0].MessageID != "abc@lead.example" {
-		t.Errorf("message id %q", b.Events[0].MessageID)
+	if b.Reports[0].MessageID != "abc@lead.example" {
+		t.Errorf("message id %q", b.Reports[0].MessageID)
 	}
 	changed := []byte(strings.Replace(string(body), "gone@", "else@", 1))
 	if _, err := g.Parse(context.Background(), sendgridRequest(t, key, testNow, body), changed); !errors.Is(err, ErrSignature) {
@@ -408,20 +410,20 @@ func TestMailgunVerifiesTheHMACAndReturnsTheTokenAsReplayKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.ReplayKey != "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0" || len(b.Events) != 1 {
+	if b.ReplayKey != "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0" || len(b.Reports) != 1 {
 		t.Fatalf("batch %+v", b)
 	}
-	if e := b.Events[0]; e.Kind != Hard || e.MessageID != "abc@lead.example" || e.Reason != "550 No such user" || e.ID != "G9Bn5sl1TC6nu79C8C0bwg" {
+	if e := b.Reports[0]; e.Kind != drip.ReportHard || e.MessageID != "abc@lead.example" || e.Reason != "550 No such user" || e.ID != "G9Bn5sl1TC6nu79C8C0bwg" {
 		t.Errorf("event %+v", e)
 	}
-	for sev, want := range map[string]Kind{"temporary": Soft} {
+	for sev, want := range map[string]drip.ReportKind{"temporary": drip.ReportSoft} {
 		body := mailgunBodyFor(key, testNow, "t2", strings.Replace(ev, `"permanent"`, strconv.Quote(sev), 1))
-		if b, err := m.Parse(context.Background(), request(body, nil), body); err != nil || b.Events[0].Kind != want {
+		if b, err := m.Parse(context.Background(), request(body, nil), body); err != nil || b.Reports[0].Kind != want {
 			t.Errorf("severity %s: %v %+v", sev, err, b)
 		}
 	}
 	body = mailgunBodyFor(key, testNow, "t3", `{"id":"c1","event":"complained","recipient":"a@example.org"}`)
-	if b, err := m.Parse(context.Background(), request(body, nil), body); err != nil || b.Events[0].Kind != Complaint {
+	if b, err := m.Parse(context.Background(), request(body, nil), body); err != nil || b.Reports[0].Kind != drip.ReportComplaint {
 		t.Errorf("complaint: %v %+v", err, b)
 	}
 	forged := mailgunBodyFor([]byte("another key"), testNow, "t4", ev)
@@ -461,7 +463,7 @@ func TestGenericVerifiesTheStandardWebhooksSignature(t *testing.T) {
 	g := &StandardWebhooks{Key: key, Now: clock}
 	body := []byte(`{"email":"gone@example.org","message_id":"<abc@lead.example>","type":"hard","reason":"550 5.1.1"}`)
 	b, err := g.Parse(context.Background(), standardRequest(key, "msg_1", testNow, body), body)
-	if err != nil || len(b.Events) != 1 || b.Events[0].ID != "msg_1" || b.Events[0].MessageID != "abc@lead.example" || b.Events[0].Kind != Hard {
+	if err != nil || len(b.Reports) != 1 || b.Reports[0].ID != "msg_1" || b.Reports[0].MessageID != "abc@lead.example" || b.Reports[0].Kind != drip.ReportHard {
 		t.Fatalf("%v %+v", err, b)
 	}
 	cases := []struct {
@@ -471,7 +473,11 @@ func TestGenericVerifiesTheStandardWebhooksSignature(t *testing.T) {
 		want error
 	}{
 		{"another key", standardRequest([]byte("another key entirely, 32 bytes!!"), "msg_1", testNow, body), body, ErrSignature},
-		{"another id", func() *http.Request { r := standardRequest(key, "msg_1", testNow, body); r.Header.Set("webhook-id", "msg_2"); return r }(), body, ErrSignature},
+		{"another id", func() *http.Request {
+			r := standardRequest(key, "msg_1", testNow, body)
+			r.Header.Set("webhook-id", "msg_2")
+			return r
+		}(), body, ErrSignature},
 		{"stale", standardRequest(key, "msg_1", testNow.Add(-10*time.Minute), body), body, ErrStale},
 		{"no headers", request(body, nil), body, ErrSignature},
 		{"unknown type", standardRequest(key, "m", testNow, []byte(`{"email":"a@b.example","type":"bouncy"}`)), []byte(`{"email":"a@b.example","type":"bouncy"}`), ErrMalformed},

@@ -32,16 +32,16 @@ type postmarkRecord struct {
 
 // postmarkKinds maps Postmark's bounce types to what twostep does with
 // them; a type not listed (auto-responders, subscriptions…) is ignored.
-var postmarkKinds = map[string]Kind{
-	"HardBounce":          Hard,
-	"BadEmailAddress":     Hard,
-	"ManuallyDeactivated": Hard,
-	"SpamComplaint":       Complaint,
-	"SpamNotification":    Complaint,
-	"SoftBounce":          Soft,
-	"Transient":           Soft,
-	"DnsError":            Soft,
-	"Blocked":             Soft,
+var postmarkKinds = map[string]drip.ReportKind{
+	"HardBounce":          drip.ReportHard,
+	"BadEmailAddress":     drip.ReportHard,
+	"ManuallyDeactivated": drip.ReportHard,
+	"SpamComplaint":       drip.ReportComplaint,
+	"SpamNotification":    drip.ReportComplaint,
+	"SoftBounce":          drip.ReportSoft,
+	"Transient":           drip.ReportSoft,
+	"DnsError":            drip.ReportSoft,
+	"Blocked":             drip.ReportSoft,
 }
 
 // equal compares in constant time, whatever the lengths.
@@ -51,8 +51,8 @@ func equal(a, b string) bool {
 }
 
 // Parse checks the credentials and returns the record's event.
-func (p *PostmarkAuth) Parse(_ context.Context, r *http.Request, body []byte) (Batch, error) {
-	b := Batch{Provider: Postmark}
+func (p *PostmarkAuth) Parse(_ context.Context, r *http.Request, body []byte) (drip.ReportBatch, error) {
+	b := drip.ReportBatch{Provider: drip.ProviderPostmark}
 	user, pass, ok := r.BasicAuth()
 	// Both comparisons always run, so timing tells nothing about which failed.
 	userOK, passOK := equal(user, p.User), equal(pass, p.Password)
@@ -80,7 +80,7 @@ func (p *PostmarkAuth) Parse(_ context.Context, r *http.Request, body []byte) (B
 	}
 	// Postmark's MessageID is its own id, not our Message-ID header, so the
 	// event is matched by address.
-	b.Events = []Event{{Provider: Postmark, ID: rec.RecordType + "/" + string(rec.ID), Kind: k, Email: rec.Email,
+	b.Reports = []drip.Report{{Provider: drip.ProviderPostmark, ID: rec.RecordType + "/" + string(rec.ID), Kind: k, Email: rec.Email,
 		Reason: drip.Truncate(reason, 1000), At: at}}
 	return b, nil
 }

@@ -58,8 +58,8 @@ type sendgridEvent struct {
 
 // Parse checks the signature and timestamp and returns the bounce, block,
 // drop-for-bounce and spam-report events of the batch.
-func (g *SendGridSigned) Parse(_ context.Context, r *http.Request, body []byte) (Batch, error) {
-	b := Batch{Provider: SendGrid}
+func (g *SendGridSigned) Parse(_ context.Context, r *http.Request, body []byte) (drip.ReportBatch, error) {
+	b := drip.ReportBatch{Provider: drip.ProviderSendGrid}
 	sig, err := base64.StdEncoding.DecodeString(r.Header.Get("X-Twilio-Email-Event-Webhook-Signature"))
 	if err != nil || len(sig) == 0 {
 		return b, ErrSignature
@@ -85,29 +85,29 @@ func (g *SendGridSigned) Parse(_ context.Context, r *http.Request, body []byte) 
 		return b, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	for _, e := range evs {
-		var k Kind
+		var k drip.ReportKind
 		switch {
 		case e.Event == "bounce" && e.Type == "blocked":
-			k = Soft
+			k = drip.ReportSoft
 		case e.Event == "bounce":
-			k = Hard
+			k = drip.ReportHard
 		case e.Event == "spamreport":
-			k = Complaint
+			k = drip.ReportComplaint
 		case e.Event == "dropped" && (e.Reason == "Bounced Address" || e.Reason == "Invalid"):
-			k = Hard
+			k = drip.ReportHard
 		case e.Event == "dropped" && e.Reason == "Spam Reporting Address":
-			k = Complaint
+			k = drip.ReportComplaint
 		default:
 			continue
 		}
 		if e.EventID == "" {
-			return Batch{Provider: SendGrid}, fmt.Errorf("%w: an event has no sg_event_id", ErrMalformed)
+			return drip.ReportBatch{Provider: drip.ProviderSendGrid}, fmt.Errorf("%w: an event has no sg_event_id", ErrMalformed)
 		}
 		reason := e.Reason
 		if e.Status != "" {
 			reason = e.Status + " " + reason
 		}
-		b.Events = append(b.Events, Event{Provider: SendGrid, ID: e.EventID, Kind: k, Email: e.Email,
+		b.Reports = append(b.Reports, drip.Report{Provider: drip.ProviderSendGrid, ID: e.EventID, Kind: k, Email: e.Email,
 			MessageID: NormalizeMessageID(e.SMTPID), Reason: drip.Truncate(reason, 1000), At: time.Unix(e.Timestamp, 0).UTC()})
 	}
 	return b, nil

@@ -71,7 +71,7 @@ func (m *snsMessage) signedString() (string, error) {
 	return b.String(), nil
 }
 
-// SNS verifies Amazon SNS messages carrying SES bounce and complaint
+// SNS verifies Amazon SNS messages carrying drip.ProviderSES bounce and complaint
 // notifications.
 type SNS struct {
 	// Topics is the allow-list of topic ARNs (SES_SNS_TOPICS).
@@ -213,11 +213,11 @@ func (s *SNS) verify(ctx context.Context, m *snsMessage) error {
 	return nil
 }
 
-// Parse verifies an SNS request and returns the SES events it carries. A
+// Parse verifies an SNS request and returns the drip.ProviderSES events it carries. A
 // verified SubscriptionConfirmation is confirmed here, by fetching its
 // SubscribeURL within the client's timeout; it carries no events.
-func (s *SNS) Parse(ctx context.Context, r *http.Request, body []byte) (Batch, error) {
-	b := Batch{Provider: SES}
+func (s *SNS) Parse(ctx context.Context, r *http.Request, body []byte) (drip.ReportBatch, error) {
+	b := drip.ReportBatch{Provider: drip.ProviderSES}
 	var m snsMessage
 	if err := json.Unmarshal(body, &m); err != nil {
 		return b, fmt.Errorf("%w: %v", ErrMalformed, err)
@@ -236,7 +236,7 @@ func (s *SNS) Parse(ctx context.Context, r *http.Request, body []byte) (Batch, e
 	}
 	at, _ := time.Parse(time.RFC3339, m.Timestamp)
 	evs, err := parseSES(m.MessageID, m.Message, at)
-	b.Events = evs
+	b.Reports = evs
 	return b, err
 }
 
@@ -261,7 +261,7 @@ func (s *SNS) confirm(ctx context.Context, raw string) error {
 	return nil
 }
 
-// sesNotification is the part of an SES notification (or SES event
+// sesNotification is the part of an drip.ProviderSES notification (or drip.ProviderSES event
 // publishing record) that says what happened to whom.
 type sesNotification struct {
 	NotificationType string `json:"notificationType"`
@@ -290,12 +290,12 @@ type sesNotification struct {
 	} `json:"mail"`
 }
 
-// parseSES turns one SES notification into events, one per recipient; the
+// parseSES turns one drip.ProviderSES notification into events, one per recipient; the
 // event id is the SNS message id and the recipient.
-func parseSES(snsID, message string, at time.Time) ([]Event, error) {
+func parseSES(snsID, message string, at time.Time) ([]drip.Report, error) {
 	var n sesNotification
 	if err := json.Unmarshal([]byte(message), &n); err != nil {
-		return nil, fmt.Errorf("%w: SES notification: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: drip.ProviderSES notification: %v", ErrMalformed, err)
 	}
 	msgID := n.Mail.CommonHeaders.MessageID
 	for _, h := range n.Mail.Headers {
@@ -308,20 +308,20 @@ func parseSES(snsID, message string, at time.Time) ([]Event, error) {
 	if kind == "" {
 		kind = n.EventType
 	}
-	var evs []Event
+	var evs []drip.Report
 	switch kind {
 	case "Bounce":
-		k := Soft
+		k := drip.ReportSoft
 		if n.Bounce.BounceType == "Permanent" {
-			k = Hard
+			k = drip.ReportHard
 		}
 		for _, r := range n.Bounce.BouncedRecipients {
-			evs = append(evs, Event{Provider: SES, ID: snsID + "/" + r.EmailAddress, Kind: k, Email: r.EmailAddress,
+			evs = append(evs, drip.Report{Provider: drip.ProviderSES, ID: snsID + "/" + r.EmailAddress, Kind: k, Email: r.EmailAddress,
 				MessageID: msgID, Reason: drip.Truncate(r.DiagnosticCode, 1000), At: at})
 		}
 	case "Complaint":
 		for _, r := range n.Complaint.ComplainedRecipients {
-			evs = append(evs, Event{Provider: SES, ID: snsID + "/" + r.EmailAddress, Kind: Complaint, Email: r.EmailAddress,
+			evs = append(evs, drip.Report{Provider: drip.ProviderSES, ID: snsID + "/" + r.EmailAddress, Kind: drip.ReportComplaint, Email: r.EmailAddress,
 				MessageID: msgID, Reason: drip.Truncate(n.Complaint.FeedbackType, 1000), At: at})
 		}
 	}
