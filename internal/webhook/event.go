@@ -1,5 +1,5 @@
 // Package webhook receives bounce and complaint reports that mail providers
-// send after the SMTP session has ended: Amazon drip.ProviderSES through SNS, Postmark,
+// send after the SMTP session has ended: Amazon SES through SNS, Postmark,
 // SendGrid, Mailgun, and a generic Standard Webhooks sender. Each provider
 // has one file that verifies exactly what that provider signs and turns its
 // payload into drip.Reports; handler.go stores them before answering.
