@@ -167,7 +167,7 @@ func TestSNSVerifiesBothSignatureVersionsAndReadsTheSESBounce(t *testing.T) {
 	s := &SNS{Topics: []string{topic}, Client: ca.client, Roots: ca.pool, Now: clock}
 	for _, v := range []string{"1", "2"} {
 		m := snsNotification(sesBounce)
-		m["Subject"] = "Amazon drip.ProviderSES Email Event Notification"
+		m["Subject"] = "Amazon SES Email Event Notification"
 		b, err := s.Parse(context.Background(), request(ca.snsBody(t, m, v), nil), ca.snsBody(t, m, v))
 		if err != nil {
 			t.Fatalf("version %s: %v", v, err)

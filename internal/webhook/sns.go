@@ -71,7 +71,7 @@ func (m *snsMessage) signedString() (string, error) {
 	return b.String(), nil
 }
 
-// SNS verifies Amazon SNS messages carrying drip.ProviderSES bounce and complaint
+// SNS verifies Amazon SNS messages carrying SES bounce and complaint
 // notifications.
 type SNS struct {
 	// Topics is the allow-list of topic ARNs (SES_SNS_TOPICS).
@@ -213,7 +213,7 @@ func (s *SNS) verify(ctx context.Context, m *snsMessage) error {
 	return nil
 }
 
-// Parse verifies an SNS request and returns the drip.ProviderSES events it carries. A
+// Parse verifies an SNS request and returns the SES events it carries. A
 // verified SubscriptionConfirmation is confirmed here, by fetching its
 // SubscribeURL within the client's timeout; it carries no events.
 func (s *SNS) Parse(ctx context.Context, r *http.Request, body []byte) (drip.ReportBatch, error) {
@@ -261,7 +261,7 @@ func (s *SNS) confirm(ctx context.Context, raw string) error {
 	return nil
 }
 
-// sesNotification is the part of an drip.ProviderSES notification (or drip.ProviderSES event
+// sesNotification is the part of an SES notification (or SES event
 // publishing record) that says what happened to whom.
 type sesNotification struct {
 	NotificationType string `json:"notificationType"`
@@ -290,12 +290,12 @@ type sesNotification struct {
 	} `json:"mail"`
 }
 
-// parseSES turns one drip.ProviderSES notification into events, one per recipient; the
+// parseSES turns one SES notification into events, one per recipient; the
 // event id is the SNS message id and the recipient.
 func parseSES(snsID, message string, at time.Time) ([]drip.Report, error) {
 	var n sesNotification
 	if err := json.Unmarshal([]byte(message), &n); err != nil {
-		return nil, fmt.Errorf("%w: drip.ProviderSES notification: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: SES notification: %v", ErrMalformed, err)
 	}
 	msgID := n.Mail.CommonHeaders.MessageID
 	for _, h := range n.Mail.Headers {
