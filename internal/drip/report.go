@@ -69,3 +69,31 @@ type ReportBatch struct {
 
 // ErrReplay means a one-time token of a report was seen before.
 var ErrReplay = errors.New("this request was already received")
+
+// ReportOutcome is what recording a report did.
+type ReportOutcome string
+
+// The outcomes of a report, as the reports table's CHECK lists them.
+const (
+	OutcomeBounced      ReportOutcome = "bounced"      // the reader gets no more mail
+	OutcomeUnsubscribed ReportOutcome = "unsubscribed" // a complaint: the reader left
+	OutcomeCounted      ReportOutcome = "counted"      // a soft bounce, below the limit
+	OutcomeUnmatched    ReportOutcome = "unmatched"    // no delivery or reader matched; stored only
+	OutcomeNoChange     ReportOutcome = "no_change"    // the reader already gets no mail
+)
+
+// ReportOutcomes lists every ReportOutcome.
+var ReportOutcomes = []ReportOutcome{OutcomeBounced, OutcomeUnsubscribed, OutcomeCounted, OutcomeUnmatched, OutcomeNoChange}
+
+// Recorded is a report stored for the first time, with what it did.
+type Recorded struct {
+	Report
+	SubscriberID int64 // 0 when unmatched
+	Outcome      ReportOutcome
+}
+
+// SoftBounceLimit soft bounces within SoftBounceWindow count as a hard one.
+const (
+	SoftBounceLimit  = 3
+	SoftBounceWindow = 30 * 24 * time.Hour
+)

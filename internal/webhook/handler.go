@@ -20,7 +20,7 @@ type Parser interface {
 // Recorder stores a batch and acts on it in one transaction: the events
 // not seen before are returned, a ReplayKey seen before is drip.ErrReplay.
 type Recorder interface {
-	RecordReports(ctx context.Context, b drip.ReportBatch) (fresh []drip.Report, err error)
+	RecordReports(ctx context.Context, b drip.ReportBatch) (fresh []drip.Recorded, err error)
 }
 
 // Handler serves POST /webhooks/{provider} for the providers configured.
@@ -50,7 +50,7 @@ func NewHandler(parsers map[drip.Provider]Parser, rec Recorder, log *slog.Logger
 
 // Count adds fresh events to the metrics; the bounce mailbox reader, which
 // records without a request, calls it too.
-func (h *Handler) Count(fresh []drip.Report) {
+func (h *Handler) Count(fresh []drip.Recorded) {
 	for _, e := range fresh {
 		if e.Kind == drip.ReportComplaint {
 			h.complaints.WithLabelValues(string(e.Provider)).Inc()
@@ -90,6 +90,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Count(fresh)
+	for _, f := range fresh {
+		if f.Outcome == drip.OutcomeUnmatched {
+			h.log.Warn("webhook report matched no reader", "provider", p, "event", f.ID, "kind", f.Kind, "message_id", f.MessageID)
+		}
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
