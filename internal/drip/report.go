@@ -2,6 +2,7 @@ package drip
 
 import (
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -97,3 +98,12 @@ const (
 	SoftBounceLimit  = 3
 	SoftBounceWindow = 30 * 24 * time.Hour
 )
+
+// NormalizeMessageID strips the angle brackets and spaces providers
+// variously keep or drop, so a reported Message-ID matches the one stored.
+func NormalizeMessageID(s string) string {
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, "<")
+	s = strings.TrimSuffix(s, ">")
+	return strings.TrimSpace(s)
+}

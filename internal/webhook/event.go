@@ -7,7 +7,6 @@ package webhook
 
 import (
 	"errors"
-	"strings"
 	"time"
 )
 
@@ -31,13 +30,4 @@ const Tolerance = 5 * time.Minute
 func fresh(ts, now time.Time) bool {
 	d := now.Sub(ts)
 	return d <= Tolerance && d >= -Tolerance
-}
-
-// NormalizeMessageID strips the angle brackets and spaces providers
-// variously keep or drop, so a reported Message-ID matches the one stored.
-func NormalizeMessageID(s string) string {
-	s = strings.TrimSpace(s)
-	s = strings.TrimPrefix(s, "<")
-	s = strings.TrimSuffix(s, ">")
-	return strings.TrimSpace(s)
 }

@@ -96,6 +96,6 @@ func (g *StandardWebhooks) Parse(_ context.Context, r *http.Request, body []byte
 		return b, fmt.Errorf("%w: email or message_id is required", ErrMalformed)
 	}
 	b.Reports = []drip.Report{{Provider: drip.ProviderGeneric, ID: id, Kind: rep.Type, Email: rep.Email,
-		MessageID: NormalizeMessageID(rep.MessageID), Reason: drip.Truncate(rep.Reason, 1000), At: time.Unix(ts, 0).UTC()}}
+		MessageID: drip.NormalizeMessageID(rep.MessageID), Reason: drip.Truncate(rep.Reason, 1000), At: time.Unix(ts, 0).UTC()}}
 	return b, nil
 }

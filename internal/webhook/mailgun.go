@@ -110,7 +110,7 @@ func (m *MailgunSigned) Parse(_ context.Context, _ *http.Request, body []byte) (
 	}
 	sec, frac := math.Modf(e.Timestamp)
 	b.Reports = []drip.Report{{Provider: drip.ProviderMailgun, ID: e.ID, Kind: k, Email: e.Recipient,
-		MessageID: NormalizeMessageID(e.Message.Headers.MessageID), Reason: drip.Truncate(reason, 1000),
+		MessageID: drip.NormalizeMessageID(e.Message.Headers.MessageID), Reason: drip.Truncate(reason, 1000),
 		At: time.Unix(int64(sec), int64(frac*1e9)).UTC()}}
 	return b, nil
 }

@@ -108,7 +108,7 @@ func (g *SendGridSigned) Parse(_ context.Context, r *http.Request, body []byte) 
 			reason = e.Status + " " + reason
 		}
 		b.Reports = append(b.Reports, drip.Report{Provider: drip.ProviderSendGrid, ID: e.EventID, Kind: k, Email: e.Email,
-			MessageID: NormalizeMessageID(e.SMTPID), Reason: drip.Truncate(reason, 1000), At: time.Unix(e.Timestamp, 0).UTC()})
+			MessageID: drip.NormalizeMessageID(e.SMTPID), Reason: drip.Truncate(reason, 1000), At: time.Unix(e.Timestamp, 0).UTC()})
 	}
 	return b, nil
 }

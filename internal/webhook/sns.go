@@ -303,7 +303,7 @@ func parseSES(snsID, message string, at time.Time) ([]drip.Report, error) {
 			msgID = h.Value
 		}
 	}
-	msgID = NormalizeMessageID(msgID)
+	msgID = drip.NormalizeMessageID(msgID)
 	kind := n.NotificationType
 	if kind == "" {
 		kind = n.EventType
