@@ -325,9 +325,9 @@ func TestABounceMailboxThatRefusesTheLoginIsAnErrorAndLeavesTheMessages(t *testi
 
 func TestParseURL(t *testing.T) {
 	good := map[string]Account{
-		"imaps://bounces:p%40ss@mail.example.org":              {Addr: "mail.example.org:993", TLS: "tls", User: "bounces", Password: "p@ss", Folder: "INBOX"},
-		"imap://b:p@mail.example.org/Bounces":                  {Addr: "mail.example.org:143", TLS: "starttls", User: "b", Password: "p", Folder: "Bounces"},
-		"imap://b:p@127.0.0.1:1143/INBOX?tls=none":             {Addr: "127.0.0.1:1143", TLS: "none", User: "b", Password: "p", Folder: "INBOX"},
+		"imaps://bounces:p%40ss@mail.example.org":            {Addr: "mail.example.org:993", TLS: "tls", User: "bounces", Password: "p@ss", Folder: "INBOX"},
+		"imap://b:p@mail.example.org/Bounces":                {Addr: "mail.example.org:143", TLS: "starttls", User: "b", Password: "p", Folder: "Bounces"},
+		"imap://b:p@127.0.0.1:1143/INBOX?tls=none":           {Addr: "127.0.0.1:1143", TLS: "none", User: "b", Password: "p", Folder: "INBOX"},
 		"imaps://user+tag@example.com:p@[::1]:993/INBOX/Sub": {Addr: "[::1]:993", TLS: "tls", User: "user+tag@example.com", Password: "p", Folder: "INBOX/Sub"},
 	}
 	for raw, want := range good {

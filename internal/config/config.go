@@ -32,6 +32,7 @@ type Config struct {
 	SMTPRate        float64
 	LessonsDir      string
 	TemplatesDir    string
+	Reports         Reports // bounce and complaint reports: webhooks, bounce mailbox
 }
 
 // SMTP is the parsed SMTP_URL.
@@ -129,6 +130,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.SMTPRate, err = strconv.ParseFloat(get("SMTP_RATE", "0"), 64); err != nil || !(c.SMTPRate >= 0 && c.SMTPRate <= 1e6) {
 		return c, &Error{"SMTP_RATE", "must be a number of messages per second from 0 (unlimited) to 1000000"}
+	}
+	if c.Reports, err = loadReports(get); err != nil {
+		return c, err
 	}
 	return c, nil
 }
