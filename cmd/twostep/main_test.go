@@ -63,7 +63,7 @@ type proc struct {
 // (PG* variables, HOME for .pgpass), so the developer's own DATABASE_URL or
 // SMTP_URL never leak in. The process is killed when the test ends, and its
 // stderr logged if the test failed.
-func startCmd(t *testing.T, dir string, vars map[string]string, args ...string) *proc {
+func startCmd(t testing.TB, dir string, vars map[string]string, args ...string) *proc {
 	t.Helper()
 	var env []string
 	for _, kv := range os.Environ() {
@@ -426,7 +426,7 @@ func TestMigrateCreatesTheDatabaseWhenItIsMissing(t *testing.T) {
 }
 
 // freeAddr returns a loopback address with a port nothing listens on.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -445,7 +445,7 @@ var noRedirect = &http.Client{
 
 // startServe starts `twostep serve` in dir on a fresh database and waits until
 // /readyz answers 200. It returns the process and its base URL.
-func startServe(t *testing.T, dir string, vars map[string]string) (*proc, string) {
+func startServe(t testing.TB, dir string, vars map[string]string) (*proc, string) {
 	t.Helper()
 	addr := freeAddr(t)
 	base := "http://" + addr

@@ -242,19 +242,7 @@ func signupCeiling(b *testing.B, pool *pgxpool.Pool, n int) (float64, []time.Dur
 func benchInsertSignup(ctx context.Context, pool *pgxpool.Pool, i int) error {
 	now := time.Now()
 	var id int64
-	return pool.QueryRow(ctx, `
-		WITH ins AS (
-			INSERT INTO subscribers (email, name, time_zone, consent_at, consent_ip,
-				consent_user_agent, consent_form_url, consent_version, confirmation_sent_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $4)
-			ON CONFLICT (lower(email)) DO NOTHING
-			RETURNING id
-		), ev AS (
-			INSERT INTO events (subscriber_id, kind, actor, at) SELECT id, 'signup', 'subscriber', $4 FROM ins
-		), ob AS (
-			INSERT INTO outbox (subscriber_id, kind, next_attempt_at, created_at) SELECT id, 'confirm', $4, $4 FROM ins
-		)
-		SELECT id FROM ins`,
+	return pool.QueryRow(ctx, store.SignupStatement,
 		benchEmail(i), "Bench Reader", "Europe/Berlin", now, "127.0.0.1", "twostep-bench/1",
 		"http://127.0.0.1/", web.ConsentVersion).Scan(&id)
 }
