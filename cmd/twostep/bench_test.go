@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -235,3 +236,231 @@ func countRows(b *testing.B, dbURL, query string) int {
 	return n
 }
 
+var (
+	burstRate     = flag.Int("burst-rate", 1000, "signups per second in BenchmarkConfirmationBurst")
+	burstDuration = flag.Duration("burst-duration", 30*time.Second, "length of the signup burst")
+	drainN        = flag.Int("drain-n", 10000, "queued confirmations and due readers in the drain phase")
+)
+
+// burstScript paces each of wrk's connections so that together they post
+// the rate given as its first argument.
+const burstScript = `
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+local n, run, pause = 0, "", 0
+function init(args)
+  run = args[1]
+  pause = tonumber(args[2])
+end
+function delay()
+  return pause
+end
+function request()
+  n = n + 1
+  local body = "email=" .. run .. "-" .. tid .. "-" .. n .. "%40bench.example&tz=UTC&website="
+  return wrk.format("POST", "/subscribe", {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
+end
+`
+
+// arrivals records when the sink was handed each recipient.
+type arrivals struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+func newArrivals(sink *smtptest.Server) *arrivals {
+	a := &arrivals{at: map[string]time.Time{}}
+	sink.SetHook(func(ev smtptest.Event) error {
+		if ev.Stage == smtptest.StageRcpt {
+			now := time.Now()
+			a.mu.Lock()
+			a.at[ev.To] = now
+			a.mu.Unlock()
+		}
+		return nil
+	})
+	return a
+}
+
+func (a *arrivals) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.at)
+}
+
+// rate is how many recipients with prefix arrived per second, first to last.
+func (a *arrivals) rate(prefix string) (float64, int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var first, last time.Time
+	n := 0
+	for to, t := range a.at {
+		if !strings.HasPrefix(to, prefix) {
+			continue
+		}
+		n++
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+		if t.After(last) {
+			last = t
+		}
+	}
+	if n < 2 {
+		return 0, n
+	}
+	return float64(n-1) / last.Sub(first).Seconds(), n
+}
+
+// BenchmarkConfirmationBurst measures how soon confirmations arrive while
+// signups pour in, and how fast the outbox drains a backlog next to how
+// fast a delivery pass sends, all as a user would run it: `twostep serve`
+// and `twostep send` as processes, wrk as the load generator, an
+// in-process SMTP sink that timestamps each recipient it is handed.
+//
+// Phase 1: wrk posts -burst-rate signups per second for -burst-duration;
+// each confirmation's latency is its arrival at the sink minus the time
+// the server stored the signup (consent_at).
+// Phase 2: -drain-n queued confirmations and -drain-n due readers on a
+// fresh database, sent by one `twostep send`: the outbox's drain rate and
+// the pass's rate, first arrival to last, on the same sink in the same run.
+//
+//	go test ./cmd/twostep/ -run '^$' -bench BenchmarkConfirmationBurst -benchtime 1x
+func BenchmarkConfirmationBurst(b *testing.B) {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		b.Fatal("wrk is needed: apt-get install -y wrk")
+	}
+	ctx := context.Background()
+	dir := b.TempDir()
+	script := filepath.Join(dir, "burst.lua")
+	if err := os.WriteFile(script, []byte(burstScript), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		// Phase 1: latency during a burst.
+		sink := smtptest.Start(b)
+		sink.Discard()
+		arr := newArrivals(sink)
+		vars := map[string]string{"SMTP_URL": "smtp://" + sink.Addr + "?tls=none", "SIGNUP_RATE_LIMIT": "0", "SEND_SCHEDULE": "@every 1h"}
+		p, base := startServe(b, dir, vars)
+		conns := 64
+		pause := conns * 1000 / *burstRate
+		out, err := exec.Command("wrk", "-t2", "-c"+strconv.Itoa(conns), "-d"+burstDuration.String(), "--timeout", "10s",
+			"-s", script, base, "--", "burst", strconv.Itoa(pause)).CombinedOutput()
+		if err != nil {
+			b.Fatalf("wrk: %v\n%s", err, out)
+		}
+		m := wrkRate.FindStringSubmatch(string(out))
+		if m == nil {
+			b.Fatalf("wrk printed no rate:\n%s", out)
+		}
+		posted, _ := strconv.ParseFloat(m[1], 64)
+		stored := countRows(b, vars["DATABASE_URL"], `SELECT count(*) FROM subscribers`)
+		deadline := time.Now().Add(2 * time.Minute)
+		for arr.count() < stored && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		terminate(b, p)
+		conn, err := pgx.Connect(ctx, vars["DATABASE_URL"])
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows, err := conn.Query(ctx, `SELECT email, consent_at FROM subscribers`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var lat []float64
+		within := 0
+		arr.mu.Lock()
+		for rows.Next() {
+			var email string
+			var at time.Time
+			if err := rows.Scan(&email, &at); err != nil {
+				b.Fatal(err)
+			}
+			got, ok := arr.at[email]
+			if !ok {
+				continue
+			}
+			d := got.Sub(at).Seconds()
+			lat = append(lat, d)
+			if d <= 5 {
+				within++
+			}
+		}
+		arr.mu.Unlock()
+		rows.Close()
+		conn.Close(ctx)
+		if len(lat) < stored {
+			b.Errorf("%d of %d confirmations arrived within 2 minutes of the burst", len(lat), stored)
+		}
+		if len(lat) == 0 {
+			b.Fatal("no confirmation arrived")
+		}
+		slices.Sort(lat)
+
+		// Phase 2: drain rate and pass rate, one `twostep send`.
+		sink2 := smtptest.Start(b)
+		sink2.Discard()
+		arr2 := newArrivals(sink2)
+		dbURL := dbtest.URL(b)
+		seedDrain(b, dbURL, *drainN)
+		send := startCmd(b, dir, map[string]string{"DATABASE_URL": dbURL, "SMTP_URL": "smtp://" + sink2.Addr + "?tls=none"}, "send")
+		if code := send.wait(b, 10*time.Minute); code != 0 {
+			b.Fatalf("twostep send exited %d:\n%s", code, send.stderr.String())
+		}
+		drain, nc := arr2.rate("c")
+		pass, nl := arr2.rate("l")
+		if nc != *drainN || nl != *drainN {
+			b.Fatalf("send delivered %d confirmations and %d lessons, want %d of each", nc, nl, *drainN)
+		}
+
+		p50, p99 := lat[len(lat)*50/100], lat[len(lat)*99/100]
+		b.ReportMetric(posted, "signups/s")
+		b.ReportMetric(p50, "p50-s")
+		b.ReportMetric(p99, "p99-s")
+		b.ReportMetric(100*float64(within)/float64(len(lat)), "pct-within-5s")
+		b.ReportMetric(drain, "drain-msgs/s")
+		b.ReportMetric(pass, "pass-msgs/s")
+		b.ReportMetric(100*drain/pass, "drain-pct-of-pass")
+		b.Logf("burst: %.0f signups/s for %s; signup-to-mail p50 %.2f s, p99 %.2f s, %.1f %% within 5 s; outbox drain %.0f msgs/s vs pass %.0f msgs/s = %.0f %%",
+			posted, *burstDuration, p50, p99, 100*float64(within)/float64(len(lat)), drain, pass, 100*drain/pass)
+	}
+}
+
+// seedDrain queues n confirmations (recipients c…) and makes n readers due
+// for lesson 2 (recipients l…).
+func seedDrain(b *testing.B, dbURL string, n int) {
+	b.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, q := range []string{
+		`WITH s AS (
+			INSERT INTO subscribers (email, time_zone, consent_at, confirmation_sent_at)
+			SELECT 'c' || g || '@bench.example', 'UTC', now(), now() FROM generate_series(1, $1) g RETURNING id)
+		INSERT INTO outbox (subscriber_id, kind, next_attempt_at) SELECT id, 'confirm', now() - interval '1 second' FROM s`,
+		`INSERT INTO subscribers (email, status, time_zone, send_weekday, send_hour, next_lesson, next_due_at, consent_at, confirmed_at)
+		SELECT 'l' || g || '@bench.example', 'active', 'UTC', 1, 8, 2, now() - interval '1 minute', now() - interval '8 days', now() - interval '8 days'
+		FROM generate_series(1, $1) g`,
+		`INSERT INTO deliveries (subscriber_id, round, lesson, status, attempts, due_at, sent_at)
+		SELECT id, 1, 1, 'sent', 1, now() - interval '7 days', now() - interval '7 days' FROM subscribers WHERE status = 'active'`,
+	} {
+		var args []any
+		if strings.Contains(q, "$1") {
+			args = append(args, n)
+		}
+		if _, err := conn.Exec(ctx, q, args...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := conn.Exec(ctx, `ANALYZE`); err != nil {
+		b.Fatal(err)
+	}
+}

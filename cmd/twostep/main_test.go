@@ -109,7 +109,7 @@ func (p *proc) exited() bool {
 
 // wait returns the exit status, failing the test if the process is still
 // running after d. A death by signal is -1.
-func (p *proc) wait(t *testing.T, d time.Duration) int {
+func (p *proc) wait(t testing.TB, d time.Duration) int {
 	t.Helper()
 	select {
 	case <-p.done:
@@ -486,7 +486,7 @@ func subscribe(t *testing.T, base, email string) {
 }
 
 // terminate sends SIGTERM and wants a clean exit within 10 s.
-func terminate(t *testing.T, p *proc) {
+func terminate(t testing.TB, p *proc) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
