@@ -51,6 +51,8 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 		return err
 	}
 
+	webhooks, mailbox := reportSources(cfg.Reports, a.db, log, reg)
+
 	nudge := make(chan struct{}, 1)
 	c := a.letters.Course
 	srv, err := web.New(a.db, a.letters.Signer, web.Options{
@@ -61,6 +63,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 		Log:             log,
 		Lessons:         &send.Pages{Library: a.library, Letters: a.letters},
 		Admin:           adminHandler,
+		Webhooks:        webhooks,
 		Nudge: func() {
 			select {
 			case nudge <- struct{}{}:
@@ -96,6 +99,9 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	defer stopWork()
 	var workers sync.WaitGroup
 	workers.Go(func() { outbox.Run(workCtx, nudge) })
+	if mailbox != nil {
+		workers.Go(func() { mailbox.Run(workCtx, time.Minute) })
+	}
 	// SkipIfStillRunning: a pass longer than the schedule's interval is
 	// not joined by a second one in the same process.
 	sched := cron.New(cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))

@@ -49,6 +49,9 @@ func (s *Server) Handler() http.Handler {
 	if s.opts.Admin != nil {
 		r.Mount("/admin", s.opts.Admin)
 	}
+	if s.opts.Webhooks != nil {
+		r.Post("/webhooks/{provider}", s.opts.Webhooks.ServeHTTP)
+	}
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
@@ -64,9 +67,9 @@ func (s *Server) Handler() http.Handler {
 // form is larger.
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The admin sets its own limit on each route: a CSV upload is far
-		// larger than any form.
-		if r.URL.Path != "/admin" && !strings.HasPrefix(r.URL.Path, "/admin/") {
+		// The admin sets its own limit on each route (a CSV upload is far
+		// larger than any form), and so do the webhooks (webhook.MaxBody).
+		if r.URL.Path != "/admin" && !strings.HasPrefix(r.URL.Path, "/admin/") && !strings.HasPrefix(r.URL.Path, "/webhooks/") {
 			r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 		}
 		next.ServeHTTP(w, r)

@@ -45,6 +45,8 @@ type Options struct {
 	Lessons Lessons
 	// Admin, when set, is mounted at /admin.
 	Admin http.Handler
+	// Webhooks, when set, serves POST /webhooks/{provider}.
+	Webhooks http.Handler
 }
 
 // Server holds what the handlers share.
