@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -267,22 +268,37 @@ end
 
 // arrivals records when the sink was handed each recipient.
 type arrivals struct {
-	mu sync.Mutex
-	at map[string]time.Time
+	mu    sync.Mutex
+	at    map[string]time.Time
+	times map[string]int // how often each recipient arrived
 }
 
 func newArrivals(sink *smtptest.Server) *arrivals {
-	a := &arrivals{at: map[string]time.Time{}}
+	a := &arrivals{at: map[string]time.Time{}, times: map[string]int{}}
 	sink.SetHook(func(ev smtptest.Event) error {
 		if ev.Stage == smtptest.StageRcpt {
 			now := time.Now()
 			a.mu.Lock()
 			a.at[ev.To] = now
+			a.times[ev.To]++
 			a.mu.Unlock()
 		}
 		return nil
 	})
 	return a
+}
+
+// twice counts the recipients that arrived more than once.
+func (a *arrivals) twice() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, c := range a.times {
+		if c > 1 {
+			n++
+		}
+	}
+	return n
 }
 
 func (a *arrivals) count() int {
@@ -462,5 +478,46 @@ func seedDrain(b *testing.B, dbURL string, n int) {
 	}
 	if _, err := conn.Exec(ctx, `ANALYZE`); err != nil {
 		b.Fatal(err)
+	}
+}
+
+var copiesN = flag.Int("copies-n", 20000, "due readers in BenchmarkCopies")
+
+// BenchmarkCopies runs one delivery pass over -copies-n due readers with
+// 1, 2 and 4 copies of `twostep send` started together on one database,
+// into one sink, and reports each run's rate (first arrival to last) and
+// how many readers got their lesson twice (always 0: the ledger and the
+// SKIP LOCKED claims share the work). Each copy runs its own pool and its
+// own SMTP_MAX_CONNS connections.
+//
+//	go test ./cmd/twostep/ -run '^$' -bench BenchmarkCopies -benchtime 1x
+func BenchmarkCopies(b *testing.B) {
+	dir := b.TempDir()
+	for b.Loop() {
+		for _, copies := range []int{1, 2, 4} {
+			sink := smtptest.Start(b)
+			sink.Discard()
+			arr := newArrivals(sink)
+			dbURL := dbtest.URL(b)
+			seedDrain(b, dbURL, *copiesN)
+			// The confirmations are not this benchmark's: drop them.
+			countRows(b, dbURL, `WITH d AS (DELETE FROM outbox RETURNING 1) SELECT count(*) FROM d`)
+			vars := map[string]string{"DATABASE_URL": dbURL, "SMTP_URL": "smtp://" + sink.Addr + "?tls=none"}
+			procs := make([]*proc, copies)
+			for i := range procs {
+				procs[i] = startCmd(b, dir, vars, "send")
+			}
+			for _, p := range procs {
+				if code := p.wait(b, 10*time.Minute); code != 0 {
+					b.Fatalf("twostep send exited %d:\n%s", code, p.stderr.String())
+				}
+			}
+			rate, n := arr.rate("l")
+			if n != *copiesN || arr.twice() != 0 {
+				b.Fatalf("%d copies: %d of %d readers got their lesson, %d twice", copies, n, *copiesN, arr.twice())
+			}
+			b.ReportMetric(rate, fmt.Sprintf("msgs/s-%d-copies", copies))
+			b.Logf("%d copies: %.0f msgs/s, %d readers, none twice", copies, rate, n)
+		}
 	}
 }
