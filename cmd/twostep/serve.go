@@ -113,6 +113,9 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	log.Info("twostep is serving", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String())
+	if adminHandler != nil {
+		log.Info("admin is on", "url", cfg.BaseURL.String()+"/admin/login", "email", cfg.AdminEmail)
+	}
 
 	select {
 	case err = <-serveErr:
