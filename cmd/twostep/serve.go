@@ -64,6 +64,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 		Lessons:         &send.Pages{Library: a.library, Letters: a.letters},
 		Admin:           adminHandler,
 		Webhooks:        webhooks,
+		TrustedProxies:  cfg.TrustedProxies,
 		Nudge: func() {
 			select {
 			case nudge <- struct{}{}:

@@ -97,7 +97,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		SubjectType: "session", IP: web.ClientIP(r)}); err != nil {
 		h.log.Error("audit sign-in", "err", err)
 	}
-	h.setCookie(w, id)
+	h.setCookie(w, r, id)
 	redirect(w, r, next)
 }
 
@@ -111,7 +111,7 @@ func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
 		SubjectType: "session", IP: web.ClientIP(r)}); err != nil {
 		h.log.Error("audit sign-out", "err", err)
 	}
-	h.setCookie(w, "")
+	h.setCookie(w, r, "")
 	redirect(w, r, "/admin/login")
 }
 
@@ -162,8 +162,10 @@ func (h *handler) session(r *http.Request) (*store.AdminSession, error) {
 
 // setCookie sets the session cookie, or deletes it when value is empty.
 // Max-Age rather than Expires: the browser's clock need not agree with ours.
-func (h *handler) setCookie(w http.ResponseWriter, value string) {
-	c := &http.Cookie{Name: cookieName, Value: value, Path: "/admin", HttpOnly: true, Secure: h.secure,
+// Secure when BASE_URL is https or the request came over TLS, directly or
+// through a trusted proxy that said so (web.IsHTTPS).
+func (h *handler) setCookie(w http.ResponseWriter, r *http.Request, value string) {
+	c := &http.Cookie{Name: cookieName, Value: value, Path: "/admin", HttpOnly: true, Secure: h.secure || web.IsHTTPS(r),
 		SameSite: http.SameSiteLaxMode, MaxAge: int(sessionMaxAge.Seconds())}
 	if value == "" {
 		c.MaxAge = -1

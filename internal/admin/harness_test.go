@@ -49,6 +49,7 @@ type harness struct {
 	letters *send.Letters
 	open    mail.Opener
 	client  *http.Client // keeps cookies; never follows redirects
+	admin   http.Handler // the admin handler h.srv serves at /admin
 
 	mu  sync.Mutex
 	now time.Time
@@ -98,6 +99,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.admin = handler
 	r := chi.NewRouter()
 	r.Mount("/admin", handler)
 	h.srv = httptest.NewServer(r)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -33,6 +34,9 @@ type Config struct {
 	LessonsDir      string
 	TemplatesDir    string
 	Reports         Reports // bounce and complaint reports: webhooks, bounce mailbox
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For,
+	// Forwarded and X-Forwarded-Proto headers are believed; empty: none.
+	TrustedProxies []netip.Prefix
 }
 
 // SMTP is the parsed SMTP_URL.
@@ -131,10 +135,55 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.SMTPRate, err = strconv.ParseFloat(get("SMTP_RATE", "0"), 64); err != nil || !(c.SMTPRate >= 0 && c.SMTPRate <= 1e6) {
 		return c, &Error{"SMTP_RATE", "must be a number of messages per second from 0 (unlimited) to 1000000"}
 	}
+	if c.TrustedProxies, err = parseTrustedProxies(getenv("TRUSTED_PROXIES")); err != nil {
+		return c, &Error{"TRUSTED_PROXIES", err.Error()}
+	}
 	if c.Reports, err = loadReports(get); err != nil {
 		return c, err
 	}
 	return c, nil
+}
+
+// parseTrustedProxies reads a comma-separated list of CIDRs and bare IP
+// addresses (a bare address is a prefix of its full length). Empty entries,
+// as a trailing comma leaves, are skipped. IPv4-mapped IPv6 forms are kept
+// as IPv4, the form client addresses are compared in.
+func parseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for entry := range strings.SplitSeq(s, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		p, err := parsePrefix(entry)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an IP address or CIDR, e.g. 10.0.0.0/8, 192.0.2.7 or fd00::/8", entry)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return netip.Prefix{}, errors.New("not an address")
+		}
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	if a := p.Addr(); a.Is4In6() {
+		if p.Bits() < 96 {
+			return netip.Prefix{}, errors.New("an IPv4-mapped prefix shorter than /96")
+		}
+		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), nil
 }
 
 func intVar(s string, lo, hi int) (int, error) {

@@ -55,15 +55,3 @@ func TestNextLessonNowIsAllowedOnceADay(t *testing.T) {
 		t.Fatal("request after a day refused")
 	}
 }
-
-func TestEveryOfferedZoneLoads(t *testing.T) {
-	zs := Zones()
-	if len(zs) < 300 {
-		t.Fatalf("only %d zones", len(zs))
-	}
-	for _, z := range zs {
-		if loc, ok := LoadLocation(z); !ok || loc.String() != z {
-			t.Errorf("zone %q does not load", z)
-		}
-	}
-}

@@ -598,50 +598,6 @@ func TestDefaultSlotUsesTheConfirmationWeekdayInTheSubscribersZone(t *testing.T)
 	}
 }
 
-// LoadLocation's garbage cases are mostly refused twice over, by the shape
-// check and by time.LoadLocation; these pin the shape check on its own.
-func TestZoneNameShapeAloneRefusesWhatTheFileSystemMightAccept(t *testing.T) {
-	tests := []struct {
-		name  string
-		input string
-		ok    bool
-	}{
-		{"64 bytes of a valid shape pass", "America/" + strings.Repeat("A", 56), true},
-		{"65 bytes of a valid shape do not", "America/" + strings.Repeat("A", 57), false},
-		{"a doubled slash does not, though the file system would resolve it", "America//New_York", false},
-		{"a lower-case name does not, though a case-insensitive file system would find it", "america/new_york", false},
-		{"Local does not, though time.LoadLocation knows it", "Local", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := isZoneName(tt.input); got != tt.ok {
-				t.Errorf("isZoneName(%q) = %v, want %v", tt.input, got, tt.ok)
-			}
-		})
-	}
-}
-
-func TestLoadLocationAcceptsIANANames(t *testing.T) {
-	for _, name := range []string{
-		"America/New_York",
-		"Europe/Berlin",
-		"Asia/Kolkata",
-		"Australia/Lord_Howe",
-		"America/Argentina/Buenos_Aires",
-		"America/Port-au-Prince",
-		"Etc/GMT+5",
-		"Etc/UTC",
-		"UTC",
-	} {
-		t.Run(name+" is a zone", func(t *testing.T) {
-			loc, ok := LoadLocation(name)
-			if !ok || loc.String() != name {
-				t.Errorf("LoadLocation(%q) = %v, %v; want the zone, true", name, loc, ok)
-			}
-		})
-	}
-}
-
 func TestLoadLocationRejectsGarbage(t *testing.T) {
 	tests := []struct {
 		name  string

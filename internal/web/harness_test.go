@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -43,6 +44,7 @@ type harness struct {
 
 type harnessOpts struct {
 	rateLimit int
+	trusted   []netip.Prefix // TRUSTED_PROXIES
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
@@ -80,6 +82,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		SignupRateLimit: o.rateLimit,
 		Now:             h.clock,
 		Lessons:         &send.Pages{Library: lib, Letters: letters},
+		TrustedProxies:  o.trusted,
 	})
 	if err != nil {
 		t.Fatal(err)

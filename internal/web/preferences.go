@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -39,7 +42,8 @@ type prefs struct {
 	Lessons  int
 	Weekdays []time.Weekday
 	Hours    []int
-	Zones    []string
+	Zones    []zoneGroup
+	TimeZone string // the zone the reader's lessons keep, preselected in the picker
 	Weekday  time.Weekday
 	Hour     int
 	Next     string // the next lesson's local time, "" when none
@@ -85,8 +89,14 @@ func (s *Server) renderPrefs(w http.ResponseWriter, r *http.Request, status int,
 	p := prefs{
 		Sub: sub, Base: "/preferences/" + chiToken(r), Done: done, Problem: problem, Lessons: s.opts.Site.Lessons,
 		Weekdays: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday, time.Sunday},
-		Zones:    drip.Zones(), Weekday: slot.Weekday, Hour: slot.Hour,
+		Weekday:  slot.Weekday, Hour: slot.Hour,
+		// The zone the lessons are actually scheduled in, by its canonical
+		// name: the picker lists only canonical names, and a reader whose
+		// zone was missing from it (Europe/Amsterdam once was) saw the first
+		// entry, UTC, preselected and was moved there by saving the hour.
+		TimeZone: slot.Location.String(),
 	}
+	p.Zones = zonePicker(p.TimeZone, s.opts.Now())
 	for h := range 24 {
 		p.Hours = append(p.Hours, h)
 	}
@@ -136,6 +146,55 @@ func (s *Server) prefsAction(done string, act func(r *http.Request, sub *drip.Su
 	}
 }
 
+// zoneGroup is one region of the time zone picker.
+type zoneGroup struct {
+	Region string
+	Zones  []zoneOption
+}
+
+type zoneOption struct {
+	Name     string // the IANA name, the value posted
+	Label    string // "Amsterdam, Netherlands (UTC+01:00)"
+	Selected bool
+}
+
+// zonePicker groups every zone by region, Other last, each region sorted by
+// city; the label starts with the city, so typing a city's first letters on
+// the list finds it even without the page's search script. The offsets are
+// the ones in force at now.
+func zonePicker(current string, now time.Time) []zoneGroup {
+	byRegion := map[string][]zoneOption{}
+	for _, z := range drip.Zones() {
+		label := z.City
+		if z.Country != "" && z.Country != z.City {
+			label += ", " + z.Country
+		}
+		label += " (" + utcOffset(now.In(z.Location)) + ")"
+		byRegion[z.Region] = append(byRegion[z.Region], zoneOption{Name: z.Name, Label: label, Selected: z.Name == current})
+	}
+	regions := slices.Sorted(maps.Keys(byRegion))
+	if i := slices.Index(regions, "Other"); i >= 0 {
+		regions = append(slices.Delete(regions, i, i+1), "Other")
+	}
+	groups := make([]zoneGroup, 0, len(regions))
+	for _, r := range regions {
+		opts := byRegion[r]
+		slices.SortFunc(opts, func(a, b zoneOption) int { return strings.Compare(a.Label, b.Label) })
+		groups = append(groups, zoneGroup{Region: r, Zones: opts})
+	}
+	return groups
+}
+
+// utcOffset formats t's offset from UTC as UTC+05:30 or UTC-03:00.
+func utcOffset(t time.Time) string {
+	_, off := t.Zone()
+	sign := '+'
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	return fmt.Sprintf("UTC%c%02d:%02d", sign, off/3600, off%3600/60)
+}
+
 // problemError is a reader's mistake in a form, shown on the page.
 type problemError struct{ msg string }
 
@@ -160,7 +219,11 @@ func statusText(st drip.Status) string {
 func (s *Server) setSchedule(r *http.Request, sub *drip.Subscriber) error {
 	wd, err1 := strconv.Atoi(r.PostFormValue("weekday"))
 	hour, err2 := strconv.Atoi(r.PostFormValue("hour"))
-	loc, ok := drip.LoadLocation(r.PostFormValue("tz"))
+	tz := r.PostFormValue("tz")
+	if _, sent := r.PostForm["tz"]; !sent {
+		tz = sub.TimeZone // a form without the field keeps the zone
+	}
+	loc, ok := drip.LoadLocation(tz) // a legacy name becomes its canonical zone
 	slot := drip.Slot{Weekday: time.Weekday(wd), Hour: hour, Location: loc}
 	if err1 != nil || err2 != nil || !ok || slot.Valid() != nil {
 		return problemError{"Please choose a day, an hour and a time zone from the lists."}

@@ -13,6 +13,7 @@ import (
 // Handler returns every route twostep serves.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
+	r.Use(resolveClient(s.opts.TrustedProxies)) // ClientIP and IsHTTPS, once per request
 	r.Use(middleware.Recoverer)
 	r.Use(s.logRequests)
 	r.Use(limitBody)

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -47,6 +48,9 @@ type Options struct {
 	Admin http.Handler
 	// Webhooks, when set, serves POST /webhooks/{provider}.
 	Webhooks http.Handler
+	// TrustedProxies are the reverse proxies whose forwarding headers name
+	// the client (see clientip.go); empty: every header is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // Server holds what the handlers share.

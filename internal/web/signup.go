@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"mime"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -158,17 +157,6 @@ func (s *Server) signupLimit() func(http.Handler) http.Handler {
 			}
 			s.render(w, r, http.StatusTooManyRequests, "error", page{Heading: "Please wait a minute", Message: msg})
 		}))
-}
-
-// ClientIP is the connecting address. X-Forwarded-For is not trusted: any
-// client could set it to escape a rate limit. The admin's sign-in limits
-// use it too.
-func ClientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func wantsJSON(r *http.Request) bool {
