@@ -43,6 +43,7 @@ CREATE TABLE replay_keys (
     received_at timestamptz NOT NULL,
     PRIMARY KEY (provider, key)
 );
+CREATE INDEX replay_keys_received_idx ON replay_keys (received_at);
 
 -- Reports name the message they are about by its Message-ID.
 CREATE INDEX deliveries_message_id_idx ON deliveries (message_id) WHERE message_id <> '';

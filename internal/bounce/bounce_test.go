@@ -2,6 +2,7 @@ package bounce
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -133,6 +134,16 @@ func TestParseReadsDSNsAndARFReports(t *testing.T) {
 		{"a hard bounce to the VERP address", dsn(verp, "failed", "5.1.1", "gone@example.net", "quoted@lead.example"), "hard gone@example.net aaaa@lead.example", nil},
 		{"a hard bounce to the plain address, matched by the quoted Message-ID", dsn("bounces@lead.example", "failed", "5.1.1", "gone@example.net", "quoted@lead.example"), "hard gone@example.net quoted@lead.example", nil},
 		{"a failure with a 4.x.x status is soft", dsn(verp, "failed", "4.2.2", "full@example.net", "q@lead.example"), "soft full@example.net aaaa@lead.example", nil},
+		{"a policy refusal (5.7.1) is soft: it says nothing about the address", dsn(verp, "failed", "5.7.1", "spamfilter@example.net", "q@lead.example"), "soft spamfilter@example.net aaaa@lead.example", nil},
+		{"a full mailbox (5.2.2) is soft", dsn(verp, "failed", "5.2.2", "full@example.net", "q@lead.example"), "soft full@example.net aaaa@lead.example", nil},
+		{"a disabled mailbox (5.2.1) is hard", dsn(verp, "failed", "5.2.1", "closed@example.net", "q@lead.example"), "hard closed@example.net aaaa@lead.example", nil},
+		{"headers quoted in base64 are read", strings.Replace(dsn("bounces@lead.example", "failed", "5.1.1", "gone@example.net", "x"),
+			"Content-Type: text/rfc822-headers\r\n\r\nFrom: Lead & Relate <lessons@lead.example>\r\nTo: gone@example.net\r\nSubject: Lesson 3 of 52\r\nMessage-ID: <x>\r\n",
+			"Content-Type: text/rfc822-headers\r\nContent-Transfer-Encoding: base64\r\n\r\n"+base64.StdEncoding.EncodeToString([]byte("To: gone@example.net\r\nMessage-ID: <b64@lead.example>\r\n\r\n"))+"\r\n", 1),
+			"hard gone@example.net b64@lead.example", nil},
+		{"a redacted abuse report is matched by its VERP envelope sender", strings.Replace(strings.Replace(arf("abuse", "redacted@isp.example", "l9@lead.example"),
+			"Original-Rcpt-To: redacted@isp.example", "Original-Mail-From: <"+verp+">\r\nOriginal-Rcpt-To: redacted@isp.example", 1), "Message-ID: <l9@lead.example>", "Message-ID: <redacted>", 1),
+			"complaint redacted@isp.example aaaa@lead.example", nil},
 		{"a delay is not a bounce", dsn(verp, "delayed", "4.4.1", "slow@example.net", "q@lead.example"), "", nil},
 		{"an abuse report is a complaint", arf("abuse", "angry@example.net", "l9@lead.example"), "complaint angry@example.net l9@lead.example", nil},
 		{"a not-spam report is nothing", arf("not-spam", "happy@example.net", "l9@lead.example"), "", nil},
@@ -340,5 +351,27 @@ func TestParseURL(t *testing.T) {
 		if _, err := ParseURL(bad); err == nil {
 			t.Errorf("ParseURL(%q) accepted", bad)
 		}
+	}
+}
+
+func TestAForgedBounceNamingOnlyAnAddressChangesNothing(t *testing.T) {
+	db := dbtest.New(t)
+	victim := addReader(t, db, "victim@example.net", "4444@lead.example")
+	// Anyone can mail the bounce address a report about anyone.
+	forged := dsn("bounces@lead.example", "failed", "5.1.1", "victim@example.net", "made-up@lead.example")
+	acct := imapServer(t, forged)
+	m := &Mailbox{Account: acct, Rec: db, Log: slog.New(slog.DiscardHandler)}
+	if _, err := m.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(t, db, victim); st != "active" {
+		t.Errorf("a forged bounce made the reader %s", st)
+	}
+	var n int
+	if err := db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM suppressions`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("a forged bounce suppressed %d addresses", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,7 +93,7 @@ type Mailbox struct {
 
 // Result is what one poll did.
 type Result struct {
-	Read, Reports, Skipped int
+	Read, Reports, Skipped, Failed int
 }
 
 func (m *Mailbox) dial() (*imapclient.Client, error) {
@@ -131,17 +132,25 @@ func (m *Mailbox) Poll(ctx context.Context) (Result, error) {
 	if err := c.Login(m.Account.User, m.Account.Password).Wait(); err != nil {
 		return res, fmt.Errorf("log in to bounce mailbox: %w", err)
 	}
-	if _, err := c.Select(m.Account.Folder, nil).Wait(); err != nil {
+	sel, err := c.Select(m.Account.Folder, nil).Wait()
+	if err != nil {
 		return res, fmt.Errorf("select %s: %w", m.Account.Folder, err)
 	}
-	found, err := c.UIDSearch(&imap.SearchCriteria{NotFlag: []imap.Flag{doneFlag}}, nil).Wait()
+	// Servers that take no keywords of ours (Exchange) get \Seen alone:
+	// then what a person reads there first is read again, harmlessly,
+	// since a report acts once.
+	mark := []imap.Flag{imap.FlagSeen, doneFlag}
+	if !slices.Contains(sel.PermanentFlags, imap.FlagWildcard) && !slices.Contains(sel.PermanentFlags, doneFlag) {
+		mark = []imap.Flag{imap.FlagSeen}
+	}
+	found, err := c.UIDSearch(&imap.SearchCriteria{NotFlag: mark[len(mark)-1:]}, nil).Wait()
 	if err != nil {
 		return res, fmt.Errorf("search bounce mailbox: %w", err)
 	}
 	uids := found.AllUIDs()
 	for len(uids) > 0 {
-		n := min(len(uids), 50)
-		if err := m.readBatch(ctx, c, uids[:n], &res); err != nil {
+		n := min(len(uids), 10)
+		if err := m.readBatch(ctx, c, uids[:n], mark, &res); err != nil {
 			return res, err
 		}
 		uids = uids[n:]
@@ -150,7 +159,10 @@ func (m *Mailbox) Poll(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
-func (m *Mailbox) readBatch(ctx context.Context, c *imapclient.Client, uids []imap.UID, res *Result) error {
+// readBatch reads, records and marks a few messages. One whose reports
+// cannot be recorded is left unmarked, for the next poll, and the rest go
+// on; only a dead connection ends the poll.
+func (m *Mailbox) readBatch(ctx context.Context, c *imapclient.Client, uids []imap.UID, mark []imap.Flag, res *Result) error {
 	section := &imap.FetchItemBodySection{Peek: true}
 	msgs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
 	if err != nil {
@@ -169,7 +181,12 @@ func (m *Mailbox) readBatch(ctx context.Context, c *imapclient.Client, uids []im
 		if len(reports) > 0 {
 			fresh, err := m.Rec.RecordReports(ctx, drip.ReportBatch{Provider: drip.ProviderIMAP, Reports: reports})
 			if err != nil {
-				return fmt.Errorf("record bounce mailbox message %d: %w", msg.UID, err)
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				m.Log.Error("bounce mailbox: message not recorded; will try again", "uid", msg.UID, "err", err)
+				res.Failed++
+				continue
 			}
 			if m.Count != nil {
 				m.Count(fresh)
@@ -183,7 +200,7 @@ func (m *Mailbox) readBatch(ctx context.Context, c *imapclient.Client, uids []im
 		return nil
 	}
 	if err := c.Store(imap.UIDSetNum(done...), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true,
-		Flags: []imap.Flag{imap.FlagSeen, doneFlag}}, nil).Close(); err != nil {
+		Flags: mark}, nil).Close(); err != nil {
 		return fmt.Errorf("mark bounce mailbox messages read: %w", err)
 	}
 	return nil
@@ -199,8 +216,8 @@ func (m *Mailbox) Run(ctx context.Context, every time.Duration) {
 		switch {
 		case err != nil && ctx.Err() == nil:
 			m.Log.Error("bounce mailbox poll failed", "err", err)
-		case res.Read+res.Skipped > 0:
-			m.Log.Info("bounce mailbox read", "messages", res.Read, "reports", res.Reports, "skipped", res.Skipped)
+		case res.Read+res.Skipped+res.Failed > 0:
+			m.Log.Info("bounce mailbox read", "messages", res.Read, "reports", res.Reports, "skipped", res.Skipped, "failed", res.Failed)
 		}
 		select {
 		case <-ctx.Done():

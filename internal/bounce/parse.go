@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -120,7 +121,11 @@ func (r *report) readParts(mr *multipart.Reader) error {
 			return fmt.Errorf("%w: %v", ErrNotAReport, err)
 		}
 		mt, params, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
-		body := io.LimitReader(p, maxMessage)
+		var body io.Reader = io.LimitReader(p, maxMessage)
+		// multipart.Reader decodes quoted-printable itself, not base64.
+		if strings.EqualFold(strings.TrimSpace(p.Header.Get("Content-Transfer-Encoding")), "base64") {
+			body = base64.NewDecoder(base64.StdEncoding, body)
+		}
 		switch mt {
 		case "message/delivery-status", "message/global-delivery-status":
 			if err := r.readStatus(body); err != nil {
@@ -188,14 +193,24 @@ func (r *report) readStatus(body io.Reader) error {
 		if orig := g.Get("Original-Recipient"); orig != "" {
 			addr = typedAddress(orig)
 		}
-		kind := drip.ReportHard
-		if strings.HasPrefix(status, "4") {
-			kind = drip.ReportSoft
-		}
+		kind := statusKind(status)
 		reason := strings.TrimSpace(status + " " + typedAddress(g.Get("Diagnostic-Code")))
 		r.recipients = append(r.recipients, recipient{addr: addr, kind: kind, reason: reason})
 	}
 	return nil
+}
+
+// statusKind is what an RFC 3463 status code in a failed DSN means here:
+// only a bad address (5.1.x) or a disabled mailbox (5.2.1) is hard. Other
+// permanent codes — policy and authentication refusals (5.7.x), a full
+// mailbox (5.2.2), a message too big (5.3.4) — say nothing about the
+// address for good, and one DKIM or reputation incident must not bounce
+// every reader at a mailbox provider.
+func statusKind(status string) drip.ReportKind {
+	if strings.HasPrefix(status, "5.1.") || status == "5.2.1" {
+		return drip.ReportHard
+	}
+	return drip.ReportSoft
 }
 
 func (r *report) readFeedback(body io.Reader) error {
@@ -213,6 +228,11 @@ func (r *report) readFeedback(body io.Reader) error {
 		r.complaint = true
 	}
 	r.complainant = typedAddress(g.Get("Original-Rcpt-To"))
+	// Feedback loops redact the recipient but keep the envelope sender,
+	// which is our VERP address.
+	if id, ok := FromVERP(typedAddress(g.Get("Original-Mail-From"))); ok && r.verp == "" {
+		r.verp = id
+	}
 	return nil
 }
 

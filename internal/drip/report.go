@@ -93,7 +93,12 @@ type Recorded struct {
 	Outcome      ReportOutcome
 }
 
-// SoftBounceLimit soft bounces within SoftBounceWindow count as a hard one.
+// ReplayKeyLifetime is how long a one-time token is remembered: longer
+// than any signature that carries one is accepted.
+const ReplayKeyLifetime = 48 * time.Hour
+
+// SoftBounceLimit soft bounces (of different messages) within
+// SoftBounceWindow count as a hard one.
 const (
 	SoftBounceLimit  = 3
 	SoftBounceWindow = 30 * 24 * time.Hour

@@ -8,6 +8,8 @@ package webhook
 import (
 	"errors"
 	"time"
+
+	"github.com/twostep/twostep/internal/drip"
 )
 
 // Errors a request is refused with. Each answers 4xx and changes nothing.
@@ -20,8 +22,20 @@ var (
 	ErrMalformed = errors.New("body is malformed")
 )
 
-// MaxBody is the largest body a webhook accepts.
+// MaxBody is the largest body a webhook accepts, but for SendGrid.
 const MaxBody = 256 << 10
+
+// MaxSendGridBody is SendGrid's limit: it posts batches of up to 768 KB,
+// and a batch refused for its size would be refused on every retry.
+const MaxSendGridBody = 1 << 20
+
+// maxBody is the body limit of provider p.
+func maxBody(p drip.Provider) int64 {
+	if p == drip.ProviderSendGrid {
+		return MaxSendGridBody
+	}
+	return MaxBody
+}
 
 // Tolerance is how far a signed timestamp may be from our clock.
 const Tolerance = 5 * time.Minute

@@ -84,9 +84,7 @@ func (g *StandardWebhooks) Parse(_ context.Context, r *http.Request, body []byte
 		return b, ErrStale
 	}
 	var rep genericReport
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&rep); err != nil {
+	if err := json.Unmarshal(body, &rep); err != nil {
 		return b, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if !rep.Type.Valid() {

@@ -58,7 +58,7 @@ func newSite(t *testing.T) *site {
 		t.Fatal(err)
 	}
 	parsers := map[drip.Provider]Parser{
-		drip.ProviderSES:      &SNS{Topics: []string{topic}, Client: s.ca.client, Roots: s.ca.pool, Now: clock},
+		drip.ProviderSES:      &SNS{Topics: []string{topic}, Client: s.ca.client, Now: clock},
 		drip.ProviderPostmark: &PostmarkAuth{User: s.pmUser, Password: s.pmPass},
 		drip.ProviderSendGrid: &SendGridSigned{Key: sgPub, Now: clock},
 		drip.ProviderMailgun:  &MailgunSigned{Key: s.mgKey, Now: clock},
@@ -321,5 +321,80 @@ func TestAPostmarkBounceIsMatchedByAddress(t *testing.T) {
 	}
 	if s.status(s.reader) != "bounced" {
 		t.Errorf("reader not bounced")
+	}
+}
+
+func TestOneMessageRetriedCountsAsOneSoftBounce(t *testing.T) {
+	s := newSite(t)
+	// Mailgun reports every retry of one greylisted lesson.
+	for i := 0; i < 5; i++ {
+		ev := fmt.Sprintf(`{"id":"retry-%d","event":"failed","severity":"temporary","recipient":"reader@example.org","message":{"headers":{"message-id":"lesson3@lead.example"}}}`, i)
+		body := mailgunBodyFor(s.mgKey, testNow, fmt.Sprintf("tok-%d", i), ev)
+		if code := s.post("/webhooks/mailgun", request(body, nil)); code != http.StatusNoContent {
+			t.Fatalf("retry %d: status %d", i, code)
+		}
+	}
+	if st := s.status(s.reader); st != "active" {
+		t.Errorf("five reports of one retried message made the reader %s", st)
+	}
+}
+
+func TestABouncedAddressChangeLeavesTheReaderAndSuppressesOnlyTheNewAddress(t *testing.T) {
+	s := newSite(t)
+	ctx := context.Background()
+	if _, err := s.db.Pool.Exec(ctx, `UPDATE subscribers SET pending_email = 'typo@exmaple.org', pending_email_at = $2 WHERE id = $1;`, s.reader, testNow); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Pool.Exec(ctx, `INSERT INTO outbox (subscriber_id, kind, status, recipient, message_id, next_attempt_at)
+		VALUES ($1, 'email_change', 'sent', 'typo@exmaple.org', 'change@lead.example', $2)`, s.reader, testNow); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"message_id":"change@lead.example","email":"typo@exmaple.org","type":"hard"}`
+	if code := s.post("/webhooks/generic", s.generic("evt_change", body)); code != http.StatusNoContent {
+		t.Fatalf("status %d", code)
+	}
+	if st := s.status(s.reader); st != "active" {
+		t.Errorf("the reader is %s after their new address bounced", st)
+	}
+	if n := s.count(`SELECT count(*) FROM suppressions WHERE email = 'typo@exmaple.org'`); n != 1 {
+		t.Errorf("the bounced new address is not suppressed")
+	}
+	if n := s.count(`SELECT count(*) FROM suppressions WHERE email = 'reader@example.org'`); n != 0 {
+		t.Errorf("the reader's working address was suppressed")
+	}
+	if n := s.count(`SELECT count(*) FROM subscribers WHERE id = $1 AND pending_email IS NULL`, s.reader); n != 1 {
+		t.Errorf("the bounced new address is still pending")
+	}
+}
+
+func TestAReportAboutAReaderWhoFinishedKeepsThemCompleted(t *testing.T) {
+	s := newSite(t)
+	if _, err := s.db.Pool.Exec(context.Background(), `UPDATE subscribers SET status = 'completed', next_due_at = NULL WHERE id = $1`, s.reader); err != nil {
+		t.Fatal(err)
+	}
+	if code := s.post("/webhooks/generic", s.generic("evt_done", `{"email":"reader@example.org","type":"complaint"}`)); code != http.StatusNoContent {
+		t.Fatalf("status %d", code)
+	}
+	if st := s.status(s.reader); st != "completed" {
+		t.Errorf("a finished reader became %s", st)
+	}
+	if n := s.count(`SELECT count(*) FROM suppressions WHERE email = 'reader@example.org' AND reason = 'complaint'`); n != 1 {
+		t.Errorf("a complaining finished reader's address is not suppressed")
+	}
+}
+
+func TestALargeSendGridBatchIsRead(t *testing.T) {
+	s := newSite(t)
+	var evs []string
+	for i := 0; len(strings.Join(evs, ",")) < 600<<10; i++ {
+		evs = append(evs, fmt.Sprintf(`{"email":"someone%d@example.net","event":"delivered","sg_event_id":"d-%d","timestamp":1764590000,"smtp-id":"<x%d@lead.example>","category":["lessons"]}`, i, i, i))
+	}
+	evs = append(evs, `{"email":"reader@example.org","event":"bounce","type":"bounce","sg_event_id":"b-1","timestamp":1764590000}`)
+	body := []byte("[" + strings.Join(evs, ",") + "]")
+	if code := s.post("/webhooks/sendgrid", sendgridRequest(t, s.sgKey, testNow, body)); code != http.StatusNoContent {
+		t.Fatalf("a %d KiB batch: status %d", len(body)>>10, code)
+	}
+	if st := s.status(s.reader); st != "bounced" {
+		t.Errorf("the bounce at the end of a large batch was lost: reader %s", st)
 	}
 }

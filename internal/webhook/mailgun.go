@@ -109,8 +109,9 @@ func (m *MailgunSigned) Parse(_ context.Context, _ *http.Request, body []byte) (
 		reason = strconv.Itoa(e.DeliveryStatus.Code) + " " + reason
 	}
 	sec, frac := math.Modf(e.Timestamp)
-	b.Reports = []drip.Report{{Provider: drip.ProviderMailgun, ID: e.ID, Kind: k, Email: e.Recipient,
-		MessageID: drip.NormalizeMessageID(e.Message.Headers.MessageID), Reason: drip.Truncate(reason, 1000),
-		At: time.Unix(int64(sec), int64(frac*1e9)).UTC()}}
+	at := time.Unix(int64(sec), int64(frac*1e9)).UTC()
+	// Mailgun's event ids are unique within a day, so the day is part of ours.
+	b.Reports = []drip.Report{{Provider: drip.ProviderMailgun, ID: at.Format("2006-01-02") + "/" + e.ID, Kind: k, Email: e.Recipient,
+		MessageID: drip.NormalizeMessageID(e.Message.Headers.MessageID), Reason: drip.Truncate(reason, 1000), At: at}}
 	return b, nil
 }

@@ -164,7 +164,7 @@ func request(body []byte, header map[string]string) *http.Request {
 
 func TestSNSVerifiesBothSignatureVersionsAndReadsTheSESBounce(t *testing.T) {
 	ca := newTestCA(t, "sns.eu-west-1.amazonaws.com")
-	s := &SNS{Topics: []string{topic}, Client: ca.client, Roots: ca.pool, Now: clock}
+	s := &SNS{Topics: []string{topic}, Client: ca.client, Now: clock}
 	for _, v := range []string{"1", "2"} {
 		m := snsNotification(sesBounce)
 		m["Subject"] = "Amazon SES Email Event Notification"
@@ -187,7 +187,7 @@ func TestSNSVerifiesBothSignatureVersionsAndReadsTheSESBounce(t *testing.T) {
 
 func TestSNSReadsComplaintsTransientBouncesAndEventPublishingRecords(t *testing.T) {
 	ca := newTestCA(t, "sns.eu-west-1.amazonaws.com")
-	s := &SNS{Topics: []string{topic}, Client: ca.client, Roots: ca.pool, Now: clock}
+	s := &SNS{Topics: []string{topic}, Client: ca.client, Now: clock}
 	cases := []struct {
 		message string
 		kinds   []drip.ReportKind
@@ -218,7 +218,7 @@ func TestSNSReadsComplaintsTransientBouncesAndEventPublishingRecords(t *testing.
 func TestSNSRefusesForgeriesUnknownTopicsAndForeignCertificateHosts(t *testing.T) {
 	ca := newTestCA(t, "sns.eu-west-1.amazonaws.com")
 	other := newTestCA(t, "sns.eu-west-1.amazonaws.com") // a key SNS never had
-	s := &SNS{Topics: []string{topic}, Client: ca.client, Roots: ca.pool, Now: clock}
+	s := &SNS{Topics: []string{topic}, Client: ca.client, Now: clock}
 	good := ca.snsBody(t, snsNotification(sesBounce), "2")
 	edit := func(f func(map[string]any)) []byte {
 		var m map[string]any
@@ -250,16 +250,23 @@ func TestSNSRefusesForgeriesUnknownTopicsAndForeignCertificateHosts(t *testing.T
 			t.Errorf("%s: err %v, want %v", c.name, err, c.want)
 		}
 	}
-	// A certificate that verifies against no trusted root is refused too.
-	untrusted := &SNS{Topics: []string{topic}, Client: ca.client, Roots: x509.NewCertPool(), Now: clock}
-	if _, err := untrusted.Parse(context.Background(), request(good, nil), good); !errors.Is(err, ErrSignature) {
-		t.Errorf("certificate from an untrusted CA: err %v", err)
+	// The certificate's trust is the TLS of the SNS host it came from: one
+	// served by a host whose TLS the client does not trust is never used.
+	untrusted := &SNS{Topics: []string{topic}, Client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: ca.client.Transport.(*http.Transport).DialContext}}, Now: clock}
+	if b, err := untrusted.Parse(context.Background(), request(good, nil), good); err == nil || len(b.Reports) != 0 {
+		t.Errorf("certificate over untrusted TLS: err %v, reports %v", err, b.Reports)
+	}
+	// An expired signing certificate is refused.
+	late := &SNS{Topics: []string{topic}, Client: ca.client, Now: func() time.Time { return testNow.Add(48 * time.Hour) }}
+	if _, err := late.Parse(context.Background(), request(good, nil), good); !errors.Is(err, ErrSignature) {
+		t.Errorf("expired certificate: err %v", err)
 	}
 }
 
 func TestSNSConfirmsASubscriptionOnlyOnAnSNSHost(t *testing.T) {
 	ca := newTestCA(t, "sns.eu-west-1.amazonaws.com")
-	s := &SNS{Topics: []string{topic}, Client: ca.client, Roots: ca.pool, Now: clock}
+	s := &SNS{Topics: []string{topic}, Client: ca.client, Now: clock}
 	m := map[string]string{"Type": "SubscriptionConfirmation", "MessageId": "m1", "Token": "tok", "TopicArn": topic,
 		"Message": "You have chosen to subscribe", "Timestamp": "2026-12-01T11:59:00.000Z",
 		"SubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=" + topic + "&Token=tok"}
@@ -413,7 +420,7 @@ func TestMailgunVerifiesTheHMACAndReturnsTheTokenAsReplayKey(t *testing.T) {
 	if b.ReplayKey != "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0" || len(b.Reports) != 1 {
 		t.Fatalf("batch %+v", b)
 	}
-	if e := b.Reports[0]; e.Kind != drip.ReportHard || e.MessageID != "abc@lead.example" || e.Reason != "550 No such user" || e.ID != "G9Bn5sl1TC6nu79C8C0bwg" {
+	if e := b.Reports[0]; e.Kind != drip.ReportHard || e.MessageID != "abc@lead.example" || e.Reason != "550 No such user" || e.ID != "2025-12-01/G9Bn5sl1TC6nu79C8C0bwg" {
 		t.Errorf("event %+v", e)
 	}
 	for sev, want := range map[string]drip.ReportKind{"temporary": drip.ReportSoft} {
@@ -482,7 +489,6 @@ func TestGenericVerifiesTheStandardWebhooksSignature(t *testing.T) {
 		{"no headers", request(body, nil), body, ErrSignature},
 		{"unknown type", standardRequest(key, "m", testNow, []byte(`{"email":"a@b.example","type":"bouncy"}`)), []byte(`{"email":"a@b.example","type":"bouncy"}`), ErrMalformed},
 		{"no address", standardRequest(key, "m", testNow, []byte(`{"type":"hard"}`)), []byte(`{"type":"hard"}`), ErrMalformed},
-		{"unknown field", standardRequest(key, "m", testNow, []byte(`{"email":"a@b.example","type":"hard","x":1}`)), []byte(`{"email":"a@b.example","type":"hard","x":1}`), ErrMalformed},
 	}
 	for _, c := range cases {
 		if _, err := g.Parse(context.Background(), c.r, c.body); !errors.Is(err, c.want) {
@@ -493,5 +499,31 @@ func TestGenericVerifiesTheStandardWebhooksSignature(t *testing.T) {
 		if _, err := ParseStandardSecret(bad); err == nil {
 			t.Errorf("secret %q accepted", bad)
 		}
+	}
+}
+
+func TestSESFeedbackIDsMakeTheSameBounceActOnceAndNotSpamIsNoComplaint(t *testing.T) {
+	bounce := `{"notificationType":"Bounce","bounce":{"feedbackId":"fb-1","bounceType":"Permanent","bouncedRecipients":[{"emailAddress":"a@example.org"}]},"mail":{}}`
+	published := strings.Replace(bounce, `"notificationType"`, `"eventType"`, 1)
+	a, err := parseSES("sns-1", bounce, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := parseSES("sns-2", published, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != 1 || len(b) != 1 || a[0].ID != b[0].ID {
+		t.Errorf("one bounce published twice has ids %v and %v", a, b)
+	}
+	notSpam := `{"notificationType":"Complaint","complaint":{"feedbackId":"fb-2","complaintFeedbackType":"not-spam","complainedRecipients":[{"emailAddress":"a@example.org"}]},"mail":{}}`
+	if r, err := parseSES("sns-3", notSpam, testNow); err != nil || len(r) != 0 {
+		t.Errorf("not-spam: %v %v", r, err)
+	}
+}
+
+func TestSendGridBatchesUpToItsOwnLimitAreRead(t *testing.T) {
+	if maxBody(drip.ProviderSendGrid) < 768<<10 || maxBody(drip.ProviderGeneric) != 256<<10 {
+		t.Errorf("limits: sendgrid %d, generic %d", maxBody(drip.ProviderSendGrid), maxBody(drip.ProviderGeneric))
 	}
 }

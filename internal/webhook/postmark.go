@@ -36,12 +36,13 @@ var postmarkKinds = map[string]drip.ReportKind{
 	"HardBounce":          drip.ReportHard,
 	"BadEmailAddress":     drip.ReportHard,
 	"ManuallyDeactivated": drip.ReportHard,
-	"SpamComplaint":       drip.ReportComplaint,
-	"SpamNotification":    drip.ReportComplaint,
-	"SoftBounce":          drip.ReportSoft,
-	"Transient":           drip.ReportSoft,
-	"DnsError":            drip.ReportSoft,
-	"Blocked":             drip.ReportSoft,
+	// A SpamNotification is the receiving server's filter, not the reader:
+	// not listed, so ignored.
+	"SpamComplaint": drip.ReportComplaint,
+	"SoftBounce":    drip.ReportSoft,
+	"Transient":     drip.ReportSoft,
+	"DnsError":      drip.ReportSoft,
+	"Blocked":       drip.ReportSoft,
 }
 
 // equal compares in constant time, whatever the lengths.
