@@ -96,6 +96,7 @@ func (a *app) prepare(ctx context.Context, files *course.Course) error {
 	if from == "" {
 		from = c.Course.From
 	}
+	warnDKIMAlignment(a.log, a.cfg.DKIM, from)
 	a.letters = &send.Letters{Course: c.Course, Renderer: renderer, Signer: signer, BaseURL: a.cfg.BaseURL.String(), From: from}
 	return nil
 }

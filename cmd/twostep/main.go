@@ -63,6 +63,8 @@ commands:
                              add subscribers from CSV (progress bar on a terminal)
   subscribers export [FILE]  write every subscriber as CSV (default: stdout)
   healthcheck                exit 0 when the local server's /readyz answers 200
+  dkim keygen [--type rsa|ed25519] [--out FILE]
+                             make a DKIM key and print its DNS record
 
 configuration comes from the environment; see README.md`
 
@@ -77,6 +79,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cmd == "help" || cmd == "-h" || cmd == "--help" {
 		fmt.Fprintln(stdout, usage)
 		return nil
+	}
+	if cmd == "dkim" {
+		return dkimCmd(rest, getenv, stdout, stderr)
 	}
 	cfg, err := config.Load(getenv)
 	if err != nil {

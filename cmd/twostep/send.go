@@ -16,7 +16,7 @@ import (
 func (a *app) engine(m *send.Metrics) *send.Engine {
 	return &send.Engine{
 		DB: a.db, Library: a.library, Letters: a.letters, Log: a.log, Metrics: m,
-		Open:  mail.NewOpener(a.cfg.SMTP, a.cfg.OutboxDir, mail.DefaultOptions),
+		Open:  mail.NewOpener(a.cfg.SMTP, a.cfg.OutboxDir, mailOptions(a.cfg)),
 		Conns: a.cfg.SMTPMaxConns, Rate: a.cfg.SMTPRate,
 		Batch: send.DefaultBatch, Lease: send.DefaultLease, MaxSend: mail.DefaultOptions.DialTimeout + mail.DefaultOptions.ReplyTimeout,
 		PolicyPause: send.DefaultPolicyPause, GiveUp: send.DefaultGiveUp,
@@ -26,7 +26,7 @@ func (a *app) engine(m *send.Metrics) *send.Engine {
 func (a *app) outbox() *send.Outbox {
 	return &send.Outbox{
 		DB: a.db, Letters: a.letters, Log: a.log, Poll: 5 * time.Second,
-		Open: mail.NewOpener(a.cfg.SMTP, a.cfg.OutboxDir, mail.DefaultOptions),
+		Open: mail.NewOpener(a.cfg.SMTP, a.cfg.OutboxDir, mailOptions(a.cfg)),
 	}
 }
 

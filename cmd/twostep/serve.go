@@ -42,7 +42,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	// Nil when ADMIN_EMAIL and ADMIN_PASSWORD are unset: /admin is then 404.
 	adminHandler, err := admin.New(ctx, admin.Deps{
 		DB: a.db, Library: a.library, Letters: a.letters,
-		Open:      mail.NewOpener(cfg.SMTP, cfg.OutboxDir, mail.DefaultOptions),
+		Open:      mail.NewOpener(cfg.SMTP, cfg.OutboxDir, mailOptions(cfg)),
 		Templates: a.tmpl, Lessons: lessonsFS(cfg),
 		AdminEmail: cfg.AdminEmail, AdminPassword: cfg.AdminPassword,
 		BaseURL: cfg.BaseURL, Log: log,

@@ -20,6 +20,7 @@ import (
 type Config struct {
 	DatabaseURL     string
 	SMTP            *SMTP // nil: mail is written as .eml files into OutboxDir
+	DKIM            *DKIM // nil: mail goes out unsigned
 	OutboxDir       string
 	BaseURL         *url.URL
 	ListenAddr      string
@@ -94,6 +95,9 @@ func Load(getenv func(string) string) (Config, error) {
 		if c.SMTP, err = parseSMTP(v); err != nil {
 			return c, &Error{"SMTP_URL", err.Error()}
 		}
+	}
+	if c.DKIM, err = loadDKIM(get); err != nil {
+		return c, err
 	}
 	if c.BaseURL, err = parseBaseURL(get("BASE_URL", DefaultBaseURL)); err != nil {
 		return c, &Error{"BASE_URL", err.Error()}
@@ -226,7 +230,10 @@ func checkSchedule(spec string) error {
 func parseSMTP(s string) (*SMTP, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, errors.New("not a URL like smtp://user:pass@host:587")
+		// url.Parse's error repeats the URL, password and all: say why
+		// without it.
+		return nil, errors.New("not a URL like smtp://user:pass@host:587 " +
+			"(percent-encode @ / : ? # % in the user name and password: / is %2F, @ is %40)")
 	}
 	if u.Scheme != "smtp" && u.Scheme != "smtps" {
 		return nil, fmt.Errorf("scheme %q: must be smtp:// (or smtps://)", u.Scheme)

@@ -83,6 +83,12 @@ func TestLoadParsesGoodValues(t *testing.T) {
 		{"an escaped password is unescaped",
 			map[string]string{"SMTP_URL": "smtp://mailer:p%40ss%3Aw0rd@mail.example.com:587"},
 			smtpOf, config.SMTP{Host: "mail.example.com", Port: 587, Username: "mailer", Password: "p@ss:w0rd", TLS: "starttls"}},
+		{"a user name and password with @ / + : are unescaped, + kept as it is",
+			map[string]string{"SMTP_URL": "smtps://relay+lessons%40twostep.example:p%40ss%2Fw+rd%3A%2B@mail.example.com"},
+			smtpOf, config.SMTP{Host: "mail.example.com", Port: 465, Username: "relay+lessons@twostep.example", Password: "p@ss/w+rd:+", TLS: "tls"}},
+		{"an @ left unescaped in the user name still splits at the last @",
+			map[string]string{"SMTP_URL": "smtp://apikey@example.com:s3cret@mail.example.com:587"},
+			smtpOf, config.SMTP{Host: "mail.example.com", Port: 587, Username: "apikey@example.com", Password: "s3cret", TLS: "starttls"}},
 		{"STARTTLS without a port uses 587",
 			map[string]string{"SMTP_URL": "smtp://mail.example.com"},
 			smtpOf, config.SMTP{Host: "mail.example.com", Port: 587, TLS: "starttls"}},
@@ -169,6 +175,13 @@ func TestLoadParsesGoodValues(t *testing.T) {
 	}
 }
 
+func TestABadSMTPURLIsExplainedWithoutShowingThePassword(t *testing.T) {
+	_, err := config.Load(env(map[string]string{"SMTP_URL": "smtp://u:hunter2/x@mail.example.com"}))
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "%2F") {
+		t.Fatalf("error %q: want the percent-encoding hint and no password", err)
+	}
+}
+
 func TestLoadRejectsEveryBadValueNamingTheVariable(t *testing.T) {
 	admin := func(email, password string) map[string]string {
 		return map[string]string{"ADMIN_EMAIL": email, "ADMIN_PASSWORD": password}
@@ -188,6 +201,7 @@ func TestLoadRejectsEveryBadValueNamingTheVariable(t *testing.T) {
 		{"an SMTP_URL with tls=ssl", map[string]string{"SMTP_URL": "smtp://mail.example.com?tls=ssl"}, "SMTP_URL"},
 		{"an SMTP_URL with tls=yes", map[string]string{"SMTP_URL": "smtps://mail.example.com?tls=yes"}, "SMTP_URL"},
 		{"an SMTP_URL with a port that is not a number", map[string]string{"SMTP_URL": "smtp://mail.example.com:smtp"}, "SMTP_URL"},
+		{"an SMTP_URL with an unescaped / in the password", map[string]string{"SMTP_URL": "smtp://u:pass/word@mail.example.com"}, "SMTP_URL"},
 		{"an SMTP_URL with port 0", map[string]string{"SMTP_URL": "smtp://mail.example.com:0"}, "SMTP_URL"},
 		{"an SMTP_URL with a port above 65535", map[string]string{"SMTP_URL": "smtp://mail.example.com:70000"}, "SMTP_URL"},
 

@@ -40,8 +40,12 @@ func (o Outcome) String() string {
 	return fmt.Sprintf("%s (%d %s)", o.Kind, o.Code, o.Enhanced)
 }
 
-// Classify reads a Transport's error.
+// Classify reads a Transport's error, or Compose's (ErrCompose: Reject).
 func Classify(err error) Outcome {
+	if errors.Is(err, ErrCompose) {
+		// Not the server's answer, but as final: this message cannot go.
+		return Outcome{Kind: Reject}
+	}
 	if errors.Is(err, ErrDial) {
 		return Outcome{Kind: Unreachable}
 	}

@@ -5,6 +5,7 @@ package mail
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	netmail "net/mail"
 	"strconv"
@@ -19,7 +20,7 @@ import (
 type Envelope struct {
 	From           string // "Name <addr>"
 	ReplyTo        string // optional
-	ToName         string
+	ToName         string // as the reader typed it; encoded here, whatever it holds
 	ToAddr         string
 	Subject        string
 	Text, HTML     string
@@ -27,7 +28,21 @@ type Envelope struct {
 	MessageID      string // without angle brackets; see NewMessageID
 	UnsubscribeURL string // List-Unsubscribe target, with one-click POST
 	Lesson         int    // X-Twostep-Lesson; 0 for mail that is not a lesson
+	// ListID is the List-Id header (RFC 2919), e.g. `"Lead & Relate"
+	// <lead-and-relate.twostep.example>`, so filters and providers can tell
+	// the course's mail apart; "" leaves it out. course.ListID makes it.
+	ListID string
 }
+
+// ErrCompose marks a message that cannot be composed, such as one to an
+// address that is not one. Retrying cannot help: callers show it as a
+// failure instead of trying again.
+var ErrCompose = errors.New("message cannot be composed")
+
+// maxDisplayName bounds a display name in a header, in characters: far
+// above any name a form takes, short enough that no header line grows
+// past what RFC 5322 allows.
+const maxDisplayName = 200
 
 // NewMessageID returns a unique Message-ID on the domain of the From
 // address, so replies and bounces thread back to us and not to a relay.
@@ -44,24 +59,27 @@ func NewMessageID(from string) string {
 }
 
 // Compose builds the message: multipart/alternative with the text part
-// first and the HTML part second, and the headers DESIGN.md promises.
+// first and the HTML part second, and the headers DESIGN.md promises. Its
+// errors are ErrCompose.
 func Compose(e Envelope) (*gomail.Msg, error) {
 	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
 	from, err := netmail.ParseAddress(e.From)
 	if err != nil {
-		return nil, fmt.Errorf("from address %q: %w", e.From, err)
+		return nil, fmt.Errorf("%w: from address %q: %v", ErrCompose, e.From, err)
 	}
-	if err := m.FromFormat(from.Name, from.Address); err != nil {
-		return nil, fmt.Errorf("from address: %w", err)
-	}
+	m.SetAddrHeaderFromMailAddress(gomail.HeaderFrom, mailbox(from.Name, from.Address))
 	if e.ReplyTo != "" {
-		if err := m.ReplyTo(e.ReplyTo); err != nil {
-			return nil, fmt.Errorf("reply-to address: %w", err)
+		rt, err := netmail.ParseAddress(e.ReplyTo)
+		if err != nil {
+			return nil, fmt.Errorf("%w: reply-to address %q: %v", ErrCompose, e.ReplyTo, err)
 		}
+		m.SetAddrHeaderFromMailAddress(gomail.HeaderReplyTo, mailbox(rt.Name, rt.Address))
 	}
-	if err := m.AddToFormat(HeaderSafe(e.ToName), e.ToAddr); err != nil {
-		return nil, fmt.Errorf("recipient address: %w", err)
+	to, err := netmail.ParseAddress(e.ToAddr)
+	if err != nil || to.Name != "" || to.Address != e.ToAddr {
+		return nil, fmt.Errorf("%w: recipient %q is not a bare address", ErrCompose, HeaderSafe(e.ToAddr))
 	}
+	m.SetAddrHeaderFromMailAddress(gomail.HeaderTo, mailbox(e.ToName, to.Address))
 	m.Subject(HeaderSafe(e.Subject))
 	m.SetMessageIDWithValue(e.MessageID)
 	m.SetDateWithValue(e.Date)
@@ -69,12 +87,32 @@ func Compose(e Envelope) (*gomail.Msg, error) {
 		m.SetGenHeader(gomail.HeaderListUnsubscribe, "<"+HeaderSafe(e.UnsubscribeURL)+">")
 		m.SetGenHeader(gomail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
 	}
+	if e.ListID != "" {
+		m.SetGenHeader(HeaderListID, HeaderSafe(e.ListID))
+	}
 	if e.Lesson > 0 {
 		m.SetGenHeader("X-Twostep-Lesson", strconv.Itoa(e.Lesson))
 	}
 	m.SetBodyString(gomail.TypeTextPlain, e.Text)
 	m.AddAlternativeString(gomail.TypeTextHTML, e.HTML)
 	return m, nil
+}
+
+// HeaderListID is the List-Id header of RFC 2919.
+const HeaderListID gomail.Header = "List-Id"
+
+// mailbox is name and addr as one address header entry. net/mail writes
+// the name as RFC 5322 requires (a quoted-string with `"` and `\` escaped,
+// RFC 2047 encoded words for anything not ASCII), where go-mail's
+// *Format methods put it between quotes as it is, which fails for
+// `Mary O"Brien`. The name is made one line of single spaces, so folding
+// the header gives back exactly the same name.
+func mailbox(name, addr string) *netmail.Address {
+	name = strings.Join(strings.Fields(HeaderSafe(name)), " ")
+	if r := []rune(name); len(r) > maxDisplayName {
+		name = strings.TrimSpace(string(r[:maxDisplayName]))
+	}
+	return &netmail.Address{Name: name, Address: addr}
 }
 
 // HeaderSafe removes control characters (CR and LF above all), so no value

@@ -3,15 +3,17 @@ package mail
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 
 	"github.com/twostep/twostep/internal/config"
 )
@@ -30,11 +32,20 @@ type Options struct {
 	// take up to 10 minutes to answer the end of DATA, far beyond go-mail's
 	// 15 s default; giving up early would resend mail the server accepted.
 	ReplyTimeout time.Duration
-	// DialTimeout bounds connecting, so a server that is down ends a pass
-	// quickly.
+	// DialTimeout bounds opening a session: connecting, the greeting, TLS
+	// and the login. A server that is down, or that never greets (a client
+	// expecting plain text from a TLS port, say), ends a pass quickly.
 	DialTimeout time.Duration
 	// HELO is the name we greet the server with.
 	HELO string
+	// RootCAs are the certificate authorities a server's certificate must
+	// chain to; nil means the system's, which honour SSL_CERT_FILE and
+	// SSL_CERT_DIR (how an operator trusts a private CA).
+	RootCAs *x509.CertPool
+	// DKIM, when set, signs every message either Transport sends. A
+	// message that cannot be signed is not sent: the send fails, and is
+	// retried (Classify: Retry), rather than go out unsigned.
+	DKIM *config.DKIM
 }
 
 // DefaultOptions are the production settings.
@@ -47,34 +58,84 @@ type Opener func() Transport
 // smtp is set, else .eml files in dir.
 func NewOpener(smtp *config.SMTP, dir string, o Options) Opener {
 	if smtp == nil {
-		return func() Transport { return &Dir{Path: dir} }
+		return func() Transport { return &Dir{Path: dir, dkim: newSigner(o.DKIM)} }
 	}
-	return func() Transport { return &SMTPConn{cfg: *smtp, opts: o} }
+	return func() Transport { return &SMTPConn{cfg: *smtp, opts: o, dkim: newSigner(o.DKIM)} }
 }
 
 // SMTPConn is one persistent SMTP connection: dialled on first use, reused
 // for every message after, and dialled again after a failure.
 type SMTPConn struct {
-	cfg    config.SMTP
-	opts   Options
-	client *gomail.Client
+	cfg  config.SMTP
+	opts Options
+	// sender sends over conn; it is the go-mail client with the long
+	// ReplyTimeout, while the session was opened by one with DialTimeout.
+	sender *gomail.Client
+	conn   *smtp.Client
+	dkim   *gomail.DKIMSigner // nil: unsigned
 }
 
-// ErrDial marks a failure to reach the SMTP server at all.
+// ErrDial marks a failure to open a usable SMTP session: the server cannot
+// be reached, or TLS or the login failed (ErrTLS, ErrAuth). Every such
+// failure is the same for all mail, so it ends the pass and leaves the
+// mail queued for the next one.
 var ErrDial = errors.New("cannot reach the SMTP server")
+
+// ErrTLS marks a session refused for want of a trusted TLS connection: an
+// untrusted or wrong certificate, a TLS port spoken to in plain text, or no
+// STARTTLS where it is required. Mail is never sent in plain text instead.
+var ErrTLS = errors.New("no trusted TLS connection to the SMTP server")
+
+// ErrAuth marks a login the SMTP server refused (a wrong user name or
+// password, or no mechanism both sides know).
+var ErrAuth = errors.New("the SMTP server refused our login")
+
+// setupError is a failure to open a session: ErrDial, and ErrTLS or ErrAuth
+// when it was one of those, with the reason.
+type setupError struct {
+	kind error // ErrDial, ErrTLS or ErrAuth
+	msg  string
+	err  error
+}
+
+func (e *setupError) Error() string   { return e.msg + ": " + e.err.Error() }
+func (e *setupError) Unwrap() []error { return []error{e.kind, ErrDial, e.err} }
+
+// setupFailed says what failed while opening the session, and what to do.
+func (c *SMTPConn) setupFailed(err error) error {
+	at := fmt.Sprintf("%s:%d", c.cfg.Host, c.cfg.Port)
+	var (
+		verify  *tls.CertificateVerificationError
+		unknown x509.UnknownAuthorityError
+		host    x509.HostnameError
+		record  tls.RecordHeaderError
+		alert   tls.AlertError
+	)
+	switch {
+	case errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &host):
+		return &setupError{ErrTLS, fmt.Sprintf("%v: the certificate of %s is not trusted "+
+			"(for a private CA, point SSL_CERT_FILE at its certificate)", ErrTLS, at), err}
+	case errors.As(err, &record) || errors.As(err, &alert) || strings.Contains(err.Error(), "STARTTLS"):
+		return &setupError{ErrTLS, fmt.Sprintf("%v: %s (tls=%s in SMTP_URL)", ErrTLS, at, c.cfg.TLS), err}
+	case errors.Is(err, gomail.ErrNoSupportedAuthDiscovered) || errors.Is(err, smtp.ErrUnencrypted):
+		return &setupError{ErrAuth, fmt.Sprintf("%v: no login mechanism %s offers is one we use here "+
+			"(a password goes as PLAIN or LOGIN only over TLS: tls=starttls or tls in SMTP_URL)", ErrAuth, at), err}
+	case strings.Contains(err.Error(), "SMTP AUTH"):
+		return &setupError{ErrAuth, fmt.Sprintf("%v: user %q at %s (check the user name and password in SMTP_URL)",
+			ErrAuth, c.cfg.Username, at), err}
+	}
+	return &setupError{ErrDial, fmt.Sprintf("%v %s", ErrDial, at), err}
+}
 
 func (c *SMTPConn) dial(ctx context.Context) error {
 	opts := []gomail.Option{
 		gomail.WithPort(c.cfg.Port),
-		gomail.WithTimeout(c.opts.ReplyTimeout),
 		gomail.WithHELO(c.opts.HELO),
 		// The NOOP go-mail sends before every message costs a round trip
 		// per message; a dead connection shows up at MAIL FROM instead.
 		gomail.WithoutNoop(),
-		gomail.WithDialContextFunc(func(ctx context.Context, network, addr string) (net.Conn, error) {
-			d := net.Dialer{Timeout: c.opts.DialTimeout}
-			return d.DialContext(ctx, network, addr)
-		}),
+		// No dial function of our own: go-mail uses its TLS dialer for
+		// implicit TLS only when none is set.
 	}
 	switch c.cfg.TLS {
 	case "none":
@@ -84,25 +145,31 @@ func (c *SMTPConn) dial(ctx context.Context) error {
 	case "tls":
 		opts = append(opts, gomail.WithSSL())
 	}
+	if c.cfg.TLS != "none" {
+		opts = append(opts, gomail.WithTLSConfig(&tls.Config{
+			ServerName: c.cfg.Host, MinVersion: tls.VersionTLS12, RootCAs: c.opts.RootCAs,
+		}))
+	}
 	if c.cfg.Username != "" {
 		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
 			gomail.WithUsername(c.cfg.Username), gomail.WithPassword(c.cfg.Password))
 	}
-	client, err := gomail.NewClient(c.cfg.Host, opts...)
+	// go-mail has one timeout for the whole session; two clients give
+	// opening it the short one and sending over it the long one.
+	opts = slices.Clip(opts) // so the two appends below do not share an array
+	opener, err := gomail.NewClient(c.cfg.Host, append(opts, gomail.WithTimeout(c.opts.DialTimeout))...)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrDial, err)
 	}
-	if c.cfg.TLS != "none" {
-		if err := client.SetTLSConfig(&tls.Config{ServerName: c.cfg.Host, MinVersion: tls.VersionTLS12}); err != nil {
-			return fmt.Errorf("%w: %v", ErrDial, err)
-		}
+	sender, err := gomail.NewClient(c.cfg.Host, append(opts, gomail.WithTimeout(c.opts.ReplyTimeout))...)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrDial, err)
 	}
-	dctx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout+5*time.Second)
-	defer cancel()
-	if err := client.DialWithContext(dctx); err != nil {
-		return fmt.Errorf("%w %s:%d: %v", ErrDial, c.cfg.Host, c.cfg.Port, err)
+	conn, err := opener.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return c.setupFailed(err)
 	}
-	c.client = client
+	c.sender, c.conn = sender, conn
 	return nil
 }
 
@@ -110,12 +177,17 @@ func (c *SMTPConn) dial(ctx context.Context) error {
 // any failure other than a refusal of this one message the connection is
 // dropped, so the next Send starts on a fresh one.
 func (c *SMTPConn) Send(ctx context.Context, m *gomail.Msg) (string, error) {
-	if c.client == nil {
+	if c.dkim != nil {
+		if err := sign(c.dkim, m); err != nil {
+			return "", err
+		}
+	}
+	if c.conn == nil {
 		if err := c.dial(ctx); err != nil {
 			return "", err
 		}
 	}
-	err := c.client.Send(m)
+	err := c.sender.SendWithSMTPClient(c.conn, m)
 	if m.IsDelivered() {
 		// The server accepted the message; a failed RSET afterwards is
 		// about the next transaction, not this one.
@@ -143,20 +215,24 @@ func connectionLost(err error) bool {
 	return true
 }
 
+// drop closes the connection without QUIT: it may be stuck in the middle
+// of DATA, where a QUIT would be taken as message text and wait for a
+// reply that never comes.
 func (c *SMTPConn) drop() {
-	if c.client != nil {
-		_ = c.client.Close()
-		c.client = nil
+	if c.conn != nil {
+		_ = c.conn.Close()
+		c.conn, c.sender = nil, nil
 	}
 }
 
 // Close says QUIT and closes the connection.
 func (c *SMTPConn) Close() error {
-	if c.client == nil {
+	if c.conn == nil {
 		return nil
 	}
-	err := c.client.Close()
-	c.client = nil
+	err := c.sender.CloseWithSMTPClient(c.conn)
+	_ = c.conn.Close()
+	c.conn, c.sender = nil, nil
 	return err
 }
 
@@ -164,6 +240,7 @@ func (c *SMTPConn) Close() error {
 // running without an SMTP server.
 type Dir struct {
 	Path string
+	dkim *gomail.DKIMSigner // nil: unsigned; NewOpener sets it from Options.DKIM
 }
 
 // Send writes m atomically (temporary file, then rename), so a reader of
@@ -171,6 +248,11 @@ type Dir struct {
 func (d *Dir) Send(ctx context.Context, m *gomail.Msg) (string, error) {
 	if err := os.MkdirAll(d.Path, 0o755); err != nil {
 		return "", fmt.Errorf("create outbox folder: %w", err)
+	}
+	if d.dkim != nil {
+		if err := sign(d.dkim, m); err != nil {
+			return "", err
+		}
 	}
 	// The Message-ID is unique, so the name is too; the time sorts them.
 	id := strings.Map(func(r rune) rune {
