@@ -33,6 +33,8 @@ func lessonsCmd(ctx context.Context, cfg config.Config, args []string, stdout, s
 
 // lessonsCheck validates a course folder without touching the database:
 // every problem as file:line: problem on stderr and exit 1, or a summary.
+// Warnings (an example domain in course.yaml) go to stderr either way and
+// do not change the exit status.
 func lessonsCheck(cfg config.Config, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 1 {
 		return usageError{"lessons check takes at most one folder"}
@@ -46,6 +48,19 @@ func lessonsCheck(cfg config.Config, args []string, stdout, stderr io.Writer) er
 		fsys = os.DirFS(args[0])
 	}
 	c, problems := course.Load(fsys)
+	for _, w := range course.AddressWarnings(c) {
+		fmt.Fprintf(stderr, "%s:%d: warning: %s\n", w.File, w.Line, w.Msg)
+	}
+	if len(problems) == 0 {
+		// Advice for a course of one's own; the shipped course keeps it all.
+		for _, w := range course.Editorial(c) {
+			if w.Line == 0 {
+				fmt.Fprintf(stderr, "%s: warning: %s\n", w.File, w.Msg)
+			} else {
+				fmt.Fprintf(stderr, "%s:%d: warning: %s\n", w.File, w.Line, w.Msg)
+			}
+		}
+	}
 	if len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintln(stderr, p)

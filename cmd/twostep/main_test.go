@@ -282,14 +282,22 @@ func TestTwoMigrationsStartedAtOnceOnANewDatabaseBothSucceed(t *testing.T) {
 	// A plain CREATE DATABASE, not a copy of dbtest's migrated template, so
 	// both processes really have every migration to apply.
 	sql(t, adminURL, "CREATE DATABASE "+name)
+	migrateTwoAtOnce(t, dbURL, dbURL, adminURL, name, nil)
+}
 
-	// Left alone, one process usually finishes the migrations before the
-	// other has started. So the test holds the first table of the first
-	// migration open in a transaction: whoever gets that far waits there,
-	// and both are let go together.
+// migrateTwoAtOnce runs two `migrate` through via on the new, empty
+// database name at direct (via is direct, or a way through PgBouncer), and
+// checks that each migration was applied once and each lesson imported
+// once. clients is as for waitAtGate.
+//
+// Left alone, one process usually finishes the migrations before the other
+// has started. So it holds the first table of the first migration open in
+// a transaction on a direct connection: whoever gets that far waits there,
+// and both are let go together.
+func migrateTwoAtOnce(t *testing.T, direct, via, adminURL, name string, clients func() []string) {
+	t.Helper()
 	ctx := context.Background()
-	gate := connect(t, dbURL)
-	tx, err := gate.Begin(ctx)
+	tx, err := connect(t, direct).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,9 +307,9 @@ func TestTwoMigrationsStartedAtOnceOnANewDatabaseBothSucceed(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	a := startCmd(t, dir, map[string]string{"DATABASE_URL": withApplicationName(t, dbURL, "migrate-a")}, "migrate")
-	b := startCmd(t, dir, map[string]string{"DATABASE_URL": withApplicationName(t, dbURL, "migrate-b")}, "migrate")
-	waitAtGate(t, adminURL, name, a, b)
+	a := startCmd(t, dir, map[string]string{"DATABASE_URL": withApplicationName(t, via, "migrate-a")}, "migrate")
+	b := startCmd(t, dir, map[string]string{"DATABASE_URL": withApplicationName(t, via, "migrate-b")}, "migrate")
+	waitAtGate(t, adminURL, name, a, b, clients)
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +317,7 @@ func TestTwoMigrationsStartedAtOnceOnANewDatabaseBothSucceed(t *testing.T) {
 	if ca, cb := a.wait(t, time.Minute), b.wait(t, time.Minute); ca != 0 || cb != 0 {
 		t.Fatalf("exit statuses %d and %d, want 0 and 0", ca, cb)
 	}
-	got, want := state(t, dbURL), state(t, adminURL) // adminURL is fully migrated by dbtest
+	got, want := state(t, direct), state(t, adminURL) // adminURL is fully migrated by dbtest
 	if got.GooseRows != want.GooseRows || got.GooseVersions != got.GooseRows || got.MaxVersion != want.MaxVersion {
 		t.Errorf("goose_db_version: %d rows, %d versions, latest %d; want %d rows, each once, latest %d",
 			got.GooseRows, got.GooseVersions, got.MaxVersion, want.GooseRows, want.MaxVersion)
@@ -323,12 +331,18 @@ func TestTwoMigrationsStartedAtOnceOnANewDatabaseBothSucceed(t *testing.T) {
 // pg_stat_activity tells the processes apart.
 func withApplicationName(t *testing.T, dbURL, name string) string {
 	t.Helper()
+	return withQueryParam(t, dbURL, "application_name", name)
+}
+
+// withQueryParam is dbURL with the query parameter key set to value.
+func withQueryParam(t *testing.T, dbURL, key, value string) string {
+	t.Helper()
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	q := u.Query()
-	q.Set("application_name", name)
+	q.Set(key, value)
 	u.RawQuery = q.Encode()
 	return u.String()
 }
@@ -354,21 +368,34 @@ func firstTable(t *testing.T) string {
 // waitAtGate waits until both migrate processes are connected to database
 // name and are stuck at the gate. With the migration lock working only the
 // holder of the lock reaches the gate while the other retries the lock, so
-// one waiter is enough once it has waited a second.
-func waitAtGate(t *testing.T, adminURL, name string, a, b *proc) {
+// one waiter is enough once it has waited a second. clients, when not nil,
+// gives the application_name of each connection the processes hold (through
+// PgBouncer, a process waiting for a server connection has none in
+// pg_stat_activity).
+func waitAtGate(t *testing.T, adminURL, name string, a, b *proc, clients func() []string) {
 	t.Helper()
 	conn := connect(t, adminURL)
 	deadline := time.Now().Add(30 * time.Second)
 	var oneSince time.Time
 	for {
-		var apps, waiting int
+		var names []string
+		var waiting int
 		err := conn.QueryRow(context.Background(), `
-			SELECT count(DISTINCT application_name) FILTER (WHERE application_name IN ('migrate-a', 'migrate-b')),
-			       count(*) FILTER (WHERE wait_event_type = 'Lock')
-			FROM pg_stat_activity WHERE datname = $1`, name).Scan(&apps, &waiting)
+			SELECT coalesce(array_agg(application_name), '{}'), count(*) FILTER (WHERE wait_event_type = 'Lock')
+			FROM pg_stat_activity WHERE datname = $1`, name).Scan(&names, &waiting)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if clients != nil {
+			names = clients()
+		}
+		seen := map[string]bool{}
+		for _, n := range names {
+			if n == "migrate-a" || n == "migrate-b" {
+				seen[n] = true
+			}
+		}
+		apps := len(seen)
 		switch {
 		case a.exited() || b.exited():
 			return // the exit statuses tell what went wrong
@@ -443,13 +470,16 @@ var noRedirect = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
-// startServe starts `twostep serve` in dir on a fresh database and waits until
-// /readyz answers 200. It returns the process and its base URL.
+// startServe starts `twostep serve` in dir, on a fresh database unless vars
+// has a DATABASE_URL, and waits until /readyz answers 200. It returns the
+// process and its base URL.
 func startServe(t testing.TB, dir string, vars map[string]string) (*proc, string) {
 	t.Helper()
 	addr := freeAddr(t)
 	base := "http://" + addr
-	vars["DATABASE_URL"] = dbtest.URL(t)
+	if vars["DATABASE_URL"] == "" {
+		vars["DATABASE_URL"] = dbtest.URL(t)
+	}
 	vars["LISTEN_ADDR"] = addr
 	vars["BASE_URL"] = base
 	p := startCmd(t, dir, vars, "serve")

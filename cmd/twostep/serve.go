@@ -16,6 +16,7 @@ import (
 
 	"github.com/twostep/twostep/internal/admin"
 	"github.com/twostep/twostep/internal/config"
+	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/send"
 	"github.com/twostep/twostep/internal/web"
@@ -78,6 +79,11 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 
 	if cfg.SMTP == nil {
 		log.Info("SMTP_URL is unset: mail is written as .eml files", "dir", cfg.OutboxDir)
+	}
+	sent := *c // the addresses mail goes out with: MAIL_FROM, when set, replaces from
+	sent.From = a.letters.From
+	for _, w := range course.AddressWarnings(&sent) {
+		log.Warn(w.String())
 	}
 	outbox := a.outbox()
 	engine := a.engine(send.NewMetrics(reg))

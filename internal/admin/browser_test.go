@@ -49,24 +49,24 @@ func TestInABrowserTheAdminRewritesLesson3WhileWatchingTheEmailAndFindsTheRevisi
 	// TextContent, not Text: the Text tab is hidden behind the HTML tab.
 	text, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.ID("preview-text"), chromedp.NodeReady))
 	step("read the text preview", err)
-	if !strings.Contains(text, "in Oslo") {
+	if !strings.Contains(text, "at Yale") {
 		t.Fatalf("the text preview does not show lesson 3:\n%s", text)
 	}
 
-	// Type over "Oslo" as a person would: select it, then type.
+	// Type over "Yale" as a person would: select it, then type.
 	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
 		const src = document.getElementById("source");
-		const at = src.value.indexOf("in Oslo") + 3;
+		const at = src.value.indexOf("at Yale") + 3;
 		src.focus();
 		src.setSelectionRange(at, at + 4);
 		return true;
 	})()`))
-	step("select Oslo", err)
+	step("select Yale", err)
 	step("type Bergen", chromedp.Do(ctx, chromedp.KeyEvent("Bergen")))
 
 	// The preview follows, without a page load.
-	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("preview-text").textContent.includes("in Bergen") &&
-		document.getElementById("preview-html").srcdoc.includes("in Bergen") &&
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("preview-text").textContent.includes("at Bergen") &&
+		document.getElementById("preview-html").srcdoc.includes("at Bergen") &&
 		document.getElementById("preview-state").textContent === "Preview up to date"`, chromedp.WithPollingTimeout(15*time.Second)))
 	step("wait for the preview to show Bergen", err)
 	problems, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.getElementById("problems").children.length`))
@@ -102,10 +102,10 @@ func TestInABrowserTheAdminRewritesLesson3WhileWatchingTheEmailAndFindsTheRevisi
 	step("read the newest revision", err)
 	added, err := chromedp.Run(ctx, chromedp.Evaluate[string](`Array.from(document.querySelectorAll(".diff .add")).map(e => e.textContent).join("\n")`))
 	step("read the diff", err)
-	if origin != "admin" || !strings.Contains(added, "in Bergen") {
+	if origin != "admin" || !strings.Contains(added, "at Bergen") {
 		t.Fatalf("newest revision origin %q, added lines:\n%s\nwant an admin revision adding Bergen", origin, added)
 	}
-	if src, _ := h.lessonSource(3); !strings.Contains(src, "in Bergen") {
+	if src, _ := h.lessonSource(3); !strings.Contains(src, "at Bergen") {
 		t.Fatal("the saved revision is not current in the database")
 	}
 }

@@ -20,10 +20,10 @@ import (
 func (h *harness) edited() (src string, base int64) {
 	h.t.Helper()
 	src, base = h.lessonSource(3)
-	if !strings.Contains(src, "in Oslo") {
-		h.t.Fatal("lesson 3 no longer mentions Oslo; update the test")
+	if !strings.Contains(src, "at Yale") {
+		h.t.Fatal("lesson 3 no longer mentions Yale; update the test")
 	}
-	return strings.Replace(src, "in Oslo", "in Bergen", 1), base
+	return strings.Replace(src, "at Yale", "at Bergen", 1), base
 }
 
 func TestTheLessonListShowsEveryLessonWithItsRevisionAndWhoIsDueThisWeek(t *testing.T) {
@@ -35,7 +35,7 @@ func TestTheLessonListShowsEveryLessonWithItsRevisionAndWhoIsDueThisWeek(t *test
 	}
 	h.addSubscriber("later@example.com", "", 4, h.clock().Add(10*24*hour))
 	got := h.page("/admin/lessons")
-	for _, want := range []string{"What you stand for", `href="/admin/lessons/52"`, "Export all"} {
+	for _, want := range []string{"Your mood walks in first", `href="/admin/lessons/52"`, "Export all"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("lesson list lacks %q", want)
 		}
@@ -54,7 +54,7 @@ func TestTheEditorShowsTheSourceAndTheRealEmail(t *testing.T) {
 	got := h.page("/admin/lessons/3")
 	c, _ := course.Load(twostep.Lessons)
 	opening := html.EscapeString(strings.Join(strings.Fields(c.Lesson(3).Body)[:3], " "))
-	for _, want := range []string{`<textarea id="source"`, opening, "Lesson 3 of 52: What you stand for",
+	for _, want := range []string{`<textarea id="source"`, opening, "Lesson 3 of 52: Your mood walks in first",
 		`sandbox srcdoc="`, "lessons check</code> would accept"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("editor lacks %q", want)
@@ -94,7 +94,7 @@ func TestThePreviewRendersTheTypedTextAndTheValidatorsProblems(t *testing.T) {
 	h.login()
 	src, _ := h.edited()
 	p := h.preview(3, src)
-	if !strings.Contains(p.HTML, "in Bergen") || !strings.Contains(p.Text, "in Bergen") || len(p.Problems) != 0 {
+	if !strings.Contains(p.HTML, "at Bergen") || !strings.Contains(p.Text, "at Bergen") || len(p.Problems) != 0 {
 		t.Fatalf("preview of a valid edit: problems %v, HTML has Bergen %v, text has Bergen %v",
 			p.Problems, strings.Contains(p.HTML, "Bergen"), strings.Contains(p.Text, "Bergen"))
 	}
@@ -106,13 +106,13 @@ func TestThePreviewRendersTheTypedTextAndTheValidatorsProblems(t *testing.T) {
 	// A sentence from lesson 10 is a whole-course problem, caught before saving.
 	ten, _ := h.lessonSource(10)
 	sentence := firstLongSentence(t, ten)
-	p = h.preview(3, strings.Replace(src, "Three is a good number.", "Three is a good number. "+sentence, 1))
+	p = h.preview(3, strings.Replace(src, "Nobody said why.", "Nobody said why. "+sentence, 1))
 	if !hasProblem(p.Problems, "also appears in") {
 		t.Errorf("a sentence copied from lesson 10: problems %v, want the repeated-sentence check", p.Problems)
 	}
 	// The single-file checks, with the file's name and line.
 	p = h.preview(3, strings.Replace(src, "## Reflect", "## Think", 1))
-	if !hasProblem(p.Problems, "03-what-you-stand-for.md:") || !hasProblem(p.Problems, "Reflect") {
+	if !hasProblem(p.Problems, "03-your-mood-walks-in-first.md:") || !hasProblem(p.Problems, "Reflect") {
 		t.Errorf("a missing Reflect section: problems %v", p.Problems)
 	}
 	p = h.preview(3, strings.Replace(src, "number: 3", "number: 4", 1))
@@ -121,7 +121,7 @@ func TestThePreviewRendersTheTypedTextAndTheValidatorsProblems(t *testing.T) {
 	}
 	// Without script the button re-renders the page with the typed text.
 	resp := h.post("/admin/lessons/3/preview", url.Values{"source": {src}})
-	if got := body(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(got, "in Bergen") || !strings.Contains(got, "<textarea") {
+	if got := body(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(got, "at Bergen") || !strings.Contains(got, "<textarea") {
 		t.Fatalf("preview without script = %d", resp.StatusCode)
 	}
 }
@@ -173,7 +173,7 @@ func TestSavingCreatesAnAdminRevisionThatTheNextFileSyncKeeps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cur.Revisions[3] != revs[0].ID || !strings.Contains(cur.Course.Lesson(3).Body, "in Bergen") {
+	if cur.Revisions[3] != revs[0].ID || !strings.Contains(cur.Course.Lesson(3).Body, "at Bergen") {
 		t.Fatal("the saved revision is not what the sender sends")
 	}
 	var after []byte
@@ -207,9 +207,9 @@ func TestAnInvalidLessonIsNotSavedAndTheProblemsAreShown(t *testing.T) {
 	ten, _ := h.lessonSource(10)
 	cases := []struct{ name, src, want string }{
 		{"a missing section", strings.Replace(src, "## Try this week", "## Try this", 1), "is not allowed"},
-		{"a sentence from another lesson", strings.Replace(src, "Three is a good number.", "Three is a good number. "+firstLongSentence(t, ten), 1), "also appears in"},
-		{"raw HTML", strings.Replace(src, "Three is a good number.", "Three is a <b>good</b> number.", 1), "raw HTML"},
-		{"the title of another lesson", strings.Replace(src, `title: "What you stand for"`, `title: "Two jobs, one person"`, 1), "also used by"},
+		{"a sentence from another lesson", strings.Replace(src, "Nobody said why.", "Nobody said why. "+firstLongSentence(t, ten), 1), "also appears in"},
+		{"raw HTML", strings.Replace(src, "Nobody said why.", "Nobody <b>said</b> why.", 1), "raw HTML"},
+		{"the title of another lesson", strings.Replace(src, `title: "Your mood walks in first"`, `title: "Two jobs, one person"`, 1), "also used by"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -231,12 +231,12 @@ func TestSavingOverSomeoneElsesNewerRevisionIsRefusedAndKeepsTheText(t *testing.
 	h.login()
 	src, base := h.edited()
 	if _, _, err := h.db.SaveLessonRevision(context.Background(), store.LessonEdit{Lesson: 3,
-		Source: []byte(strings.Replace(src, "in Bergen", "in Trondheim", 1)), Origin: "admin", Author: "other@example.com"}); err != nil {
+		Source: []byte(strings.Replace(src, "at Bergen", "in Trondheim", 1)), Origin: "admin", Author: "other@example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	resp := h.post("/admin/lessons/3", url.Values{"source": {src}, "base": {itoa(base)}})
 	got := body(t, resp)
-	if resp.StatusCode != http.StatusConflict || !strings.Contains(got, "in Bergen") || !strings.Contains(got, "someone else saved") {
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(got, "at Bergen") || !strings.Contains(got, "someone else saved") {
 		t.Fatalf("stale save = %d", resp.StatusCode)
 	}
 	if s, _ := h.lessonSource(3); !strings.Contains(s, "Trondheim") {
@@ -251,7 +251,7 @@ func TestHistoryShowsADiffAndRestoreMakesAnOldRevisionCurrent(t *testing.T) {
 	src, base := h.edited()
 	drain(h.post("/admin/lessons/3", url.Values{"source": {src}, "base": {itoa(base)}}))
 	got := h.page("/admin/lessons/3/history")
-	for _, want := range []string{`data-origin="admin"`, `data-origin="file"`, `class="d del"`, "in Oslo", `class="d add"`, "in Bergen", "by " + adminEmail} {
+	for _, want := range []string{`data-origin="admin"`, `data-origin="file"`, `class="d del"`, "at Yale", `class="d add"`, "at Bergen", "by " + adminEmail} {
 		if !strings.Contains(got, want) {
 			t.Errorf("history lacks %q", want)
 		}
@@ -262,7 +262,7 @@ func TestHistoryShowsADiffAndRestoreMakesAnOldRevisionCurrent(t *testing.T) {
 		t.Fatalf("restore = %d", resp.StatusCode)
 	}
 	s, id := h.lessonSource(3)
-	if !strings.Contains(s, "in Oslo") || id == base {
+	if !strings.Contains(s, "at Yale") || id == base {
 		t.Fatalf("after restore the current revision is %d (base %d)", id, base)
 	}
 	if n := h.count(`SELECT count(*) FROM lesson_revisions WHERE lesson = 3 AND origin = 'restore' AND author = $1`, adminEmail); n != 1 {
@@ -323,7 +323,7 @@ func TestTheLessonExportIsAZipThatLessonsCheckAccepts(t *testing.T) {
 	if len(problems) > 0 {
 		t.Fatalf("lessons check on the export: %v", problems)
 	}
-	if len(c.Lessons) != 52 || !strings.Contains(c.Lesson(3).Body, "in Bergen") {
-		t.Fatalf("export has %d lessons; lesson 3 edited: %v", len(c.Lessons), strings.Contains(c.Lesson(3).Body, "in Bergen"))
+	if len(c.Lessons) != 52 || !strings.Contains(c.Lesson(3).Body, "at Bergen") {
+		t.Fatalf("export has %d lessons; lesson 3 edited: %v", len(c.Lessons), strings.Contains(c.Lesson(3).Body, "at Bergen"))
 	}
 }

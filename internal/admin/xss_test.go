@@ -38,8 +38,8 @@ func TestMarkupInLessonTextAndSubscriberNamesIsInertOnEveryAdminPage(t *testing.
 	// A valid lesson 3 whose title is the img payload and whose body
 	// quotes both payloads in code spans.
 	src, base := h.lessonSource(3)
-	src = strings.Replace(src, `title: "What you stand for"`, `title: "\"><img src=x onerror=alert(1)>"`, 1)
-	src = strings.Replace(src, "Three is a good number.", "Three is a good number. Never paste `"+scriptPayload+"` or `"+imgPayload+"` into a page.", 1)
+	src = strings.Replace(src, `title: "Your mood walks in first"`, `title: "\"><img src=x onerror=alert(1)>"`, 1)
+	src = strings.Replace(src, "Nobody said why.", "Nobody said why. Never paste `"+scriptPayload+"` or `"+imgPayload+"` into a page.", 1)
 	resp := h.post("/admin/lessons/3", url.Values{"source": {src}, "base": {itoa(base)}})
 	if got := body(t, resp); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("saving the lesson with markup in code spans = %d:\n%s", resp.StatusCode, got)
@@ -68,7 +68,7 @@ func TestMarkupInLessonTextAndSubscriberNamesIsInertOnEveryAdminPage(t *testing.
 		pages["GET "+path] = h.page(path)
 	}
 	// Pages that show what was just posted.
-	raw := strings.Replace(src, "Three is a good number.", "Three is a good number. "+scriptPayload+" "+imgPayload, 1)
+	raw := strings.Replace(src, "Nobody said why.", "Nobody said why. "+scriptPayload+" "+imgPayload, 1)
 	resp = h.post("/admin/lessons/3/preview", url.Values{"source": {raw}})
 	pages["POST preview"] = body(t, resp)
 	resp = h.post("/admin/lessons/3", url.Values{"source": {raw}})

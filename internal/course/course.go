@@ -1,6 +1,7 @@
 // Package course holds the lessons of a twostep course: it loads course.yaml
 // and the NN-slug.md lesson files, validates them (every problem reported as
-// "file:line: msg"), and renders lessons into emails and web fragments.
+// "file:line: msg", or "course: msg" for a rule of the whole course), and
+// renders lessons into emails and web fragments.
 package course
 
 import (
@@ -56,6 +57,7 @@ type Course struct {
 type Lesson struct {
 	Number                 int
 	Title, Slug, Preheader string
+	Part                   Part   // "part" in the front matter: work or home
 	File                   string // base file name, e.g. "07-purpose-over-rules.md"
 	Source                 []byte // the whole file as read: what a stored revision keeps
 	Body                   string // Markdown after the front matter
@@ -95,12 +97,13 @@ func (l *Lesson) Markdown() []byte {
 		str("title", 0), str(l.Title, yaml.DoubleQuotedStyle),
 		str("slug", 0), str(l.Slug, 0),
 		str("preheader", 0), str(l.Preheader, yaml.DoubleQuotedStyle),
+		str("part", 0), str(string(l.Part), 0),
 	}}
 	out, err := yaml.Marshal(fm)
 	if err != nil {
 		// Marshalling a mapping of plain scalars cannot fail; keep the
 		// fields readable rather than losing the lesson.
-		out = fmt.Appendf(nil, "number: %d\ntitle: %q\nslug: %s\npreheader: %q\n", l.Number, l.Title, l.Slug, l.Preheader)
+		out = fmt.Appendf(nil, "number: %d\ntitle: %q\nslug: %s\npreheader: %q\npart: %s\n", l.Number, l.Title, l.Slug, l.Preheader, l.Part)
 	}
 	var b strings.Builder
 	b.WriteString("---\n")
@@ -144,7 +147,10 @@ func (c *Course) count() int {
 	return len(c.Lessons)
 }
 
-// Summary describes the course in one line, e.g. "52 lessons, longest 1m58s".
+// Summary describes the course in one line, e.g. "52 lessons, longest
+// 1m58s, reading ease 63.5": the longest reading time and the average
+// Flesch reading ease (ReadingEase), the two figures the signup page's
+// promise of short, plain lessons rests on.
 func (c *Course) Summary() string {
 	var longest time.Duration
 	for _, l := range c.Lessons {
@@ -157,7 +163,7 @@ func (c *Course) Summary() string {
 	if len(c.Lessons) == 0 {
 		return "0 lessons"
 	}
-	return fmt.Sprintf("%d %s, longest %s", len(c.Lessons), noun, longest.Round(time.Second))
+	return fmt.Sprintf("%d %s, longest %s, reading ease %.1f", len(c.Lessons), noun, longest.Round(time.Second), c.ReadingEase())
 }
 
 // Load reads course.yaml and every lesson file (NN-*.md) at the root of

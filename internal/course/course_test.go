@@ -17,7 +17,7 @@ func TestParseLessonReadsTheFrontMatterAndBody(t *testing.T) {
 		Title, Slug, Preheader, File string
 		BodyLine, Words              int
 	}
-	want := fields{1, "One", "one", "What lesson 1 is about, in one line.", "01-one.md", 7, 260}
+	want := fields{1, "One", "one", "What lesson 1 is about, in one line.", "01-one.md", 8, 260}
 	got := fields{l.Number, l.Title, l.Slug, l.Preheader, l.File, l.BodyLine, l.Words}
 	if got != want {
 		t.Errorf("lesson = %+v, want %+v", got, want)
@@ -45,7 +45,7 @@ func TestMarkdownRoundTripsThroughParseLesson(t *testing.T) {
 			l, _ := ParseLesson("01-one.md", []byte(lessonMD(1, "one", "One")))
 			return l
 		}()},
-		{"a lesson built in code gets front matter", &Lesson{Number: 12, Title: `Ask "before" you advise: it's #1`, Slug: "ask-before-you-advise",
+		{"a lesson built in code gets front matter", &Lesson{Number: 12, Title: `Ask "before" you advise: it's #1`, Slug: "ask-before-you-advise", Part: PartHome,
 			Preheader: "Quotes \"and\" colons: {fine} – and accents é.", Body: "\n" + lessonBody(12)}},
 	}
 	for _, tt := range tests {
@@ -55,7 +55,7 @@ func TestMarkdownRoundTripsThroughParseLesson(t *testing.T) {
 			if ps != nil {
 				t.Fatalf("ParseLesson(Markdown()): %v\n%s", ps, l.Markdown())
 			}
-			if back.Number != l.Number || back.Title != l.Title || back.Slug != l.Slug || back.Preheader != l.Preheader || back.Body != l.Body {
+			if back.Number != l.Number || back.Title != l.Title || back.Slug != l.Slug || back.Preheader != l.Preheader || back.Part != l.Part || back.Body != l.Body {
 				t.Errorf("round trip changed the lesson:\n got %+v\nwant %+v", back, l)
 			}
 		})
@@ -82,21 +82,24 @@ func TestReadingTimeIsWordsAt230PerMinute(t *testing.T) {
 	}
 }
 
-func TestSummaryGivesTheCountAndTheLongestLesson(t *testing.T) {
+func TestSummaryGivesTheCountTheLongestLessonAndTheAverageReadingEase(t *testing.T) {
+	// Reading ease 116.1 and 92.9 (see TestReadingEaseFollowsFleschOnKnownSentences).
+	const cat, scrap = "The cat sat on the mat.\n", "Keep a scrap of paper by your keyboard.\n"
 	tests := []struct {
-		name  string
-		words []int
-		want  string
+		name   string
+		words  []int
+		bodies []string
+		want   string
 	}{
-		{"no lessons", nil, "0 lessons"},
-		{"one lesson", []int{230}, "1 lesson, longest 1m0s"},
-		{"the longest decides", []int{100, 453, 300}, "3 lessons, longest 1m58s"},
+		{"no lessons", nil, nil, "0 lessons"},
+		{"one lesson", []int{230}, []string{cat}, "1 lesson, longest 1m0s, reading ease 116.1"},
+		{"the longest decides, the average is of lessons", []int{100, 453, 300}, []string{cat, scrap, scrap}, "3 lessons, longest 1m58s, reading ease 100.7"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &Course{}
 			for i, w := range tt.words {
-				c.Lessons = append(c.Lessons, &Lesson{Number: i + 1, Words: w})
+				c.Lessons = append(c.Lessons, &Lesson{Number: i + 1, Words: w, Body: tt.bodies[i]})
 			}
 			if got := c.Summary(); got != tt.want {
 				t.Errorf("Summary() = %q, want %q", got, tt.want)

@@ -2,6 +2,7 @@ package course
 
 import (
 	"fmt"
+	"io/fs"
 	"strings"
 	"testing/fstest"
 )
@@ -22,14 +23,14 @@ lessons: 2
 // lessonMD returns a valid lesson with 260 words whose sentences mention
 // the lesson number, so that no sentence repeats across lessons.
 //
-// Line layout: 1 "---", 2 number, 3 title, 4 slug, 5 preheader, 6 "---",
-// 7 blank (BodyLine), paragraphs on 8, 10, 12 and 14, "## Try this week"
-// on 16, its text on 18, "## Reflect" on 20, the question on 22.
+// Line layout: 1 "---", 2 number, 3 title, 4 slug, 5 preheader, 6 part,
+// 7 "---", 8 blank (BodyLine), paragraphs on 9, 11, 13 and 15, "## Try this
+// week" on 17, its text on 19, "## Reflect" on 21, the question on 23.
 func lessonMD(n int, slug, title string) string {
 	return lessonWith(n, slug, title, lessonBody(n))
 }
 
-// lessonBody is the body of lessonMD, starting at line 8 of the file.
+// lessonBody is the body of lessonMD, starting at line 9 of the file.
 func lessonBody(n int) string {
 	var b strings.Builder
 	for p := 1; p <= 4; p++ {
@@ -43,9 +44,15 @@ func lessonBody(n int) string {
 	return b.String()
 }
 
-// lessonWith returns a lesson file with the given body on line 8 onwards.
+// lessonWith returns a part: work lesson file with the given body on line 9
+// onwards.
 func lessonWith(n int, slug, title, body string) string {
-	return fmt.Sprintf("---\nnumber: %d\ntitle: %q\nslug: %s\npreheader: \"What lesson %d is about, in one line.\"\n---\n\n%s", n, title, slug, n, body)
+	return lessonIn(PartWork, n, slug, title, body)
+}
+
+// lessonIn is lessonWith for a lesson of the given part.
+func lessonIn(part Part, n int, slug, title, body string) string {
+	return fmt.Sprintf("---\nnumber: %d\ntitle: %q\nslug: %s\npreheader: \"What lesson %d is about, in one line.\"\npart: %s\n---\n\n%s", n, title, slug, n, part, body)
 }
 
 // validCourse is a two-lesson course with no problems.
@@ -55,6 +62,21 @@ func validCourse() fstest.MapFS {
 		"01-one.md":   {Data: []byte(lessonMD(1, "one", "One"))},
 		"02-two.md":   {Data: []byte(lessonMD(2, "two", "Two"))},
 	}
+}
+
+// courseOf is a valid course with a lesson for each letter of parts, "w"
+// for part: work and "h" for part: home; lesson n is "0n-lesson-n.md".
+func courseOf(parts string) fstest.MapFS {
+	fsys := fstest.MapFS{"course.yaml": {Data: []byte(strings.Replace(courseYAML, "lessons: 2", fmt.Sprintf("lessons: %d", len(parts)), 1))}}
+	for i, p := range parts {
+		n, part := i+1, PartWork
+		if p == 'h' {
+			part = PartHome
+		}
+		slug := fmt.Sprintf("lesson-%d", n)
+		fsys[fmt.Sprintf("%02d-%s.md", n, slug)] = &fstest.MapFile{Data: []byte(lessonIn(part, n, slug, fmt.Sprintf("Lesson %d", n), lessonBody(n)))}
+	}
+	return fsys
 }
 
 // edit returns a copy of fsys with old replaced by new in file; it panics
@@ -114,4 +136,11 @@ func problemStrings(ps Problems) []string {
 		out = append(out, p.String())
 	}
 	return out
+}
+
+// loadAll is Load with the editorial rules' advice added, sorted as Load
+// sorts: every rule a table of cases may break.
+func loadAll(fsys fs.FS) (*Course, Problems) {
+	c, ps := Load(fsys)
+	return c, append(ps, Editorial(c)...).sorted()
 }

@@ -19,7 +19,7 @@ func ListID(c *Course, from string) string {
 		from = c.From
 	}
 	id := listLabel(c.Title) + "." + listDomain(from)
-	if p := phrase(c.Title); p != "" {
+	if p := listPhrase(c.Title); p != "" {
 		return p + " <" + id + ">"
 	}
 	return "<" + id + ">"
@@ -78,10 +78,10 @@ func listDomain(from string) string {
 	return d
 }
 
-// phrase is s as an RFC 5322 phrase: as it is when it is all atoms
+// listPhrase is s as an RFC 5322 phrase: as it is when it is all atoms
 // ("Lead & Relate"), else written the way net/mail writes a display name
 // (a quoted-string with escapes, or RFC 2047 words when it is not ASCII).
-func phrase(s string) string {
+func listPhrase(s string) string {
 	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }), " ")
 	if s == "" {
 		return ""

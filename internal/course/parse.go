@@ -43,7 +43,7 @@ var yamlParserErrors = map[string]bool{
 	"found undefined tag handle":             true,
 }
 
-var lessonKeys = []string{"number", "title", "slug", "preheader"}
+var lessonKeys = []string{"number", "title", "slug", "preheader", "part"}
 
 var courseKeys = []string{"title", "tagline", "language", "author", "from", "reply_to", "postal_address", "send_hour", "lessons"}
 
@@ -130,9 +130,11 @@ func ParseCourseYAML(src []byte) (*Course, Problems) {
 }
 
 // ParseLesson parses and checks one lesson file on its own: front matter,
-// file name (skipped when file is empty) and body. Checks that need the
-// other lessons (duplicates, missing numbers, repeated sentences) are
-// Validate's. The lesson is never nil and holds whatever could be parsed;
+// file name (skipped when file is empty) and body: what a lesson needs to be
+// sent at all. Checks that need the other lessons (duplicates, missing
+// numbers) and the editorial rules (repeated sentences, variants in the Try
+// section, openings, reading ease) are Validate's, so that a stored revision
+// stays sendable when those rules grow. The lesson is never nil and holds whatever could be parsed;
 // when the number is unreadable it is taken from the file name.
 func ParseLesson(file string, src []byte) (*Lesson, Problems) {
 	l := &Lesson{File: file, Source: src, lines: map[string]int{}}
@@ -143,7 +145,7 @@ func ParseLesson(file string, src []byte) (*Lesson, Problems) {
 	fm, body, bodyLine, closed := splitFrontMatter(text)
 	switch {
 	case fm == nil:
-		ps.add(file, 1, `missing front matter: the file must start with a "---" line, then number, title, slug and preheader, then "---"`)
+		ps.add(file, 1, `missing front matter: the file must start with a "---" line, then number, title, slug, preheader and part, then "---"`)
 		l.Body, l.BodyLine = body, bodyLine
 	case !closed:
 		ps.add(file, 1, `front matter is not closed by a "---" line`)
@@ -167,7 +169,7 @@ func ParseLesson(file string, src []byte) (*Lesson, Problems) {
 func parseFrontMatter(l *Lesson, fm string, ps *Problems) {
 	file := l.File
 	if strings.TrimSpace(fm) == "" {
-		ps.add(file, 1, "front matter is empty: it needs number, title, slug and preheader")
+		ps.add(file, 1, "front matter is empty: it needs number, title, slug, preheader and part")
 		return
 	}
 	fields, ok := yamlMapping(file, fm, 1, lessonKeys, "front-matter key", ps)
@@ -176,6 +178,11 @@ func parseFrontMatter(l *Lesson, fm string, ps *Problems) {
 	}
 	for _, key := range lessonKeys {
 		f, ok := fields[key]
+		if !ok && key == "part" {
+			// Optional: lessons written before parts existed, and
+			// revisions stored then, stay valid (see editorialRules).
+			continue
+		}
 		if !ok {
 			ps.add(file, 1, "missing front-matter key %q", key)
 			continue
@@ -194,6 +201,10 @@ func parseFrontMatter(l *Lesson, fm string, ps *Problems) {
 			continue
 		}
 		s, ok := yamlString(f.value)
+		if !ok && key == "part" {
+			ps.add(file, f.line, "part must be %s", partList())
+			continue
+		}
 		if !ok {
 			ps.add(file, f.line, "%s must be text", key)
 			continue
@@ -212,6 +223,13 @@ func parseFrontMatter(l *Lesson, fm string, ps *Problems) {
 		case "preheader":
 			l.Preheader = s
 			checkOneLine(file, f, key, s, MaxPreheader, ps)
+		case "part":
+			p, ok := ParsePart(s)
+			if !ok {
+				ps.add(file, f.line, "part %q must be %s", shorten(s, 40), partList())
+				continue
+			}
+			l.Part = p
 		}
 	}
 }

@@ -8,15 +8,24 @@ import (
 )
 
 // A Problem is one thing wrong with the course, located so that an editor
-// can jump to it: the file, the 1-based line and a readable message.
+// can jump to it: the file, the 1-based line and a readable message. A rule
+// about the course as a whole (say, how many lessons open the same way) has
+// no one place to jump to: its File is WholeCourse and its Line 0.
 type Problem struct {
 	File string
 	Line int
 	Msg  string
 }
 
-// String formats the problem the way compilers do: "file:line: msg".
+// WholeCourse is the File of a problem with the course as a whole.
+const WholeCourse = "course"
+
+// String formats the problem the way compilers do: "file:line: msg", or
+// "course: msg" for the whole course.
 func (p Problem) String() string {
+	if p.Line == 0 {
+		return fmt.Sprintf("%s: %s", p.File, p.Msg)
+	}
 	return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg)
 }
 
@@ -50,19 +59,24 @@ func (ps *Problems) add(file string, line int, format string, args ...any) {
 	*ps = append(*ps, Problem{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 
-// sorted orders problems by file (course.yaml first) and line, keeping the
-// order in which they were found for the same line, and returns nil when
-// there are none so that callers can compare with nil.
+// addCourse appends a problem with the course as a whole.
+func (ps *Problems) addCourse(format string, args ...any) {
+	*ps = append(*ps, Problem{File: WholeCourse, Msg: fmt.Sprintf(format, args...)})
+}
+
+// sorted orders problems by file (course.yaml first, the whole course last)
+// and line, keeping the order in which they were found for the same line,
+// and returns nil when there are none so that callers can compare with nil.
 func (ps Problems) sorted() Problems {
 	if len(ps) == 0 {
 		return nil
 	}
 	slices.SortStableFunc(ps, func(a, b Problem) int {
 		if a.File != b.File {
-			if a.File == courseFile {
+			switch {
+			case a.File == courseFile, b.File == WholeCourse:
 				return -1
-			}
-			if b.File == courseFile {
+			case b.File == courseFile, a.File == WholeCourse:
 				return 1
 			}
 			return strings.Compare(a.File, b.File)

@@ -51,7 +51,8 @@ type Renderer struct {
 type Recipient struct {
 	FirstName                      string // may be empty: the greeting becomes "Hi there,"
 	UnsubscribeURL, PreferencesURL string // required
-	ViewURL, TriedURL              string // optional: "view in browser" and "I tried this"
+	ViewURL                        string // optional: "view in browser" in the footer
+	TriedURL                       string // optional: the "I tried this" button after "Try this week"
 }
 
 // Email is a rendered message: its subject, its inbox preview line and the
@@ -149,9 +150,10 @@ type numberedLink struct {
 }
 
 // linkRefs are the numbers of the footer links in the text email's link
-// list; 0 when the link is absent.
+// list; 0 when the link is absent. The "I tried this" link is not among
+// them: the text part gives it in full, right after "Try this week".
 type linkRefs struct {
-	Unsubscribe, Preferences, View, Tried int
+	Unsubscribe, Preferences, View int
 }
 
 // emailData is what the email templates see. Every string in it is data:
@@ -172,6 +174,32 @@ type emailData struct {
 	ConfirmURL  string
 	ExpiresIn   string // "7 days"
 	Notice      Notice // the notice email's words
+
+	// The lesson body cut right after its "Try this week" section, where
+	// the "I tried this" button goes (at the end when it has no such
+	// section): BodyToTry + BodyAfterTry is Body, TextToTry + TextAfterTry
+	// is Text.
+	BodyToTry, BodyAfterTry htmltemplate.HTML
+	TextToTry, TextAfterTry string
+}
+
+// OutlookOnly wraps html in a conditional comment that only Outlook for
+// Windows reads: it needs a fixed-width table where every other client
+// follows max-width. html/template drops comments written in a template,
+// so the layout asks for this one; html is always a literal in it.
+func (emailData) OutlookOnly(html string) htmltemplate.HTML {
+	return htmltemplate.HTML("<!--[if mso]>" + html + "<![endif]-->")
+}
+
+// button is a call to action, as layout.html's "button" draws it.
+type button struct {
+	URL, Label string
+}
+
+// Button gives the "button" template its link and label, for
+// {{template "button" (.Button URL LABEL)}}: a template passes one value.
+func (emailData) Button(url, label string) button {
+	return button{URL: url, Label: label}
 }
 
 // Notice is a short service email in the course's layout: an address
@@ -230,15 +258,18 @@ func (r *Renderer) Lesson(c *Course, l *Lesson, rc Recipient) (Email, error) {
 		Preheader:   oneLine(l.Preheader),
 		FirstName:   rc.FirstName,
 		Recipient:   rc,
-		Body:        htmltemplate.HTML(f.fill(f.emailHTML, rc.FirstName, true)),
-		Text:        f.text.String(func(s string) string { return f.fill(s, rc.FirstName, false) }),
 	}
+	fillText := func(s string) string { return f.fill(s, rc.FirstName, false) }
+	toTry, afterTry := f.fill(f.emailHTML[:f.emailTry], rc.FirstName, true), f.fill(f.emailHTML[f.emailTry:], rc.FirstName, true)
+	d.BodyToTry, d.BodyAfterTry = htmltemplate.HTML(toTry), htmltemplate.HTML(afterTry)
+	d.Body = d.BodyToTry + d.BodyAfterTry
+	d.TextToTry, d.TextAfterTry = f.text.parts(fillText)
+	d.Text = d.TextToTry + d.TextAfterTry
 	for i, u := range f.text.links {
 		d.Links = append(d.Links, numberedLink{i + 1, u})
 	}
 	// Numbered in the order the footer shows them.
 	d.Refs.View = d.link(rc.ViewURL)
-	d.Refs.Tried = d.link(rc.TriedURL)
 	d.Refs.Preferences = d.link(rc.PreferencesURL)
 	d.Refs.Unsubscribe = d.link(rc.UnsubscribeURL)
 	return r.execute("lesson", r.lessonHTML, r.lessonText, d)
@@ -318,6 +349,7 @@ func (r *Renderer) execute(name string, h *htmltemplate.Template, t *texttemplat
 // left as tokens that no Markdown touches, filled in per recipient.
 type fragment struct {
 	emailHTML string // with inline styles, for the email layout
+	emailTry  int    // where emailHTML's "Try this week" section ends
 	webHTML   string // plain, for web pages with their own stylesheet
 	text      textBody
 	holders   []holder
@@ -416,12 +448,23 @@ func (r *Renderer) render(key [32]byte, body string) (*fragment, error) {
 		return nil, fmt.Errorf("render Markdown: %w", err)
 	}
 	addEmailStyles(doc)
-	if err := r.md.Renderer().Render(&email, src, doc); err != nil {
-		return nil, fmt.Errorf("render Markdown: %w", err)
+	// Block by block, to know where the "Try this week" section ends.
+	end := tryEnd(doc, src)
+	f.emailTry = -1
+	for c := doc.FirstChild(); c != nil; c = c.NextSibling() {
+		if c == end {
+			f.emailTry = email.Len()
+		}
+		if err := r.md.Renderer().Render(&email, src, c); err != nil {
+			return nil, fmt.Errorf("render Markdown: %w", err)
+		}
+	}
+	if f.emailTry < 0 {
+		f.emailTry = email.Len()
 	}
 	f.webHTML, f.emailHTML = web.String(), email.String()
 
-	f.text = buildText(doc, src)
+	f.text = buildText(doc, src, end)
 	for i := range f.text.blocks {
 		blk := &f.text.blocks[i]
 		blk.fill = strings.Contains(blk.text, prefix)
@@ -476,8 +519,32 @@ func sanitise(doc ast.Node, src []byte, tokenPrefix string) {
 	}
 }
 
+// tryEnd is the block right after the body's "Try this week" section (the
+// next top-level heading), where the "I tried this" button goes; nil when
+// the section runs to the end of the body, or when there is none and the
+// button goes after the whole body.
+func tryEnd(doc ast.Node, src []byte) ast.Node {
+	in := false
+	for c := doc.FirstChild(); c != nil; c = c.NextSibling() {
+		h, ok := c.(*ast.Heading)
+		if !ok {
+			continue
+		}
+		if in && h.Level <= 2 {
+			return c
+		}
+		if h.Level == 2 && strings.TrimSpace(inlineText(h, src)) == sectionTry {
+			in = true
+		}
+	}
+	return nil
+}
+
 // addEmailStyles puts inline styles on the body's elements: many email
-// clients ignore style sheets. Colours read on light and dark backgrounds.
+// clients ignore style sheets. Only what the clients' own defaults would
+// not do well is styled, and spacing is padding, never margin (which many
+// clients support only in part): paragraphs and lists keep the clients'
+// default spacing. Colours read on light and dark backgrounds.
 func addEmailStyles(doc ast.Node) {
 	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
 		if !entering {
@@ -485,18 +552,16 @@ func addEmailStyles(doc ast.Node) {
 		}
 		style := ""
 		switch n.Kind() {
-		case ast.KindParagraph:
-			style = "margin:0 0 16px 0;"
 		case ast.KindHeading:
-			style = "margin:28px 0 10px 0;font-size:19px;line-height:1.3;font-weight:bold;"
+			style = "padding-top:8px;font-size:19px;line-height:1.3;"
 		case ast.KindList:
-			style = "margin:0 0 16px 0;padding-left:24px;"
+			style = "padding-left:26px;"
 		case ast.KindListItem:
-			style = "margin:0 0 6px 0;"
+			style = "padding-bottom:6px;"
 		case ast.KindBlockquote:
-			style = "margin:0 0 16px 0;padding-left:14px;border-left:3px solid #8c959f;"
+			style = "padding-left:14px;border-left:3px solid #8c959f;"
 		case ast.KindLink, ast.KindAutoLink:
-			style = "color:#2f6fb7;text-decoration:underline;"
+			style = "color:#2f6fb7;"
 		}
 		if style != "" {
 			n.SetAttributeString("style", style)

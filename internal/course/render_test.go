@@ -152,7 +152,7 @@ func TestTheLessonEmailSaysWhoItIsForAndHowToLeave(t *testing.T) {
 			testRecipient,
 			[]string{"Hi Anna,", "You are receiving this because you subscribed to Test Course.", "1 Test Street, Testville",
 				"Unsubscribe", "Manage preferences", "View in browser", "I tried this", "Ada Author", testRecipient.UnsubscribeURL},
-			nil, 5},
+			nil, 4},
 		{"a recipient without a name is greeted with Hi there",
 			Recipient{UnsubscribeURL: "https://example.com/u", PreferencesURL: "https://example.com/p"},
 			[]string{"Hi there,", "Unsubscribe", "Manage preferences"},
@@ -279,11 +279,13 @@ func TestHostileLessonTextAndNamesRenderInert(t *testing.T) {
 // every "<" starts markup.
 func liveMarkup(html string) string {
 	tags := map[string]bool{"!doctype": true, "html": true, "head": true, "meta": true, "title": true, "style": true,
-		"body": true, "span": true, "table": true, "tr": true, "td": true, "p": true, "h1": true, "h2": true,
+		"body": true, "div": true, "span": true, "table": true, "tr": true, "td": true, "p": true, "h1": true, "h2": true,
 		"a": true, "br": true, "strong": true, "em": true, "code": true, "ul": true, "ol": true, "li": true,
 		"blockquote": true, "pre": true, "hr": true}
 	attrs := map[string]bool{"lang": true, "charset": true, "name": true, "content": true, "class": true, "style": true,
-		"role": true, "width": true, "cellpadding": true, "cellspacing": true, "border": true, "align": true, "href": true, "start": true}
+		"role": true, "width": true, "bgcolor": true, "cellpadding": true, "cellspacing": true, "border": true, "align": true, "href": true, "start": true}
+	// The layout's one conditional comment, for Outlook, is the templates' own.
+	html = strings.NewReplacer("<!--[if mso]>", "", "<![endif]-->", "").Replace(html)
 	tagRe := regexp.MustCompile(`<(/?)([!a-zA-Z][a-zA-Z0-9]*)([^>]*)>`)
 	attrRe := regexp.MustCompile(`\s([a-zA-Z-]+)(?:="[^"]*")?`)
 	for _, m := range tagRe.FindAllStringSubmatch(html, -1) {
@@ -425,7 +427,7 @@ func TestPlainTextIsWrappedAt78Columns(t *testing.T) {
 		"\n\nTry this week\n-------------\n\n",
 		"\n[1] https://example.com/twostep?ref=golden&lang=en\n",
 		"\nhttps://example.com/a/very/long/address/that/cannot/be/broken/anywhere/at/all\n",
-		"\n[5] https://example.com/unsubscribe/" + strings.Repeat("x", 90) + "\n",
+		"\n[4] https://example.com/unsubscribe/" + strings.Repeat("x", 90) + "\n",
 	} {
 		if !strings.Contains(e.Text, want) {
 			t.Errorf("text does not contain %q:\n%s", want, e.Text)
@@ -509,5 +511,144 @@ func TestNewRendererRejectsMissingOrBrokenTemplates(t *testing.T) {
 	}
 	if _, err := NewRenderer(nil); err == nil {
 		t.Error("NewRenderer(nil) did not fail")
+	}
+}
+
+func TestITriedThisIsAButtonRightAfterTryThisWeek(t *testing.T) {
+	r := newTestRenderer(t)
+	c, testLesson := testCourse(t)
+	button := regexp.MustCompile(`<td class="button"[^>]*>\s*<a href="` + regexp.QuoteMeta(testRecipient.TriedURL) + `"[^>]*>I tried this</a>`)
+	tests := []struct {
+		name        string
+		lesson      *Lesson
+		after       string // what comes right after "Try this week" in HTML and text
+		htmlBefore  string // the section's end in the HTML, right before the button
+		afterButton string // what follows the button in the HTML
+	}{
+		{"a lesson gets it between its two sections", testLesson,
+			"\n\nReflect\n-------", "which part they ask about.</p>\n", `<h2 style="padding-top:8px;font-size:19px;line-height:1.3;">Reflect</h2>`},
+		{"a body that ends with the section gets it before the sign-off", bodyLesson("Intro.\n\n## Try this week\n\nGo."),
+			"\n\nUntil next week,", "<p>Go.</p>\n", "\n<p>Until next week,"},
+		{"a body without the section gets it after the body", bodyLesson("Only a paragraph.\n\n## Something else\n\nText."),
+			"\n\nUntil next week,", "<p>Text.</p>\n", "\n<p>Until next week,"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := r.Lesson(c, tt.lesson, testRecipient)
+			if err != nil {
+				t.Fatal(err)
+			}
+			loc := button.FindStringIndex(e.HTML)
+			if loc == nil || len(button.FindAllString(e.HTML, -1)) != 1 {
+				t.Fatalf("the HTML does not have one \"I tried this\" button:\n%s", e.HTML)
+			}
+			before, rest := e.HTML[:loc[0]], e.HTML[loc[1]:]
+			if !strings.HasSuffix(strings.TrimSuffix(before, `<table role="presentation" cellpadding="0" cellspacing="0">
+<tr>
+`), tt.htmlBefore) {
+				t.Errorf("the button does not follow %q:\n%s", tt.htmlBefore, before[max(0, len(before)-300):])
+			}
+			if _, after, _ := strings.Cut(rest, "</table>\n"); !strings.HasPrefix(after, tt.afterButton) {
+				t.Errorf("the button is not followed by %q but by:\n%.200s", tt.afterButton, after)
+			}
+			link := "\n\nI tried this:\n" + testRecipient.TriedURL + tt.after
+			if strings.Count(e.Text, "I tried this") != 1 || !strings.Contains(e.Text, link) {
+				t.Errorf("the text part does not have %q once:\n%s", link, e.Text)
+			}
+			if footer := e.HTML[strings.Index(e.HTML, `class="foot"`):]; strings.Contains(footer, "I tried this") {
+				t.Error("the footer still has an \"I tried this\" link")
+			}
+		})
+	}
+
+	// Without the link (a preview, say) there is no button and no line.
+	rc := testRecipient
+	rc.TriedURL = ""
+	e, err := r.Lesson(c, testLesson, rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(e.HTML, "I tried this") || strings.Contains(e.Text, "I tried this") {
+		t.Error("a lesson without a tried link shows the button")
+	}
+}
+
+// The email body is rendered block by block to find the end of "Try this
+// week"; put together, the blocks are the whole lesson, as the web page
+// (rendered in one piece) has it.
+func TestTheEmailBodyIsTheWholeLessonAsTheWebPageHasIt(t *testing.T) {
+	_, l := testCourse(t)
+	f, err := newTestRenderer(t).fragment(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unstyled := regexp.MustCompile(` style="[^"]*"`).ReplaceAllString(f.emailHTML, "")
+	if unstyled != f.webHTML {
+		t.Errorf("the email body without its styles differs from the web page's:\n%s", firstDiff(unstyled, f.webHTML))
+	}
+	if !strings.HasSuffix(f.emailHTML[:f.emailTry], "they ask about.</p>\n") || !strings.HasPrefix(f.emailHTML[f.emailTry:], "<h2") {
+		t.Errorf("the body is cut at %d, not after \"Try this week\": %q", f.emailTry, f.emailHTML[max(0, f.emailTry-40):f.emailTry+10])
+	}
+}
+
+func TestEveryEmailGivesThePostalAddressOnce(t *testing.T) {
+	c, l := testCourse(t)
+	r := newTestRenderer(t)
+	notice := Notice{Subject: "S", Paragraphs: []string{"P"}, ButtonLabel: "B", ButtonURL: "https://example.com/b", Signoff: "Thanks,", Why: "W"}
+	render := map[string]func() (Email, error){
+		"a lesson": func() (Email, error) { return r.Lesson(c, l, testRecipient) },
+		"a confirmation": func() (Email, error) {
+			return r.Confirmation(c, "Ann", "https://example.com/c", "https://example.com/u")
+		},
+		"a closing email, with links": func() (Email, error) {
+			return r.Notice(c, "Ann", notice, testRecipient)
+		},
+		"an address change, without links": func() (Email, error) { return r.Notice(c, "Ann", notice, Recipient{}) },
+	}
+	for name, f := range render {
+		t.Run(name, func(t *testing.T) {
+			e, err := f()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(e.HTML, c.PostalAddress); n != 1 {
+				t.Errorf("the HTML gives the postal address %d times", n)
+			}
+			if n := strings.Count(e.Text, c.PostalAddress); n != 1 {
+				t.Errorf("the text gives the postal address %d times:\n%s", n, e.Text)
+			}
+		})
+	}
+}
+
+// word-break: break-all splits ordinary words at the end of a line; only
+// the confirmation's long address, which has no words, may break anywhere.
+func TestOnlyTheConfirmationAddressMayBreakAnywhere(t *testing.T) {
+	c, l := testCourse(t)
+	r := newTestRenderer(t)
+	confirmURL := "https://example.com/confirm/" + strings.Repeat("c0nf1rm", 20)
+	confirmation, err := r.Confirmation(c, "Ann", confirmURL, "https://example.com/u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lesson, err := r.Lesson(c, l, testRecipient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	breaking := regexp.MustCompile(`<(\w+) [^>]*style="[^"]*word-break:[^>]*>([^<]*)</(\w+)>`)
+	found := 0
+	for _, html := range []string{confirmation.HTML, lesson.HTML} {
+		for _, m := range breaking.FindAllStringSubmatch(html, -1) {
+			found++
+			if m[2] != confirmURL || m[1] != m[3] {
+				t.Errorf("word-break applies to %q, not only to the address", m[2])
+			}
+		}
+		if n := strings.Count(html, "word-break"); n != len(breaking.FindAllString(html, -1)) {
+			t.Errorf("word-break on an element that holds more than text: %d uses", n)
+		}
+	}
+	if found != 1 {
+		t.Errorf("word-break is used %d times, want once, on the address", found)
 	}
 }

@@ -19,6 +19,7 @@ const Width = 78
 type textBody struct {
 	blocks []textBlock
 	links  []string
+	tryEnd int // blocks[tryEnd:] come after the "Try this week" section
 }
 
 // textBlock is one paragraph, list item, heading or code block.
@@ -67,14 +68,20 @@ func (b textBlock) format() string {
 	return sb.String()
 }
 
-// String joins the blocks, with placeholders filled by fill (nil: left as is).
-func (t textBody) String(fill func(string) string) string {
-	var sb strings.Builder
-	for _, b := range t.blocks {
-		sb.WriteString(b.sep)
-		b.render(&sb, fill)
+// parts joins the blocks, with placeholders filled by fill (nil: left as
+// is), in two parts cut right after the "Try this week" section: the second
+// starts with the separator before its first block, so the two together are
+// the whole body.
+func (t textBody) parts(fill func(string) string) (toTry, afterTry string) {
+	join := func(blocks []textBlock) string {
+		var sb strings.Builder
+		for _, b := range blocks {
+			sb.WriteString(b.sep)
+			b.render(&sb, fill)
+		}
+		return sb.String()
 	}
-	return sb.String()
+	return join(t.blocks[:t.tryEnd]), join(t.blocks[t.tryEnd:])
 }
 
 // wrap writes text wrapped to width: words are never split, so a word longer
@@ -113,12 +120,19 @@ type textBuilder struct {
 	src     []byte
 	body    textBody
 	linkNum map[string]int
-	sep     string // separator for the next block, when not the default
+	sep     string   // separator for the next block, when not the default
+	tryEnd  ast.Node // the block after "Try this week" (see tryEnd)
 }
 
-func buildText(doc ast.Node, src []byte) textBody {
-	t := &textBuilder{src: src, linkNum: map[string]int{}}
+// buildText renders doc as text; tryEnd is the block that follows the
+// "Try this week" section, or nil when that section (if any) ends the body.
+func buildText(doc ast.Node, src []byte, tryEnd ast.Node) textBody {
+	t := &textBuilder{src: src, linkNum: map[string]int{}, tryEnd: tryEnd}
+	t.body.tryEnd = -1
 	t.block(doc, "", "")
+	if t.body.tryEnd < 0 {
+		t.body.tryEnd = len(t.body.blocks)
+	}
 	return t.body
 }
 
@@ -138,6 +152,9 @@ func (t *textBuilder) add(b textBlock) {
 // block renders a block node whose first line starts with first and the
 // others with rest.
 func (t *textBuilder) block(n ast.Node, first, rest string) {
+	if n == t.tryEnd && n != nil {
+		t.body.tryEnd = len(t.body.blocks)
+	}
 	switch n := n.(type) {
 	case *ast.Paragraph, *ast.TextBlock:
 		t.add(textBlock{first: first, rest: rest, text: t.inline(n)})

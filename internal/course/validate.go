@@ -14,9 +14,12 @@ const MinRepeatedWords = 6
 // Validate checks the course as a whole: lesson numbers within 1..LessonCount,
 // none repeated, none missing (reported against the "lessons" line of
 // course.yaml; skipped when the count is unknown, which ParseCourseYAML has
-// reported), slugs and titles unique ignoring case, and no sentence of
-// MinRepeatedWords or more words in two lessons. Problems of single files are
-// ParseCourseYAML's and ParseLesson's to find; Load runs all three.
+// reported), slugs and titles unique ignoring case, and then the editorial
+// rules of courseRules: no sentence of MinRepeatedWords or more words in two
+// lessons, a home lesson in every HomeEvery weeks, a variant for readers
+// without a team or partner, varied openings and plain language. Problems of
+// single files are ParseCourseYAML's and ParseLesson's to find; Load runs
+// all three, and the admin editor runs ParseLesson and Validate.
 func Validate(c *Course) Problems {
 	var ps Problems
 	if c == nil {
@@ -62,7 +65,9 @@ func Validate(c *Course) Problems {
 			ps.add(courseFile, c.line("lessons"), "lesson %d is missing: no %02d-*.md file with number: %d", n, n, n)
 		}
 	}
-	checkRepeatedSentences(c.Lessons, &ps)
+	for _, r := range courseRules {
+		r.check(c, &ps)
+	}
 	return ps.sorted()
 }
 
@@ -74,9 +79,9 @@ type sentenceAt struct {
 
 // checkRepeatedSentences reports each sentence of MinRepeatedWords or more
 // words that appears in an earlier lesson, comparing lowercased words.
-func checkRepeatedSentences(lessons []*Lesson, ps *Problems) {
+func checkRepeatedSentences(c *Course, ps *Problems) {
 	first := map[string]sentenceAt{}
-	for _, l := range lessons {
+	for _, l := range c.Lessons {
 		reported := map[string]bool{}
 		for _, s := range sentences(l) {
 			key := strings.Join(strings.Fields(strings.ToLower(s.text)), " ")
@@ -96,8 +101,10 @@ func checkRepeatedSentences(lessons []*Lesson, ps *Problems) {
 }
 
 type sentence struct {
-	text string
-	line int
+	text    string
+	line    int
+	heading bool   // the text of a heading, not prose
+	section string // "" in the lesson proper, else sectionTry or sectionReflect
 }
 
 // sentences returns the sentences of the lesson's body, reusing those
@@ -118,6 +125,7 @@ func sentences(l *Lesson) []sentence {
 // compare equal; headings count as sentences of their own.
 func sentencesOf(doc ast.Node, src []byte, lines lineIndex) []sentence {
 	var out []sentence
+	section := ""
 	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
 		if !entering {
 			return ast.WalkContinue, nil
@@ -161,8 +169,12 @@ func sentencesOf(doc ast.Node, src []byte, lines lineIndex) []sentence {
 			}
 			return line
 		}
+		heading := n.Kind() == ast.KindHeading
+		if title := strings.TrimSpace(s); heading && n.Parent() == doc && (title == sectionTry || title == sectionReflect) {
+			section = title
+		}
 		for _, span := range splitSentences(s) {
-			out = append(out, sentence{strings.TrimSpace(s[span[0]:span[1]]), lineAt(span[0])})
+			out = append(out, sentence{strings.TrimSpace(s[span[0]:span[1]]), lineAt(span[0]), heading, section})
 		}
 		return ast.WalkSkipChildren, nil
 	})

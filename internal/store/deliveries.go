@@ -77,7 +77,7 @@ type Claim struct {
 func (db *DB) ClaimAndBegin(ctx context.Context, now time.Time, limit int, leaseNow, leaseUntil time.Time) ([]Claim, error) {
 	// Planned afresh each time (see sentSQL): the ledger grows fast while
 	// passes run.
-	rows, err := db.Pool.Query(ctx, claimSQL, pgx.QueryExecModeExec, now, limit, leaseUntil, leaseNow)
+	rows, err := db.Pool.Query(ctx, claimSQL, db.planEach, now, limit, leaseUntil, leaseNow)
 	if err != nil {
 		return nil, fmt.Errorf("claim due subscribers: %w", err)
 	}
@@ -175,7 +175,7 @@ type Delivered struct {
 // on that lesson and round moves on: an admin's change during the send
 // wins.
 //
-// It is planned for each group (pgx.QueryExecModeExec), never run from a
+// It is planned for each group (db.planEach), never run from a
 // cached generic plan: one made while the ledger was small — early in a
 // new database's first pass — joins the group to deliveries by scanning
 // the whole table, and kept while the ledger grows during the pass it made
@@ -241,7 +241,7 @@ func (db *DB) Sent(ctx context.Context, ds []Delivered) []SentResult {
 	}
 	// The main UPDATE runs before the unreferenced data-modifying CTE, so
 	// subscribers are locked before deliveries, as in the claim.
-	if _, err := db.Pool.Exec(ctx, sentSQL, pgx.QueryExecModeExec, delivery, subscriber, lesson, round, messageID, reply, at, next); err != nil {
+	if _, err := db.Pool.Exec(ctx, sentSQL, db.planEach, delivery, subscriber, lesson, round, messageID, reply, at, next); err != nil {
 		err = fmt.Errorf("record %d deliveries sent: %w", len(idx), err)
 		for _, i := range idx {
 			out[i].Err = err

@@ -55,7 +55,7 @@ func (db *DB) ClaimOutbox(ctx context.Context, limit int, lease time.Duration) (
 		WHERE o.id = due.id AND s.id = o.subscriber_id
 		RETURNING o.id, o.kind, o.attempts, o.created_at, o.recipient, s.id, s.email, s.name, s.status, s.token_gen,
 			s.round, s.time_zone`,
-		pgx.QueryExecModeExec, now, limit, now.Add(lease))
+		db.planEach, now, limit, now.Add(lease))
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}

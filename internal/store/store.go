@@ -27,10 +27,19 @@ type DB struct {
 	Pool *pgxpool.Pool
 	// Now is the store's clock; tests set it.
 	Now func() time.Time
+	// planEach is the query mode of the statements that must be planned
+	// afresh on every call (the claims, the sent record): see planEachMode.
+	planEach pgx.QueryExecMode
 }
 
 // Open connects to the database at url. When the database does not exist
-// and the role may create it, it is created first.
+// and the role may create it, it is created first (not through PgBouncer:
+// see ensureDatabase).
+//
+// The URL's default_query_exec_mode (pgx's) is the mode of every query:
+// through PgBouncer in transaction pooling, default_query_exec_mode=
+// simple_protocol (or exec) prepares no named statement on the server, so
+// nothing depends on which server connection PgBouncer lends.
 func Open(ctx context.Context, url string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -38,6 +47,13 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	}
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = DefaultMaxConns()
+	}
+	// Modes other than the cache modes (simple_protocol and exec, for
+	// PgBouncer) know no parameter's type from the server and pick it from
+	// the Go type: the events' and the audit's details are jsonb.
+	cfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
+		conn.TypeMap().RegisterDefaultPgType(map[string]any{}, "jsonb")
+		return nil
 	}
 	if err := ensureDatabase(ctx, cfg); err != nil {
 		return nil, err
@@ -50,17 +66,44 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to database %s: %w", cfg.ConnConfig.Database, err)
 	}
-	return &DB{Pool: pool, Now: time.Now}, nil
+	return &DB{Pool: pool, Now: time.Now, planEach: planEachMode(cfg.ConnConfig.DefaultQueryExecMode)}, nil
+}
+
+// planEachMode is the mode for statements that must never run from a
+// cached generic plan, given the pool's configured mode. Only the default,
+// cache_statement, keeps a named prepared statement (and so, after five
+// runs, may settle on a generic plan); it becomes exec: one round trip with
+// the unnamed statement, planned for its parameters each time. Every other
+// mode already plans each call and is kept, so a mode the operator chose
+// for a pooler (simple_protocol through PgBouncer) is the mode of every
+// query, these too.
+func planEachMode(configured pgx.QueryExecMode) pgx.QueryExecMode {
+	if configured == pgx.QueryExecModeCacheStatement {
+		return pgx.QueryExecModeExec
+	}
+	return configured
 }
 
 // ensureDatabase creates the configured database when the server says it
 // does not exist (SQLSTATE 3D000) and the role is allowed to.
+//
+// Through PgBouncer it does not try: PgBouncer answers for a database it
+// cannot reach with a protocol error (08P01) instead, usually serves only
+// the databases its configuration lists (not postgres), and creating a
+// database is for PostgreSQL itself. That answer gets an error that says
+// what to do instead.
 func ensureDatabase(ctx context.Context, cfg *pgxpool.Config) error {
 	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy())
 	if err == nil {
 		return conn.Close(ctx)
 	}
 	var pgErr *pgconn.PgError
+	if pgBouncerMissingDatabase(err) {
+		name := cfg.ConnConfig.Database
+		return fmt.Errorf("database %s does not exist, and twostep cannot create it through PgBouncer: "+
+			"create it on PostgreSQL (createdb %s), or run `twostep migrate` once with a DATABASE_URL "+
+			"that reaches PostgreSQL directly, then start again through PgBouncer: %w", name, name, err)
+	}
 	if !errors.As(err, &pgErr) || pgErr.Code != "3D000" {
 		return fmt.Errorf("connect to database %s: %w", cfg.ConnConfig.Database, err)
 	}
@@ -78,6 +121,19 @@ func ensureDatabase(ctx context.Context, cfg *pgxpool.Config) error {
 	return nil
 }
 
+// pgBouncerMissingDatabase reports whether err is PgBouncer's refusal of a
+// database that does not exist: PostgreSQL itself says 3D000, PgBouncer
+// (1.18 and later) relays the server's `database "x" does not exist`, or
+// says `no such database: x` for one it has no entry for, both as 08P01.
+func pgBouncerMissingDatabase(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "08P01" {
+		return false
+	}
+	return strings.HasPrefix(pgErr.Message, "no such database") ||
+		(strings.HasPrefix(pgErr.Message, "database ") && strings.HasSuffix(pgErr.Message, " does not exist"))
+}
+
 // DefaultMaxConns is the pool size when DATABASE_URL sets no
 // pool_max_conns: four per CPU, at least 8. pgxpool's own default,
 // max(4, CPUs), makes the send workers wait on the pool; many more than a
@@ -93,22 +149,46 @@ func (db *DB) Close() { db.Pool.Close() }
 // Ping reports whether the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.Pool.Ping(ctx) }
 
-// migrationLockID is the advisory lock that keeps two copies starting at
-// once from applying migrations together.
+// migrationLockID is the row of goose's lock table that keeps two copies
+// starting at once from applying migrations together.
 const migrationLockID = 0x7477_6f73_7465_70 // "twostep"
 
 // Migrate applies the migrations in fsys that the database lacks. Running it
 // again changes nothing.
+//
+// Copies that start together take turns through a row in goose's lock
+// table (goose_lock), not a session advisory lock: through PgBouncer in
+// transaction pooling a session lock is taken on whichever server
+// connection the statement was lent and guards nothing after it, while the
+// row is the same for every connection. The holder renews its lease every
+// 5 s; a copy that died holding it blocks the others for at most the 30 s
+// lease. The others try again every second, for up to 5 minutes.
 func (db *DB) Migrate(ctx context.Context, fsys fs.FS, log *slog.Logger) error {
-	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrationLockID))
+	locker, err := lock.NewPostgresTableLocker(
+		lock.WithTableLockID(migrationLockID),
+		lock.WithTableLockTimeout(time.Second, 300),
+		lock.WithTableLogger(log),
+		lock.WithTableRetryPolicy(lockRetryable),
+	)
 	if err != nil {
 		return fmt.Errorf("migration lock: %w", err)
 	}
 	sqlDB := stdlib.OpenDBFromPool(db.Pool)
 	defer sqlDB.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, fsys, goose.WithSessionLocker(locker))
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, fsys, goose.WithLocker(locker))
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)
+	}
+	// goose holds one connection while the lock takes another: with a
+	// pool of one, applying migrations would wait for ever.
+	if n := db.Pool.Config().MaxConns; n < 2 {
+		pending, err := p.HasPending(ctx)
+		if err != nil {
+			return fmt.Errorf("check for migrations to apply: %w", err)
+		}
+		if pending {
+			return fmt.Errorf("apply migrations: they need 2 database connections, and pool_max_conns is %d", n)
+		}
 	}
 	results, err := p.Up(ctx)
 	if err != nil {
@@ -118,6 +198,15 @@ func (db *DB) Migrate(ctx context.Context, fsys fs.FS, log *slog.Logger) error {
 		log.Info("migration applied", "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
 	}
 	return nil
+}
+
+// lockRetryable tells the migration lock which failures to try again: a
+// lock held by another copy and a lost connection, not an error the server
+// gave (a missing privilege, say), which would only come back for the
+// 5 minutes of tries.
+func lockRetryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return !errors.As(err, &pgErr) || strings.HasPrefix(pgErr.Code, "40") // 40: serialization failure, deadlock
 }
 
 // SecretKey returns the token signing key: configured when given, else the

@@ -1,0 +1,9 @@
+package store
+
+import "github.com/jackc/pgx/v5"
+
+// PlanEach is the mode db runs its plan-per-call statements in.
+func PlanEach(db *DB) pgx.QueryExecMode { return db.planEach }
+
+// LockRetryable is lockRetryable.
+var LockRetryable = lockRetryable
