@@ -7,11 +7,12 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/twostep/twostep"
 	"github.com/twostep/twostep/internal/config"
 	"github.com/twostep/twostep/internal/course"
-	"github.com/twostep/twostep/internal/send"
+	"github.com/twostep/twostep/internal/letter"
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/token"
 )
@@ -21,9 +22,12 @@ type app struct {
 	cfg     config.Config
 	log     *slog.Logger
 	db      *store.DB
-	library *send.Library
-	letters *send.Letters
+	library *course.Library
+	letters *letter.Letters
 	tmpl    fs.FS
+	// clock is the one clock every part reads: the wall clock, or the
+	// time `send --now` gives.
+	clock func() time.Time
 }
 
 func newLogger(w io.Writer) *slog.Logger {
@@ -56,7 +60,7 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, er
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, db: db, tmpl: templatesFS(cfg)}
+	a := &app{cfg: cfg, log: log, db: db, tmpl: templatesFS(cfg), clock: time.Now}
 	if err := a.prepare(ctx, files); err != nil {
 		db.Close()
 		return nil, err
@@ -68,8 +72,8 @@ func (a *app) prepare(ctx context.Context, files *course.Course) error {
 	if err := a.db.Migrate(ctx, twostep.Migrations, a.log); err != nil {
 		return err
 	}
-	a.library = &send.Library{DB: a.db, Base: files}
-	added, err := a.library.Sync(ctx)
+	a.library = &course.Library{DB: a.db, Base: files}
+	added, err := a.library.Sync(ctx, a.clock())
 	if err != nil {
 		return err
 	}
@@ -97,7 +101,7 @@ func (a *app) prepare(ctx context.Context, files *course.Course) error {
 		from = c.Course.From
 	}
 	warnDKIMAlignment(a.log, a.cfg.DKIM, from)
-	a.letters = &send.Letters{Course: c.Course, Renderer: renderer, Signer: signer, BaseURL: a.cfg.BaseURL.String(), From: from,
+	a.letters = &letter.Letters{Course: c.Course, Renderer: renderer, Signer: signer, BaseURL: a.cfg.BaseURL.String(), From: from,
 		Bounces: a.cfg.Reports.BounceAddress}
 	return nil
 }

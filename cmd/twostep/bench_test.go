@@ -51,7 +51,7 @@ end
 // `twostep serve` is its own process, with its confirmation outbox sending
 // to an SMTP sink, and wrk, another process, posts new addresses over
 // -load-conns keep-alive connections for -load-duration. The ceiling in the
-// same run is pgbench, a third process, running store.SignupStatement (the
+// same run is pgbench, a third process, running store.SignupSQL (the
 // one statement a signup is) at the same concurrency on a fresh database.
 //
 //	go test -run '^$' -bench BenchmarkSignupExternal -benchtime 1x ./cmd/twostep/
@@ -162,7 +162,7 @@ func runWrk(b *testing.B, script, base, run string, d time.Duration) load {
 	return l
 }
 
-// runPgbench runs store.SignupStatement with pgbench at the same
+// runPgbench runs store.SignupSQL with pgbench at the same
 // concurrency, prepared (as pgx runs it), for d.
 func runPgbench(b *testing.B, dbURL, dir string, d time.Duration) load {
 	b.Helper()
@@ -170,7 +170,7 @@ func runPgbench(b *testing.B, dbURL, dir string, d time.Duration) load {
 		"1": "('p' || :n::text || '@bench.example')", "2": "'Bench Reader'", "3": "'Europe/Berlin'",
 		"4": "now()", "5": "'127.0.0.1'", "6": "'twostep-bench/1'", "7": "'http://127.0.0.1/'", "8": "'bench'",
 	}
-	stmt := regexp.MustCompile(`\$(\d)`).ReplaceAllStringFunc(store.SignupStatement, func(p string) string { return vals[p[1:]] })
+	stmt := regexp.MustCompile(`\$(\d)`).ReplaceAllStringFunc(store.SignupSQL, func(p string) string { return vals[p[1:]] })
 	// pgbench reads one statement per line.
 	stmt = strings.Join(strings.Fields(stmt), " ")
 	script := filepath.Join(dir, "signup.sql")

@@ -129,8 +129,8 @@ func lessonsPreview(ctx context.Context, cfg config.Config, args []string, stdou
 	return err
 }
 
-// lessonsExport writes course.yaml and the current revision of every
-// lesson into dir, as files `lessons check` accepts, so browser edits can
+// lessonsExport writes course.yaml, the current revision of every lesson
+// and closing.md into dir, as files `lessons check` accepts, so browser edits can
 // go back into version control.
 func lessonsExport(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
 	if len(args) != 1 {
@@ -158,6 +158,11 @@ func lessonsExport(ctx context.Context, cfg config.Config, args []string, stdout
 	}
 	for _, ls := range cur.Course.Lessons {
 		if err := os.WriteFile(filepath.Join(dir, ls.FileName()), ls.Markdown(), 0o644); err != nil {
+			return err
+		}
+	}
+	if cl := cur.Course.Closing; cl != nil {
+		if err := os.WriteFile(filepath.Join(dir, course.ClosingFile), cl.Source, 0o644); err != nil {
 			return err
 		}
 	}

@@ -195,9 +195,12 @@ func TestLessonsExportWritesFilesThatCheckAccepts(t *testing.T) {
 	if code, _, stderr := runCmd(t, vars, "lessons", "export", out); code != 0 {
 		t.Fatalf("export exit %d: %s", code, stderr)
 	}
-	files, _ := filepath.Glob(filepath.Join(out, "*.md"))
+	files, _ := filepath.Glob(filepath.Join(out, "[0-9]*.md"))
 	if len(files) != 52 {
 		t.Fatalf("%d lesson files exported", len(files))
+	}
+	if _, err := os.Stat(filepath.Join(out, "closing.md")); err != nil {
+		t.Fatalf("closing.md not exported: %v", err)
 	}
 	if code, _, stderr := runCmd(t, map[string]string{}, "lessons", "check", out); code != 0 {
 		t.Fatalf("check of the export: exit %d\n%s", code, stderr)

@@ -59,8 +59,9 @@ commands:
   lessons preview N [--format html|text|eml]
                              print lesson N exactly as a subscriber gets it
   lessons export DIR         write the current lesson revisions as files
-  subscribers import FILE.csv
-                             add subscribers from CSV (progress bar on a terminal)
+  subscribers import FILE.csv [--confirm]
+                             add subscribers from CSV (progress bar on a terminal);
+                             --confirm asks those without consent to confirm
   subscribers export [FILE]  write every subscriber as CSV (default: stdout)
   healthcheck                exit 0 when the local server's /readyz answers 200
   dkim keygen [--type rsa|ed25519] [--out FILE]

@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -14,30 +15,30 @@ import (
 
 // reportSources builds the webhooks that are configured (the others answer
 // 404) and, when BOUNCE_IMAP_URL is set, the bounce mailbox reader.
-func reportSources(cfg config.Reports, db *store.DB, log *slog.Logger, reg prometheus.Registerer) (*webhook.Handler, *bounce.Mailbox) {
+func reportSources(cfg config.Reports, db *store.DB, now func() time.Time, log *slog.Logger, reg prometheus.Registerer) (*webhook.Handler, *bounce.Mailbox) {
 	parsers := map[drip.Provider]webhook.Parser{}
 	if len(cfg.SESTopics) > 0 {
-		parsers[drip.ProviderSES] = &webhook.SNS{Topics: cfg.SESTopics}
+		parsers[drip.ProviderSES] = &webhook.SNS{Topics: cfg.SESTopics, Now: now}
 	}
 	if cfg.PostmarkUser != "" {
 		parsers[drip.ProviderPostmark] = &webhook.PostmarkAuth{User: cfg.PostmarkUser, Password: cfg.PostmarkPassword}
 	}
 	if cfg.SendGridKey != nil {
-		parsers[drip.ProviderSendGrid] = &webhook.SendGridSigned{Key: cfg.SendGridKey}
+		parsers[drip.ProviderSendGrid] = &webhook.SendGridSigned{Key: cfg.SendGridKey, Now: now}
 	}
 	if cfg.MailgunKey != nil {
-		parsers[drip.ProviderMailgun] = &webhook.MailgunSigned{Key: cfg.MailgunKey}
+		parsers[drip.ProviderMailgun] = &webhook.MailgunSigned{Key: cfg.MailgunKey, Now: now}
 	}
 	if cfg.StandardKey != nil {
-		parsers[drip.ProviderGeneric] = &webhook.StandardWebhooks{Key: cfg.StandardKey}
+		parsers[drip.ProviderGeneric] = &webhook.StandardWebhooks{Key: cfg.StandardKey, Now: now}
 	}
 	for p := range parsers {
 		log.Info("webhook on", "route", "/webhooks/"+string(p))
 	}
-	h := webhook.NewHandler(parsers, db, log, reg)
+	h := webhook.NewHandler(parsers, db, now, log, reg)
 	if cfg.BounceIMAP == nil {
 		return h, nil
 	}
 	log.Info("bounce mailbox on", "addr", cfg.BounceIMAP.Addr, "folder", cfg.BounceIMAP.Folder)
-	return h, &bounce.Mailbox{Account: *cfg.BounceIMAP, Rec: db, Log: log, Count: h.Count}
+	return h, &bounce.Mailbox{Account: *cfg.BounceIMAP, Rec: db, Now: now, Log: log, Count: h.Count}
 }

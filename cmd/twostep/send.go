@@ -25,7 +25,7 @@ func (a *app) engine(m *send.Metrics) *send.Engine {
 
 func (a *app) outbox() *send.Outbox {
 	return &send.Outbox{
-		DB: a.db, Letters: a.letters, Log: a.log, Poll: 5 * time.Second,
+		DB: a.db, Letters: a.letters, Log: a.log, Poll: 5 * time.Second, Now: a.clock,
 		Open: mail.NewOpener(a.cfg.SMTP, a.cfg.OutboxDir, mailOptions(a.cfg)),
 	}
 }
@@ -56,10 +56,10 @@ func sendCmd(ctx context.Context, cfg config.Config, args []string, stdout, stde
 		return err
 	}
 	defer a.close()
-	a.db.Now = clock
+	a.clock = clock
 
 	flushed, ferr := a.outbox().Flush(ctx)
-	sum, err := a.engine(nil).Pass(ctx, clock)
+	sum, err := a.engine(nil).Pass(ctx, a.clock)
 	fmt.Fprintln(stdout, sum)
 	if flushed != (send.FlushResult{}) {
 		fmt.Fprintf(stdout, "confirmations: sent %d, retrying %d, failed %d\n", flushed.Sent, flushed.Retrying, flushed.Failed)

@@ -17,6 +17,7 @@ import (
 	"github.com/twostep/twostep/internal/admin"
 	"github.com/twostep/twostep/internal/config"
 	"github.com/twostep/twostep/internal/course"
+	"github.com/twostep/twostep/internal/letter"
 	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/send"
 	"github.com/twostep/twostep/internal/web"
@@ -46,13 +47,13 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 		Open:      mail.NewOpener(cfg.SMTP, cfg.OutboxDir, mailOptions(cfg)),
 		Templates: a.tmpl, Lessons: lessonsFS(cfg),
 		AdminEmail: cfg.AdminEmail, AdminPassword: cfg.AdminPassword,
-		BaseURL: cfg.BaseURL, Log: log,
+		BaseURL: cfg.BaseURL, Log: log, Now: a.clock,
 	})
 	if err != nil {
 		return err
 	}
 
-	webhooks, mailbox := reportSources(cfg.Reports, a.db, log, reg)
+	webhooks, mailbox := reportSources(cfg.Reports, a.db, a.clock, log, reg)
 
 	nudge := make(chan struct{}, 1)
 	c := a.letters.Course
@@ -62,7 +63,8 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 		SignupRateLimit: cfg.SignupRateLimit,
 		Registry:        reg,
 		Log:             log,
-		Lessons:         &send.Pages{Library: a.library, Letters: a.letters},
+		Now:             a.clock,
+		Lessons:         &letter.Pages{Library: a.library, Letters: a.letters},
 		Admin:           adminHandler,
 		Webhooks:        webhooks,
 		TrustedProxies:  cfg.TrustedProxies,
@@ -112,7 +114,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	// SkipIfStillRunning: a pass longer than the schedule's interval is
 	// not joined by a second one in the same process.
 	sched := cron.New(cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
-	if _, err := sched.AddFunc(cfg.SendSchedule, func() { engine.Pass(workCtx, time.Now) }); err != nil {
+	if _, err := sched.AddFunc(cfg.SendSchedule, func() { engine.Pass(workCtx, a.clock) }); err != nil {
 		return fmt.Errorf("SEND_SCHEDULE: %w", err)
 	}
 	sched.Start()

@@ -19,7 +19,7 @@ import (
 // command line.
 const cliActor = "command line"
 
-// subscribersCmd is `twostep subscribers import FILE.csv` and
+// subscribersCmd is `twostep subscribers import FILE.csv [--confirm]` and
 // `twostep subscribers export [FILE]`.
 func subscribersCmd(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -27,10 +27,23 @@ func subscribersCmd(ctx context.Context, cfg config.Config, args []string, stdou
 	}
 	switch args[0] {
 	case "import":
-		if len(args) != 2 {
+		file, confirm := "", false
+		for _, arg := range args[1:] {
+			switch {
+			case arg == "--confirm" || arg == "-confirm":
+				confirm = true
+			case strings.HasPrefix(arg, "-") && arg != "-":
+				return usageError{fmt.Sprintf("subscribers import: unknown flag %s (want --confirm)", arg)}
+			case file != "":
+				return usageError{"subscribers import takes one CSV file"}
+			default:
+				file = arg
+			}
+		}
+		if file == "" {
 			return usageError{"subscribers import takes one CSV file"}
 		}
-		return subscribersImport(ctx, cfg, args[1], stdout, stderr)
+		return subscribersImport(ctx, cfg, file, confirm, stdout, stderr)
 	case "export":
 		if len(args) > 2 {
 			return usageError{"subscribers export takes at most one file"}
@@ -44,10 +57,13 @@ func subscribersCmd(ctx context.Context, cfg config.Config, args []string, stdou
 	return usageError{fmt.Sprintf("subscribers: unknown subcommand %q (want import or export)", args[0])}
 }
 
-// subscribersImport adds the valid rows of a CSV file as active
-// subscribers. Invalid rows are printed as FILE:LINE: problem on stderr
-// and make the exit status 1; every valid row is imported all the same.
-func subscribersImport(ctx context.Context, cfg config.Config, path string, stdout, stderr io.Writer) error {
+// subscribersImport adds the valid rows of a CSV file as subscribers with
+// the status and consent record each row gives. With confirm, rows without
+// a consent record become pending and are sent a confirmation; without it
+// they are invalid. Invalid rows are printed as FILE:LINE: problem on
+// stderr and make the exit status 1; every valid row is imported all the
+// same.
+func subscribersImport(ctx context.Context, cfg config.Config, path string, confirm bool, stdout, stderr io.Writer) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return usageError{fmt.Sprintf("subscribers import: %v", err)}
@@ -69,7 +85,7 @@ func subscribersImport(ctx context.Context, cfg config.Config, path string, stdo
 	bar := newProgressBar(stderr, "import", st.Size(), formatBytes)
 	res, err := admin.ImportCSV(ctx, a.db, f, admin.ImportOptions{
 		Lessons: cur.Course.LessonCount, SendHour: cur.Course.SendHour,
-		Actor: cliActor, Now: a.db.Now(), Progress: bar.set,
+		Actor: cliActor, Now: a.clock(), Progress: bar.set, Confirm: confirm,
 	})
 	bar.done()
 	if err != nil {
@@ -86,6 +102,10 @@ func subscribersImport(ctx context.Context, cfg config.Config, path string, stdo
 	}
 	fmt.Fprintf(stdout, "%d rows read in %s: %d added, %d already subscribed, %d repeated in the file, %d invalid\n",
 		res.Rows, res.Took.Round(time.Millisecond), res.Added, res.Known, res.Repeated, res.InvalidCount)
+	if res.Confirmations > 0 {
+		fmt.Fprintf(stdout, "%d asked to confirm: the confirmations go out at %d a second while twostep serve runs; they stay pending until they confirm\n",
+			res.Confirmations, int(time.Second/store.ImportConfirmInterval))
+	}
 	if res.InvalidCount > 0 {
 		return exitError{1}
 	}

@@ -21,7 +21,7 @@ func TestSubscribersImportReportsBadRowsImportsTheRestAndIsIdempotent(t *testing
 		"ann@example.com,Ann,Europe/Berlin,3,2026-01-05T09:00:00Z\n"+
 		"not-an-address,Bob,UTC,1,\n"+
 		"cy@example.com,Cy,UTC,99,\n"+
-		"dee@example.com,Dee,,1,\n"), 0o644)
+		"dee@example.com,Dee,,1,2026-01-05\n"), 0o644)
 
 	code, stdout, stderr := runCmd(t, vars, "subscribers", "import", csv)
 	if code != 1 {
@@ -49,7 +49,35 @@ func TestSubscribersImportReportsBadRowsImportsTheRestAndIsIdempotent(t *testing
 		t.Fatalf("importing again changed the count to %d", n)
 	}
 	code, out, stderr := runCmd(t, vars, "subscribers", "export")
-	if code != 0 || !strings.HasPrefix(out, "email,name,tz,next_lesson,confirmed_at") || !strings.Contains(out, "ann@example.com") {
+	if code != 0 || !strings.HasPrefix(out, "email,name,status,tz,") || !strings.Contains(out, "ann@example.com") {
 		t.Fatalf("export: exit %d\n%s%s", code, out, stderr)
+	}
+}
+
+func TestSubscribersImportRefusesRowsWithoutConsentUnlessConfirmAsksThem(t *testing.T) {
+	t.Parallel()
+	url := dbtest.URL(t)
+	vars := map[string]string{"DATABASE_URL": url}
+	csv := filepath.Join(t.TempDir(), "list.csv")
+	os.WriteFile(csv, []byte("email,name\nann@example.com,Ann\nbob@example.com,Bob\n"), 0o644)
+
+	code, stdout, stderr := runCmd(t, vars, "subscribers", "import", csv)
+	if code != 1 || !strings.Contains(stderr, "list.csv:2: no consent record") || !strings.Contains(stderr, "list.csv:3: no consent record") {
+		t.Fatalf("import without --confirm: exit %d, want 1 and each row refused\n%s%s", code, stdout, stderr)
+	}
+	if n := sql(t, url, `SELECT count(*) FROM subscribers`); n != 0 {
+		t.Fatalf("%d subscribers imported without consent", n)
+	}
+
+	code, stdout, stderr = runCmd(t, vars, "subscribers", "import", "--confirm", csv)
+	if code != 0 || !strings.Contains(stdout, "2 asked to confirm") {
+		t.Fatalf("import --confirm: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if n := sql(t, url, `SELECT count(*) FROM subscribers s JOIN outbox o ON o.subscriber_id = s.id
+		WHERE s.status = 'pending' AND o.kind = 'confirm' AND o.status = 'pending'`); n != 2 {
+		t.Fatalf("%d pending subscribers with a queued confirmation, want 2", n)
+	}
+	if code, _, stderr := runCmd(t, vars, "subscribers", "import", csv, "--bogus"); code != 2 || !strings.Contains(stderr, "--bogus") {
+		t.Fatalf("an unknown flag: exit %d, want 2\n%s", code, stderr)
 	}
 }

@@ -23,19 +23,67 @@ import (
 	"github.com/go-chi/chi/v5"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/httpx"
+	"github.com/twostep/twostep/internal/letter"
 	"github.com/twostep/twostep/internal/mail"
-	"github.com/twostep/twostep/internal/send"
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/web"
 )
 
+// Store is what the admin needs of the database, and all it may do
+// there; the CSV import and export take their own one-method interfaces.
+type Store interface {
+	// Sign-in and sessions.
+	AdminPasswordHash(ctx context.Context, email string) ([]byte, error)
+	SetAdminPassword(ctx context.Context, email string, hash []byte, now time.Time) error
+	LoginAttempt(ctx context.Context, l store.Login) (store.LoginResult, error)
+	CreateAdminSession(ctx context.Context, s store.AdminSession, replaces []byte) error
+	AdminSessionByHash(ctx context.Context, idHash []byte, now time.Time) (*store.AdminSession, error)
+	TouchAdminSession(ctx context.Context, idHash []byte, now, expires time.Time, maxAge time.Duration) error
+	DeleteAdminSession(ctx context.Context, idHash []byte) error
+	// The audit log.
+	Audit(ctx context.Context, e store.AuditEntry) error
+	AuditLog(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, bool, error)
+	// The dashboard and deliveries.
+	LoadDashboard(ctx context.Context, now time.Time, weeks int) (*store.Dashboard, error)
+	DueByLesson(ctx context.Context, until time.Time) (map[int]int, error)
+	TriedCounts(ctx context.Context) (map[int]int, error)
+	RetryDelivery(ctx context.Context, id int64, a store.AdminAction) error
+	// Lessons and their revisions.
+	LessonStates(ctx context.Context) ([]store.LessonState, error)
+	LessonRevisions(ctx context.Context, n int) ([]store.Revision, error)
+	LessonRevision(ctx context.Context, n int, id int64) (store.Revision, error)
+	SaveLessonRevision(ctx context.Context, e store.LessonEdit) (rev store.Revision, changed bool, err error)
+	// Subscribers.
+	SearchSubscribers(ctx context.Context, q store.SubscriberQuery) (store.SubscriberPage, error)
+	SubscriberByID(ctx context.Context, id int64) (*drip.Subscriber, error)
+	SubscriberByEmail(ctx context.Context, email string) (*drip.Subscriber, error)
+	Timeline(ctx context.Context, id int64) ([]store.TimelineEntry, error)
+	Change(ctx context.Context, ref store.Ref, c drip.Change, a store.AdminAction) (*drip.Subscriber, error)
+	RecordResend(ctx context.Context, r store.Resend) error
+	EraseSubscriber(ctx context.Context, id int64, a store.AdminAction) error
+	Importer
+	Exporter
+}
+
+// Importer adds subscribers from a CSV import.
+type Importer interface {
+	ImportSubscribers(ctx context.Context, next func() (store.ImportRow, bool, error), a store.AdminAction) (store.ImportCounts, error)
+}
+
+// Exporter streams subscribers for a CSV export.
+type Exporter interface {
+	ExportSubscribers(ctx context.Context, f store.SubscriberFilter, fn func(store.ExportRow) error) error
+}
+
 // Deps is what the admin needs from the rest of the service.
 type Deps struct {
-	DB      *store.DB
-	Library *send.Library // the current lesson revisions
-	Letters *send.Letters // renders lessons as subscribers get them
-	Open    mail.Opener   // for test sends and resends
+	DB      Store
+	Library *course.Library // the current lesson revisions
+	Letters *letter.Letters // renders lessons as subscribers get them
+	Open    mail.Opener     // for test sends and resends
 	// Templates is the templates folder; the admin's pages are web/admin/*.html.
 	Templates fs.FS
 	// Lessons is the course folder, for course.yaml in the lesson export.
@@ -73,7 +121,7 @@ const (
 // handler holds what the admin's handlers share.
 type handler struct {
 	d      Deps
-	db     *store.DB
+	db     Store
 	log    *slog.Logger
 	now    func() time.Time
 	pages  map[string]*template.Template
@@ -134,7 +182,7 @@ func (h *handler) setPassword(ctx context.Context, password string) error {
 		return fmt.Errorf("hash ADMIN_PASSWORD: %w", err)
 	}
 	h.hash = hash
-	return h.db.SetAdminPassword(ctx, h.email, hash)
+	return h.db.SetAdminPassword(ctx, h.email, hash, h.now())
 }
 
 // routes lists every admin route. Cross-origin protection comes first, so a
@@ -144,30 +192,30 @@ func (h *handler) routes() http.Handler {
 	r.Use(adminHeaders)
 
 	r.Get("/login", h.loginPage)
-	r.With(limitBody(maxForm)).Post("/login", h.login)
+	r.With(httpx.LimitBody(maxForm)).Post("/login", h.login)
 
 	r.Group(func(r chi.Router) {
 		r.Use(h.requireSession)
-		r.With(limitBody(maxForm)).Post("/logout", h.logout)
+		r.With(httpx.LimitBody(maxForm)).Post("/logout", h.logout)
 
 		r.Get("/", h.dashboard)
-		r.With(limitBody(maxForm)).Post("/deliveries/{id}/retry", h.retryDelivery)
+		r.With(httpx.LimitBody(maxForm)).Post("/deliveries/{id}/retry", h.retryDelivery)
 
 		r.Get("/lessons", h.lessons)
 		r.Get("/lessons/export.zip", h.exportLessons)
 		r.Get("/lessons/{n}", h.lessonEditor)
-		r.With(limitBody(maxForm)).Post("/lessons/{n}", h.saveLesson)
-		r.With(limitBody(maxForm)).Post("/lessons/{n}/preview", h.previewLesson)
+		r.With(httpx.LimitBody(maxForm)).Post("/lessons/{n}", h.saveLesson)
+		r.With(httpx.LimitBody(maxForm)).Post("/lessons/{n}/preview", h.previewLesson)
 		r.Get("/lessons/{n}/history", h.lessonHistory)
-		r.With(limitBody(maxForm)).Post("/lessons/{n}/restore", h.restoreLesson)
-		r.With(limitBody(maxForm)).Post("/lessons/{n}/test", h.testSend)
+		r.With(httpx.LimitBody(maxForm)).Post("/lessons/{n}/restore", h.restoreLesson)
+		r.With(httpx.LimitBody(maxForm)).Post("/lessons/{n}/test", h.testSend)
 
 		r.Get("/subscribers", h.subscribers)
 		r.Get("/subscribers/export.csv", h.exportSubscribers)
 		r.Get("/subscribers/import", h.importPage)
-		r.With(limitBody(maxUpload)).Post("/subscribers/import", h.importSubscribers)
+		r.With(httpx.LimitBody(maxUpload)).Post("/subscribers/import", h.importSubscribers)
 		r.Get("/subscribers/{id}", h.subscriber)
-		r.With(limitBody(maxForm)).Post("/subscribers/{id}/{action}", h.subscriberAction)
+		r.With(httpx.LimitBody(maxForm)).Post("/subscribers/{id}/{action}", h.subscriberAction)
 
 		r.Get("/audit", h.audit)
 	})
@@ -183,32 +231,21 @@ func (h *handler) routes() http.Handler {
 	return cop.Handler(r)
 }
 
+const adminCSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; " +
+	"connect-src 'self'; frame-src 'self' about:; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
 // adminHeaders keeps admin pages out of caches, search engines and frames.
 // The content security policy replaces the public pages' one: the editor
 // fetches its preview from the server (connect-src) and shows the email in
 // a sandboxed frame (frame-src); nothing is loaded from elsewhere.
 func adminHeaders(next http.Handler) http.Handler {
+	secure := httpx.SecurityHeaders(adminCSP)(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Robots-Tag", "noindex, nofollow")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "+
-			"connect-src 'self'; frame-src 'self' about:; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-		next.ServeHTTP(w, r)
+		secure.ServeHTTP(w, r)
 	})
-}
-
-// limitBody caps a request body; handlers answer 413 beyond it.
-func limitBody(n int64) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r.Body = http.MaxBytesReader(w, r.Body, n)
-			next.ServeHTTP(w, r)
-		})
-	}
 }
 
 // parsePages parses every web/admin/*.html page with web/admin/layout.html.
@@ -275,17 +312,17 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 // logged and shown as a generic message.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := http.StatusInternalServerError, "Something went wrong on our side. Please try again in a minute."
-	var na store.NotApplicableError
+	explained, ok := h.explain(err)
 	switch {
 	case errors.Is(err, drip.ErrNotFound):
 		status, msg = http.StatusNotFound, "That no longer exists. It may have been erased."
-	case errors.As(err, &na):
-		status, msg = http.StatusUnprocessableEntity, na.Error()
+	case ok:
+		status, msg = http.StatusUnprocessableEntity, explained
 	case errors.Is(err, store.ErrRevisionConflict):
 		status, msg = http.StatusConflict, "The lesson was changed by someone else since you opened it."
-	case errors.Is(err, errBadForm):
+	case errors.Is(err, httpx.ErrBadForm):
 		status, msg = http.StatusBadRequest, "The form could not be read."
-	case errors.Is(err, errTooLarge):
+	case errors.Is(err, httpx.ErrTooLarge):
 		status, msg = http.StatusRequestEntityTooLarge, "That was too large to accept."
 	default:
 		h.log.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -293,27 +330,54 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	h.render(w, r, status, "error", page{Title: http.StatusText(status), Data: errorData{Message: msg}})
 }
 
-// Errors of reading a form.
-var (
-	errBadForm  = errors.New("malformed form")
-	errTooLarge = errors.New("request body too large")
-)
+// notApplicable is an admin action that does not fit what it acts on
+// (resending to someone who left, say). The message is for the admin.
+type notApplicable string
 
-func parseForm(r *http.Request) error {
-	err := r.ParseForm()
-	var tooBig *http.MaxBytesError
+func (e notApplicable) Error() string { return string(e) }
+
+// explain puts into words an action that did not apply: a subscriber
+// change the state machine refused, or another action that did not fit.
+// It reports false for any other error.
+func (h *handler) explain(err error) (string, bool) {
+	var (
+		refused *drip.Refused
+		na      notApplicable
+		sna     store.NotApplicableError
+	)
 	switch {
-	case errors.As(err, &tooBig):
-		return errTooLarge
-	case err != nil:
-		return errBadForm
+	case errors.As(err, &refused):
+		return refusalText(refused, h.d.Library.Base.LessonCount), true
+	case errors.As(err, &na):
+		return na.Error(), true
+	case errors.As(err, &sna):
+		return sna.Error(), true
 	}
-	return nil
+	return "", false
 }
 
-// action is who does what, for the store's audit entries.
-func action(r *http.Request) store.AdminAction {
-	a := store.AdminAction{IP: web.ClientIP(r)}
+// refusalText is what the admin reads when the state machine refuses.
+func refusalText(r *drip.Refused, lessons int) string {
+	this := "; this one is " + string(r.Status) + "."
+	switch {
+	case errors.Is(r, drip.ErrNoSuchLesson):
+		return fmt.Sprintf("Choose a lesson from 1 to %d.", lessons)
+	case r.Action == drip.ActPause:
+		return "Only an active subscriber can be paused" + this
+	case r.Action == drip.ActResume:
+		return "Only a paused subscriber can be resumed" + this
+	case r.Action == drip.ActMove:
+		return "Only an active, paused or completed subscriber can be moved" + this
+	case r.Action == drip.ActUnsubscribe:
+		return "This subscriber has already unsubscribed."
+	}
+	return "That is not possible for this subscriber" + this
+}
+
+// action is who does what from where, and when, for the store's audit
+// entries.
+func (h *handler) action(r *http.Request) store.AdminAction {
+	a := store.AdminAction{IP: web.ClientIP(r), At: h.now()}
 	if s := sessionFrom(r.Context()); s != nil {
 		a.Actor = s.Email
 	}

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/httpx"
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/web"
 )
@@ -44,7 +45,7 @@ func (h *handler) loginPage(w http.ResponseWriter, r *http.Request) {
 // the answer's timing tells nothing. Past the failure limit nothing is
 // compared at all: 429.
 func (h *handler) login(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(r); err != nil {
+	if err := httpx.ParseForm(r, maxForm); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -58,7 +59,8 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		emailOK := subtle.ConstantTimeCompare([]byte(strings.ToLower(email)), []byte(h.email)) == 1
 		return pwOK && emailOK
 	}
-	result, err := h.db.LoginAttempt(r.Context(), web.ClientIP(r), email, h.now().Add(-failureWindow), maxFailures, check)
+	result, err := h.db.LoginAttempt(r.Context(), store.Login{IP: web.ClientIP(r), Account: email, At: h.now(),
+		Since: h.now().Add(-failureWindow), MaxFailures: maxFailures, Check: check})
 	if err != nil {
 		h.fail(w, r, err)
 		return

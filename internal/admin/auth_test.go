@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twostep/twostep/internal/admin"
+	"github.com/twostep/twostep/internal/store"
 )
 
 // routes is every admin route with a request that would do something if
@@ -158,7 +159,7 @@ func TestTheLimitCountsPerAccountAcrossIPsAndPerIPAcrossAccounts(t *testing.T) {
 	fail := func() bool { return false }
 	// Five failures on the admin account from five addresses…
 	for i := range 5 {
-		if _, err := h.db.LoginAttempt(ctx, "10.0.0."+itoa(int64(i)), adminEmail, since, 5, fail); err != nil {
+		if _, err := h.db.LoginAttempt(ctx, store.Login{IP: "10.0.0." + itoa(int64(i)), Account: adminEmail, At: h.clock(), Since: since, MaxFailures: 5, Check: fail}); err != nil {
 			t.Fatal(err)
 		}
 	}

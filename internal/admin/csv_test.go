@@ -36,7 +36,7 @@ func TestImportReportsBrokenRowsByLineAndImportsEverythingElse(t *testing.T) {
 		"email,name,tz,next_lesson,confirmed_at",                                          // 1
 		"ann@example.com,Ann Lee,Europe/Berlin,3,2026-01-07",                              // 2 valid (a Wednesday)
 		"not-an-address,Bob,UTC,1,",                                                       // 3 bad email
-		"cy@example.com,Cy,,,",                                                            // 4 valid, all defaults
+		"cy@example.com,Cy,,,2026-02-01",                                                  // 4 valid, default zone and lesson
 		"dee@example.com,Dee,Mars/Olympus,1,",                                             // 5 bad tz
 		"eve@example.com,Eve,UTC,99,",                                                     // 6 lesson out of range
 		"fay@example.com,Fay,UTC",                                                         // 7 too few fields
@@ -44,8 +44,8 @@ func TestImportReportsBrokenRowsByLineAndImportsEverythingElse(t *testing.T) {
 		`"hal@example.com","Hal ""the"" Second",America/New_York,52,2026-02-01T10:00:00Z`, // 9 valid, quoted
 		"ida@example.com,Ida,UTC,1,2030-01-01",                                            // 10 in the future
 		`"multi@example.com","two`,                                                        // 11 a quoted field over two lines…
-		`lines",UTC,2,`,                                                                   // 12 …valid
-		"'=cmd@example.com,'=1+1,UTC,1,",                                                  // 13 formula-escaped cells, invalid address
+		`lines",UTC,2,2026-02-01`,                                                         // 12 …valid
+		"'=cmd@example.com,'=1+1,UTC,1,2026-02-01",                                        // 13 formula-escaped cells
 		"",
 	}, "\n")
 	got := h.upload("subscribers.csv", file)
@@ -95,7 +95,7 @@ func TestImportKeepsTheFirstOfRepeatedRowsAndLeavesKnownAddressesAlone(t *testin
 	h.login()
 	known := h.addSubscriber("known@example.com", "Known", 9, h.clock())
 	h.exec(`UPDATE subscribers SET status = 'unsubscribed' WHERE id = $1`, known)
-	file := "email,name\nann@example.com,First\nANN@example.com,Second\nknown@EXAMPLE.com,Changed\nann@example.com,Third\n"
+	file := "email,name,confirmed_at\nann@example.com,First,2026-01-05\nANN@example.com,Second,2026-01-05\nknown@EXAMPLE.com,Changed,2026-01-05\nann@example.com,Third,2026-01-05\n"
 	got := h.upload("dups.csv", file)
 	if !strings.Contains(got, `<strong id="added">1</strong>`) || !strings.Contains(got, "2 repeated in the file") || !strings.Contains(got, "1 already subscribed") {
 		t.Fatalf("report:\n%s", between(got, `<section class="card" id="result">`, "</section>"))
@@ -114,7 +114,7 @@ func TestImportingTheSameFileTwiceChangesNothing(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.login()
-	file := "email,name,tz,next_lesson,confirmed_at\nann@example.com,Ann,Europe/Berlin,2,2026-01-05\nbob@example.com,Bob,,,\n"
+	file := "email,name,tz,next_lesson,confirmed_at\nann@example.com,Ann,Europe/Berlin,2,2026-01-05\nbob@example.com,Bob,,,2026-01-05\n"
 	h.upload("a.csv", file)
 	before := h.fingerprint()
 	h.advance(time.Hour)
@@ -186,7 +186,7 @@ func TestExportStreamsCSVThatImportsBackAsTheSameSubscribers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 3 || strings.Join(recs[0][:5], ",") != strings.Join(admin.ImportColumns, ",") {
+	if len(recs) != 3 || strings.Join(recs[0], ",") != strings.Join(admin.ImportColumns, ",") {
 		t.Fatalf("export:\n%s", got)
 	}
 	if recs[1][1] != `'=HYPERLINK("x")` {
@@ -204,12 +204,13 @@ func TestExportStreamsCSVThatImportsBackAsTheSameSubscribers(t *testing.T) {
 	other := newHarness(t)
 	other.login()
 	report := other.upload("export.csv", got)
-	if !strings.Contains(report, `<strong id="added">2</strong>`) || !strings.Contains(report, "Columns ignored: status, consent_method, consent_at, created_at") {
+	if !strings.Contains(report, `<strong id="added">2</strong>`) || strings.Contains(report, "Columns ignored") {
 		t.Fatalf("re-import report:\n%s", between(report, `<section class="card" id="result">`, "</section>"))
 	}
 	a, _ := other.db.SubscriberByEmail(context.Background(), "ann@example.com")
 	b, _ := other.db.SubscriberByEmail(context.Background(), "bob@example.com")
-	if a == nil || b == nil || a.Name != `=HYPERLINK("x")` || a.NextLesson != 4 || b.Name != "Bob, Jr." || b.NextLesson != 7 || b.TimeZone != "Europe/Berlin" {
+	if a == nil || b == nil || a.Name != `=HYPERLINK("x")` || a.NextLesson != 4 || b.Name != "Bob, Jr." || b.NextLesson != 7 || b.TimeZone != "Europe/Berlin" ||
+		a.Status != drip.StatusActive || b.Status != drip.StatusPaused {
 		t.Fatalf("re-imported as %+v and %+v", a, b)
 	}
 }

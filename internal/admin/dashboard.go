@@ -14,10 +14,6 @@ import (
 // chartWeeks is how many weeks of sending the dashboard charts.
 const chartWeeks = 12
 
-// statusOrder is the order statuses are listed in everywhere.
-var statusOrder = []drip.Status{drip.StatusActive, drip.StatusPending, drip.StatusPaused,
-	drip.StatusCompleted, drip.StatusUnsubscribed, drip.StatusBounced}
-
 type statusCount struct {
 	Status drip.Status
 	Count  int
@@ -44,7 +40,7 @@ func (h *handler) dashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	lessons := h.d.Library.Base.LessonCount
 	data := dashboardData{Due24h: d.Due24h, Due7d: d.Due7d, Open: d.OpenDeliveries, OpenN: d.OpenDeliveriesN}
-	for _, s := range statusOrder {
+	for _, s := range drip.Statuses {
 		data.ByStatus = append(data.ByStatus, statusCount{s, d.ByStatus[s]})
 		data.Total += d.ByStatus[s]
 	}
@@ -90,7 +86,7 @@ func (h *handler) retryDelivery(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errNotFound)
 		return
 	}
-	if err := h.db.RetryDelivery(r.Context(), id, action(r)); err != nil {
+	if err := h.db.RetryDelivery(r.Context(), id, h.action(r)); err != nil {
 		h.fail(w, r, err)
 		return
 	}

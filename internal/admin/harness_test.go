@@ -22,8 +22,8 @@ import (
 	"github.com/twostep/twostep/internal/admin"
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/dbtest"
+	"github.com/twostep/twostep/internal/letter"
 	"github.com/twostep/twostep/internal/mail"
-	"github.com/twostep/twostep/internal/send"
 	"github.com/twostep/twostep/internal/smtptest"
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/token"
@@ -44,9 +44,9 @@ type harness struct {
 	db      *store.DB
 	smtp    *smtptest.Server
 	srv     *httptest.Server
-	library *send.Library
+	library *course.Library
 	course  *course.Course
-	letters *send.Letters
+	letters *letter.Letters
 	open    mail.Opener
 	client  *http.Client // keeps cookies; never follows redirects
 	admin   http.Handler // the admin handler h.srv serves at /admin
@@ -58,15 +58,14 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{t: t, db: dbtest.New(t), smtp: smtptest.Start(t), now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	h.db.Now = h.clock
 	ctx := context.Background()
 	c, problems := course.Load(twostep.Lessons)
 	if len(problems) > 0 {
 		t.Fatalf("shipped course: %v", problems)
 	}
 	h.course = c
-	h.library = &send.Library{DB: h.db, Base: c}
-	if _, err := h.library.Sync(ctx); err != nil {
+	h.library = &course.Library{DB: h.db, Base: c}
+	if _, err := h.library.Sync(ctx, h.clock()); err != nil {
 		t.Fatal(err)
 	}
 	renderer, err := course.NewRenderer(twostep.Templates)
@@ -81,7 +80,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.letters = &send.Letters{Course: c, Renderer: renderer, Signer: signer, BaseURL: "http://twostep.test", From: c.From}
+	h.letters = &letter.Letters{Course: c, Renderer: renderer, Signer: signer, BaseURL: "http://twostep.test", From: c.From}
 	h.open = mail.NewOpener(h.smtp.Config(), "", mail.Options{ReplyTimeout: 5 * time.Second, DialTimeout: time.Second, HELO: "test"})
 	handler, err := admin.New(ctx, admin.Deps{
 		DB:        h.db,

@@ -17,19 +17,25 @@ type importData struct {
 	Columns []string
 	Result  *ImportResult
 	File    string
+	Confirm bool // the "ask them to confirm" box was ticked
+	Rate    int  // confirmations sent per second
 }
 
+// confirmRate is how many confirmations an import's are sent a second.
+var confirmRate = int(time.Second / store.ImportConfirmInterval)
+
 func (h *handler) importPage(w http.ResponseWriter, r *http.Request) {
-	h.render(w, r, http.StatusOK, "import", page{Title: "Import subscribers", Nav: "subscribers", Data: importData{Columns: ImportColumns}})
+	h.render(w, r, http.StatusOK, "import", page{Title: "Import subscribers", Nav: "subscribers", Data: importData{Columns: ImportColumns, Rate: confirmRate}})
 }
 
 // importSubscribers streams the uploaded file straight into ImportCSV:
-// nothing is buffered in memory or written to a temporary file.
+// nothing is buffered in memory or written to a temporary file. The form
+// puts its "confirm" box before the file, so it is read first.
 func (h *handler) importSubscribers(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(transferTime)) // not every server supports it
 	_ = rc.SetWriteDeadline(time.Now().Add(transferTime))
-	data := importData{Columns: ImportColumns}
+	data := importData{Columns: ImportColumns, Rate: confirmRate}
 	fail := func(status int, msg string) {
 		h.render(w, r, status, "import", page{Title: "Import subscribers", Nav: "subscribers", Error: msg, Data: data})
 	}
@@ -53,6 +59,11 @@ func (h *handler) importSubscribers(w http.ResponseWriter, r *http.Request) {
 			fail(http.StatusBadRequest, "The upload could not be read.")
 			return
 		}
+		if part.FormName() == "confirm" {
+			v, _ := io.ReadAll(io.LimitReader(part, 16))
+			data.Confirm = string(v) == "1"
+			continue
+		}
 		if part.FormName() == "file" {
 			file, data.File = part, part.FileName()
 			break
@@ -62,10 +73,10 @@ func (h *handler) importSubscribers(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "Choose a CSV file to upload.")
 		return
 	}
-	a := action(r)
+	a := h.action(r)
 	c := h.d.Library.Base
 	res, err := ImportCSV(r.Context(), h.db, file, ImportOptions{Lessons: c.LessonCount, SendHour: c.SendHour,
-		Actor: a.Actor, IP: a.IP, Now: h.now()})
+		Actor: a.Actor, IP: a.IP, Now: h.now(), Confirm: data.Confirm})
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
@@ -97,7 +108,7 @@ func (h *handler) exportSubscribers(w http.ResponseWriter, r *http.Request) {
 		h.log.Error("export subscribers", "rows", n, "err", err)
 		return
 	}
-	a := action(r)
+	a := h.action(r)
 	if err := h.db.Audit(r.Context(), store.AuditEntry{At: h.now(), Actor: a.Actor, Action: "subscribers.export",
 		SubjectType: "export", After: map[string]any{"rows": n, "filter": filterQuery(f).Encode()}, IP: a.IP}); err != nil {
 		h.log.Error("audit export", "err", err)

@@ -16,7 +16,7 @@ import (
 
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
-	"github.com/twostep/twostep/internal/send"
+	"github.com/twostep/twostep/internal/httpx"
 	"github.com/twostep/twostep/internal/store"
 )
 
@@ -42,11 +42,24 @@ func (h *handler) lessons(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	// The current course is parsed once per revision (Library); only a
+	// revision it does not hold (saved a moment ago, or one that no longer
+	// passes the checks) is parsed here.
+	cur, curErr := h.d.Library.Current(r.Context())
 	rows := make([]lessonRow, 0, len(states))
 	for _, s := range states {
-		ls, ps := course.ParseLesson("", s.Revision.Source)
+		var ls *course.Lesson
+		problems := 0
+		if curErr == nil && cur.Revisions[s.Number] == s.Revision.ID {
+			ls = cur.Course.Lesson(s.Number)
+		}
+		if ls == nil {
+			var ps course.Problems
+			ls, ps = course.ParseLesson("", s.Revision.Source)
+			problems = len(ps)
+		}
 		rows = append(rows, lessonRow{Number: s.Number, Title: ls.Title, Words: ls.Words, ReadingTime: ls.ReadingTime(),
-			Revision: s.Revision, UpdatedAt: s.UpdatedAt, DueWeek: due[s.Number], Problems: len(ps)})
+			Revision: s.Revision, UpdatedAt: s.UpdatedAt, DueWeek: due[s.Number], Problems: problems})
 	}
 	h.render(w, r, http.StatusOK, "lessons", page{Title: "Lessons", Nav: "lessons", Data: rows})
 }
@@ -102,7 +115,7 @@ func (h *handler) checkCurrent(ctx context.Context, n int, src []byte) (*checked
 // this text in place of the current lesson n (course.Validate), so a
 // sentence repeated from another lesson or a duplicate title is caught
 // before saving. cur is the course as the caller loaded it.
-func (h *handler) check(cur *send.Current, n int, src []byte) *checked {
+func (h *handler) check(cur *course.Current, n int, src []byte) *checked {
 	old := cur.Course.Lesson(n)
 	ls, ps := course.ParseLesson("", src)
 	name := fmt.Sprintf("%02d-%s.md", n, ls.Slug)
@@ -205,7 +218,7 @@ func (h *handler) previewLesson(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errNotFound)
 		return
 	}
-	if err := parseForm(r); err != nil {
+	if err := httpx.ParseForm(r, maxForm); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -230,7 +243,7 @@ func (h *handler) saveLesson(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errNotFound)
 		return
 	}
-	if err := parseForm(r); err != nil {
+	if err := httpx.ParseForm(r, maxForm); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -246,9 +259,9 @@ func (h *handler) saveLesson(w http.ResponseWriter, r *http.Request) {
 			"Not saved: fix the problems listed under the editor first.", "", "")
 		return
 	}
-	a := action(r)
+	a := h.action(r)
 	_, changed, err := h.db.SaveLessonRevision(r.Context(), store.LessonEdit{Lesson: n, Source: src, Origin: "admin",
-		Author: a.Actor, Base: base, IP: a.IP})
+		Author: a.Actor, Base: base, IP: a.IP, At: a.At})
 	if errors.Is(err, store.ErrRevisionConflict) {
 		// Keep the admin's text; saving again deliberately replaces the
 		// newer revision, which the history page shows.
@@ -353,7 +366,7 @@ func (h *handler) restoreLesson(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errNotFound)
 		return
 	}
-	if err := parseForm(r); err != nil {
+	if err := httpx.ParseForm(r, maxForm); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -377,9 +390,9 @@ func (h *handler) restoreLesson(w http.ResponseWriter, r *http.Request) {
 		h.renderHistory(w, r, http.StatusUnprocessableEntity, n, "", msg)
 		return
 	}
-	a := action(r)
+	a := h.action(r)
 	if _, _, err := h.db.SaveLessonRevision(r.Context(), store.LessonEdit{Lesson: n, Source: rev.Source, Origin: "restore",
-		Author: a.Actor, RestoredFrom: id, IP: a.IP}); err != nil {
+		Author: a.Actor, RestoredFrom: id, IP: a.IP, At: a.At}); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -396,7 +409,7 @@ func (h *handler) testSend(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errNotFound)
 		return
 	}
-	if err := parseForm(r); err != nil {
+	if err := httpx.ParseForm(r, maxForm); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -446,7 +459,7 @@ func (h *handler) testSend(w http.ResponseWriter, r *http.Request) {
 		after["error"] = err.Error()
 	}
 	lesson := int64(n)
-	a := action(r)
+	a := h.action(r)
 	if aerr := h.db.Audit(ctx, store.AuditEntry{At: h.now(), Actor: a.Actor, Action: "lesson.test_send",
 		SubjectType: "lesson", SubjectID: &lesson, After: after, IP: a.IP}); aerr != nil {
 		h.log.Error("audit test send", "err", aerr)
@@ -459,7 +472,7 @@ func (h *handler) testSend(w http.ResponseWriter, r *http.Request) {
 	redirect(w, r, fmt.Sprintf("/admin/lessons/%d?done=sent", n))
 }
 
-// sendLesson renders lesson ls for sub as send.Letters.Lesson does, with
+// sendLesson renders lesson ls for sub as letter.Letters.Lesson does, with
 // subjectPrefix before the subject, and sends it at once over a new
 // connection, outside the schedule and the ledger.
 func (h *handler) sendLesson(ctx context.Context, c *course.Course, ls *course.Lesson, sub *drip.Subscriber, subjectPrefix string) (msgID, reply string, err error) {
@@ -496,7 +509,7 @@ func (h *handler) exportLessons(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func writeLessonZip(w http.ResponseWriter, yamlSrc []byte, cur *send.Current, now time.Time) error {
+func writeLessonZip(w http.ResponseWriter, yamlSrc []byte, cur *course.Current, now time.Time) error {
 	z := zip.NewWriter(w)
 	add := func(name string, b []byte) error {
 		f, err := z.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: now})
@@ -511,6 +524,11 @@ func writeLessonZip(w http.ResponseWriter, yamlSrc []byte, cur *send.Current, no
 	}
 	for _, ls := range cur.Course.Lessons {
 		if err := add(ls.FileName(), ls.Markdown()); err != nil {
+			return err
+		}
+	}
+	if cl := cur.Course.Closing; cl != nil {
+		if err := add(course.ClosingFile, cl.Source); err != nil {
 			return err
 		}
 	}

@@ -182,7 +182,7 @@ func TestSavingCreatesAnAdminRevisionThatTheNextFileSyncKeeps(t *testing.T) {
 		t.Fatal("saving changed lessons.file_sha256")
 	}
 	// The unchanged file does not clobber the edit.
-	if n, err := h.library.Sync(context.Background()); err != nil || n != 0 {
+	if n, err := h.library.Sync(context.Background(), h.clock()); err != nil || n != 0 {
 		t.Fatalf("sync after the edit: %d, %v; want 0 revisions", n, err)
 	}
 	if _, id := h.lessonSource(3); id != revs[0].ID {
@@ -231,7 +231,7 @@ func TestSavingOverSomeoneElsesNewerRevisionIsRefusedAndKeepsTheText(t *testing.
 	h.login()
 	src, base := h.edited()
 	if _, _, err := h.db.SaveLessonRevision(context.Background(), store.LessonEdit{Lesson: 3,
-		Source: []byte(strings.Replace(src, "at Bergen", "in Trondheim", 1)), Origin: "admin", Author: "other@example.com"}); err != nil {
+		Source: []byte(strings.Replace(src, "at Bergen", "in Trondheim", 1)), Origin: "admin", Author: "other@example.com", At: h.clock()}); err != nil {
 		t.Fatal(err)
 	}
 	resp := h.post("/admin/lessons/3", url.Values{"source": {src}, "base": {itoa(base)}})

@@ -1,17 +1,16 @@
 package admin
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/httpx"
 	"github.com/twostep/twostep/internal/store"
 )
 
@@ -33,7 +32,7 @@ func (h *handler) filterFrom(q url.Values) store.SubscriberFilter {
 	if len(f.Email) > drip.MaxEmailLen {
 		f.Email = f.Email[:drip.MaxEmailLen]
 	}
-	for _, s := range statusOrder {
+	for _, s := range drip.Statuses {
 		if q.Get("status") == string(s) {
 			f.Status = s
 		}
@@ -72,7 +71,7 @@ func (h *handler) subscribers(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	data := subscribersData{Filter: f, LessonCount: h.d.Library.Base.LessonCount, Statuses: statusOrder, Page: p}
+	data := subscribersData{Filter: f, LessonCount: h.d.Library.Base.LessonCount, Statuses: drip.Statuses, Page: p}
 	v := filterQuery(f)
 	data.ExportURL = "/admin/subscribers/export.csv"
 	if len(v) > 0 {
@@ -143,24 +142,19 @@ func (h *handler) subscriberAction(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errNotFound)
 		return
 	}
-	if err := parseForm(r); err != nil {
+	if err := httpx.ParseForm(r, maxForm); err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	ctx, a := r.Context(), action(r)
+	ctx, a := r.Context(), h.action(r)
 	name := chi.URLParam(r, "action")
 	lesson, _ := strconv.Atoi(r.PostForm.Get("lesson"))
-	lessons := h.d.Library.Base.LessonCount
+	c := drip.Change{Action: drip.Action(name), Actor: drip.ActorAdmin, Now: a.At,
+		DefaultHour: h.d.Library.Base.SendHour, Lesson: lesson, Lessons: h.d.Library.Base.LessonCount}
 	var err error
-	switch name {
-	case "pause":
-		err = h.db.PauseSubscriber(ctx, id, a)
-	case "resume":
-		err = h.db.ResumeSubscriber(ctx, id, a, h.nextSlot)
-	case "move":
-		err = h.db.MoveSubscriber(ctx, id, lesson, lessons, a, h.nextSlot)
-	case "unsubscribe":
-		err = h.db.UnsubscribeByAdmin(ctx, id, a)
+	switch c.Action {
+	case drip.ActPause, drip.ActResume, drip.ActMove, drip.ActUnsubscribe:
+		_, err = h.db.Change(ctx, store.Ref{ID: id}, c, a)
 	case "resend":
 		err = h.resend(r, id, lesson, a)
 	case "erase":
@@ -178,9 +172,8 @@ func (h *handler) subscriberAction(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errNotFound)
 		return
 	}
-	var na store.NotApplicableError
-	if errors.As(err, &na) {
-		h.renderSubscriber(w, r, http.StatusUnprocessableEntity, id, "", na.Error())
+	if msg, ok := h.explain(err); ok {
+		h.renderSubscriber(w, r, http.StatusUnprocessableEntity, id, "", msg)
 		return
 	}
 	if err != nil {
@@ -201,7 +194,7 @@ func (h *handler) resend(r *http.Request, id int64, n int, a store.AdminAction) 
 	switch sub.Status {
 	case drip.StatusActive, drip.StatusPaused, drip.StatusCompleted:
 	default:
-		return store.NotApplicableError("Lessons are only sent to active, paused or completed subscribers; this one is " + string(sub.Status) + ".")
+		return notApplicable("Lessons are only sent to active, paused or completed subscribers; this one is " + string(sub.Status) + ".")
 	}
 	cur, err := h.d.Library.Current(ctx)
 	if err != nil {
@@ -209,22 +202,15 @@ func (h *handler) resend(r *http.Request, id int64, n int, a store.AdminAction) 
 	}
 	ls := cur.Course.Lesson(n)
 	if ls == nil {
-		return store.NotApplicableError(fmt.Sprintf("Choose a lesson from 1 to %d.", cur.Course.LessonCount))
+		return notApplicable(fmt.Sprintf("Choose a lesson from 1 to %d.", cur.Course.LessonCount))
 	}
 	msgID, reply, sendErr := h.sendLesson(ctx, cur.Course, ls, sub, "")
-	if err := h.db.RecordResend(ctx, id, n, cur.Revisions[n], msgID, reply, sendErr, a); err != nil {
+	if err := h.db.RecordResend(ctx, store.Resend{Subscriber: id, Lesson: n, RevisionID: cur.Revisions[n],
+		MessageID: msgID, Reply: reply, SendErr: sendErr, By: a}); err != nil {
 		return err
 	}
 	if sendErr != nil {
-		return store.NotApplicableError("The mail server did not accept the lesson: " + sendErr.Error())
+		return notApplicable("The mail server did not accept the lesson: " + sendErr.Error())
 	}
 	return nil
-}
-
-// nextSlot is when a resumed or moved subscriber's next lesson is due:
-// their weekly slot, at the earliest now and never within six days of
-// their last lesson.
-func (h *handler) nextSlot(s *drip.Subscriber) time.Time {
-	now := h.now()
-	return drip.Reschedule(s.SlotOf(h.d.Library.Base.SendHour, now), s.LastSentAt, now)
 }

@@ -259,7 +259,7 @@ func TestTheDashboardCountsChartsAndRetriesAFailedDelivery(t *testing.T) {
 	h.pass()
 	h.advance(2 * time.Hour) // past GiveUp: the next failure gives the lesson up
 	h.pass()
-	if err := h.db.Tried(context.Background(), ok, 1, 1); err != nil {
+	if err := h.db.Tried(context.Background(), ok, 1, 1, h.clock()); err != nil {
 		t.Fatal(err)
 	}
 	got := h.page("/admin/")

@@ -1,9 +1,7 @@
 package admin_test
 
 import (
-	"bytes"
 	"context"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -97,18 +95,5 @@ func TestMarkupInLessonTextAndSubscriberNamesIsInertOnEveryAdminPage(t *testing.
 // upload posts a CSV file to the import form and returns the page.
 func (h *harness) upload(name, content string) string {
 	h.t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	fw, err := mw.CreateFormFile("file", name)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	fw.Write([]byte(content))
-	mw.Close()
-	resp := h.do(h.client, "POST", "/admin/subscribers/import", &buf, mw.FormDataContentType())
-	got := body(h.t, resp)
-	if resp.StatusCode != http.StatusOK {
-		h.t.Fatalf("import %s = %d:\n%s", name, resp.StatusCode, got)
-	}
-	return got
+	return h.uploadAsking(name, content, false)
 }

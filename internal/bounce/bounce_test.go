@@ -250,7 +250,7 @@ func flagged(t *testing.T, acct Account) int {
 func addReader(t *testing.T, db *store.DB, email, msgID string) int64 {
 	t.Helper()
 	ctx := context.Background()
-	now := db.Now()
+	now := time.Now()
 	if _, err := db.Signup(ctx, drip.Signup{Email: email, TimeZone: "UTC", At: now.Add(-48 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func TestTheBounceMailboxStopsMailForDSNsAndComplaintsOnceAndMarksWhatItRead(t *
 		dsn("bounces@lead.example", "delayed", "4.4.1", "fine@example.net", "3333@lead.example"),
 		autoReply,
 	)
-	m := &Mailbox{Account: acct, Rec: db, Log: slog.New(slog.DiscardHandler)}
+	m := &Mailbox{Account: acct, Rec: db, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
 	res, err := m.Poll(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -305,7 +305,7 @@ func TestTheBounceMailboxStopsMailForDSNsAndComplaintsOnceAndMarksWhatItRead(t *
 		}
 	}
 	var events int
-	if err := db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM events WHERE kind IN ('bounced', 'complained') AND actor = 'imap'`).Scan(&events); err != nil {
+	if err := db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM events WHERE kind IN ('bounced', 'complained') AND actor = 'report' AND detail->>'provider' = 'imap'`).Scan(&events); err != nil {
 		t.Fatal(err)
 	}
 	if events != 2 {
@@ -325,7 +325,7 @@ func TestABounceMailboxThatRefusesTheLoginIsAnErrorAndLeavesTheMessages(t *testi
 	acct := imapServer(t, dsn("bounces@lead.example", "failed", "5.1.1", "x@example.net", "q@x"))
 	wrong := acct
 	wrong.Password = "guess"
-	m := &Mailbox{Account: wrong, Rec: db, Log: slog.New(slog.DiscardHandler)}
+	m := &Mailbox{Account: wrong, Rec: db, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
 	if _, err := m.Poll(context.Background()); err == nil || !strings.Contains(err.Error(), "log in") {
 		t.Errorf("wrong password: err %v", err)
 	}
@@ -360,7 +360,7 @@ func TestAForgedBounceNamingOnlyAnAddressChangesNothing(t *testing.T) {
 	// Anyone can mail the bounce address a report about anyone.
 	forged := dsn("bounces@lead.example", "failed", "5.1.1", "victim@example.net", "made-up@lead.example")
 	acct := imapServer(t, forged)
-	m := &Mailbox{Account: acct, Rec: db, Log: slog.New(slog.DiscardHandler)}
+	m := &Mailbox{Account: acct, Rec: db, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
 	if _, err := m.Poll(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -73,7 +73,7 @@ func ParseURL(raw string) (Account, error) {
 
 // Recorder stores reports and acts on them (the same rules as webhooks).
 type Recorder interface {
-	RecordReports(ctx context.Context, b drip.ReportBatch) ([]drip.Recorded, error)
+	RecordReports(ctx context.Context, now time.Time, b drip.ReportBatch) ([]drip.Recorded, error)
 }
 
 // doneFlag marks a message twostep has read, so the next poll skips it.
@@ -84,6 +84,7 @@ type Mailbox struct {
 	Account   Account
 	TLSConfig *tls.Config // nil: the system's roots, for Account's host
 	Rec       Recorder
+	Now       func() time.Time // the clock reports are recorded by
 	Log       *slog.Logger
 	// Count, when set, is told about each report recorded for the first time.
 	Count func([]drip.Recorded)
@@ -179,7 +180,7 @@ func (m *Mailbox) readBatch(ctx context.Context, c *imapclient.Client, uids []im
 			continue
 		}
 		if len(reports) > 0 {
-			fresh, err := m.Rec.RecordReports(ctx, drip.ReportBatch{Provider: drip.ProviderIMAP, Reports: reports})
+			fresh, err := m.Rec.RecordReports(ctx, m.Now(), drip.ReportBatch{Provider: drip.ProviderIMAP, Reports: reports})
 			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()

@@ -5,6 +5,7 @@
 package course
 
 import (
+	_ "embed"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -49,6 +50,8 @@ type Course struct {
 	// course.yaml). Emails say "Lesson 7 of <LessonCount>".
 	LessonCount int
 	Lessons     []*Lesson // sorted by Number
+	// Closing is the closing email after the last lesson (closing.md).
+	Closing *Closing
 
 	lines map[string]int // course.yaml line of each field, for problems
 }
@@ -166,21 +169,15 @@ func (c *Course) Summary() string {
 	return fmt.Sprintf("%d %s, longest %s, reading ease %.1f", len(c.Lessons), noun, longest.Round(time.Second), c.ReadingEase())
 }
 
-// Load reads course.yaml and every lesson file (NN-*.md) at the root of
-// fsys, checks each of them and then the course as a whole (Validate). It
+// Load reads course.yaml, every lesson file (NN-*.md) and closing.md at the
+// root of fsys, checks each of them and then the course as a whole
+// (Validate). It
 // returns every problem found, sorted by file and line, or nil when the
 // course is valid; the course holds whatever could be parsed either way.
 func Load(fsys fs.FS) (*Course, Problems) {
 	var ps Problems
 	c := &Course{}
-	src, err := fs.ReadFile(fsys, courseFile)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			ps.add(courseFile, 1, "course.yaml is missing")
-		} else {
-			ps.add(courseFile, 1, "cannot read course.yaml: %v", err)
-		}
-	} else {
+	if src, ok := readFile(fsys, courseFile, "course.yaml is missing", &ps); ok {
 		var cps Problems
 		c, cps = ParseCourseYAML(src)
 		ps = append(ps, cps...)
@@ -207,8 +204,41 @@ func Load(fsys fs.FS) (*Course, Problems) {
 		}
 	}
 	sortLessons(c.Lessons)
+	src, err := fs.ReadFile(fsys, ClosingFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// A course folder from before closing.md existed still loads: its
+		// readers get a plain goodbye until it has words of its own.
+		src = defaultClosing
+	case err != nil:
+		ps.add(ClosingFile, 1, "cannot read %s: %v", ClosingFile, err)
+	}
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		var cps Problems
+		c.Closing, cps = ParseClosing(src)
+		ps = append(ps, cps...)
+	}
 	ps = append(ps, Validate(c)...)
 	return c, ps.sorted()
+}
+
+// defaultClosing is the closing email of a course folder without a
+// closing.md.
+//
+//go:embed defaults/closing.md
+var defaultClosing []byte
+
+// readFile reads one of the course folder's fixed files, reporting it as
+// missing (with missing as the problem) or unreadable.
+func readFile(fsys fs.FS, name, missing string, ps *Problems) ([]byte, bool) {
+	src, err := fs.ReadFile(fsys, name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		ps.add(name, 1, "%s", missing)
+	case err != nil:
+		ps.add(name, 1, "cannot read %s: %v", name, err)
+	}
+	return src, err == nil
 }
 
 // isLessonFileName says whether Load treats a file as a lesson: a Markdown

@@ -61,6 +61,7 @@ func validCourse() fstest.MapFS {
 		"course.yaml": {Data: []byte(courseYAML)},
 		"01-one.md":   {Data: []byte(lessonMD(1, "one", "One"))},
 		"02-two.md":   {Data: []byte(lessonMD(2, "two", "Two"))},
+		"closing.md":  {Data: []byte(closingMD)},
 	}
 }
 
@@ -78,6 +79,21 @@ func courseOf(parts string) fstest.MapFS {
 	}
 	return fsys
 }
+
+// closingMD is a valid closing.md.
+const closingMD = `---
+subject: "You finished Test Course"
+preheader: "Two lessons, and what comes next."
+button: "Restart"
+signoff: "Thanks,"
+---
+
+That was the last lesson, {{first_name|reader}}.
+
+{{button}}
+
+Or do nothing.
+`
 
 // edit returns a copy of fsys with old replaced by new in file; it panics
 // when old is absent so that a broken test case cannot pass silently.

@@ -40,6 +40,7 @@ type Renderer struct {
 
 	lessonHTML, confirmHTML, noticeHTML *htmltemplate.Template
 	lessonText, confirmText, noticeText *texttemplate.Template
+	link                                linkTemplates
 
 	mu    sync.Mutex
 	cache map[[32]byte]*fragment
@@ -89,6 +90,9 @@ func NewRenderer(templates fs.FS) (*Renderer, error) {
 	if r.noticeText, err = parseText(templates, "notice"); err != nil {
 		return nil, err
 	}
+	if r.link, err = parseLink(templates); err != nil {
+		return nil, err
+	}
 	if err := r.selfTest(); err != nil {
 		return nil, fmt.Errorf("new renderer: %w", err)
 	}
@@ -134,6 +138,9 @@ func (r *Renderer) selfTest() error {
 	}
 	if _, err := r.Notice(c, "Ann", Notice{Subject: "S", Paragraphs: []string{"P"}, ButtonLabel: "B", ButtonURL: "https://example.com/b",
 		After: []string{"A"}, Signoff: "Thanks,", Why: "W"}, rc); err != nil {
+		return err
+	}
+	if _, err := r.Link(c, Recipient{FirstName: "Ann", UnsubscribeURL: "https://example.com/u", PreferencesURL: "https://example.com/p"}); err != nil {
 		return err
 	}
 	r.mu.Lock()

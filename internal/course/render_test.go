@@ -481,7 +481,7 @@ func TestWrapBreaksBetweenWordsOnly(t *testing.T) {
 
 func TestNewRendererRejectsMissingOrBrokenTemplates(t *testing.T) {
 	good := fstest.MapFS{}
-	for _, name := range []string{"layout.html", "layout.txt", "lesson.html", "lesson.txt", "confirmation.html", "confirmation.txt", "notice.html", "notice.txt"} {
+	for _, name := range []string{"layout.html", "layout.txt", "lesson.html", "lesson.txt", "confirmation.html", "confirmation.txt", "notice.html", "notice.txt", "link.html", "link.txt"} {
 		data, err := os.ReadFile(filepath.Join("../../templates/email", name))
 		if err != nil {
 			t.Fatal(err)

@@ -18,6 +18,10 @@ const (
 	StatusCompleted    Status = "completed"    // received every lesson
 )
 
+// Statuses lists every subscriber status, in the order pages list them.
+// The CHECK constraint on subscribers.status holds the same set.
+var Statuses = []Status{StatusActive, StatusPending, StatusPaused, StatusCompleted, StatusUnsubscribed, StatusBounced}
+
 // Errors the store and the handlers share.
 var (
 	ErrNotFound = errors.New("not found")

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	gomail "github.com/wneessen/go-mail"
 
+	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/dbtest"
 	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/mail"
@@ -283,13 +284,14 @@ func settle(b *testing.B, db *store.DB, tables ...string) {
 // Letters: the pass moved every reader on to lesson 2, so the ledger is
 // emptied, they are put back on lesson 1, and claimed the way the pass
 // claimed them.
-func renderAgain(b *testing.B, e *send.Engine, cur *send.Current, n int, due, now time.Time) []*gomail.Msg {
+func renderAgain(b *testing.B, e *send.Engine, cur *course.Current, n int, due, now time.Time) []*gomail.Msg {
 	b.Helper()
 	ctx := context.Background()
-	if _, err := e.DB.Pool.Exec(ctx, `DELETE FROM deliveries`); err != nil {
+	db := e.DB.(*store.DB)
+	if _, err := db.Pool.Exec(ctx, `DELETE FROM deliveries`); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := e.DB.Pool.Exec(ctx, `UPDATE subscribers SET next_lesson = 1, next_due_at = $1`, due); err != nil {
+	if _, err := db.Pool.Exec(ctx, `UPDATE subscribers SET next_lesson = 1, next_due_at = $1`, due); err != nil {
 		b.Fatal(err)
 	}
 	claims, err := e.DB.ClaimAndBegin(ctx, now, n, now, now.Add(time.Hour))

@@ -13,6 +13,7 @@ import (
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/dbtest"
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/letter"
 	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/send"
 	"github.com/twostep/twostep/internal/smtptest"
@@ -65,8 +66,8 @@ func newEngine(t testing.TB, db *store.DB, sink *smtptest.Server) *send.Engine {
 	if len(problems) > 0 {
 		t.Fatalf("shipped course: %v", problems)
 	}
-	lib := &send.Library{DB: db, Base: c}
-	if _, err := lib.Sync(ctx); err != nil {
+	lib := &course.Library{DB: db, Base: c}
+	if _, err := lib.Sync(ctx, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	renderer, err := course.NewRenderer(twostep.Templates)
@@ -80,7 +81,7 @@ func newEngine(t testing.TB, db *store.DB, sink *smtptest.Server) *send.Engine {
 	signer, _ := token.NewSigner(key)
 	return &send.Engine{
 		DB: db, Library: lib,
-		Letters: &send.Letters{Course: c, Renderer: renderer, Signer: signer, BaseURL: "http://twostep.test", From: c.From},
+		Letters: &letter.Letters{Course: c, Renderer: renderer, Signer: signer, BaseURL: "http://twostep.test", From: c.From},
 		Open:    openerFor(sink),
 		Log:     slog.New(slog.DiscardHandler),
 		Conns:   4, Batch: 50, Lease: send.DefaultLease, PolicyPause: send.DefaultPolicyPause, GiveUp: send.DefaultGiveUp,

@@ -4,16 +4,16 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/twostep/twostep/internal/drip"
 )
 
 // Metrics are the delivery engine's Prometheus series. A nil *Metrics
 // records nothing, so tests and one-off commands need not register any.
 type Metrics struct {
-	backlog  prometheus.Gauge
-	sent     prometheus.Counter
-	retried  prometheus.Counter
-	bounced  prometheus.Counter
-	failed   prometheus.Counter
+	backlog prometheus.Gauge
+	// ended counts attempts by the ledger status they ended in.
+	ended    map[drip.DeliveryStatus]prometheus.Counter
 	latency  prometheus.Histogram
 	duration prometheus.Histogram
 }
@@ -24,18 +24,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		backlog: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "twostep_due_backlog", Help: "Active subscribers whose lesson was due at the start of the last pass.",
 		}),
-		sent: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "twostep_lessons_sent_total", Help: "Lessons the SMTP server accepted.",
-		}),
-		retried: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "twostep_lessons_retried_total", Help: "Lesson attempts that failed temporarily and will be retried.",
-		}),
-		bounced: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "twostep_lessons_bounced_total", Help: "Lessons refused for a dead address; the subscriber is bounced.",
-		}),
-		failed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "twostep_lessons_failed_total", Help: "Lessons given up after retries or a permanent refusal.",
-		}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "twostep_send_seconds", Help: "Time of one SMTP transaction.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
@@ -45,7 +33,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.01, 3, 12),
 		}),
 	}
-	reg.MustRegister(m.backlog, m.sent, m.retried, m.bounced, m.failed, m.latency, m.duration)
+	m.ended = map[drip.DeliveryStatus]prometheus.Counter{}
+	reg.MustRegister(m.backlog, m.latency, m.duration)
+	for st, opts := range endedSeries {
+		m.ended[st] = prometheus.NewCounter(opts)
+		reg.MustRegister(m.ended[st])
+	}
 	return m
 }
 
@@ -67,19 +60,17 @@ func (m *Metrics) observePass(s Summary) {
 	}
 }
 
-// outcome names a counter for inc.
-type outcome int
+// endedSeries is the counter of each ledger status an attempt can end in.
+var endedSeries = map[drip.DeliveryStatus]prometheus.CounterOpts{
+	drip.DeliverySent:     {Name: "twostep_lessons_sent_total", Help: "Lessons the SMTP server accepted."},
+	drip.DeliveryRetrying: {Name: "twostep_lessons_retried_total", Help: "Lesson attempts that failed temporarily and will be retried."},
+	drip.DeliveryBounced:  {Name: "twostep_lessons_bounced_total", Help: "Lessons refused for a dead address; the subscriber is bounced."},
+	drip.DeliveryFailed:   {Name: "twostep_lessons_failed_total", Help: "Lessons given up after retries or a permanent refusal."},
+}
 
-const (
-	outSent outcome = iota
-	outRetried
-	outBounced
-	outFailed
-)
-
-func (m *Metrics) inc(o outcome) {
-	if m == nil {
-		return
+// end counts an attempt that ended as st.
+func (m *Metrics) end(st drip.DeliveryStatus) {
+	if m != nil {
+		m.ended[st].Inc()
 	}
-	[]prometheus.Counter{m.sent, m.retried, m.bounced, m.failed}[o].Inc()
 }

@@ -11,17 +11,35 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/twostep/twostep/internal/course"
+	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/letter"
 	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/store"
 )
+
+// Ledger is what the delivery engine needs of the database, and all it
+// may do there: claim due readers with their ledger rows, hand claims
+// back, record each outcome, and keep the sender's pause.
+type Ledger interface {
+	ClaimAndBegin(ctx context.Context, now time.Time, limit int, leaseNow, leaseUntil time.Time) ([]store.Claim, error)
+	Unbegin(ctx context.Context, as ...store.Attempt) error
+	Sent(ctx context.Context, ds []store.Delivered) []store.SentResult
+	Failed(ctx context.Context, sub *drip.Subscriber, a store.Attempt, f store.Failure, now time.Time) error
+	Complete(ctx context.Context, sub *drip.Subscriber, now time.Time) error
+	PauseSender(ctx context.Context, until time.Time) error
+	SenderPausedUntil(ctx context.Context) (time.Time, error)
+	ResumeExpired(ctx context.Context, now time.Time, defaultHour int) (int, error)
+	DueCount(ctx context.Context, now time.Time) (int, error)
+}
 
 // Engine runs delivery passes: it claims due subscribers, renders their
 // next lesson, sends it over a pool of persistent SMTP connections and
 // records the outcome in the ledger.
 type Engine struct {
-	DB      *store.DB
-	Library *Library
-	Letters *Letters
+	DB      Ledger
+	Library *course.Library
+	Letters *letter.Letters
 	Open    mail.Opener
 	Log     *slog.Logger
 	Metrics *Metrics // optional
@@ -80,9 +98,22 @@ var ErrPaused = errors.New("sending is paused after a policy refusal")
 
 // counts is a Summary being filled by several workers.
 type counts struct {
-	sent, retrying, bounced, failed, completed atomic.Int64
-	late                                       atomic.Int64 // handed back: the lease ran short while queued
+	// ended counts attempts by the ledger status they ended in; the map
+	// is made once and only read after, so workers share it.
+	ended     map[drip.DeliveryStatus]*atomic.Int64
+	completed atomic.Int64
+	late      atomic.Int64 // handed back: the lease ran short while queued
 }
+
+func newCounts() *counts {
+	c := &counts{ended: map[drip.DeliveryStatus]*atomic.Int64{}}
+	for _, st := range drip.DeliveryStatuses {
+		c.ended[st] = new(atomic.Int64)
+	}
+	return c
+}
+
+func (c *counts) n(st drip.DeliveryStatus) int { return int(c.ended[st].Load()) }
 
 // Pass delivers every lesson due as of now(): at most one per subscriber,
 // claiming in batches until nothing is due. It returns early, losing
@@ -90,11 +121,11 @@ type counts struct {
 // us by policy (ErrPaused); claims not yet tried are handed back.
 func (e *Engine) Pass(ctx context.Context, now func() time.Time) (Summary, error) {
 	start := time.Now()
-	var c counts
-	err := e.pass(ctx, now, &c)
+	c := newCounts()
+	err := e.pass(ctx, now, c)
 	sum := Summary{
-		Sent: int(c.sent.Load()), Retrying: int(c.retrying.Load()), Bounced: int(c.bounced.Load()),
-		Failed: int(c.failed.Load()), Completed: int(c.completed.Load()), Took: time.Since(start),
+		Sent: c.n(drip.DeliverySent), Retrying: c.n(drip.DeliveryRetrying), Bounced: c.n(drip.DeliveryBounced),
+		Failed: c.n(drip.DeliveryFailed), Completed: int(c.completed.Load()), Took: time.Since(start),
 	}
 	if errors.Is(err, ErrPaused) {
 		sum.PausedUntil, _ = e.DB.SenderPausedUntil(context.WithoutCancel(ctx))
@@ -149,7 +180,11 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 	// send the last one, so they never wait for the database between
 	// batches. A pass stopped early hands back what is left in it.
 	jobs := make(chan store.Claim, max(e.Batch, 1))
-	var stop stopper
+	// A worker that takes a job and leaves the queue at or below low wakes
+	// the feed (through low), which then claims the next batch, without
+	// polling and without a wake-up per message.
+	low := &lowWater{wake: make(chan struct{}, 1)}
+	stop := stopper{done: make(chan struct{})}
 	var wg sync.WaitGroup
 	var tried atomic.Int64
 	taken := &takenSet{m: map[int64]struct{}{}}
@@ -161,11 +196,12 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 		wg.Go(func() {
 			defer w.t.Close()
 			for c := range jobs {
+				low.took(len(jobs))
 				w.deliver(ctx, c)
 			}
 		})
 	}
-	err = e.feed(ctx, now, jobs, &stop, &tried, taken)
+	err = e.feed(ctx, now, jobs, low, &stop, &tried, taken)
 	close(jobs)
 	wg.Wait()
 	if err != nil {
@@ -181,14 +217,19 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 // feed claims due subscribers, with their ledger rows begun, and hands
 // them to the workers until nothing is due, the context ends, or a worker
 // stops the pass. tried counts the messages the workers have tried.
-func (e *Engine) feed(ctx context.Context, now func() time.Time, jobs chan store.Claim, stop *stopper, tried *atomic.Int64, taken *takenSet) error {
+func (e *Engine) feed(ctx context.Context, now func() time.Time, jobs chan store.Claim, low *lowWater, stop *stopper, tried *atomic.Int64, taken *takenSet) error {
 	began := e.clock()
 	for {
 		n := e.batchSize(tried.Load(), e.clock().Sub(began))
 		// Claim the next batch once the workers are half way through what
 		// is queued, and no sooner: a claim's lease runs while it waits.
+		low.level.Store(int64(n / 2))
 		for len(jobs) > n/2 && stop.err() == nil && ctx.Err() == nil {
-			time.Sleep(5 * time.Millisecond)
+			select {
+			case <-low.wake:
+			case <-stop.done:
+			case <-ctx.Done():
+			}
 		}
 		if stop.err() != nil || ctx.Err() != nil {
 			return ctx.Err()
@@ -300,15 +341,33 @@ func (e *Engine) handBack(claims ...store.Claim) error {
 }
 
 // stopper records the first reason to stop a pass.
+// lowWater wakes the feed when the job queue has drained to level.
+type lowWater struct {
+	level atomic.Int64
+	wake  chan struct{} // holds at most one pending wake-up
+}
+
+// took is called by a worker that took a job, leaving queued in the queue.
+func (l *lowWater) took(queued int) {
+	if int64(queued) <= l.level.Load() {
+		select {
+		case l.wake <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+	}
+}
+
 type stopper struct {
 	mu    sync.Mutex
 	cause error
+	done  chan struct{} // closed when a cause is set
 }
 
 func (s *stopper) set(err error) {
 	s.mu.Lock()
-	if s.cause == nil {
+	if s.cause == nil && err != nil {
 		s.cause = err
+		close(s.done)
 	}
 	s.mu.Unlock()
 }

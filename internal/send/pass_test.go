@@ -17,6 +17,7 @@ import (
 
 	"github.com/twostep/twostep"
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/letter"
 	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/send"
 	"github.com/twostep/twostep/internal/smtptest"
@@ -273,7 +274,7 @@ func TestOneClickUnsubscribeFromALessonStopsFurtherLessons(t *testing.T) {
 	id := f.addActive("ann@example.com", "UTC", time.Monday, 9, f.clock())
 	f.pass()
 	srv, err := web.New(f.db, f.signer, web.Options{Site: web.Site{Title: "T", Lessons: 52}, Templates: twostep.Templates, Now: f.clock,
-		Lessons: &send.Pages{Library: f.engine.Library, Letters: f.engine.Letters}})
+		Lessons: &letter.Pages{Library: f.engine.Library, Letters: f.engine.Letters}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ const RecordWindow = 4
 // still 'sending' in the ledger), while the database does one statement
 // and one commit for several messages instead of one each.
 type recorder struct {
-	db     *store.DB
+	db     Ledger
 	log    *slog.Logger
 	target int // group size worth waiting recordLinger for
 	in     chan recordReq
@@ -49,7 +49,7 @@ type recordReq struct {
 // startRecorder starts writing the deliveries handed to it; stop ends it.
 // Writes are not cancelled with ctx: the SMTP server has those messages,
 // and the ledger must say so. workers is how many workers hand deliveries over.
-func startRecorder(ctx context.Context, db *store.DB, log *slog.Logger, workers int) *recorder {
+func startRecorder(ctx context.Context, db Ledger, log *slog.Logger, workers int) *recorder {
 	// Three quarters of what the workers may have unrecorded at once: more
 	// would always wait the whole linger.
 	target := min(maxGroup, max(1, workers*RecordWindow*3/4))

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/store"
@@ -17,7 +18,7 @@ import (
 type worker struct {
 	e       *Engine
 	t       mail.Transport
-	cur     *Current
+	cur     *course.Current
 	now     func() time.Time
 	limiter *rate.Limiter
 	counts  *counts
@@ -119,8 +120,7 @@ func (w *worker) recorded(d store.Delivered, res store.SentResult) {
 		w.logErr(d.Sub, res.Err)
 		return
 	}
-	w.counts.sent.Add(1)
-	w.e.Metrics.inc(outSent)
+	w.ended(drip.DeliverySent)
 	if res.Completed {
 		w.counts.completed.Add(1)
 	}
@@ -129,13 +129,15 @@ func (w *worker) recorded(d store.Delivered, res store.SentResult) {
 // fail records an attempt the server did not accept, as its outcome says.
 func (w *worker) fail(ctx context.Context, sub *drip.Subscriber, att store.Attempt, now time.Time, reply string, out mail.Outcome) {
 	e := w.e
-	f := store.Failure{Reply: drip.Truncate(reply, 1000)}
+	f := store.Failure{Status: drip.DeliveryRetrying, Reply: drip.Truncate(reply, 1000)}
+	// The policy: what each outcome class means for the ledger.
 	switch out.Kind {
 	case mail.Bounce:
-		f.Bounce = true
+		f.Status = drip.DeliveryBounced
 	case mail.Reject:
 		// Permanent for this message, but not the reader's fault: give up
 		// the lesson and leave it for the admin.
+		f.Status = drip.DeliveryFailed
 	case mail.Policy:
 		until := now.Add(e.PolicyPause)
 		f.RetryAt = until
@@ -148,28 +150,30 @@ func (w *worker) fail(ctx context.Context, sub *drip.Subscriber, att store.Attem
 	default: // Retry, Unreachable
 		f.RetryAt = now.Add(backoff(att.Attempts, time.Minute, 2*time.Hour))
 		if now.Sub(att.FirstTry) >= e.GiveUp {
-			f.RetryAt = time.Time{}
+			f.Status, f.RetryAt = drip.DeliveryFailed, time.Time{}
 		}
 	}
 	if err := e.DB.Failed(ctx, sub, att, f, now); err != nil {
 		w.logErr(sub, err)
 		return
 	}
-	switch {
-	case f.Bounce:
-		w.counts.bounced.Add(1)
-		e.Metrics.inc(outBounced)
+	w.ended(f.Status)
+	switch f.Status {
+	case drip.DeliveryBounced:
 		e.Log.Warn("address bounced; no more mail to it", "subscriber", sub.ID, "lesson", sub.NextLesson, "reply", f.Reply)
-	case f.RetryAt.IsZero():
-		w.counts.failed.Add(1)
-		e.Metrics.inc(outFailed)
+	case drip.DeliveryFailed:
 		e.Log.Error("lesson given up", "subscriber", sub.ID, "lesson", sub.NextLesson, "attempts", att.Attempts, "reply", f.Reply)
 	default:
-		w.counts.retrying.Add(1)
-		e.Metrics.inc(outRetried)
 		e.Log.Warn("lesson not sent; will retry", "subscriber", sub.ID, "lesson", sub.NextLesson,
 			"attempt", att.Attempts, "retry_at", f.RetryAt, "reply", f.Reply)
 	}
+}
+
+// ended counts an attempt that ended as st, in the pass's summary and
+// the metrics.
+func (w *worker) ended(st drip.DeliveryStatus) {
+	w.counts.ended[st].Add(1)
+	w.e.Metrics.end(st)
 }
 
 func (w *worker) logErr(sub *drip.Subscriber, err error) {

@@ -286,7 +286,7 @@ func (db *DB) sentLast(ctx context.Context, d Delivered) (bool, error) {
 		}
 		// The closing email goes through the outbox, in this same
 		// transaction, so it is sent exactly when the course ends.
-		if err := enqueue(ctx, tx, sub.ID, "graduation", now); err != nil {
+		if err := enqueue(ctx, tx, sub.ID, drip.MailGraduation, now); err != nil {
 			return err
 		}
 		return addEvent(ctx, tx, now, sub.ID, "completed", "system", nil)
@@ -299,11 +299,12 @@ func (db *DB) sentLast(ctx context.Context, d Delivered) (bool, error) {
 
 // Failure is how an attempt ended when the server did not accept it.
 type Failure struct {
-	Reply string
-	// RetryAt is when to try again; zero means the delivery is given up.
+	// Status is the ledger status it ends in: retrying, failed (given up)
+	// or bounced (the address is dead).
+	Status drip.DeliveryStatus
+	Reply  string
+	// RetryAt is when to try again, when retrying.
 	RetryAt time.Time
-	// Bounce marks the subscriber's address dead.
-	Bounce bool
 }
 
 // Failed records an attempt that did not deliver. A retry leaves the
@@ -311,39 +312,38 @@ type Failure struct {
 // stays failed with the subscriber on that lesson for the admin to see; a
 // bounce stops all mail to the subscriber.
 func (db *DB) Failed(ctx context.Context, sub *drip.Subscriber, a Attempt, f Failure, now time.Time) error {
-	status := "retrying"
-	switch {
-	case f.Bounce:
-		status = "bounced"
-	case f.RetryAt.IsZero():
-		status = "failed"
-	}
+	status := f.Status
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		var next *time.Time
-		if status == "retrying" {
-			next = &f.RetryAt
-		}
 		// The subscriber first, then the delivery: the claim's lock order.
-		subStatus := "active"
-		if f.Bounce {
-			subStatus = "bounced"
+		if status == drip.DeliveryBounced {
+			c := drip.Change{Action: drip.ActBounce, Actor: drip.ActorSystem, Now: now,
+				Lesson: sub.NextLesson, Round: sub.Round, Reply: f.Reply}
+			// A reader erased during the send has nothing left to mark.
+			if _, err := changeTx(ctx, tx, Ref{ID: sub.ID}, c, AdminAction{}); err != nil && !errors.Is(err, drip.ErrNotFound) {
+				return err
+			}
+		} else {
+			var next *time.Time
+			if status == drip.DeliveryRetrying {
+				next = &f.RetryAt
+			}
+			if _, err := tx.Exec(ctx, `
+				UPDATE subscribers SET next_due_at = $2, updated_at = $3
+				WHERE id = $1 AND next_lesson = $4 AND round = $5`,
+				sub.ID, next, now, sub.NextLesson, sub.Round); err != nil {
+				return err
+			}
 		}
-		if _, err := tx.Exec(ctx, `
-			UPDATE subscribers SET next_due_at = $2, updated_at = $3,
-				status = CASE WHEN status = 'active' THEN $4 ELSE status END
-			WHERE id = $1 AND next_lesson = $5 AND round = $6`,
-			sub.ID, next, now, subStatus, sub.NextLesson, sub.Round); err != nil {
-			return err
+		var next *time.Time
+		if status == drip.DeliveryRetrying {
+			next = &f.RetryAt
 		}
 		if _, err := tx.Exec(ctx, `
 			UPDATE deliveries SET status = $2, smtp_reply = $3, next_attempt_at = $4, lease_until = NULL, updated_at = $5
 			WHERE id = $1`, a.DeliveryID, status, f.Reply, next, now); err != nil {
 			return err
 		}
-		switch status {
-		case "bounced":
-			return addEvent(ctx, tx, now, sub.ID, "bounced", "system", map[string]any{"lesson": sub.NextLesson, "reply": f.Reply})
-		case "failed":
+		if status == drip.DeliveryFailed {
 			return addEvent(ctx, tx, now, sub.ID, "delivery_failed", "system", map[string]any{"lesson": sub.NextLesson, "reply": f.Reply})
 		}
 		return nil
@@ -403,4 +403,62 @@ func (db *DB) PauseSender(ctx context.Context, until time.Time) error {
 		return fmt.Errorf("pause sender: %w", err)
 	}
 	return nil
+}
+
+// NotApplicableError means an admin action does not fit the delivery's
+// current state. The message is for the admin.
+type NotApplicableError string
+
+func (e NotApplicableError) Error() string { return string(e) }
+
+// RetryDelivery makes a failed or retrying delivery due now: the ledger
+// row becomes 'retrying' (which the next pass takes at once) and its
+// subscriber, when still active on that lesson and round, is due now.
+func (db *DB) RetryDelivery(ctx context.Context, id int64, a AdminAction) error {
+	now := a.At
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		var d DeliveryRecord
+		var subID *int64
+		err := tx.QueryRow(ctx, `
+			SELECT id, round, lesson, status, attempts, subscriber_id FROM deliveries WHERE id = $1 FOR UPDATE`, id).
+			Scan(&d.ID, &d.Round, &d.Lesson, &d.Status, &d.Attempts, &subID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return drip.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if d.Status != drip.DeliveryFailed && d.Status != drip.DeliveryRetrying {
+			return NotApplicableError("This delivery is " + string(d.Status) + "; only a failed or retrying one can be retried.")
+		}
+		if subID == nil {
+			return NotApplicableError("The subscriber of this delivery was erased.")
+		}
+		tag, err := tx.Exec(ctx, `
+			UPDATE subscribers SET next_due_at = $2, updated_at = $2
+			WHERE id = $1 AND status = 'active' AND next_lesson = $3 AND round = $4`, *subID, now, d.Lesson, d.Round)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return NotApplicableError("The subscriber is no longer active on this lesson, so there is nothing to retry.")
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE deliveries SET status = 'retrying', next_attempt_at = $2, updated_at = $2 WHERE id = $1`, id, now); err != nil {
+			return err
+		}
+		detail := map[string]any{"delivery": id, "lesson": d.Lesson, "was": d.Status}
+		if _, err := tx.Exec(ctx, `INSERT INTO events (subscriber_id, kind, actor, detail, at) VALUES ($1, 'admin.retry', $2, $3, $4)`,
+			*subID, a.Actor, detail, now); err != nil {
+			return err
+		}
+		return addAudit(ctx, tx, AuditEntry{At: now, Actor: a.Actor, Action: "delivery.retry", SubjectType: "delivery",
+			SubjectID: &id, Before: map[string]any{"status": d.Status, "attempts": d.Attempts},
+			After: map[string]any{"status": drip.DeliveryRetrying, "subscriber": *subID, "lesson": d.Lesson}, IP: a.IP})
+	})
+	var na NotApplicableError
+	if err != nil && !errors.Is(err, drip.ErrNotFound) && !errors.As(err, &na) {
+		return fmt.Errorf("retry delivery %d: %w", id, err)
+	}
+	return err
 }

@@ -31,7 +31,7 @@ type LessonFile struct {
 // service sends the same text. Unchanged files do nothing, even when an
 // admin's edit has since made another revision current. It returns how
 // many revisions it added. Concurrent calls from several copies take turns.
-func (db *DB) SyncLessons(ctx context.Context, files []LessonFile) (int, error) {
+func (db *DB) SyncLessons(ctx context.Context, files []LessonFile, now time.Time) (int, error) {
 	added := 0
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7421002)`); err != nil {
@@ -53,7 +53,6 @@ func (db *DB) SyncLessons(ctx context.Context, files []LessonFile) (int, error) 
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		now := db.Now()
 		for _, f := range files {
 			sum := sha256.Sum256(f.Source)
 			if old, ok := known[f.Number]; ok && bytes.Equal(old, sum[:]) {

@@ -13,19 +13,19 @@ import (
 // OutboxItem is a queued transactional mail with what is needed to render it.
 type OutboxItem struct {
 	ID         int64
-	Kind       string
+	Kind       drip.MailKind
 	Attempts   int // including the current one
 	CreatedAt  time.Time
 	Recipient  string // "" means the subscriber's address
 	Subscriber drip.Subscriber
 }
 
-func enqueue(ctx context.Context, tx pgx.Tx, subscriberID int64, kind string, at time.Time) error {
+func enqueue(ctx context.Context, tx pgx.Tx, subscriberID int64, kind drip.MailKind, at time.Time) error {
 	return enqueueTo(ctx, tx, subscriberID, kind, "", at)
 }
 
 // enqueueTo queues mail to recipient instead of the subscriber's address.
-func enqueueTo(ctx context.Context, tx pgx.Tx, subscriberID int64, kind, recipient string, at time.Time) error {
+func enqueueTo(ctx context.Context, tx pgx.Tx, subscriberID int64, kind drip.MailKind, recipient string, at time.Time) error {
 	_, err := tx.Exec(ctx, `INSERT INTO outbox (subscriber_id, kind, recipient, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $4)`,
 		subscriberID, kind, recipient, at)
 	if err != nil {
@@ -37,8 +37,7 @@ func enqueueTo(ctx context.Context, tx pgx.Tx, subscriberID int64, kind, recipie
 // ClaimOutbox takes up to limit queued mails that are due, for lease. Other
 // copies skip the claimed rows; a crashed sender's claims come back when the
 // lease ends.
-func (db *DB) ClaimOutbox(ctx context.Context, limit int, lease time.Duration) ([]OutboxItem, error) {
-	now := db.Now()
+func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutboxItem, error) {
 	// Planned afresh each time, like the delivery claim: a generic plan
 	// cached while subscribers was small would scan the whole table.
 	rows, err := db.Pool.Query(ctx, `
@@ -81,10 +80,10 @@ func (db *DB) ClaimOutbox(ctx context.Context, limit int, lease time.Duration) (
 }
 
 // OutboxSent records that the server accepted the mail.
-func (db *DB) OutboxSent(ctx context.Context, id int64, messageID string) error {
+func (db *DB) OutboxSent(ctx context.Context, id int64, messageID string, now time.Time) error {
 	_, err := db.Pool.Exec(ctx, `
 		UPDATE outbox SET status = 'sent', sent_at = $2, message_id = $3, claimed_until = NULL, last_error = ''
-		WHERE id = $1`, id, db.Now(), messageID)
+		WHERE id = $1`, id, now, messageID)
 	if err != nil {
 		return fmt.Errorf("record outbox %d sent: %w", id, err)
 	}
@@ -92,18 +91,35 @@ func (db *DB) OutboxSent(ctx context.Context, id int64, messageID string) error 
 }
 
 // OutboxRetry puts the mail back in the queue until next, with why it failed.
-// With next zero the mail is given up as failed.
-func (db *DB) OutboxRetry(ctx context.Context, id int64, reason string, next time.Time) error {
-	status := "pending"
+// With next zero the mail is given up as failed at now.
+func (db *DB) OutboxRetry(ctx context.Context, id int64, reason string, next, now time.Time) error {
+	status := drip.MailPending
 	if next.IsZero() {
-		status = "failed"
-		next = db.Now()
+		status = drip.MailFailed
+		next = now
 	}
 	_, err := db.Pool.Exec(ctx, `
 		UPDATE outbox SET status = $2, next_attempt_at = $3, last_error = $4, claimed_until = NULL
 		WHERE id = $1`, id, status, next, reason)
 	if err != nil {
 		return fmt.Errorf("record outbox %d retry: %w", id, err)
+	}
+	return nil
+}
+
+// OutboxRelease hands claimed mails back untried, due at once: their claim
+// and the attempt the claim counted are undone, so a copy still running (or
+// the next start) sends them as if never claimed. A shutdown uses it for
+// the mails it will not get to.
+func (db *DB) OutboxRelease(ctx context.Context, ids []int64, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := db.Pool.Exec(ctx, `
+		UPDATE outbox SET claimed_until = NULL, attempts = greatest(attempts - 1, 0), next_attempt_at = least(next_attempt_at, $2)
+		WHERE id = ANY($1) AND status = 'pending'`, ids, now)
+	if err != nil {
+		return fmt.Errorf("hand back %d outbox mails: %w", len(ids), err)
 	}
 	return nil
 }

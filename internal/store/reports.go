@@ -17,8 +17,7 @@ import (
 // each one not seen before, all in one transaction, so a crash either loses
 // the whole batch (the provider retries it) or nothing. A one-time token
 // seen before is drip.ErrReplay and changes nothing.
-func (db *DB) RecordReports(ctx context.Context, b drip.ReportBatch) ([]drip.Recorded, error) {
-	now := db.Now()
+func (db *DB) RecordReports(ctx context.Context, now time.Time, b drip.ReportBatch) ([]drip.Recorded, error) {
 	var out []drip.Recorded
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		out = out[:0]
@@ -235,38 +234,34 @@ func recordReport(ctx context.Context, tx pgx.Tx, r drip.Report, t reportTarget,
 			return rec, false, fmt.Errorf("drop bounced new address: %w", err)
 		}
 		detail["address"] = "other"
-		return rec, true, addEvent(ctx, tx, now, t.subscriberID, "address_bounced", string(r.Provider), detail)
+		return rec, true, addEvent(ctx, tx, now, t.subscriberID, "address_bounced", string(drip.ActorReport), detail)
 	}
-	to, eventKind := drip.StatusBounced, "bounced"
+	c := drip.Change{Action: drip.ActHardBounce, Actor: drip.ActorReport, Now: now, Reply: r.Reason, Provider: r.Provider}
 	if kind == drip.ReportComplaint {
-		to, eventKind = drip.StatusUnsubscribed, "complained"
+		c.Action = drip.ActComplain
 	}
-	switch t.status {
-	case drip.StatusBounced, drip.StatusUnsubscribed, drip.StatusCompleted:
+	after, err := changeTx(ctx, tx, Ref{ID: t.subscriberID}, c, AdminAction{})
+	switch {
+	case errors.Is(err, drip.ErrNoChange):
 		// Already getting no lessons, or done: the record of finishing the
-		// course stays; the address is suppressed and the timeline says so.
+		// course stays; the address is suppressed, queued mail dropped, and
+		// the timeline says so.
 		if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE subscriber_id = $1 AND status = 'pending'`, t.subscriberID); err != nil {
 			return rec, false, fmt.Errorf("drop queued mail: %w", err)
 		}
-		return rec, true, addEvent(ctx, tx, now, t.subscriberID, eventKind, string(r.Provider), detail)
-	}
-	if _, err := tx.Exec(ctx, `
-		UPDATE subscribers SET status = $2, next_due_at = NULL, paused_until = NULL, updated_at = $3,
-			unsubscribed_at = CASE WHEN $2 = 'unsubscribed' THEN $3 ELSE unsubscribed_at END
-		WHERE id = $1`, t.subscriberID, to, now); err != nil {
+		ev := "bounced"
+		if kind == drip.ReportComplaint {
+			ev = "complained"
+		}
+		return rec, true, addEvent(ctx, tx, now, t.subscriberID, ev, string(drip.ActorReport), detail)
+	case err != nil:
 		return rec, false, fmt.Errorf("stop mail to subscriber: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE subscriber_id = $1 AND status = 'pending'`, t.subscriberID); err != nil {
-		return rec, false, fmt.Errorf("drop queued mail: %w", err)
-	}
 	rec.Outcome = drip.OutcomeBounced
-	if to == drip.StatusUnsubscribed {
+	if after.Status == drip.StatusUnsubscribed {
 		rec.Outcome = drip.OutcomeUnsubscribed
 	}
-	if err := setOutcome(ctx, tx, reportID, rec.Outcome); err != nil {
-		return rec, false, err
-	}
-	return rec, true, addEvent(ctx, tx, now, t.subscriberID, eventKind, string(r.Provider), detail)
+	return rec, true, setOutcome(ctx, tx, reportID, rec.Outcome)
 }
 
 func setOutcome(ctx context.Context, tx pgx.Tx, id int64, o drip.ReportOutcome) error {

@@ -22,11 +22,11 @@ import (
 	"github.com/pressly/goose/v3/lock"
 )
 
-// DB is the store: a pgx pool plus the clock its writes use.
+// DB is the store: a pgx pool. It reads no clock: every write that
+// records a time takes it from the caller, whose clock tests and `send
+// --now` set.
 type DB struct {
 	Pool *pgxpool.Pool
-	// Now is the store's clock; tests set it.
-	Now func() time.Time
 	// planEach is the query mode of the statements that must be planned
 	// afresh on every call (the claims, the sent record): see planEachMode.
 	planEach pgx.QueryExecMode
@@ -66,7 +66,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to database %s: %w", cfg.ConnConfig.Database, err)
 	}
-	return &DB{Pool: pool, Now: time.Now, planEach: planEachMode(cfg.ConnConfig.DefaultQueryExecMode)}, nil
+	return &DB{Pool: pool, planEach: planEachMode(cfg.ConnConfig.DefaultQueryExecMode)}, nil
 }
 
 // planEachMode is the mode for statements that must never run from a

@@ -20,8 +20,6 @@ import (
 	"github.com/twostep/twostep/internal/store"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
-
 func TestTheQueryModeInDatabaseURLIsTheModeOfEveryQueryThePlanPerCallOnesToo(t *testing.T) {
 	t.Parallel()
 	base := dbtest.URL(t)

@@ -59,13 +59,13 @@ func (sc *subscriberScan) subscriber() *drip.Subscriber {
 	return &s
 }
 
-// SignupStatement stores a new address: the subscriber, its history and
-// its queued confirmation in one statement, so one round trip and an
-// implicit transaction. Parameters: email, name, time zone, time, IP, user
-// agent, form URL, consent version. It returns the new id, or no row when
-// the address is known. Exported so the signup benchmarks' bare-SQL
+// SignupSQL is the one statement that stores a new address's signup: the
+// subscriber, its history and its queued confirmation, in one round trip
+// and an implicit transaction ($1 email, $2 name, $3 zone, $4 time, $5 IP,
+// $6 user agent, $7 form URL, $8 consent wording). It returns the new id,
+// or no row when the address is known. Exported so the signup benchmark's
 // ceiling runs exactly this.
-const SignupStatement = `
+const SignupSQL = `
 		WITH ins AS (
 			INSERT INTO subscribers (email, name, time_zone, consent_at, consent_ip,
 				consent_user_agent, consent_form_url, consent_version, confirmation_sent_at)
@@ -79,19 +79,16 @@ const SignupStatement = `
 		)
 		SELECT id FROM ins`
 
-// ConfirmationInterval is the least time between two confirmation mails to
-// one address, so a signup form cannot be used to mail-bomb a victim.
-const ConfirmationInterval = 24 * time.Hour
-
 // Signup records a signup and, when the address should get one, queues its
-// confirmation mail in the same transaction. It reports whether a mail was
-// queued. A known address is never an error: the caller answers the same
-// either way, so the form does not reveal who is subscribed.
+// mail in the same transaction: a new address gets a confirmation, a known
+// one what signupAgain decides. It reports whether a mail was queued. A
+// known address is never an error: the caller answers the same either way,
+// so the form does not reveal who is subscribed.
 func (db *DB) Signup(ctx context.Context, s drip.Signup) (queued bool, err error) {
 	// One statement, so one round trip and an implicit transaction: the
 	// subscriber, its history and its confirmation mail, or nothing.
 	var id int64
-	err = db.Pool.QueryRow(ctx, SignupStatement,
+	err = db.Pool.QueryRow(ctx, SignupSQL,
 		s.Email, s.Name, s.TimeZone, s.At, s.IP, s.UserAgent, s.FormURL, s.ConsentVersion,
 	).Scan(&id)
 	if err == nil {
@@ -100,35 +97,11 @@ func (db *DB) Signup(ctx context.Context, s drip.Signup) (queued bool, err error
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return false, fmt.Errorf("record signup: %w", err)
 	}
-	// Known address: only a pending or unsubscribed one gets a fresh
-	// confirmation, and at most one per ConfirmationInterval.
-	err = db.Pool.QueryRow(ctx, `
-		WITH upd AS (
-			UPDATE subscribers SET confirmation_sent_at = $2,
-				name = CASE WHEN $3 = '' THEN name ELSE $3 END,
-				time_zone = $4, consent_at = $2, consent_ip = $5, consent_user_agent = $6,
-				consent_form_url = $7, consent_version = $8, updated_at = $2
-			WHERE lower(email) = lower($1)
-			  AND status IN ('pending', 'unsubscribed')
-			  AND (confirmation_sent_at IS NULL OR confirmation_sent_at <= $9)
-			RETURNING id, status
-		), ev AS (
-			INSERT INTO events (subscriber_id, kind, actor, detail, at)
-			SELECT id, 'signup', 'subscriber', jsonb_build_object('again', true, 'status', status), $2 FROM upd
-		), ob AS (
-			INSERT INTO outbox (subscriber_id, kind, next_attempt_at, created_at) SELECT id, 'confirm', $2, $2 FROM upd
-		)
-		SELECT id FROM upd`,
-		s.Email, s.At, s.Name, s.TimeZone, s.IP, s.UserAgent, s.FormURL, s.ConsentVersion,
-		s.At.Add(-ConfirmationInterval),
-	).Scan(&id)
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, pgx.ErrNoRows):
-		return false, nil
+	queued, err = db.signupAgain(ctx, s)
+	if err != nil {
+		return false, fmt.Errorf("record signup: %w", err)
 	}
-	return false, fmt.Errorf("record signup: %w", err)
+	return queued, nil
 }
 
 // Subscriber returns the subscriber with id whose links are of generation gen.
@@ -155,8 +128,7 @@ func (db *DB) SubscriberByEmail(ctx context.Context, email string) (*drip.Subscr
 // lesson due at once (lesson 1 for a new subscriber). A subscriber who chose
 // no slot gets the default: the local weekday of confirmation at defaultHour.
 // Confirming twice changes nothing. A bounced subscriber cannot confirm.
-func (db *DB) Confirm(ctx context.Context, id int64, gen int, defaultWeekday time.Weekday, defaultHour int) (*drip.Subscriber, error) {
-	now := db.Now()
+func (db *DB) Confirm(ctx context.Context, id int64, gen int, defaultWeekday time.Weekday, defaultHour int, now time.Time) (*drip.Subscriber, error) {
 	var s *drip.Subscriber
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -198,42 +170,6 @@ func (db *DB) Confirm(ctx context.Context, id int64, gen int, defaultWeekday tim
 		return nil, fmt.Errorf("confirm subscriber %d: %w", id, err)
 	}
 	return s, nil
-}
-
-// Unsubscribe stops all mail to the subscriber. Doing it twice is harmless.
-func (db *DB) Unsubscribe(ctx context.Context, id int64, gen int, actor string) error {
-	now := db.Now()
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		var changed bool
-		err := tx.QueryRow(ctx, `
-			UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = $3,
-				next_due_at = NULL, paused_until = NULL, updated_at = $3
-			WHERE id = $1 AND token_gen = $2 AND status <> 'unsubscribed'
-			RETURNING true`, id, gen, now).Scan(&changed)
-		if errors.Is(err, pgx.ErrNoRows) {
-			// Either unknown or already unsubscribed; tell them apart.
-			var exists bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM subscribers WHERE id = $1 AND token_gen = $2)`, id, gen).Scan(&exists); err != nil {
-				return err
-			}
-			if !exists {
-				return drip.ErrNotFound
-			}
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		// Unsent confirmations are moot once the reader has left.
-		if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE subscriber_id = $1 AND status = 'pending'`, id); err != nil {
-			return err
-		}
-		return addEvent(ctx, tx, now, id, "unsubscribed", actor, nil)
-	})
-	if err != nil && !errors.Is(err, drip.ErrNotFound) {
-		return fmt.Errorf("unsubscribe %d: %w", id, err)
-	}
-	return err
 }
 
 // DeleteUnconfirmed removes pending signups older than before, with their

@@ -242,7 +242,7 @@ func signupCeiling(b *testing.B, pool *pgxpool.Pool, n int) (float64, []time.Dur
 func benchInsertSignup(ctx context.Context, pool *pgxpool.Pool, i int) error {
 	now := time.Now()
 	var id int64
-	return pool.QueryRow(ctx, store.SignupStatement,
+	return pool.QueryRow(ctx, store.SignupSQL,
 		benchEmail(i), "Bench Reader", "Europe/Berlin", now, "127.0.0.1", "twostep-bench/1",
 		"http://127.0.0.1/", web.ConsentVersion).Scan(&id)
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/link"
 	"github.com/twostep/twostep/internal/token"
 )
 
@@ -30,15 +31,16 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	loc, _ := drip.LoadLocation(sub.TimeZone)
-	slot := drip.DefaultSlot(s.opts.Now(), loc, s.opts.Site.SendHour)
-	sub, err = s.db.Confirm(r.Context(), sub.ID, sub.TokenGen, slot.Weekday, slot.Hour)
+	now := s.opts.Now()
+	slot := drip.DefaultSlot(now, loc, s.opts.Site.SendHour)
+	sub, err = s.db.Confirm(r.Context(), sub.ID, sub.TokenGen, slot.Weekday, slot.Hour, now)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	s.metrics.confirmations.Inc()
 	p := page{Email: sub.Email, TimeZone: sub.TimeZone, NoIndex: true,
-		Action: "/preferences/" + s.signer.Sign(token.Claims{Purpose: token.Preferences, Subscriber: sub.ID, Gen: sub.TokenGen})}
+		Action: link.To(token.Preferences, s.signer.Sign(token.Claims{Purpose: token.Preferences, Subscriber: sub.ID, Gen: sub.TokenGen}))}
 	if sub.SendWeekday != nil && sub.SendHour != nil {
 		p.Weekday = sub.SendWeekday.String()
 		p.Hour = fmt.Sprintf("%02d:00", *sub.SendHour)

@@ -17,6 +17,7 @@ import (
 	"github.com/twostep/twostep"
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/dbtest"
+	"github.com/twostep/twostep/internal/letter"
 	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/send"
 	"github.com/twostep/twostep/internal/smtptest"
@@ -50,7 +51,6 @@ type harnessOpts struct {
 func newHarness(t *testing.T, o harnessOpts) *harness {
 	t.Helper()
 	h := &harness{t: t, db: dbtest.New(t), smtp: smtptest.Start(t), now: time.Date(2026, 3, 3, 15, 0, 0, 0, time.UTC)}
-	h.db.Now = h.clock
 	ctx := context.Background()
 	c, problems := course.Load(twostep.Lessons)
 	if len(problems) > 0 {
@@ -65,9 +65,9 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		t.Fatal(err)
 	}
 	h.signer, _ = token.NewSigner(key)
-	letters := &send.Letters{Course: c, Renderer: renderer, Signer: h.signer, BaseURL: "http://twostep.test", From: c.From}
-	lib := &send.Library{DB: h.db, Base: c}
-	if _, err := lib.Sync(ctx); err != nil {
+	letters := &letter.Letters{Course: c, Renderer: renderer, Signer: h.signer, BaseURL: "http://twostep.test", From: c.From}
+	lib := &course.Library{DB: h.db, Base: c}
+	if _, err := lib.Sync(ctx, h.clock()); err != nil {
 		t.Fatal(err)
 	}
 	h.engine = &send.Engine{
@@ -75,13 +75,13 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		Conns: 2, Batch: 50, Lease: send.DefaultLease, PolicyPause: send.DefaultPolicyPause, GiveUp: send.DefaultGiveUp,
 	}
 	h.outbox = &send.Outbox{DB: h.db, Letters: letters, Log: slog.New(slog.DiscardHandler), Poll: time.Hour,
-		Open: mailOpener(h.smtp)}
+		Open: mailOpener(h.smtp), Now: h.clock}
 	s, err := web.New(h.db, h.signer, web.Options{
 		Site:            web.Site{Title: c.Title, Tagline: c.Tagline, Language: c.Language, Lessons: c.LessonCount, SendHour: c.SendHour},
 		Templates:       twostep.Templates,
 		SignupRateLimit: o.rateLimit,
 		Now:             h.clock,
-		Lessons:         &send.Pages{Library: lib, Letters: letters},
+		Lessons:         &letter.Pages{Library: lib, Letters: letters},
 		TrustedProxies:  o.trusted,
 	})
 	if err != nil {

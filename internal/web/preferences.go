@@ -16,6 +16,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/httpx"
+	"github.com/twostep/twostep/internal/link"
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/token"
 )
@@ -24,13 +26,13 @@ import (
 // rendered body of each lesson, and its reflection question.
 type Lessons interface {
 	// Title is lesson n's title, "" when there is no lesson n.
-	Title(ctx context.Context, n int) string
+	Title(ctx context.Context, n int) (string, error)
 	// Titles maps every lesson number to its title.
-	Titles(ctx context.Context) map[int]string
+	Titles(ctx context.Context) (map[int]string, error)
 	// Page renders lesson n as the reader gets it.
 	Page(ctx context.Context, n int, sub *drip.Subscriber) (template.HTML, error)
 	// Reflection is lesson n's reflection question.
-	Reflection(ctx context.Context, n int) string
+	Reflection(ctx context.Context, n int) (string, error)
 }
 
 // prefs is the data of the preferences pages.
@@ -87,7 +89,7 @@ func (s *Server) renderPrefs(w http.ResponseWriter, r *http.Request, status int,
 	var err error
 	slot := sub.SlotOf(s.opts.Site.SendHour, s.opts.Now())
 	p := prefs{
-		Sub: sub, Base: "/preferences/" + chiToken(r), Done: done, Problem: problem, Lessons: s.opts.Site.Lessons,
+		Sub: sub, Base: link.To(token.Preferences, chiToken(r)), Done: done, Problem: problem, Lessons: s.opts.Site.Lessons,
 		Weekdays: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday, time.Sunday},
 		Weekday:  slot.Weekday, Hour: slot.Hour,
 		// The zone the lessons are actually scheduled in, by its canonical
@@ -115,7 +117,7 @@ func (s *Server) renderPrefs(w http.ResponseWriter, r *http.Request, status int,
 // the problem.
 func (s *Server) prefsAction(done string, act func(r *http.Request, sub *drip.Subscriber) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := parseForm(r); err != nil {
+		if err := httpx.ParseForm(r, MaxBody); err != nil {
 			s.formError(w, r, err)
 			return
 		}
@@ -129,20 +131,20 @@ func (s *Server) prefsAction(done string, act func(r *http.Request, sub *drip.Su
 			switch {
 			case errors.As(err, &pe):
 				s.renderPrefs(w, r, http.StatusUnprocessableEntity, sub, "", pe.msg)
-			case errors.Is(err, store.ErrTooSoon) && done == "email":
+			case errors.Is(err, drip.ErrTooSoon) && done == "email":
 				s.renderPrefs(w, r, http.StatusTooManyRequests, sub, "", "You asked to change your address less than an hour ago. Please try again later.")
-			case errors.Is(err, store.ErrTooSoon):
+			case errors.Is(err, drip.ErrTooSoon):
 				s.renderPrefs(w, r, http.StatusTooManyRequests, sub, "", "You asked for a lesson early less than a day ago. Try again tomorrow.")
-			case errors.Is(err, store.ErrNotNow):
+			case errors.Is(err, drip.ErrNotNow):
 				s.renderPrefs(w, r, http.StatusConflict, sub, "", "That isn't possible right now: "+statusText(sub.Status)+".")
-			case errors.Is(err, store.ErrNotSent):
+			case errors.Is(err, drip.ErrNotReceived):
 				s.renderPrefs(w, r, http.StatusUnprocessableEntity, sub, "", "You can only go back to a lesson you have already received.")
 			default:
 				s.fail(w, r, err)
 			}
 			return
 		}
-		http.Redirect(w, r, "/preferences/"+chiToken(r)+"?done="+done, http.StatusSeeOther)
+		http.Redirect(w, r, link.To(token.Preferences, chiToken(r))+"?done="+done, http.StatusSeeOther)
 	}
 }
 
@@ -228,7 +230,7 @@ func (s *Server) setSchedule(r *http.Request, sub *drip.Subscriber) error {
 	if err1 != nil || err2 != nil || !ok || slot.Valid() != nil {
 		return problemError{"Please choose a day, an hour and a time zone from the lists."}
 	}
-	_, err := s.db.SetSchedule(r.Context(), sub.ID, sub.TokenGen, slot)
+	_, err := s.db.SetSchedule(r.Context(), sub.ID, sub.TokenGen, slot, s.opts.Now())
 	return err
 }
 
@@ -243,27 +245,33 @@ func (s *Server) pause(r *http.Request, sub *drip.Subscriber) error {
 	default:
 		return problemError{"Please choose how long to pause: 1, 2 or 4 weeks, or until you resume."}
 	}
-	_, err := s.db.Pause(r.Context(), sub.ID, sub.TokenGen, until)
-	return err
+	return s.change(r, ref(sub), drip.Change{Action: drip.ActPause, Until: until})
 }
 
 func (s *Server) resume(r *http.Request, sub *drip.Subscriber) error {
-	_, err := s.db.Resume(r.Context(), sub.ID, sub.TokenGen, "subscriber", s.opts.Site.SendHour)
-	return err
+	return s.change(r, ref(sub), drip.Change{Action: drip.ActResume})
 }
 
 func (s *Server) nextNow(r *http.Request, sub *drip.Subscriber) error {
-	_, err := s.db.NextNow(r.Context(), sub.ID, sub.TokenGen)
+	return s.change(r, ref(sub), drip.Change{Action: drip.ActNextNow})
+}
+
+// change asks the store for the reader's change c, at the server's clock.
+func (s *Server) change(r *http.Request, to store.Ref, c drip.Change) error {
+	c.Actor, c.Now, c.DefaultHour = drip.ActorSubscriber, s.opts.Now(), s.opts.Site.SendHour
+	_, err := s.db.Change(r.Context(), to, c, store.AdminAction{})
 	return err
 }
+
+// ref is how the reader's own links pick them.
+func ref(sub *drip.Subscriber) store.Ref { return store.Ref{ID: sub.ID, Gen: sub.TokenGen} }
 
 func (s *Server) goBack(r *http.Request, sub *drip.Subscriber) error {
 	n, err := strconv.Atoi(r.PostFormValue("lesson"))
 	if err != nil || n < 1 || n > s.opts.Site.Lessons {
 		return problemError{"Please choose a lesson from the list."}
 	}
-	_, err = s.db.GoBack(r.Context(), sub.ID, sub.TokenGen, n, s.opts.Site.SendHour)
-	return err
+	return s.change(r, ref(sub), drip.Change{Action: drip.ActGoBack, Lesson: n})
 }
 
 func (s *Server) setName(r *http.Request, sub *drip.Subscriber) error {
@@ -271,7 +279,7 @@ func (s *Server) setName(r *http.Request, sub *drip.Subscriber) error {
 	if err != nil {
 		return problemError{err.Error()}
 	}
-	_, err = s.db.SetName(r.Context(), sub.ID, sub.TokenGen, name)
+	_, err = s.db.SetName(r.Context(), sub.ID, sub.TokenGen, name, s.opts.Now())
 	return err
 }
 
@@ -280,25 +288,24 @@ func (s *Server) changeEmail(r *http.Request, sub *drip.Subscriber) error {
 	if err != nil {
 		return problemError{err.Error()}
 	}
-	if _, err = s.db.RequestEmailChange(r.Context(), sub.ID, sub.TokenGen, email); err == nil && s.opts.Nudge != nil {
+	if _, err = s.db.RequestEmailChange(r.Context(), sub.ID, sub.TokenGen, email, s.opts.Now()); err == nil && s.opts.Nudge != nil {
 		s.opts.Nudge()
 	}
 	return err
 }
 
 func (s *Server) prefsUnsubscribe(r *http.Request, sub *drip.Subscriber) error {
-	return s.db.Unsubscribe(r.Context(), sub.ID, sub.TokenGen, "subscriber")
+	return s.change(r, ref(sub), drip.Change{Action: drip.ActUnsubscribe})
 }
 
 func (s *Server) resubscribe(r *http.Request, sub *drip.Subscriber) error {
-	_, err := s.db.Resubscribe(r.Context(), sub.ID, sub.TokenGen, s.opts.Site.SendHour)
-	return err
+	return s.change(r, ref(sub), drip.Change{Action: drip.ActResubscribe})
 }
 
 // erase removes the reader's data at once; it asks for a tick first, so a
 // stray click cannot do it.
 func (s *Server) erase(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(r); err != nil {
+	if err := httpx.ParseForm(r, MaxBody); err != nil {
 		s.formError(w, r, err)
 		return
 	}
@@ -351,7 +358,7 @@ func (s *Server) myLessons(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renderList(w http.ResponseWriter, r *http.Request, sub *drip.Subscriber) {
 	loc, _ := drip.LoadLocation(sub.TimeZone)
-	p := prefs{Sub: sub, Base: "/preferences/" + chiToken(r), Lessons: s.opts.Site.Lessons}
+	p := prefs{Sub: sub, Base: link.To(token.Preferences, chiToken(r)), Lessons: s.opts.Site.Lessons}
 	var err error
 	if p.Received, err = s.received(r.Context(), sub, loc); err != nil {
 		s.fail(w, r, err)
@@ -367,7 +374,10 @@ func (s *Server) received(ctx context.Context, sub *drip.Subscriber, loc *time.L
 	if err != nil || len(rec) == 0 {
 		return nil, err
 	}
-	titles := s.opts.Lessons.Titles(ctx)
+	titles, err := s.opts.Lessons.Titles(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]receivedLesson, 0, len(rec))
 	for _, l := range rec {
 		out = append(out, receivedLesson{N: l.Lesson, Title: titles[l.Lesson], SentAt: l.SentAt.In(loc).Format("2 Jan 2006")})
@@ -403,7 +413,12 @@ func (s *Server) lessonPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	p := prefs{Sub: sub, Base: "/preferences/" + chiToken(r), Lessons: s.opts.Site.Lessons,
-		Lesson: receivedLesson{N: n, Title: s.opts.Lessons.Title(r.Context(), n)}, Body: body}
+	title, err := s.opts.Lessons.Title(r.Context(), n)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := prefs{Sub: sub, Base: link.To(token.Preferences, chiToken(r)), Lessons: s.opts.Site.Lessons,
+		Lesson: receivedLesson{N: n, Title: title}, Body: body}
 	s.render(w, r, http.StatusOK, "lesson", page{NoIndex: true, Prefs: p})
 }

@@ -2,12 +2,15 @@ package web
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/twostep/twostep/internal/httpx"
+	"github.com/twostep/twostep/internal/link"
+	"github.com/twostep/twostep/internal/token"
 )
 
 // Handler returns every route twostep serves.
@@ -16,18 +19,42 @@ func (s *Server) Handler() http.Handler {
 	r.Use(resolveClient(s.opts.TrustedProxies)) // ClientIP and IsHTTPS, once per request
 	r.Use(middleware.Recoverer)
 	r.Use(s.logRequests)
-	r.Use(limitBody)
-	r.Use(securityHeaders)
+	r.Use(httpx.SecurityHeaders(publicCSP))
+	if s.opts.Admin != nil {
+		// The admin sets its own body limit on each route (a CSV upload is
+		// far larger than any form) and its own headers.
+		r.Mount("/admin", s.opts.Admin)
+	}
+	if s.opts.Webhooks != nil {
+		// Each provider's body limit is the webhook package's own.
+		r.Post("/webhooks/{provider}", s.opts.Webhooks.ServeHTTP)
+	}
+	r.Group(func(r chi.Router) { s.public(r) })
+
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.render(w, r, http.StatusNotFound, "error", page{Heading: "Page not found", Message: "There is nothing at this address."})
+	})
+	return r
+}
+
+// publicCSP is the public pages' content security policy: they use only
+// their own inline style and one inline script.
+const publicCSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+// public lists the reader's routes, every body capped at MaxBody.
+func (s *Server) public(r chi.Router) {
+	r.Use(httpx.LimitBody(MaxBody))
 
 	r.Get("/", s.signupPage)
 	r.With(s.signupLimit()).Post("/subscribe", s.subscribe)
 	r.Get("/subscribed", s.checkInbox)
-	r.Get("/confirm/{token}", s.confirmPage)
-	r.Post("/confirm/{token}", s.confirm)
-	r.Get("/unsubscribe/{token}", s.unsubscribePage)
-	r.Post("/unsubscribe/{token}", s.unsubscribe)
+	// The signed pages, at the paths every email links to (package link).
+	r.Get(link.Route(token.Confirm), s.confirmPage)
+	r.Post(link.Route(token.Confirm), s.confirm)
+	r.Get(link.Route(token.Unsubscribe), s.unsubscribePage)
+	r.Post(link.Route(token.Unsubscribe), s.unsubscribe)
 
-	r.Route("/preferences/{token}", func(r chi.Router) {
+	r.Route(link.Route(token.Preferences), func(r chi.Router) {
 		r.Get("/", s.prefsPage)
 		r.Post("/schedule", s.prefsAction("schedule", s.setSchedule))
 		r.Post("/pause", s.prefsAction("paused", s.pause))
@@ -40,55 +67,17 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/resubscribe", s.prefsAction("resubscribed", s.resubscribe))
 		r.Post("/erase", s.erase)
 		r.Get("/data", s.myData)
-		r.Get("/lessons", s.myLessons)
-		r.Get("/lessons/{n}", s.lessonPage)
+		r.Get(link.Lessons, s.myLessons)
+		r.Get(link.Lessons+"/{n}", s.lessonPage)
 	})
-	r.Get("/tried/{token}/{n}", s.triedPage)
-	r.Post("/tried/{token}/{n}", s.tried)
-	r.Get("/email/{token}", s.emailChangePage)
-	r.Post("/email/{token}", s.emailChange)
-	if s.opts.Admin != nil {
-		r.Mount("/admin", s.opts.Admin)
-	}
-	if s.opts.Webhooks != nil {
-		r.Post("/webhooks/{provider}", s.opts.Webhooks.ServeHTTP)
-	}
+	r.Get(link.Route(token.Tried)+"/{n}", s.triedPage)
+	r.Post(link.Route(token.Tried)+"/{n}", s.tried)
+	r.Get(link.Route(token.EmailChange), s.emailChangePage)
+	r.Post(link.Route(token.EmailChange), s.emailChange)
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Handle("/metrics", promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{}))
-
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		s.render(w, r, http.StatusNotFound, "error", page{Heading: "Page not found", Message: "There is nothing at this address."})
-	})
-	return r
-}
-
-// limitBody caps every request body at MaxBody; handlers answer 413 when a
-// form is larger.
-func limitBody(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The admin sets its own limit on each route (a CSV upload is far
-		// larger than any form), and so do the webhooks (webhook.MaxBody).
-		if r.URL.Path != "/admin" && !strings.HasPrefix(r.URL.Path, "/admin/") && !strings.HasPrefix(r.URL.Path, "/webhooks/") {
-			r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		// same-origin: the signup form's POST carries the page it was on,
-		// for the consent record, while no link ever leaks a token elsewhere.
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("X-Frame-Options", "DENY")
-		// Pages use only their own inline style and one inline script.
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-		next.ServeHTTP(w, r)
-	})
 }
 
 func (s *Server) logRequests(next http.Handler) http.Handler {

@@ -4,6 +4,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -53,9 +54,29 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 }
 
+// Store is what the reader's pages need of the database, and all they may
+// do there.
+type Store interface {
+	Ping(ctx context.Context) error
+	Signup(ctx context.Context, s drip.Signup) (queued bool, err error)
+	Subscriber(ctx context.Context, id int64, gen int) (*drip.Subscriber, error)
+	Confirm(ctx context.Context, id int64, gen int, defaultWeekday time.Weekday, defaultHour int, now time.Time) (*drip.Subscriber, error)
+	// Change is every change of the reader's standing (see drip.Apply).
+	Change(ctx context.Context, ref store.Ref, c drip.Change, a store.AdminAction) (*drip.Subscriber, error)
+	SetSchedule(ctx context.Context, id int64, gen int, slot drip.Slot, now time.Time) (*drip.Subscriber, error)
+	SetName(ctx context.Context, id int64, gen int, name string, now time.Time) (*drip.Subscriber, error)
+	RequestEmailChange(ctx context.Context, id int64, gen int, newEmail string, now time.Time) (*drip.Subscriber, error)
+	ConfirmEmailChange(ctx context.Context, id int64, gen int, now time.Time) (*drip.Subscriber, error)
+	Tried(ctx context.Context, id int64, gen int, n int, now time.Time) error
+	ReceivedLessons(ctx context.Context, id int64) ([]store.Received, error)
+	HasReceived(ctx context.Context, id int64, n int) (bool, error)
+	Export(ctx context.Context, s *drip.Subscriber) (*store.DataExport, error)
+	Erase(ctx context.Context, id int64, gen int, actor string) error
+}
+
 // Server holds what the handlers share.
 type Server struct {
-	db      *store.DB
+	db      Store
 	signer  *token.Signer
 	opts    Options
 	pages   map[string]*template.Template
@@ -71,7 +92,7 @@ const MaxBody = 64 << 10
 const ConsentVersion = "2026-11-v1"
 
 // New parses the page templates and returns a Server.
-func New(db *store.DB, signer *token.Signer, opts Options) (*Server, error) {
+func New(db Store, signer *token.Signer, opts Options) (*Server, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/go-chi/httprate"
 
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/httpx"
 )
 
 // signupForm is the signup form as submitted, for re-rendering on error.
@@ -37,7 +37,7 @@ func (s *Server) checkInbox(w http.ResponseWriter, r *http.Request) {
 // subscribe handles the signup form. It answers the same whether or not
 // the address was known, so the form reveals nothing about who subscribed.
 func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(r); err != nil {
+	if err := httpx.ParseForm(r, MaxBody); err != nil {
 		s.formError(w, r, err)
 		return
 	}
@@ -104,34 +104,9 @@ func (s *Server) invalidSignup(w http.ResponseWriter, r *http.Request, form sign
 	s.render(w, r, http.StatusUnprocessableEntity, "signup", page{Form: form, Error: err.Error(), Consent: s.consentText()})
 }
 
-// errTooLarge and errBadForm are what parseForm returns.
-var (
-	errTooLarge = errors.New("request body too large")
-	errBadForm  = errors.New("malformed form")
-)
-
-// parseForm parses an urlencoded or multipart body within MaxBody.
-func parseForm(r *http.Request) error {
-	var err error
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ct == "multipart/form-data" {
-		err = r.ParseMultipartForm(MaxBody)
-	} else {
-		err = r.ParseForm()
-	}
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		return errTooLarge
-	case err != nil:
-		return errBadForm
-	}
-	return nil
-}
-
 func (s *Server) formError(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := http.StatusBadRequest, "The form could not be read."
-	if errors.Is(err, errTooLarge) {
+	if errors.Is(err, httpx.ErrTooLarge) {
 		status, msg = http.StatusRequestEntityTooLarge, "The form was too large."
 	}
 	if wantsJSON(r) {

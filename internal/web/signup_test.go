@@ -193,47 +193,6 @@ func TestHoneypotGetsTheSameAnswerAndNothingIsStored(t *testing.T) {
 	}
 }
 
-func TestSameAddressAgainIsOneRowAndAtMostOneMailPerDay(t *testing.T) {
-	h := newHarness(t, harnessOpts{})
-	var answers []string
-	for _, e := range []string{"ann@example.com", "ANN@example.com", "Ann@Example.COM"} {
-		resp := h.post("/subscribe", signup(e, "", "UTC"))
-		answers = append(answers, resp.Status+" "+resp.Header.Get("Location")+" "+body(t, resp))
-	}
-	if answers[0] != answers[1] || answers[1] != answers[2] {
-		t.Fatalf("answers differ for a known address: %q", answers)
-	}
-	h.flush()
-	if n := h.count(`SELECT count(*) FROM subscribers`); n != 1 {
-		t.Fatalf("%d rows, want 1", n)
-	}
-	if n := len(h.smtp.Messages()); n != 1 {
-		t.Fatalf("%d confirmation mails in the first day, want 1", n)
-	}
-	h.advance(25 * time.Hour)
-	h.post("/subscribe", signup("ann@example.com", "", "UTC"))
-	h.flush()
-	if n := len(h.smtp.Messages()); n != 2 {
-		t.Fatalf("%d confirmation mails after a day, want 2", n)
-	}
-}
-
-func TestActiveSubscriberSigningUpAgainGetsNoMail(t *testing.T) {
-	h := newHarness(t, harnessOpts{})
-	h.post("/subscribe", signup("ann@example.com", "", "UTC"))
-	h.flush()
-	h.post(link(t, h.smtp.Messages()[0], "confirm"), nil)
-	h.advance(48 * time.Hour)
-	resp := h.post("/subscribe", signup("ann@example.com", "", "UTC"))
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("status %d", resp.StatusCode)
-	}
-	h.flush()
-	if n := len(h.smtp.Messages()); n != 1 {
-		t.Fatalf("%d mails, want only the first confirmation", n)
-	}
-}
-
 func TestSignupsOverTheRateLimitGet429WithRetryAfter(t *testing.T) {
 	h := newHarness(t, harnessOpts{rateLimit: 3})
 	for i := range 3 {

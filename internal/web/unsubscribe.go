@@ -3,6 +3,9 @@ package web
 import (
 	"net/http"
 
+	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/httpx"
+	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/token"
 )
 
@@ -21,7 +24,7 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 // from the mail client with List-Unsubscribe=One-Click, no cookie, answered
 // 200 without a redirect.
 func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(r); err != nil {
+	if err := httpx.ParseForm(r, MaxBody); err != nil {
 		s.formError(w, r, err)
 		return
 	}
@@ -30,7 +33,7 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.db.Unsubscribe(r.Context(), c.Subscriber, c.Gen, "subscriber"); err != nil {
+	if err := s.change(r, store.Ref{ID: c.Subscriber, Gen: c.Gen}, drip.Change{Action: drip.ActUnsubscribe}); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,7 +21,7 @@ type Parser interface {
 // Recorder stores a batch and acts on it in one transaction: the events
 // not seen before are returned, a ReplayKey seen before is drip.ErrReplay.
 type Recorder interface {
-	RecordReports(ctx context.Context, b drip.ReportBatch) (fresh []drip.Recorded, err error)
+	RecordReports(ctx context.Context, now time.Time, b drip.ReportBatch) (fresh []drip.Recorded, err error)
 }
 
 // Handler serves POST /webhooks/{provider} for the providers configured.
@@ -28,15 +29,17 @@ type Handler struct {
 	parsers map[drip.Provider]Parser
 	rec     Recorder
 	log     *slog.Logger
+	now     func() time.Time
 
 	bounces    *prometheus.CounterVec
 	complaints *prometheus.CounterVec
 }
 
 // NewHandler serves the providers in parsers (a provider not in it is off:
-// 404) and records through rec. Metrics go to reg when it is not nil.
-func NewHandler(parsers map[drip.Provider]Parser, rec Recorder, log *slog.Logger, reg prometheus.Registerer) *Handler {
-	h := &Handler{parsers: parsers, rec: rec, log: log,
+// 404) and records through rec at the time now tells. Metrics go to reg
+// when it is not nil.
+func NewHandler(parsers map[drip.Provider]Parser, rec Recorder, now func() time.Time, log *slog.Logger, reg prometheus.Registerer) *Handler {
+	h := &Handler{parsers: parsers, rec: rec, log: log, now: now,
 		bounces: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twostep_bounces_total",
 			Help: "Bounces reported after the SMTP session (webhooks, bounce mailbox), counted once per event."}, []string{"provider", "type"}),
 		complaints: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twostep_complaints_total",
@@ -84,7 +87,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, p, err)
 		return
 	}
-	fresh, err := h.rec.RecordReports(r.Context(), b)
+	fresh, err := h.rec.RecordReports(r.Context(), h.now(), b)
 	if err != nil {
 		h.refuse(w, r, p, err)
 		return

@@ -48,7 +48,6 @@ func newSite(t *testing.T) *site {
 	t.Helper()
 	ctx := context.Background()
 	db := dbtest.New(t)
-	db.Now = clock
 	s := &site{t: t, db: db, ca: newTestCA(t, "sns.eu-west-1.amazonaws.com"), mgKey: []byte("mailgun-signing-key"),
 		stdKey: []byte("a standard webhooks key of 32 b"), pmUser: "hook", pmPass: "p0stmark-pass"}
 	s.sgKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -64,7 +63,7 @@ func newSite(t *testing.T) *site {
 		drip.ProviderMailgun:  &MailgunSigned{Key: s.mgKey, Now: clock},
 		drip.ProviderGeneric:  &StandardWebhooks{Key: s.stdKey, Now: clock},
 	}
-	s.h = NewHandler(parsers, db, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	s.h = NewHandler(parsers, db, clock, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	r := chi.NewRouter()
 	r.Post("/webhooks/{provider}", s.h.ServeHTTP)
 	s.srv = httptest.NewServer(r)
@@ -184,7 +183,7 @@ func TestAComplaintUnsubscribesAndSuppressesTheReader(t *testing.T) {
 	if st := s.status(s.reader); st != "unsubscribed" {
 		t.Errorf("reader is %s, want unsubscribed", st)
 	}
-	if n := s.count(`SELECT count(*) FROM events WHERE kind = 'complained' AND actor = 'sendgrid' AND subscriber_id = $1`, s.reader); n != 1 {
+	if n := s.count(`SELECT count(*) FROM events WHERE kind = 'complained' AND actor = 'report' AND detail->>'provider' = 'sendgrid' AND subscriber_id = $1`, s.reader); n != 1 {
 		t.Errorf("%d complaint events", n)
 	}
 	if n := s.count(`SELECT count(*) FROM suppressions WHERE email = 'reader@example.org' AND reason = 'complaint'`); n != 1 {

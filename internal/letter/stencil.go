@@ -1,15 +1,15 @@
-package send
+package letter
 
 import (
 	"crypto/rand"
 	"encoding/hex"
 	"math"
-	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/link"
 	"github.com/twostep/twostep/internal/token"
 )
 
@@ -136,7 +136,7 @@ func (s *stencils) lesson(l *Letters, c *course.Course, ls *course.Lesson, sub *
 		return course.Email{}, "", false, nil
 	}
 	e, unsub := st.fill(l, sub, name)
-	return e, l.BaseURL + "/unsubscribe/" + unsub, true, nil
+	return e, l.BaseURL + link.To(token.Unsubscribe, unsub), true, nil
 }
 
 // build renders the stencil of lesson ls, or returns nil when the lesson
@@ -148,13 +148,12 @@ func (s *stencils) build(l *Letters, c *course.Course, ls *course.Lesson, named 
 	if personal, err := l.Renderer.HasPlaceholders(ls); err != nil || personal {
 		return nil, err
 	}
-	n := strconv.Itoa(ls.Number)
 	rc := course.Recipient{
-		UnsubscribeURL: l.BaseURL + "/unsubscribe/" + s.mark(slotUnsubscribe),
-		PreferencesURL: l.BaseURL + "/preferences/" + s.mark(slotPreferences),
-		TriedURL:       l.BaseURL + "/tried/" + s.mark(slotTried) + "/" + n,
+		UnsubscribeURL: l.BaseURL + link.To(token.Unsubscribe, s.mark(slotUnsubscribe)),
+		PreferencesURL: l.BaseURL + link.To(token.Preferences, s.mark(slotPreferences)),
+		TriedURL:       l.BaseURL + link.To(token.Tried, s.mark(slotTried)) + link.TriedLesson(ls.Number),
 	}
-	rc.ViewURL = rc.PreferencesURL + "/lessons/" + n
+	rc.ViewURL = rc.PreferencesURL + link.Lesson(ls.Number)
 	if named {
 		rc.FirstName = s.mark(slotName)
 	}

@@ -1,10 +1,11 @@
-// Package send delivers mail: the transactional outbox (confirmations) and,
-// on every pass, the weekly lessons.
-package send
+// Package letter composes every email twostep sends — the confirmation,
+// each lesson (from stencils), the address-change notes and the closing
+// email — and the lesson pages, with their signed links. It sends nothing:
+// that is package send.
+package letter
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -12,6 +13,7 @@ import (
 	"github.com/twostep/twostep/internal/bounce"
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/link"
 	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/token"
 )
@@ -39,16 +41,17 @@ func (l *Letters) sender(id string) string {
 	return bounce.VERP(l.Bounces, id)
 }
 
-// Link returns the URL of a signed link for sub.
-func (l *Letters) Link(path string, p token.Purpose, sub *drip.Subscriber, expires time.Time) string {
-	return l.BaseURL + path + l.Signer.Sign(token.Claims{Purpose: p, Subscriber: sub.ID, Gen: sub.TokenGen, Expires: expires})
+// Link returns the URL of a signed link of purpose p for sub, at the page
+// package link names for p.
+func (l *Letters) Link(p token.Purpose, sub *drip.Subscriber, expires time.Time) string {
+	return l.BaseURL + link.To(p, l.Signer.Sign(token.Claims{Purpose: p, Subscriber: sub.ID, Gen: sub.TokenGen, Expires: expires}))
 }
 
 // Confirmation is the double opt-in mail for a signup queued at queuedAt;
 // its link expires token.ConfirmTTL after that.
 func (l *Letters) Confirmation(sub *drip.Subscriber, queuedAt, now time.Time) (*gomail.Msg, string, error) {
-	confirmURL := l.Link("/confirm/", token.Confirm, sub, queuedAt.Add(token.ConfirmTTL))
-	unsubURL := l.Link("/unsubscribe/", token.Unsubscribe, sub, time.Time{})
+	confirmURL := l.Link(token.Confirm, sub, queuedAt.Add(token.ConfirmTTL))
+	unsubURL := l.Link(token.Unsubscribe, sub, time.Time{})
 	e, err := l.Renderer.Confirmation(l.Course, sub.FirstName(), confirmURL, unsubURL)
 	if err != nil {
 		return nil, "", fmt.Errorf("render confirmation: %w", err)
@@ -104,8 +107,8 @@ func (l *Letters) lessonEmail(c *course.Course, ls *course.Lesson, sub *drip.Sub
 // tried it" links.
 func (l *Letters) LessonRecipient(sub *drip.Subscriber, n int) course.Recipient {
 	rc := l.Recipient(sub)
-	rc.ViewURL = rc.PreferencesURL + "/lessons/" + strconv.Itoa(n)
-	rc.TriedURL = l.Link("/tried/", token.Tried, sub, time.Time{}) + "/" + strconv.Itoa(n)
+	rc.ViewURL = rc.PreferencesURL + link.Lesson(n)
+	rc.TriedURL = l.Link(token.Tried, sub, time.Time{}) + link.TriedLesson(n)
 	return rc
 }
 
@@ -113,8 +116,8 @@ func (l *Letters) LessonRecipient(sub *drip.Subscriber, n int) course.Recipient 
 func (l *Letters) Recipient(sub *drip.Subscriber) course.Recipient {
 	return course.Recipient{
 		FirstName:      sub.FirstName(),
-		UnsubscribeURL: l.Link("/unsubscribe/", token.Unsubscribe, sub, time.Time{}),
-		PreferencesURL: l.Link("/preferences/", token.Preferences, sub, time.Time{}),
+		UnsubscribeURL: l.Link(token.Unsubscribe, sub, time.Time{}),
+		PreferencesURL: l.Link(token.Preferences, sub, time.Time{}),
 	}
 }
 
@@ -122,7 +125,7 @@ func (l *Letters) Recipient(sub *drip.Subscriber) course.Recipient {
 // their lessons at; the link expires like a signup's.
 func (l *Letters) EmailChange(sub *drip.Subscriber, newEmail string, queuedAt, now time.Time) (*gomail.Msg, string, error) {
 	c := l.Course
-	link := l.Link("/email/", token.EmailChange, sub, queuedAt.Add(token.ConfirmTTL))
+	link := l.Link(token.EmailChange, sub, queuedAt.Add(token.ConfirmTTL))
 	return l.notice(sub, newEmail, now, course.Notice{
 		Subject:     "Confirm your new address for " + c.Title,
 		Preheader:   "One click and your lessons come here from now on.",
@@ -149,23 +152,17 @@ func (l *Letters) EmailChanged(sub *drip.Subscriber, oldEmail string, now time.T
 
 // Graduation is the closing email after the last lesson: not a lesson
 // itself, it looks back at the course and offers to start again or leave.
+// Its words are the course folder's closing.md.
 func (l *Letters) Graduation(sub *drip.Subscriber, now time.Time) (*gomail.Msg, string, error) {
 	c := l.Course
+	if c.Closing == nil {
+		return nil, "", fmt.Errorf("compose the closing email: the course has no %s", course.ClosingFile)
+	}
 	rc := l.Recipient(sub)
-	n := strconv.Itoa(c.LessonCount)
-	return l.notice(sub, sub.Email, now, course.Notice{
-		Subject:   "You finished " + c.Title,
-		Preheader: n + " weeks, " + n + " lessons, and what comes next.",
-		Paragraphs: []string{
-			"That was the last of the " + n + " lessons. Thank you for reading, week after week.",
-			"You started with leading yourself: your values, your attention, your mood. Then came the people beside you, one to one; the team; the wider organisation; and finally home, where the same skills matter most.",
-			"Habits outlast courses. If one lesson stuck, keep practising it; if you want the whole journey again, you can restart from lesson 1 or from any lesson you liked, on your own day and hour.",
-		},
-		ButtonLabel: "Restart or revisit a lesson", ButtonURL: rc.PreferencesURL,
-		After:   []string{"Or do nothing: no more lessons will come. If you would rather not hear from us at all, unsubscribe below."},
-		Signoff: "With thanks,",
-		Why:     "You are receiving this because you completed " + c.Title + ".",
-	}, rc)
+	n := c.Closing.Notice(sub.FirstName())
+	n.ButtonURL = rc.PreferencesURL
+	n.Why = "You are receiving this because you completed " + c.Title + "."
+	return l.notice(sub, sub.Email, now, n, rc)
 }
 
 func (l *Letters) notice(sub *drip.Subscriber, to string, now time.Time, n course.Notice, rc course.Recipient) (*gomail.Msg, string, error) {

@@ -164,7 +164,7 @@ type DeliveryRecord struct {
 	Round      int
 	Lesson     int
 	RevisionID *int64
-	Status     string
+	Status     drip.DeliveryStatus
 	Attempts   int
 	MessageID  string
 	SMTPReply  string
@@ -221,177 +221,37 @@ func scanDelivery(r pgx.CollectableRow) (DeliveryRecord, error) {
 	return d, err
 }
 
-// NotApplicableError means an admin action does not fit the subscriber's
-// current state (pausing someone who left, say). The message is for the admin.
-type NotApplicableError string
-
-func (e NotApplicableError) Error() string { return string(e) }
-
-// AdminAction is who does an admin action, from where.
-type AdminAction struct {
-	Actor string // the admin's email
-	IP    string
-}
-
-// snapshot is the part of a subscriber an admin action changes, for the
-// audit log's before and after. It holds no personal data.
-func snapshot(s *drip.Subscriber) map[string]any {
-	m := map[string]any{"status": s.Status, "next_lesson": s.NextLesson, "round": s.Round}
-	if s.NextDueAt != nil {
-		m["next_due_at"] = s.NextDueAt.UTC().Format(time.RFC3339)
-	}
-	return m
-}
-
-// changeSubscriber runs apply on the locked subscriber and records the
-// change as an event on their timeline and in the audit log, all in one
-// transaction. apply returns the detail to record besides before and after.
-func (db *DB) changeSubscriber(ctx context.Context, id int64, a AdminAction, action string,
-	apply func(tx pgx.Tx, before *drip.Subscriber, now time.Time) (map[string]any, error)) error {
-	now := db.Now()
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		before, err := scanSubscriber(tx.QueryRow(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1 FOR UPDATE`, id))
-		if err != nil {
-			return err
-		}
-		detail, err := apply(tx, before, now)
-		if err != nil {
-			return err
-		}
-		after, err := scanSubscriber(tx.QueryRow(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1`, id))
-		if err != nil {
-			return err
-		}
-		b, aft := snapshot(before), snapshot(after)
-		if detail == nil {
-			detail = map[string]any{}
-		}
-		detail["before"], detail["after"] = b, aft
-		if _, err := tx.Exec(ctx, `INSERT INTO events (subscriber_id, kind, actor, detail, at) VALUES ($1, $2, $3, $4, $5)`,
-			id, "admin."+action, a.Actor, detail, now); err != nil {
-			return err
-		}
-		return addAudit(ctx, tx, AuditEntry{At: now, Actor: a.Actor, Action: "subscriber." + action,
-			SubjectType: "subscriber", SubjectID: &id, Before: b, After: withDetail(aft, detail), IP: a.IP})
-	})
-	var na NotApplicableError
-	if err != nil && !errors.Is(err, drip.ErrNotFound) && !errors.As(err, &na) {
-		return fmt.Errorf("%s subscriber %d: %w", action, id, err)
-	}
-	return err
-}
-
-// withDetail adds an action's own detail (the lesson moved to, say) to
-// the after state, without the before/after it already holds.
-func withDetail(after, detail map[string]any) map[string]any {
-	out := map[string]any{}
-	for k, v := range after {
-		out[k] = v
-	}
-	for k, v := range detail {
-		if k != "before" && k != "after" {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-// PauseSubscriber stops an active subscriber's lessons until resumed. An
-// admin's pause has no end date: paused_until is cleared, so the expiry
-// of an earlier timed pause cannot resume the subscriber.
-func (db *DB) PauseSubscriber(ctx context.Context, id int64, a AdminAction) error {
-	return db.changeSubscriber(ctx, id, a, "pause", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (map[string]any, error) {
-		if s.Status != drip.StatusActive {
-			return nil, NotApplicableError("Only an active subscriber can be paused; this one is " + string(s.Status) + ".")
-		}
-		_, err := tx.Exec(ctx, `
-			UPDATE subscribers SET status = 'paused', paused_until = NULL, next_due_at = NULL, updated_at = $2
-			WHERE id = $1`, id, now)
-		return nil, err
-	})
-}
-
-// ResumeSubscriber makes a paused subscriber active again, with their next
-// lesson due at due(subscriber).
-func (db *DB) ResumeSubscriber(ctx context.Context, id int64, a AdminAction, due func(*drip.Subscriber) time.Time) error {
-	return db.changeSubscriber(ctx, id, a, "resume", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (map[string]any, error) {
-		if s.Status != drip.StatusPaused {
-			return nil, NotApplicableError("Only a paused subscriber can be resumed; this one is " + string(s.Status) + ".")
-		}
-		_, err := tx.Exec(ctx, `
-			UPDATE subscribers SET status = 'active', paused_until = NULL, next_due_at = $2, updated_at = $3
-			WHERE id = $1`, id, due(s), now)
-		return nil, err
-	})
-}
-
-// MoveSubscriber makes lesson the subscriber's next one. Moving back to a
-// lesson already delivered in this round starts a new round, so the ledger
-// (one row per subscriber, round and lesson) can record it again. A
-// completed subscriber becomes active again, due at due(subscriber); so
-// does an active one whose delivery was given up.
-func (db *DB) MoveSubscriber(ctx context.Context, id int64, lesson, lessons int, a AdminAction, due func(*drip.Subscriber) time.Time) error {
-	return db.changeSubscriber(ctx, id, a, "move", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (map[string]any, error) {
-		if lesson < 1 || lesson > lessons {
-			return nil, NotApplicableError(fmt.Sprintf("Choose a lesson from 1 to %d.", lessons))
-		}
-		switch s.Status {
-		case drip.StatusActive, drip.StatusPaused, drip.StatusCompleted:
-		default:
-			return nil, NotApplicableError("Only an active, paused or completed subscriber can be moved; this one is " + string(s.Status) + ".")
-		}
-		round := s.Round
-		var delivered bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE subscriber_id = $1 AND round = $2 AND lesson >= $3)`,
-			id, s.Round, lesson).Scan(&delivered); err != nil {
-			return nil, err
-		}
-		if delivered {
-			round++
-		}
-		status, next := s.Status, s.NextDueAt
-		if s.Status == drip.StatusCompleted || (s.Status == drip.StatusActive && next == nil) {
-			status = drip.StatusActive
-			d := due(s)
-			next = &d
-		}
-		_, err := tx.Exec(ctx, `
-			UPDATE subscribers SET next_lesson = $2, round = $3, status = $4, next_due_at = $5,
-				updated_at = $6
-			WHERE id = $1`, id, lesson, round, status, next, now)
-		return map[string]any{"lesson": lesson}, err
-	})
-}
-
-// UnsubscribeByAdmin stops all mail to the subscriber, as their own
-// unsubscribe link would.
-func (db *DB) UnsubscribeByAdmin(ctx context.Context, id int64, a AdminAction) error {
-	return db.changeSubscriber(ctx, id, a, "unsubscribe", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (map[string]any, error) {
-		if s.Status == drip.StatusUnsubscribed {
-			return nil, NotApplicableError("This subscriber has already unsubscribed.")
-		}
-		if _, err := tx.Exec(ctx, `
-			UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = $2, next_due_at = NULL,
-				paused_until = NULL, updated_at = $2
-			WHERE id = $1`, id, now); err != nil {
-			return nil, err
-		}
-		_, err := tx.Exec(ctx, `DELETE FROM outbox WHERE subscriber_id = $1 AND status = 'pending'`, id)
-		return nil, err
-	})
+// Resend is a lesson an admin sent again outside the schedule, and how
+// the send went.
+type Resend struct {
+	Subscriber int64
+	Lesson     int
+	RevisionID int64
+	MessageID  string
+	Reply      string
+	SendErr    error       // nil when the server accepted it
+	By         AdminAction // who, from where, when
 }
 
 // RecordResend notes on the timeline and in the audit log a lesson the
 // admin sent again outside the schedule. The ledger is not touched: the
 // resend is an extra copy, not the scheduled delivery.
-func (db *DB) RecordResend(ctx context.Context, id int64, lesson int, revisionID int64, messageID, reply string, sendErr error, a AdminAction) error {
-	return db.changeSubscriber(ctx, id, a, "resend", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (map[string]any, error) {
-		d := map[string]any{"lesson": lesson, "revision": revisionID, "message_id": messageID, "reply": reply}
-		if sendErr != nil {
-			d["error"] = sendErr.Error()
+func (db *DB) RecordResend(ctx context.Context, r Resend) error {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		s, err := lockSubscriber(ctx, tx, Ref{ID: r.Subscriber}, false)
+		if err != nil {
+			return err
 		}
-		return d, nil
+		d := map[string]any{"lesson": r.Lesson, "revision": r.RevisionID, "message_id": r.MessageID, "reply": r.Reply}
+		if r.SendErr != nil {
+			d["error"] = r.SendErr.Error()
+		}
+		return recordAdmin(ctx, tx, r.By.At, s, s, "resend", d, r.By)
 	})
+	if err != nil && !errors.Is(err, drip.ErrNotFound) {
+		return fmt.Errorf("record resend to subscriber %d: %w", r.Subscriber, err)
+	}
+	return err
 }
 
 // EraseSubscriber removes a subscriber's personal data for good: the row
@@ -399,7 +259,7 @@ func (db *DB) RecordResend(ctx context.Context, id int64, lesson int, revisionID
 // the subscriber and without SMTP replies (which often quote the address),
 // so delivery counts still add up. The audit entry holds no personal data.
 func (db *DB) EraseSubscriber(ctx context.Context, id int64, a AdminAction) error {
-	now := db.Now()
+	now := a.At
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		before, err := scanSubscriber(tx.QueryRow(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {

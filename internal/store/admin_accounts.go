@@ -28,8 +28,7 @@ func (db *DB) AdminPasswordHash(ctx context.Context, email string) ([]byte, erro
 // SetAdminPassword stores a new password hash for email and revokes every
 // admin session in the same transaction: a changed password signs everyone
 // out, on every copy.
-func (db *DB) SetAdminPassword(ctx context.Context, email string, hash []byte) error {
-	now := db.Now()
+func (db *DB) SetAdminPassword(ctx context.Context, email string, hash []byte, now time.Time) error {
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `
 			INSERT INTO admin_accounts (email, password_hash, updated_at) VALUES (lower($1), $2, $3)
@@ -124,13 +123,24 @@ const (
 	LoginLimited                    // too many failures in the window; not checked
 )
 
-// LoginAttempt runs check (the password comparison) unless ip or account
-// already has maxFailures failed sign-ins since since, and records the
-// outcome. Advisory locks on the IP and the account, always taken in that
-// order, make concurrent attempts from several copies count one at a time,
-// so no burst gets past the limit.
-func (db *DB) LoginAttempt(ctx context.Context, ip, account string, since time.Time, maxFailures int, check func() bool) (LoginResult, error) {
-	now := db.Now()
+// Login is one sign-in attempt.
+type Login struct {
+	IP, Account string
+	At          time.Time
+	// Failures since Since count towards MaxFailures.
+	Since       time.Time
+	MaxFailures int
+	// Check compares the password; it runs only when not limited.
+	Check func() bool
+}
+
+// LoginAttempt runs l.Check unless the IP or the account already has
+// l.MaxFailures failed sign-ins since l.Since, and records the outcome.
+// Advisory locks on the IP and the account, always taken in that order,
+// make concurrent attempts from several copies count one at a time, so no
+// burst gets past the limit.
+func (db *DB) LoginAttempt(ctx context.Context, l Login) (LoginResult, error) {
+	now, ip, account, since, maxFailures, check := l.At, l.IP, l.Account, l.Since, l.MaxFailures, l.Check
 	result := LoginFailed
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('twostep-admin-login-ip:' || $1, 0)),

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -108,56 +107,4 @@ func WeekStart(t time.Time) time.Time {
 	days := (int(t.Weekday()) + 6) % 7
 	y, m, d := t.Date()
 	return time.Date(y, m, d-days, 0, 0, 0, 0, time.UTC)
-}
-
-// RetryDelivery makes a failed or retrying delivery due now: the ledger
-// row becomes 'retrying' (which the next pass takes at once) and its
-// subscriber, when still active on that lesson and round, is due now.
-func (db *DB) RetryDelivery(ctx context.Context, id int64, a AdminAction) error {
-	now := db.Now()
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		var d DeliveryRecord
-		var subID *int64
-		err := tx.QueryRow(ctx, `
-			SELECT id, round, lesson, status, attempts, subscriber_id FROM deliveries WHERE id = $1 FOR UPDATE`, id).
-			Scan(&d.ID, &d.Round, &d.Lesson, &d.Status, &d.Attempts, &subID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return drip.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if d.Status != "failed" && d.Status != "retrying" {
-			return NotApplicableError("This delivery is " + d.Status + "; only a failed or retrying one can be retried.")
-		}
-		if subID == nil {
-			return NotApplicableError("The subscriber of this delivery was erased.")
-		}
-		tag, err := tx.Exec(ctx, `
-			UPDATE subscribers SET next_due_at = $2, updated_at = $2
-			WHERE id = $1 AND status = 'active' AND next_lesson = $3 AND round = $4`, *subID, now, d.Lesson, d.Round)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return NotApplicableError("The subscriber is no longer active on this lesson, so there is nothing to retry.")
-		}
-		if _, err := tx.Exec(ctx, `
-			UPDATE deliveries SET status = 'retrying', next_attempt_at = $2, updated_at = $2 WHERE id = $1`, id, now); err != nil {
-			return err
-		}
-		detail := map[string]any{"delivery": id, "lesson": d.Lesson, "was": d.Status}
-		if _, err := tx.Exec(ctx, `INSERT INTO events (subscriber_id, kind, actor, detail, at) VALUES ($1, 'admin.retry', $2, $3, $4)`,
-			*subID, a.Actor, detail, now); err != nil {
-			return err
-		}
-		return addAudit(ctx, tx, AuditEntry{At: now, Actor: a.Actor, Action: "delivery.retry", SubjectType: "delivery",
-			SubjectID: &id, Before: map[string]any{"status": d.Status, "attempts": d.Attempts},
-			After: map[string]any{"status": "retrying", "subscriber": *subID, "lesson": d.Lesson}, IP: a.IP})
-	})
-	var na NotApplicableError
-	if err != nil && !errors.Is(err, drip.ErrNotFound) && !errors.As(err, &na) {
-		return fmt.Errorf("retry delivery %d: %w", id, err)
-	}
-	return err
 }

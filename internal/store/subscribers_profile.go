@@ -12,26 +12,19 @@ import (
 	"github.com/twostep/twostep/internal/drip"
 )
 
-// Errors a reader's change can meet; the pages explain them.
-var (
-	ErrTooSoon  = errors.New("asked too soon")
-	ErrNotNow   = errors.New("not possible in the subscriber's current state")
-	ErrTaken    = errors.New("address belongs to another subscription")
-	ErrNotSent  = errors.New("lesson not received yet")
-	errNoChange = errors.New("no change")
-)
+// ErrTaken means an address belongs to another subscription.
+var ErrTaken = errors.New("address belongs to another subscription")
 
-// change locks the subscriber with id and link generation gen, lets fn
-// change it inside one transaction, and records the event fn names. fn
-// returns errNoChange to commit nothing and record no event.
-func (db *DB) change(ctx context.Context, id int64, gen int, actor string,
+// edit locks the subscriber with id and link generation gen, lets fn
+// change their profile (not their standing: that is Change) inside one
+// transaction, and records the event fn names. fn returns
+// drip.ErrNoChange to commit nothing and record no event.
+func (db *DB) edit(ctx context.Context, id int64, gen int, now time.Time,
 	fn func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (kind string, detail map[string]any, err error),
 ) (*drip.Subscriber, error) {
-	now := db.Now()
 	var out *drip.Subscriber
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		s, err := scanSubscriber(tx.QueryRow(ctx,
-			`SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1 AND token_gen = $2 FOR UPDATE`, id, gen))
+		s, err := lockSubscriber(ctx, tx, Ref{ID: id, Gen: gen}, true)
 		if err != nil {
 			return err
 		}
@@ -39,13 +32,13 @@ func (db *DB) change(ctx context.Context, id int64, gen int, actor string,
 		if err != nil {
 			return err
 		}
-		if err := addEvent(ctx, tx, now, id, kind, actor, detail); err != nil {
+		if err := addEvent(ctx, tx, now, id, kind, string(drip.ActorSubscriber), detail); err != nil {
 			return err
 		}
 		out, err = scanSubscriber(tx.QueryRow(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1`, id))
 		return err
 	})
-	if errors.Is(err, errNoChange) {
+	if errors.Is(err, drip.ErrNoChange) {
 		return db.Subscriber(ctx, id, gen)
 	}
 	if err != nil {
@@ -57,8 +50,8 @@ func (db *DB) change(ctx context.Context, id int64, gen int, actor string,
 // SetSchedule changes the reader's weekday, hour and zone. An active
 // reader's next lesson moves to the next matching slot, never sooner than
 // six days after the last one; lesson 1, not yet sent, stays due.
-func (db *DB) SetSchedule(ctx context.Context, id int64, gen int, slot drip.Slot) (*drip.Subscriber, error) {
-	return db.change(ctx, id, gen, "subscriber", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
+func (db *DB) SetSchedule(ctx context.Context, id int64, gen int, slot drip.Slot, now time.Time) (*drip.Subscriber, error) {
+	return db.edit(ctx, id, gen, now, func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
 		due := s.NextDueAt
 		if s.Status == drip.StatusActive && s.LastSentAt != nil {
 			d := drip.Reschedule(slot, s.LastSentAt, now)
@@ -71,114 +64,31 @@ func (db *DB) SetSchedule(ctx context.Context, id int64, gen int, slot drip.Slot
 	})
 }
 
-// Pause stops an active reader's lessons until until, or until resumed
-// when until is nil.
-func (db *DB) Pause(ctx context.Context, id int64, gen int, until *time.Time) (*drip.Subscriber, error) {
-	return db.change(ctx, id, gen, "subscriber", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
-		if s.Status != drip.StatusActive && s.Status != drip.StatusPaused {
-			return "", nil, ErrNotNow
-		}
-		_, err := tx.Exec(ctx, `
-			UPDATE subscribers SET status = 'paused', paused_until = $2, next_due_at = NULL, updated_at = $3
-			WHERE id = $1`, s.ID, until, now)
-		detail := map[string]any{"until": nil}
-		if until != nil {
-			detail["until"] = until.UTC().Format(time.RFC3339)
-		}
-		return "paused", detail, err
-	})
-}
-
-// Resume makes a paused reader active with the next lesson at the next
-// slot, never sooner than six days after the last one.
-func (db *DB) Resume(ctx context.Context, id int64, gen int, actor string, defaultHour int) (*drip.Subscriber, error) {
-	return db.change(ctx, id, gen, actor, func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
-		if s.Status != drip.StatusPaused {
-			return "", nil, errNoChange
-		}
-		due := drip.Reschedule(s.SlotOf(defaultHour, now), s.LastSentAt, now)
-		_, err := tx.Exec(ctx, `
-			UPDATE subscribers SET status = 'active', paused_until = NULL, next_due_at = $2, updated_at = $3
-			WHERE id = $1`, s.ID, due, now)
-		return "resumed", map[string]any{"next_due_at": due.Format(time.RFC3339)}, err
-	})
-}
-
 // ResumeExpired resumes every reader whose timed pause has ended at now.
 func (db *DB) ResumeExpired(ctx context.Context, now time.Time, defaultHour int) (int, error) {
 	rows, err := db.Pool.Query(ctx, `SELECT id, token_gen FROM subscribers WHERE status = 'paused' AND paused_until <= $1`, now)
 	if err != nil {
 		return 0, fmt.Errorf("find ended pauses: %w", err)
 	}
-	type key struct {
-		ID  int64
-		Gen int
-	}
-	keys, err := pgx.CollectRows(rows, pgx.RowToStructByPos[key])
+	refs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Ref])
 	if err != nil {
 		return 0, fmt.Errorf("find ended pauses: %w", err)
 	}
 	var errs []error
-	for _, k := range keys {
-		if _, err := db.Resume(ctx, k.ID, k.Gen, "system", defaultHour); err != nil {
+	for _, ref := range refs {
+		c := drip.Change{Action: drip.ActResume, Actor: drip.ActorSystem, Now: now, DefaultHour: defaultHour}
+		if _, err := db.Change(ctx, ref, c, AdminAction{}); err != nil {
 			errs = append(errs, err) // one reader's problem must not strand the others
 		}
 	}
-	return len(keys) - len(errs), errors.Join(errs...)
-}
-
-// NextNow makes the next lesson due at once, at most once a day; the
-// weekly rhythm then counts from it.
-func (db *DB) NextNow(ctx context.Context, id int64, gen int) (*drip.Subscriber, error) {
-	return db.change(ctx, id, gen, "subscriber", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
-		if s.Status != drip.StatusActive {
-			return "", nil, ErrNotNow
-		}
-		if !drip.CanSendNow(s.NextNowAt, now) {
-			return "", nil, ErrTooSoon
-		}
-		_, err := tx.Exec(ctx, `UPDATE subscribers SET next_due_at = $2, next_now_at = $2, updated_at = $2 WHERE id = $1`, s.ID, now)
-		return "next_now", map[string]any{"lesson": s.NextLesson}, err
-	})
-}
-
-// GoBack restarts the course from lesson n, which the reader must already
-// have received (1 to restart). A new round begins, so lessons n onwards
-// are delivered again; the first of them at the next slot.
-func (db *DB) GoBack(ctx context.Context, id int64, gen int, n, defaultHour int) (*drip.Subscriber, error) {
-	return db.change(ctx, id, gen, "subscriber", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
-		switch s.Status {
-		case drip.StatusActive, drip.StatusPaused, drip.StatusCompleted:
-		default:
-			return "", nil, ErrNotNow
-		}
-		var highest int
-		if err := tx.QueryRow(ctx, `SELECT COALESCE(max(lesson), 0) FROM deliveries WHERE subscriber_id = $1 AND status = 'sent'`, s.ID).Scan(&highest); err != nil {
-			return "", nil, err
-		}
-		if n < 1 || (n > highest && n != 1) {
-			return "", nil, ErrNotSent
-		}
-		status, due := s.Status, (*time.Time)(nil)
-		if status == drip.StatusCompleted {
-			status = drip.StatusActive
-		}
-		if status == drip.StatusActive {
-			d := drip.Reschedule(s.SlotOf(defaultHour, now), s.LastSentAt, now)
-			due = &d
-		}
-		_, err := tx.Exec(ctx, `
-			UPDATE subscribers SET round = round + 1, next_lesson = $2, status = $3, next_due_at = $4, updated_at = $5
-			WHERE id = $1`, s.ID, n, status, due, now)
-		return "went_back", map[string]any{"lesson": n, "round": s.Round + 1}, err
-	})
+	return len(refs) - len(errs), errors.Join(errs...)
 }
 
 // SetName changes the reader's name.
-func (db *DB) SetName(ctx context.Context, id int64, gen int, name string) (*drip.Subscriber, error) {
-	return db.change(ctx, id, gen, "subscriber", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
+func (db *DB) SetName(ctx context.Context, id int64, gen int, name string, now time.Time) (*drip.Subscriber, error) {
+	return db.edit(ctx, id, gen, now, func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
 		if s.Name == name {
-			return "", nil, errNoChange
+			return "", nil, drip.ErrNoChange
 		}
 		_, err := tx.Exec(ctx, `UPDATE subscribers SET name = $2, updated_at = $3 WHERE id = $1`, s.ID, name, now)
 		return "name_changed", nil, err
@@ -192,12 +102,12 @@ const EmailChangeInterval = time.Hour
 // RequestEmailChange keeps newEmail as pending and queues a confirmation
 // to it; nothing changes until that is confirmed. An address that belongs
 // to another subscription gets nothing, with no error, so the answer does
-// not reveal it; a second request within EmailChangeInterval is ErrTooSoon.
-func (db *DB) RequestEmailChange(ctx context.Context, id int64, gen int, newEmail string) (*drip.Subscriber, error) {
-	return db.change(ctx, id, gen, "subscriber", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
+// not reveal it; a second request within EmailChangeInterval is drip.ErrTooSoon.
+func (db *DB) RequestEmailChange(ctx context.Context, id int64, gen int, newEmail string, now time.Time) (*drip.Subscriber, error) {
+	return db.edit(ctx, id, gen, now, func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
 		// One request an hour, so the form cannot mail-bomb a stranger.
 		if s.PendingEmailAt != nil && now.Sub(*s.PendingEmailAt) < EmailChangeInterval {
-			return "", nil, ErrTooSoon
+			return "", nil, drip.ErrTooSoon
 		}
 		var taken bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM subscribers WHERE lower(email) = lower($1) AND id <> $2)`, newEmail, s.ID).Scan(&taken); err != nil {
@@ -206,7 +116,7 @@ func (db *DB) RequestEmailChange(ctx context.Context, id int64, gen int, newEmai
 		if taken {
 			// Answered like any other request, so the form does not tell
 			// who is subscribed; nothing is sent.
-			return "", nil, errNoChange
+			return "", nil, drip.ErrNoChange
 		}
 		// Whole seconds: the confirmation link's expiry is derived from it.
 		at := now.Truncate(time.Second)
@@ -217,7 +127,7 @@ func (db *DB) RequestEmailChange(ctx context.Context, id int64, gen int, newEmai
 		if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE subscriber_id = $1 AND kind = 'email_change' AND status = 'pending'`, s.ID); err != nil {
 			return "", nil, err
 		}
-		if err := enqueueTo(ctx, tx, s.ID, "email_change", newEmail, at); err != nil {
+		if err := enqueueTo(ctx, tx, s.ID, drip.MailEmailChange, newEmail, at); err != nil {
 			return "", nil, err
 		}
 		return "email_change_requested", nil, nil
@@ -226,10 +136,10 @@ func (db *DB) RequestEmailChange(ctx context.Context, id int64, gen int, newEmai
 
 // ConfirmEmailChange makes the pending address the subscriber's, revokes
 // every link sent to the old one, and tells the old address.
-func (db *DB) ConfirmEmailChange(ctx context.Context, id int64, gen int) (*drip.Subscriber, error) {
-	s, err := db.change(ctx, id, gen, "subscriber", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
+func (db *DB) ConfirmEmailChange(ctx context.Context, id int64, gen int, now time.Time) (*drip.Subscriber, error) {
+	s, err := db.edit(ctx, id, gen, now, func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
 		if s.PendingEmail == nil {
-			return "", nil, errNoChange
+			return "", nil, drip.ErrNoChange
 		}
 		_, err := tx.Exec(ctx, `
 			UPDATE subscribers SET email = pending_email, pending_email = NULL, pending_email_at = NULL,
@@ -242,7 +152,7 @@ func (db *DB) ConfirmEmailChange(ctx context.Context, id int64, gen int) (*drip.
 		if err != nil {
 			return "", nil, err
 		}
-		if err := enqueueTo(ctx, tx, s.ID, "email_changed", s.Email, now); err != nil {
+		if err := enqueueTo(ctx, tx, s.ID, drip.MailEmailChanged, s.Email, now); err != nil {
 			return "", nil, err
 		}
 		return "email_changed", nil, nil
@@ -251,22 +161,6 @@ func (db *DB) ConfirmEmailChange(ctx context.Context, id int64, gen int) (*drip.
 		return nil, err
 	}
 	return s, nil
-}
-
-// Resubscribe brings back a reader who unsubscribed, from a page they
-// reached with a valid link (which proves the address), without another
-// confirmation.
-func (db *DB) Resubscribe(ctx context.Context, id int64, gen int, defaultHour int) (*drip.Subscriber, error) {
-	return db.change(ctx, id, gen, "subscriber", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
-		if s.Status != drip.StatusUnsubscribed || s.ConfirmedAt == nil {
-			return "", nil, ErrNotNow
-		}
-		due := drip.Reschedule(s.SlotOf(defaultHour, now), s.LastSentAt, now)
-		_, err := tx.Exec(ctx, `
-			UPDATE subscribers SET status = 'active', unsubscribed_at = NULL, next_due_at = $2, updated_at = $3
-			WHERE id = $1`, s.ID, due, now)
-		return "resubscribed", nil, err
-	})
 }
 
 // Erase removes the subscriber's personal data at once. Deliveries and
@@ -348,21 +242,21 @@ func (db *DB) HasReceived(ctx context.Context, id int64, n int) (bool, error) {
 }
 
 // Tried records that the reader tried lesson n's action; twice is once.
-func (db *DB) Tried(ctx context.Context, id int64, gen int, n int) error {
-	_, err := db.change(ctx, id, gen, "subscriber", func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
+func (db *DB) Tried(ctx context.Context, id int64, gen int, n int, now time.Time) error {
+	_, err := db.edit(ctx, id, gen, now, func(tx pgx.Tx, s *drip.Subscriber, now time.Time) (string, map[string]any, error) {
 		var received bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE subscriber_id = $1 AND lesson = $2 AND status = 'sent')`, s.ID, n).Scan(&received); err != nil {
 			return "", nil, err
 		}
 		if !received {
-			return "", nil, ErrNotSent
+			return "", nil, drip.ErrNotReceived
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO tried (subscriber_id, round, lesson, at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, s.ID, s.Round, n, now)
 		if err != nil {
 			return "", nil, err
 		}
 		if tag.RowsAffected() == 0 {
-			return "", nil, errNoChange
+			return "", nil, drip.ErrNoChange
 		}
 		return "tried", map[string]any{"lesson": n}, nil
 	})

@@ -1,4 +1,4 @@
-package send_test
+package letter_test
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"github.com/twostep/twostep"
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
-	"github.com/twostep/twostep/internal/send"
+	"github.com/twostep/twostep/internal/letter"
 	"github.com/twostep/twostep/internal/token"
 )
 
@@ -40,7 +40,7 @@ func TestLessonEmailMatchesTheGoldenEML(t *testing.T) {
 		t.Fatal(err)
 	}
 	signer, _ := token.NewSigner(bytes.Repeat([]byte("g"), 32))
-	letters := &send.Letters{Course: c, Renderer: renderer, Signer: signer, BaseURL: "https://lessons.example.org", From: c.From}
+	letters := &letter.Letters{Course: c, Renderer: renderer, Signer: signer, BaseURL: "https://lessons.example.org", From: c.From}
 	wd, hour := time.Monday, 8
 	sub := &drip.Subscriber{ID: 42, TokenGen: 1, Name: "Ann Lee", Email: "ann@example.com", SendWeekday: &wd, SendHour: &hour, NextLesson: 7}
 	msg, id, err := letters.Lesson(c, ls, sub, time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC))

@@ -1,4 +1,4 @@
-package send
+package course
 
 import (
 	"context"
@@ -6,42 +6,51 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
-	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/store"
 )
 
+// Revisions is what the Library needs of the database: import changed
+// lesson files, and read which revisions are current and their text.
+type Revisions interface {
+	SyncLessons(ctx context.Context, files []store.LessonFile, now time.Time) (int, error)
+	CurrentRevisionIDs(ctx context.Context) (map[int]int64, error)
+	Revisions(ctx context.Context, ids []int64) ([]store.Revision, error)
+}
+
 // Library is the course as every copy of the service must send it: the
-// settings from course.yaml and the current revision of each lesson from
+// settings from yaml and the current revision of each lesson from
 // the database, where file imports and admin edits both land.
 type Library struct {
-	DB   *store.DB
-	Base *course.Course // as loaded from the course folder
+	DB   Revisions
+	Base *Course // as loaded from the course folder
 
 	mu     sync.Mutex
-	parsed map[int64]*course.Lesson // by revision id; revisions never change
-	last   *Current                 // returned again while no lesson changes
+	parsed map[int64]*Lesson // by revision id; revisions never change
+	last   *Current          // returned again while no lesson changes
 }
 
 // Current is the course with its current revisions.
 type Current struct {
-	Course    *course.Course
+	Course    *Course
 	Revisions map[int]int64 // lesson number → revision id
 }
 
-// Sync imports lesson files that changed since their last import.
-func (l *Library) Sync(ctx context.Context) (int, error) {
+// Sync imports lesson files that changed since their last import, as new
+// revisions made at now.
+func (l *Library) Sync(ctx context.Context, now time.Time) (int, error) {
 	files := make([]store.LessonFile, 0, len(l.Base.Lessons))
 	for _, ls := range l.Base.Lessons {
 		files = append(files, store.LessonFile{Number: ls.Number, Source: ls.Source})
 	}
-	return l.DB.SyncLessons(ctx, files)
+	return l.DB.SyncLessons(ctx, files, now)
 }
 
 // Current loads the current revision of every lesson. It asks the database
 // which revisions are current every time, so an edit made through any copy
 // is used at once, but parses each revision only once, and returns the same
-// Current (the same *course.Course) until a lesson changes, so what is
+// Current (the same *Course) until a lesson changes, so what is
 // cached per course stays cached. Callers must not modify it.
 func (l *Library) Current(ctx context.Context) (*Current, error) {
 	ids, err := l.DB.CurrentRevisionIDs(ctx)
@@ -54,7 +63,7 @@ func (l *Library) Current(ctx context.Context) (*Current, error) {
 		return l.last, nil
 	}
 	if l.parsed == nil {
-		l.parsed = map[int64]*course.Lesson{}
+		l.parsed = map[int64]*Lesson{}
 	}
 	var missing []int64
 	for _, id := range ids {
@@ -68,7 +77,7 @@ func (l *Library) Current(ctx context.Context) (*Current, error) {
 			return nil, err
 		}
 		for _, r := range revs {
-			ls, problems := course.ParseLesson("", r.Source)
+			ls, problems := ParseLesson("", r.Source)
 			if len(problems) > 0 {
 				return nil, fmt.Errorf("lesson %d revision %d is not valid: %w", r.Lesson, r.ID, problems)
 			}
@@ -77,7 +86,7 @@ func (l *Library) Current(ctx context.Context) (*Current, error) {
 		}
 	}
 	c := *l.Base
-	c.Lessons = make([]*course.Lesson, 0, len(ids))
+	c.Lessons = make([]*Lesson, 0, len(ids))
 	cur := &Current{Course: &c, Revisions: make(map[int]int64, len(ids))}
 	for n, id := range ids {
 		ls := l.parsed[id]
@@ -87,7 +96,7 @@ func (l *Library) Current(ctx context.Context) (*Current, error) {
 		c.Lessons = append(c.Lessons, ls)
 		cur.Revisions[n] = id
 	}
-	slices.SortFunc(c.Lessons, func(a, b *course.Lesson) int { return a.Number - b.Number })
+	slices.SortFunc(c.Lessons, func(a, b *Lesson) int { return a.Number - b.Number })
 	l.last = cur
 	return cur, nil
 }

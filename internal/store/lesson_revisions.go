@@ -97,6 +97,7 @@ type LessonEdit struct {
 	// RestoredFrom is the revision a restore copies, for the audit log.
 	RestoredFrom int64
 	IP           string
+	At           time.Time // when it is saved
 }
 
 // SaveLessonRevision stores the edit as a new revision and makes it current,
@@ -104,7 +105,7 @@ type LessonEdit struct {
 // file sync then keeps the edit unless the file itself changed. Saving the
 // current text again adds nothing and reports changed false.
 func (db *DB) SaveLessonRevision(ctx context.Context, e LessonEdit) (rev Revision, changed bool, err error) {
-	now := db.Now()
+	now := e.At
 	sum := sha256.Sum256(e.Source)
 	err = db.inTx(ctx, func(tx pgx.Tx) error {
 		// The same lock SyncLessons takes, so an import and an edit take turns.

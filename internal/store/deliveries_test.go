@@ -1,0 +1,83 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twostep/twostep/internal/dbtest"
+	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/store"
+)
+
+// claimed is an active reader of a two-lesson course, claimed for lesson 1.
+func claimed(t *testing.T, db *store.DB) store.Claim {
+	t.Helper()
+	ctx := context.Background()
+	files := []store.LessonFile{{Number: 1, Source: []byte("lesson one")}, {Number: 2, Source: []byte("lesson two")}}
+	if _, err := db.SyncLessons(ctx, files, now); err != nil {
+		t.Fatal(err)
+	}
+	signedUp(t, db, "ann@example.com", true)
+	claims, err := db.ClaimAndBegin(ctx, now.Add(time.Minute), 10, now, now.Add(time.Hour))
+	if err != nil || len(claims) != 1 || claims[0].Attempt == nil {
+		t.Fatalf("claim: %v, %+v", err, claims)
+	}
+	return claims[0]
+}
+
+func TestABounceMarksTheReaderAndTheLedgerRowBouncedAndRecordsIt(t *testing.T) {
+	db := dbtest.New(t)
+	c := claimed(t, db)
+	f := store.Failure{Status: drip.DeliveryBounced, Reply: "550 5.1.1 no such user"}
+	if err := db.Failed(context.Background(), c.Sub, *c.Attempt, f, now); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := db.SubscriberByID(context.Background(), c.Sub.ID)
+	if s.Status != drip.StatusBounced || s.NextDueAt != nil {
+		t.Fatalf("reader %s due %v", s.Status, s.NextDueAt)
+	}
+	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE id = $1 AND status = 'bounced' AND smtp_reply = $2 AND lease_until IS NULL`,
+		c.Attempt.DeliveryID, f.Reply); n != 1 {
+		t.Fatal("ledger row not bounced")
+	}
+	if n := count(t, db, `SELECT count(*) FROM events WHERE subscriber_id = $1 AND kind = 'bounced' AND actor = 'system' AND detail->>'lesson' = '1'`,
+		c.Sub.ID); n != 1 {
+		t.Fatalf("%d bounced events", n)
+	}
+}
+
+func TestARetryLeavesTheReaderOnTheLessonDueAtTheRetry(t *testing.T) {
+	db := dbtest.New(t)
+	c := claimed(t, db)
+	retry := now.Add(2 * time.Minute)
+	f := store.Failure{Status: drip.DeliveryRetrying, Reply: "451 try later", RetryAt: retry}
+	if err := db.Failed(context.Background(), c.Sub, *c.Attempt, f, now); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := db.SubscriberByID(context.Background(), c.Sub.ID)
+	if s.Status != drip.StatusActive || s.NextLesson != 1 || s.NextDueAt == nil || !s.NextDueAt.Equal(retry) {
+		t.Fatalf("reader %s on %d due %v", s.Status, s.NextLesson, s.NextDueAt)
+	}
+	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE id = $1 AND status = 'retrying' AND next_attempt_at = $2`,
+		c.Attempt.DeliveryID, retry); n != 1 {
+		t.Fatal("ledger row not retrying at the retry time")
+	}
+}
+
+func TestAnAcceptedLessonIsSentInTheLedgerAndMovesTheReaderOn(t *testing.T) {
+	db := dbtest.New(t)
+	c := claimed(t, db)
+	next := now.Add(7 * 24 * time.Hour)
+	res := db.Sent(context.Background(), []store.Delivered{{Sub: c.Sub, Attempt: *c.Attempt, MessageID: "<m@x>", Reply: "250 ok", At: now, NextDue: &next}})
+	if res[0].Err != nil || res[0].Completed {
+		t.Fatalf("result %+v", res[0])
+	}
+	s, _ := db.SubscriberByID(context.Background(), c.Sub.ID)
+	if s.NextLesson != 2 || s.NextDueAt == nil || !s.NextDueAt.Equal(next) || s.LastSentAt == nil {
+		t.Fatalf("reader on %d due %v", s.NextLesson, s.NextDueAt)
+	}
+	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE id = $1 AND status = 'sent' AND message_id = '<m@x>'`, c.Attempt.DeliveryID); n != 1 {
+		t.Fatal("ledger row not sent")
+	}
+}
