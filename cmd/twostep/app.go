@@ -101,7 +101,8 @@ func (a *app) prepare(ctx context.Context, files *course.Course) error {
 		from = c.Course.From
 	}
 	warnDKIMAlignment(a.log, a.cfg.DKIM, from)
-	a.letters = &letter.Letters{Course: c.Course, Renderer: renderer, Signer: signer, BaseURL: a.cfg.BaseURL.String(), From: from}
+	a.letters = &letter.Letters{Course: c.Course, Renderer: renderer, Signer: signer, BaseURL: a.cfg.BaseURL.String(), From: from,
+		Bounces: a.cfg.Reports.BounceAddress}
 	return nil
 }
 

@@ -63,7 +63,7 @@ type proc struct {
 // (PG* variables, HOME for .pgpass), so the developer's own DATABASE_URL or
 // SMTP_URL never leak in. The process is killed when the test ends, and its
 // stderr logged if the test failed.
-func startCmd(t *testing.T, dir string, vars map[string]string, args ...string) *proc {
+func startCmd(t testing.TB, dir string, vars map[string]string, args ...string) *proc {
 	t.Helper()
 	var env []string
 	for _, kv := range os.Environ() {
@@ -109,7 +109,7 @@ func (p *proc) exited() bool {
 
 // wait returns the exit status, failing the test if the process is still
 // running after d. A death by signal is -1.
-func (p *proc) wait(t *testing.T, d time.Duration) int {
+func (p *proc) wait(t testing.TB, d time.Duration) int {
 	t.Helper()
 	select {
 	case <-p.done:
@@ -453,7 +453,7 @@ func TestMigrateCreatesTheDatabaseWhenItIsMissing(t *testing.T) {
 }
 
 // freeAddr returns a loopback address with a port nothing listens on.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -473,7 +473,7 @@ var noRedirect = &http.Client{
 // startServe starts `twostep serve` in dir, on a fresh database unless vars
 // has a DATABASE_URL, and waits until /readyz answers 200. It returns the
 // process and its base URL.
-func startServe(t *testing.T, dir string, vars map[string]string) (*proc, string) {
+func startServe(t testing.TB, dir string, vars map[string]string) (*proc, string) {
 	t.Helper()
 	addr := freeAddr(t)
 	base := "http://" + addr
@@ -516,7 +516,7 @@ func subscribe(t *testing.T, base, email string) {
 }
 
 // terminate sends SIGTERM and wants a clean exit within 10 s.
-func terminate(t *testing.T, p *proc) {
+func terminate(t testing.TB, p *proc) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -53,6 +53,8 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 		return err
 	}
 
+	webhooks, mailbox := reportSources(cfg.Reports, a.db, a.clock, log, reg)
+
 	nudge := make(chan struct{}, 1)
 	c := a.letters.Course
 	srv, err := web.New(a.db, a.letters.Signer, web.Options{
@@ -64,6 +66,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 		Now:             a.clock,
 		Lessons:         &letter.Pages{Library: a.library, Letters: a.letters},
 		Admin:           adminHandler,
+		Webhooks:        webhooks,
 		TrustedProxies:  cfg.TrustedProxies,
 		Nudge: func() {
 			select {
@@ -105,6 +108,9 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	defer stopWork()
 	var workers sync.WaitGroup
 	workers.Go(func() { outbox.Run(workCtx, nudge) })
+	if mailbox != nil {
+		workers.Go(func() { mailbox.Run(workCtx, time.Minute) })
+	}
 	// SkipIfStillRunning: a pass longer than the schedule's interval is
 	// not joined by a second one in the same process.
 	sched := cron.New(cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
@@ -116,6 +122,9 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	log.Info("twostep is serving", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String())
+	if adminHandler != nil {
+		log.Info("admin is on", "url", cfg.BaseURL.String()+"/admin/login", "email", cfg.AdminEmail)
+	}
 
 	select {
 	case err = <-serveErr:

@@ -34,6 +34,7 @@ type Config struct {
 	SMTPRate        float64
 	LessonsDir      string
 	TemplatesDir    string
+	Reports         Reports // bounce and complaint reports: webhooks, bounce mailbox
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For,
 	// Forwarded and X-Forwarded-Proto headers are believed; empty: none.
 	TrustedProxies []netip.Prefix
@@ -140,6 +141,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.TrustedProxies, err = parseTrustedProxies(getenv("TRUSTED_PROXIES")); err != nil {
 		return c, &Error{"TRUSTED_PROXIES", err.Error()}
+	}
+	if c.Reports, err = loadReports(get); err != nil {
+		return c, err
 	}
 	return c, nil
 }

@@ -16,6 +16,7 @@ const (
 	ActorSubscriber Actor = "subscriber" // the reader, through a signed link
 	ActorAdmin      Actor = "admin"      // someone signed in to the admin
 	ActorSystem     Actor = "system"     // the delivery engine and timers
+	ActorReport     Actor = "report"     // a bounce or complaint reported after the send
 )
 
 // Action is a change of where a subscriber stands in the course.
@@ -32,19 +33,23 @@ const (
 	ActUnsubscribe Action = "unsubscribe" // no more mail
 	ActResubscribe Action = "resubscribe" // the reader comes back without confirming again
 	ActBounce      Action = "bounce"      // the address rejected a lesson for good
+	ActHardBounce  Action = "hard_bounce" // a hard bounce reported later, of any mail
+	ActComplain    Action = "complain"    // the reader marked our mail as spam
 )
 
 // Actions lists every action, for tests that cover them all.
-var Actions = []Action{ActPause, ActResume, ActNextNow, ActGoBack, ActMove, ActUnsubscribe, ActResubscribe, ActBounce}
+var Actions = []Action{ActPause, ActResume, ActNextNow, ActGoBack, ActMove, ActUnsubscribe, ActResubscribe, ActBounce,
+	ActHardBounce, ActComplain}
 
 // Actors lists every actor, for tests that cover them all.
-var Actors = []Actor{ActorSubscriber, ActorAdmin, ActorSystem}
+var Actors = []Actor{ActorSubscriber, ActorAdmin, ActorSystem, ActorReport}
 
 // permitted is which actor may ask for which action.
 var permitted = map[Actor][]Action{
 	ActorSubscriber: {ActPause, ActResume, ActNextNow, ActGoBack, ActUnsubscribe, ActResubscribe},
 	ActorAdmin:      {ActPause, ActResume, ActMove, ActUnsubscribe},
 	ActorSystem:     {ActResume, ActBounce},
+	ActorReport:     {ActHardBounce, ActComplain},
 }
 
 // Permitted reports whether actor may ask for action at all.
@@ -109,8 +114,11 @@ type Change struct {
 	Round int
 	// Lessons is how many lessons the course has (Move).
 	Lessons int
-	// Reply is the server's answer to a bounced lesson (Bounce).
+	// Reply is the server's answer to a bounced lesson (Bounce), or the
+	// diagnostic of a report (HardBounce, Complain).
 	Reply string
+	// Provider sent the report (HardBounce, Complain).
+	Provider Provider
 	// Ledger holds what the delivery ledger says, for the actions that
 	// need it (see NeedsLedger); the store reads it under the row's lock.
 	Ledger Ledger
@@ -255,6 +263,22 @@ func Apply(s Subscriber, c Change) (Subscriber, Event, error) {
 		}
 		out.Status, out.UnsubscribedAt, out.NextDueAt = StatusActive, nil, next()
 		return out, Event{Kind: "resubscribed"}, nil
+
+	case ActHardBounce, ActComplain:
+		// Reported after the send, about any mail: the reader gets no more,
+		// except one who already gets none or finished the course, whose
+		// record stays as it is (the store still suppresses the address).
+		if s.Status == StatusCompleted || s.Status == StatusBounced || s.Status == StatusUnsubscribed {
+			return s, Event{}, ErrNoChange
+		}
+		out.NextDueAt, out.PausedUntil = nil, nil
+		detail := map[string]any{"provider": c.Provider, "reason": c.Reply}
+		if c.Action == ActComplain {
+			out.Status, out.UnsubscribedAt = StatusUnsubscribed, &now
+			return out, Event{Kind: "complained", Detail: detail, CancelMail: true}, nil
+		}
+		out.Status = StatusBounced
+		return out, Event{Kind: "bounced", Detail: detail, CancelMail: true}, nil
 
 	case ActBounce:
 		// The bounce counts only while the reader is still on the lesson

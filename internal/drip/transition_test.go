@@ -24,6 +24,8 @@ var outcomes = map[string][6]string{
 	"admin unsubscribe":      {"unsubscribed", "unsubscribed", "unsubscribed", "unsubscribed", "NotNow", "unsubscribed"},
 	"system resume":          {"no change", "no change", "active", "no change", "no change", "no change"},
 	"system bounce":          {"bounced", "pending", "paused", "completed", "unsubscribed", "bounced"},
+	"report hard_bounce":     {"bounced", "bounced", "bounced", "no change", "no change", "no change"},
+	"report complain":        {"unsubscribed", "unsubscribed", "unsubscribed", "no change", "no change", "no change"},
 }
 
 var testNow = time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)

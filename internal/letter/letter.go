@@ -10,6 +10,7 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
+	"github.com/twostep/twostep/internal/bounce"
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/link"
@@ -25,8 +26,19 @@ type Letters struct {
 	Signer   *token.Signer
 	BaseURL  string // no trailing slash
 	From     string // MAIL_FROM, or the course's From
+	// Bounces is BOUNCE_ADDRESS: each message's envelope sender is a VERP
+	// address of it that names the message; "" leaves the From address.
+	Bounces string
 
 	stencils stencils
+}
+
+// sender is the envelope sender of the message with Message-ID id.
+func (l *Letters) sender(id string) string {
+	if l.Bounces == "" {
+		return ""
+	}
+	return bounce.VERP(l.Bounces, id)
 }
 
 // Link returns the URL of a signed link of purpose p for sub, at the page
@@ -48,7 +60,7 @@ func (l *Letters) Confirmation(sub *drip.Subscriber, queuedAt, now time.Time) (*
 	m, err := mail.Compose(mail.Envelope{
 		From: l.From, ReplyTo: l.Course.ReplyTo, ToName: sub.Name, ToAddr: sub.Email,
 		Subject: e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
-		UnsubscribeURL: unsubURL,
+		UnsubscribeURL: unsubURL, ListID: course.ListID(l.Course, l.From), Sender: l.sender(id),
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("compose confirmation: %w", err)
@@ -72,7 +84,7 @@ func (l *Letters) LessonWithPrefix(c *course.Course, ls *course.Lesson, sub *dri
 	m, err := mail.Compose(mail.Envelope{
 		From: l.From, ReplyTo: c.ReplyTo, ToName: sub.Name, ToAddr: sub.Email,
 		Subject: prefix + e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
-		UnsubscribeURL: unsubURL, Lesson: ls.Number,
+		UnsubscribeURL: unsubURL, Lesson: ls.Number, ListID: course.ListID(c, l.From), Sender: l.sender(id),
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("compose lesson %d: %w", ls.Number, err)
@@ -162,7 +174,7 @@ func (l *Letters) notice(sub *drip.Subscriber, to string, now time.Time, n cours
 	m, err := mail.Compose(mail.Envelope{
 		From: l.From, ReplyTo: l.Course.ReplyTo, ToName: sub.Name, ToAddr: to,
 		Subject: e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
-		UnsubscribeURL: rc.UnsubscribeURL,
+		UnsubscribeURL: rc.UnsubscribeURL, ListID: course.ListID(l.Course, l.From), Sender: l.sender(id),
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("compose %q: %w", n.Subject, err)

@@ -32,6 +32,9 @@ type Envelope struct {
 	// <lead-and-relate.twostep.example>`, so filters and providers can tell
 	// the course's mail apart; "" leaves it out. course.ListID makes it.
 	ListID string
+	// Sender is the envelope sender (SMTP MAIL FROM), where bounces go:
+	// a VERP address when BOUNCE_ADDRESS is set; "" means the From address.
+	Sender string
 }
 
 // ErrCompose marks a message that cannot be composed, such as one to an
@@ -89,6 +92,11 @@ func Compose(e Envelope) (*gomail.Msg, error) {
 	}
 	if e.ListID != "" {
 		m.SetGenHeader(HeaderListID, HeaderSafe(e.ListID))
+	}
+	if e.Sender != "" {
+		if err := m.EnvelopeFrom(e.Sender); err != nil {
+			return nil, fmt.Errorf("%w: envelope sender %q: %v", ErrCompose, HeaderSafe(e.Sender), err)
+		}
 	}
 	if e.Lesson > 0 {
 		m.SetGenHeader("X-Twostep-Lesson", strconv.Itoa(e.Lesson))

@@ -26,11 +26,14 @@ import (
 // without waiting for each other, and should two copies still pick the same
 // reader, the unique (subscriber, round, lesson) row lets only one begin
 // it: the other gets the reader back with no Attempt. A crashed copy's
-// rows are begun again once their lease ends.
+// rows are begun again once their lease ends. A suppressed address (a hard
+// bounce or a complaint reported later) is never claimed, whatever its
+// status says: however it became active again, it gets no lesson.
 const claimSQL = `
 	WITH claimed AS (
 		SELECT ` + subscriberColumns + ` FROM subscribers s
 		WHERE status = 'active' AND next_due_at <= $1
+		  AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email = lower(s.email))
 		  AND NOT EXISTS (
 			SELECT 1 FROM deliveries d
 			WHERE d.subscriber_id = s.id AND d.round = s.round AND d.lesson = s.next_lesson

@@ -42,16 +42,24 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, limit int, lease t
 	// cached while subscribers was small would scan the whole table.
 	rows, err := db.Pool.Query(ctx, `
 		WITH due AS (
-			SELECT id FROM outbox
+			SELECT o.id, EXISTS (
+				SELECT 1 FROM subscribers s, suppressions x
+				WHERE s.id = o.subscriber_id AND x.email = lower(COALESCE(NULLIF(o.recipient, ''), s.email))) AS suppressed
+			FROM outbox o
 			WHERE status = 'pending' AND next_attempt_at <= $1
 			  AND (claimed_until IS NULL OR claimed_until < $1)
 			ORDER BY next_attempt_at
 			LIMIT $2
 			FOR UPDATE SKIP LOCKED
+		), dropped AS (
+			-- Mail to a suppressed address is never sent: it fails, for
+			-- the admin to see, whatever queued it.
+			UPDATE outbox o SET status = 'failed', last_error = 'not sent: the address is suppressed (a hard bounce or a complaint)'
+			FROM due WHERE o.id = due.id AND due.suppressed
 		)
 		UPDATE outbox o SET claimed_until = $3, attempts = o.attempts + 1
 		FROM due, subscribers s
-		WHERE o.id = due.id AND s.id = o.subscriber_id
+		WHERE o.id = due.id AND NOT due.suppressed AND s.id = o.subscriber_id
 		RETURNING o.id, o.kind, o.attempts, o.created_at, o.recipient, s.id, s.email, s.name, s.status, s.token_gen,
 			s.round, s.time_zone`,
 		db.planEach, now, limit, now.Add(lease))

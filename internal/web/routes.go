@@ -25,6 +25,10 @@ func (s *Server) Handler() http.Handler {
 		// far larger than any form) and its own headers.
 		r.Mount("/admin", s.opts.Admin)
 	}
+	if s.opts.Webhooks != nil {
+		// Each provider's body limit is the webhook package's own.
+		r.Post("/webhooks/{provider}", s.opts.Webhooks.ServeHTTP)
+	}
 	r.Group(func(r chi.Router) { s.public(r) })
 
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {

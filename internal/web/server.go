@@ -46,6 +46,8 @@ type Options struct {
 	Lessons Lessons
 	// Admin, when set, is mounted at /admin.
 	Admin http.Handler
+	// Webhooks, when set, serves POST /webhooks/{provider}.
+	Webhooks http.Handler
 	// TrustedProxies are the reverse proxies whose forwarding headers name
 	// the client (see clientip.go); empty: every header is ignored.
 	TrustedProxies []netip.Prefix
