@@ -168,9 +168,9 @@ func runPgbench(b *testing.B, dbURL, dir string, d time.Duration) load {
 	b.Helper()
 	vals := map[string]string{
 		"1": "('p' || :n::text || '@bench.example')", "2": "'Bench Reader'", "3": "'Europe/Berlin'",
-		"4": "now()", "5": "'127.0.0.1'", "6": "'twostep-bench/1'", "7": "'http://127.0.0.1/'", "8": "'bench'",
+		"4": "now()", "5": "'127.0.0.1'", "6": "'twostep-bench/1'", "7": "'http://127.0.0.1/'", "8": "'bench'", "9": "NULL", "10": "NULL",
 	}
-	stmt := regexp.MustCompile(`\$(\d)`).ReplaceAllStringFunc(store.SignupSQL, func(p string) string { return vals[p[1:]] })
+	stmt := regexp.MustCompile(`\$(\d+)`).ReplaceAllStringFunc(store.SignupSQL, func(p string) string { return vals[p[1:]] })
 	// pgbench reads one statement per line.
 	stmt = strings.Join(strings.Fields(stmt), " ")
 	script := filepath.Join(dir, "signup.sql")

@@ -83,4 +83,8 @@ type Signup struct {
 	FormURL        string
 	ConsentVersion string
 	At             time.Time
+	// Weekday and Hour are the slot chosen on the form, nil when the reader
+	// left it to the default (see store.Confirm); Hour is on TimeZone's clock.
+	Weekday *time.Weekday
+	Hour    *int
 }

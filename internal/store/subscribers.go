@@ -62,14 +62,16 @@ func (sc *subscriberScan) subscriber() *drip.Subscriber {
 // SignupSQL is the one statement that stores a new address's signup: the
 // subscriber, its history and its queued confirmation, in one round trip
 // and an implicit transaction ($1 email, $2 name, $3 zone, $4 time, $5 IP,
-// $6 user agent, $7 form URL, $8 consent wording). It returns the new id,
+// $6 user agent, $7 form URL, $8 consent wording, $9 weekday and $10 hour,
+// each NULL when not chosen, which Confirm then fills). It returns the new id,
 // or no row when the address is known. Exported so the signup benchmark's
 // ceiling runs exactly this.
 const SignupSQL = `
 		WITH ins AS (
 			INSERT INTO subscribers (email, name, time_zone, consent_at, consent_ip,
-				consent_user_agent, consent_form_url, consent_version, confirmation_sent_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $4)
+				consent_user_agent, consent_form_url, consent_version, confirmation_sent_at,
+				send_weekday, send_hour)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $4, $9, $10)
 			ON CONFLICT (lower(email)) DO NOTHING
 			RETURNING id
 		), ev AS (
@@ -90,6 +92,7 @@ func (db *DB) Signup(ctx context.Context, s drip.Signup) (queued bool, err error
 	var id int64
 	err = db.Pool.QueryRow(ctx, SignupSQL,
 		s.Email, s.Name, s.TimeZone, s.At, s.IP, s.UserAgent, s.FormURL, s.ConsentVersion,
+		slotColumn(s.Weekday), slotColumn(s.Hour),
 	).Scan(&id)
 	if err == nil {
 		return true, nil
@@ -102,6 +105,16 @@ func (db *DB) Signup(ctx context.Context, s drip.Signup) (queued bool, err error
 		return false, fmt.Errorf("record signup: %w", err)
 	}
 	return queued, nil
+}
+
+// slotColumn is a chosen weekday or hour as its smallint column: NULL
+// when the reader chose none.
+func slotColumn[T time.Weekday | int](v *T) *int16 {
+	if v == nil {
+		return nil
+	}
+	n := int16(*v)
+	return &n
 }
 
 // Subscriber returns the subscriber with id whose links are of generation gen.

@@ -244,7 +244,7 @@ func benchInsertSignup(ctx context.Context, pool *pgxpool.Pool, i int) error {
 	var id int64
 	return pool.QueryRow(ctx, store.SignupSQL,
 		benchEmail(i), "Bench Reader", "Europe/Berlin", now, "127.0.0.1", "twostep-bench/1",
-		"http://127.0.0.1/", web.ConsentVersion).Scan(&id)
+		"http://127.0.0.1/", web.ConsentVersion, nil, nil).Scan(&id)
 }
 
 // benchPoolURL sets pool_max_conns on a database URL.

@@ -36,6 +36,17 @@ func TestSignupInABrowserStoresTheBrowsersTimeZone(t *testing.T) {
 	if tz != "America/New_York" {
 		t.Fatalf("the page filled tz with %q, want America/New_York", tz)
 	}
+	// The day and hour are on the reader's own clock, and the page says which.
+	zoneNote, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("slot-zone")))
+	if err != nil {
+		t.Fatalf("read the slot note: %v", err)
+	}
+	if !strings.Contains(zoneNote, "America/New York") {
+		t.Fatalf("the slot note %q does not name the browser's zone", zoneNote)
+	}
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("weekday"), "4"), chromedp.SetValue(chromedp.ID("hour"), "7")); err != nil {
+		t.Fatalf("choose Thursday at 07:00: %v", err)
+	}
 
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.ID("email"), "ann@example.com"),
@@ -58,6 +69,10 @@ func TestSignupInABrowserStoresTheBrowsersTimeZone(t *testing.T) {
 	if strings.TrimSpace(heading) != "Check your inbox" {
 		t.Fatalf("heading = %q, want Check your inbox", heading)
 	}
+	typed, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("typed-email")))
+	if err != nil || typed != "ann@example.com" {
+		t.Fatalf("the check-your-inbox page shows %q (%v), want the address typed", typed, err)
+	}
 
 	sub, err := h.db.SubscriberByEmail(context.Background(), "ann@example.com")
 	if err != nil {
@@ -65,6 +80,9 @@ func TestSignupInABrowserStoresTheBrowsersTimeZone(t *testing.T) {
 	}
 	if sub.Status != drip.StatusPending || sub.TimeZone != "America/New_York" || sub.Name != "Ann" {
 		t.Fatalf("stored %+v, want pending, Ann, America/New_York", sub)
+	}
+	if sub.SendWeekday == nil || *sub.SendWeekday != time.Thursday || sub.SendHour == nil || *sub.SendHour != 7 {
+		t.Fatalf("stored slot %v at %v, want Thursday at 7", sub.SendWeekday, sub.SendHour)
 	}
 	// The consent record keeps the page the form was on.
 	if sub.ConsentFormURL != h.srv.URL+"/" || sub.ConsentUserAgent == "" {
@@ -81,7 +99,7 @@ func TestSignupPageCanBeUsedWithTheKeyboardAlone(t *testing.T) {
 
 	// Tab from the top of the page: the honeypot (tabindex -1) and the
 	// hidden tz field must not take focus.
-	want := []string{"input#email", "input#name", "button"}
+	want := []string{"input#email", "input#name", "select#weekday", "select#hour", "button"}
 	var got []string
 	for range want {
 		if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Tab)); err != nil {
@@ -104,7 +122,7 @@ func TestSignupPageCanBeUsedWithTheKeyboardAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(button, "submit:") || button == "submit:" {
-		t.Fatalf("the third stop is %q, want the labelled submit button", button)
+		t.Fatalf("the last stop is %q, want the labelled submit button", button)
 	}
 
 	// Every input a person can see or reach has a label naming it.

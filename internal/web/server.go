@@ -150,6 +150,10 @@ type page struct {
 	Hour     string
 	TimeZone string
 	Prefs    prefs
+	// The signup form's choices, and the check-your-inbox page's suggestion.
+	Weekdays []time.Weekday
+	Hours    []int
+	Suggest  string
 }
 
 // render writes page name with status, rendered into a buffer first so a

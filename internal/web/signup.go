@@ -1,9 +1,11 @@
 package web
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,9 +17,55 @@ import (
 
 // signupForm is the signup form as submitted, for re-rendering on error.
 type signupForm struct {
-	Email string
-	Name  string
-	TZ    string
+	Email   string
+	Name    string
+	TZ      string
+	Weekday string // "" for the default, else 0 (Sunday) to 6
+	Hour    string // "" for the default, else 0 to 23
+}
+
+// weekdays and hours are the choices the signup form offers, in the order
+// a reader reads them.
+var (
+	weekdays = []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday, time.Sunday}
+	hours    = func() []int {
+		h := make([]int, 24)
+		for i := range h {
+			h[i] = i
+		}
+		return h
+	}()
+)
+
+// signupCookie carries the address just typed from the signup POST to the
+// check-your-inbox page, so that page can show it without the address ever
+// appearing in a URL (and so in logs, history and Referer headers).
+const signupCookie = "twostep_signup"
+
+// signupCookieAge is how long the check-your-inbox page remembers the address.
+const signupCookieAge = 15 * time.Minute
+
+// parseSlotChoice reads the form's optional day and hour: nil for each the
+// reader left at its default.
+func parseSlotChoice(f signupForm) (*time.Weekday, *int, error) {
+	var wd *time.Weekday
+	var hour *int
+	if f.Weekday != "" {
+		n, err := strconv.Atoi(f.Weekday)
+		if err != nil || n < 0 || n > 6 {
+			return nil, nil, problemError{"Please choose a day from the list."}
+		}
+		d := time.Weekday(n)
+		wd = &d
+	}
+	if f.Hour != "" {
+		n, err := strconv.Atoi(f.Hour)
+		if err != nil || n < 0 || n > 23 {
+			return nil, nil, problemError{"Please choose an hour from the list."}
+		}
+		hour = &n
+	}
+	return wd, hour, nil
 }
 
 func (s *Server) consentText() string {
@@ -25,12 +73,58 @@ func (s *Server) consentText() string {
 		s.opts.Site.Lessons, s.opts.Site.Title)
 }
 
+// signupPage shows the form. Coming back from the check-your-inbox page
+// ("wrong address?" or a did-you-mean), it is filled with the address
+// typed, or with the suggested one when ?fix=1.
 func (s *Server) signupPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "signup", page{Consent: s.consentText()})
+	p := s.signupData(signupForm{})
+	if typed := typedEmail(r); typed != "" {
+		p.Form.Email = typed
+		if suggested := drip.SuggestEmail(typed); suggested != "" && r.URL.Query().Get("fix") == "1" {
+			p.Form.Email = suggested
+		}
+	}
+	s.render(w, r, http.StatusOK, "signup", p)
+}
+
+func (s *Server) signupData(form signupForm) page {
+	if form.Hour == "" {
+		form.Hour = strconv.Itoa(s.opts.Site.SendHour)
+	}
+	return page{Form: form, Consent: s.consentText(), Weekdays: weekdays, Hours: hours}
 }
 
 func (s *Server) checkInbox(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "check_inbox", page{NoIndex: true})
+	typed := typedEmail(r)
+	s.render(w, r, http.StatusOK, "check_inbox", page{NoIndex: true, Email: typed, Suggest: drip.SuggestEmail(typed)})
+}
+
+// rememberEmail sets the short-lived cookie the check-your-inbox page reads.
+func rememberEmail(w http.ResponseWriter, r *http.Request, email string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: signupCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(email)),
+		Path: "/", MaxAge: int(signupCookieAge / time.Second),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: IsHTTPS(r),
+	})
+}
+
+// typedEmail is the address rememberEmail kept, or "" when there is none
+// or the cookie does not hold a valid address (a cookie is the visitor's
+// to forge, so it is parsed like any input).
+func typedEmail(r *http.Request) string {
+	c, err := r.Cookie(signupCookie)
+	if err != nil {
+		return ""
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil {
+		return ""
+	}
+	email, err := drip.ParseEmail(string(raw))
+	if err != nil {
+		return ""
+	}
+	return email
 }
 
 // subscribe handles the signup form. It answers the same whether or not
@@ -40,7 +134,8 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	form := signupForm{Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), TZ: r.PostFormValue("tz")}
+	form := signupForm{Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), TZ: r.PostFormValue("tz"),
+		Weekday: r.PostFormValue("weekday"), Hour: r.PostFormValue("hour")}
 	// Bots fill every field; people never see this one.
 	if r.PostFormValue("website") != "" {
 		s.metrics.signups.WithLabelValues("honeypot").Inc()
@@ -57,6 +152,11 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		s.invalidSignup(w, r, form, "name", err)
 		return
 	}
+	weekday, hour, err := parseSlotChoice(form)
+	if err != nil {
+		s.invalidSignup(w, r, form, "slot", err)
+		return
+	}
 	loc, _ := drip.LoadLocation(form.TZ) // unknown zones become UTC
 	queued, err := s.db.Signup(r.Context(), drip.Signup{
 		Email:          email,
@@ -67,6 +167,8 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		FormURL:        drip.Truncate(r.Referer(), 500),
 		ConsentVersion: ConsentVersion,
 		At:             s.opts.Now(),
+		Weekday:        weekday,
+		Hour:           hour,
 	})
 	if err != nil {
 		s.fail(w, r, err)
@@ -80,6 +182,8 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.metrics.signups.WithLabelValues("known").Inc()
 	}
+	// Set whether or not the address was known: the page looks the same.
+	rememberEmail(w, r, email)
 	s.subscribed(w, r)
 }
 
@@ -100,7 +204,13 @@ func (s *Server) invalidSignup(w http.ResponseWriter, r *http.Request, form sign
 	// Re-show what they typed, minus anything that could not be shown.
 	form.Email = drip.Truncate(strings.ToValidUTF8(form.Email, ""), 254)
 	form.Name = drip.Truncate(strings.ToValidUTF8(form.Name, ""), 100)
-	s.render(w, r, http.StatusUnprocessableEntity, "signup", page{Form: form, Error: err.Error(), Consent: s.consentText()})
+	form.TZ = drip.Truncate(strings.ToValidUTF8(form.TZ, ""), 64)
+	if _, _, err := parseSlotChoice(form); err != nil {
+		form.Weekday, form.Hour = "", "" // re-show only choices from the lists
+	}
+	p := s.signupData(form)
+	p.Error = err.Error()
+	s.render(w, r, http.StatusUnprocessableEntity, "signup", p)
 }
 
 // signupLimit allows SignupRateLimit signups per client IP per minute.

@@ -410,3 +410,142 @@ func TestHealthReadyAndMetrics(t *testing.T) {
 		t.Fatalf("/readyz with the database closed = %d, want 503", resp.StatusCode)
 	}
 }
+
+// cookieFrom returns the Cookie header a browser would send back after resp.
+func cookieFrom(resp *http.Response) string {
+	var parts []string
+	for _, c := range resp.Cookies() {
+		parts = append(parts, c.Name+"="+c.Value)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (h *harness) getWith(path string, header ...string) *http.Response {
+	h.t.Helper()
+	req, _ := http.NewRequest("GET", h.srv.URL+path, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return resp
+}
+
+func TestSignupStoresTheChosenDayAndHourAndConfirmationKeepsThem(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	form := signup("ann@example.com", "Ann", "Europe/Berlin")
+	form.Set("weekday", "5") // Friday
+	form.Set("hour", "7")
+	if resp := h.post("/subscribe", form); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("signup answered %d", resp.StatusCode)
+	}
+	h.flush()
+	h.post(link(t, h.smtp.Messages()[0], "confirm"), nil)
+	sub, err := h.db.SubscriberByEmail(context.Background(), "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub.Status != drip.StatusActive || sub.SendWeekday == nil || *sub.SendWeekday != time.Friday || sub.SendHour == nil || *sub.SendHour != 7 {
+		t.Fatalf("after confirming: status %s, slot %v at %v; want active, Friday at 7", sub.Status, sub.SendWeekday, sub.SendHour)
+	}
+	// Lesson 1 comes at confirmation (Tuesday); lesson 2 at the chosen slot:
+	// Friday 13 March 2026, 07:00 in Berlin (06:00 UTC), the first Friday
+	// six days on.
+	if s := h.pass(); s.Sent != 1 {
+		t.Fatalf("lesson 1 pass: %v", s)
+	}
+	sub, _ = h.db.SubscriberByEmail(context.Background(), "ann@example.com")
+	if want := time.Date(2026, 3, 13, 6, 0, 0, 0, time.UTC); sub.NextDueAt == nil || !sub.NextDueAt.Equal(want) {
+		t.Fatalf("lesson 2 due %v, want %v", sub.NextDueAt, want)
+	}
+}
+
+func TestSignupWithoutADayOrHourGetsTheDefaultSlotAtConfirmation(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.post("/subscribe", signup("ann@example.com", "Ann", "Europe/Berlin"))
+	sub, _ := h.db.SubscriberByEmail(context.Background(), "ann@example.com")
+	if sub.SendWeekday != nil || sub.SendHour != nil {
+		t.Fatalf("a signup without a choice stored %v at %v", sub.SendWeekday, sub.SendHour)
+	}
+	h.flush()
+	h.post(link(t, h.smtp.Messages()[0], "confirm"), nil)
+	sub, _ = h.db.SubscriberByEmail(context.Background(), "ann@example.com")
+	if sub.SendWeekday == nil || *sub.SendWeekday != time.Tuesday || sub.SendHour == nil {
+		t.Fatalf("default slot %v at %v, want the confirmation's Tuesday", sub.SendWeekday, sub.SendHour)
+	}
+}
+
+func TestSignupRejectsADayOrHourNotOnTheListAndStoresNothing(t *testing.T) {
+	for _, c := range []struct{ field, value string }{
+		{"weekday", "7"}, {"weekday", "-1"}, {"weekday", "Friday"}, {"hour", "24"}, {"hour", "7\r\n"}, {"hour", "x"},
+	} {
+		h := newHarness(t, harnessOpts{})
+		form := signup("ann@example.com", "Ann", "UTC")
+		form.Set(c.field, c.value)
+		resp := h.post("/subscribe", form)
+		page := body(t, resp)
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "from the list") || !strings.Contains(page, `value="ann@example.com"`) {
+			t.Fatalf("%s=%q answered %d:\n%s", c.field, c.value, resp.StatusCode, page)
+		}
+		if n := h.count(`SELECT count(*) FROM subscribers`); n != 0 {
+			t.Fatalf("%s=%q stored %d subscribers", c.field, c.value, n)
+		}
+	}
+}
+
+func TestSignupPageOffersTheDayAndHourAndASubscribeButton(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	page := body(t, h.get("/"))
+	for _, want := range []string{`<select id="weekday" name="weekday">`, `<option value="" selected>The day you confirm</option>`,
+		`<option value="5">Every Friday</option>`, `<select id="hour" name="hour">`, `>Subscribe</button>`} {
+		if !strings.Contains(page, want) {
+			t.Fatalf("signup page lacks %q:\n%s", want, page)
+		}
+	}
+	if strings.Contains(page, "lesson 1</button>") {
+		t.Fatal("the button still speaks of lesson 1")
+	}
+}
+
+func TestCheckInboxPageShowsTheAddressTypedWithoutPuttingItInTheURL(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	resp := h.post("/subscribe", signup("ann@gmial.com", "Ann", "UTC"))
+	if loc := resp.Header.Get("Location"); loc != "/subscribed" {
+		t.Fatalf("redirect to %q, want /subscribed with no address in it", loc)
+	}
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "twostep_signup" {
+			cookie = c
+		}
+	}
+	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.MaxAge <= 0 || cookie.MaxAge > 3600 {
+		t.Fatalf("signup cookie = %+v, want short-lived, HttpOnly, SameSite=Strict", cookie)
+	}
+	page := body(t, h.getWith("/subscribed", "Cookie", cookieFrom(resp)))
+	for _, want := range []string{`<strong id="typed-email">ann@gmial.com</strong>`, `Did you mean <strong>ann@gmail.com</strong>?`, `href="/?fix=1"`, `id="wrong-address"`} {
+		if !strings.Contains(page, want) {
+			t.Fatalf("check-your-inbox page lacks %q:\n%s", want, page)
+		}
+	}
+	// "Wrong address?" brings back the form with what was typed; the
+	// did-you-mean brings it back with the suggestion.
+	if form := body(t, h.getWith("/", "Cookie", cookieFrom(resp))); !strings.Contains(form, `value="ann@gmial.com"`) {
+		t.Fatalf("the form does not show the address typed:\n%s", form)
+	}
+	if form := body(t, h.getWith("/?fix=1", "Cookie", cookieFrom(resp))); !strings.Contains(form, `value="ann@gmail.com"`) {
+		t.Fatalf("the form does not show the suggested address:\n%s", form)
+	}
+}
+
+func TestCheckInboxPageIgnoresAForgedOrMissingCookie(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	for _, c := range []string{"", "twostep_signup=%%%", "twostep_signup=PHNjcmlwdD4", "twostep_signup=" + strings.Repeat("A", 4000)} {
+		page := body(t, h.getWith("/subscribed", "Cookie", c))
+		if !strings.Contains(page, "the address you gave") || strings.Contains(page, "typed-email") || strings.Contains(page, "<script>") {
+			t.Fatalf("cookie %.40q: page shows an address:\n%s", c, page)
+		}
+	}
+}
