@@ -58,19 +58,36 @@ func sendCmd(ctx context.Context, cfg config.Config, args []string, stdout, stde
 	defer a.close()
 	a.clock = clock
 
-	flushed, ferr := a.outbox().Flush(ctx)
+	// The outbox holds every mail that is not a lesson: confirmations,
+	// "here is your link" mails, address-change notes and the closing
+	// email. It is flushed before the pass, for what was already queued,
+	// and again after it, because a pass that sends someone's last lesson
+	// queues their closing email there: it goes out in this same run.
+	ob := a.outbox()
+	before, ferr := ob.Flush(ctx)
 	sum, err := a.engine(nil).Pass(ctx, a.clock)
+	var after send.FlushResult
+	if err == nil && ferr == nil {
+		after, ferr = ob.Flush(ctx)
+	}
 	fmt.Fprintln(stdout, sum)
-	if flushed != (send.FlushResult{}) {
-		fmt.Fprintf(stdout, "confirmations: sent %d, retrying %d, failed %d\n", flushed.Sent, flushed.Retrying, flushed.Failed)
+	if before != (send.FlushResult{}) {
+		fmt.Fprintf(stdout, "other mail (confirmations, links, notices): %s\n", flushLine(before))
+	}
+	if after != (send.FlushResult{}) {
+		fmt.Fprintf(stdout, "closing emails: %s\n", flushLine(after))
 	}
 	switch {
 	case err != nil:
 		return err
 	case ferr != nil:
 		return ferr
-	case sum.Failed > 0 || flushed.Failed > 0:
+	case sum.Failed > 0 || before.Failed > 0 || after.Failed > 0:
 		return exitError{1}
 	}
 	return nil
+}
+
+func flushLine(r send.FlushResult) string {
+	return fmt.Sprintf("sent %d, retrying %d, failed %d", r.Sent, r.Retrying, r.Failed)
 }

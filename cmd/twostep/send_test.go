@@ -67,3 +67,44 @@ func TestSendRefusesABadNow(t *testing.T) {
 		}
 	}
 }
+
+func TestSendMailsTheClosingEmailInTheRunThatSendsTheLastLessonAndCountsItByName(t *testing.T) {
+	t.Parallel()
+	url := dbtest.URL(t)
+	sink := smtptest.Start(t)
+	vars := map[string]string{"DATABASE_URL": url, "SMTP_URL": "smtp://" + sink.Addr + "?tls=none"}
+	if code, _, stderr := runCmd(t, vars, "migrate"); code != 0 {
+		t.Fatalf("migrate: %s", stderr)
+	}
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	// A reader whose last lesson (52) is due.
+	_, err = conn.Exec(context.Background(), `
+		INSERT INTO subscribers (email, status, time_zone, send_weekday, send_hour, next_lesson, next_due_at, consent_at, confirmed_at)
+		VALUES ('ann@example.com', 'active', 'UTC', 1, 8, 52, '2026-03-02T08:00:00Z', '2025-03-01T08:00:00Z', '2025-03-01T08:00:00Z')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCmd(t, vars, "send", "--now", "2026-03-02T08:00:30Z")
+	if code != 0 || !strings.HasPrefix(stdout, "sent 1,") {
+		t.Fatalf("send: exit %d, %q %s", code, stdout, stderr)
+	}
+	if sink.Accepted() != 2 {
+		t.Fatalf("%d messages accepted in the run, want the last lesson and the closing email:\n%s", sink.Accepted(), stdout)
+	}
+	if !strings.Contains(stdout, "closing emails: sent 1, retrying 0, failed 0") || strings.Contains(stdout, "confirmations") {
+		t.Fatalf("summary %q does not count the closing email under its own name", stdout)
+	}
+	var status string
+	conn.QueryRow(context.Background(), `SELECT status FROM subscribers`).Scan(&status)
+	if status != "completed" {
+		t.Fatalf("status %q after the last lesson, want completed", status)
+	}
+	// A second run sends nothing more.
+	if code, stdout, _ = runCmd(t, vars, "send", "--now", "2026-03-02T08:01:00Z"); code != 0 || sink.Accepted() != 2 || strings.Contains(stdout, "closing") {
+		t.Fatalf("second run: exit %d, %q, %d accepted", code, stdout, sink.Accepted())
+	}
+}

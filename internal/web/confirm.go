@@ -21,6 +21,10 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, drip.ErrGone)
 		return
 	}
+	if r.URL.Query().Get("done") == "1" && sub.Status != drip.StatusPending && sub.Status != drip.StatusUnsubscribed {
+		s.renderConfirmed(w, r, sub)
+		return
+	}
 	s.render(w, r, http.StatusOK, "confirm", page{Email: sub.Email, Action: r.URL.Path, NoIndex: true})
 }
 
@@ -39,15 +43,21 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.confirmations.Inc()
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": string(sub.Status)})
+		return
+	}
+	// POST-redirect-GET: a reload shows the welcome page, not a resubmit prompt.
+	http.Redirect(w, r, r.URL.Path+"?done=1", http.StatusSeeOther)
+}
+
+// renderConfirmed is the welcome page: the slot and the preferences link.
+func (s *Server) renderConfirmed(w http.ResponseWriter, r *http.Request, sub *drip.Subscriber) {
 	p := page{Email: sub.Email, TimeZone: sub.TimeZone, NoIndex: true,
 		Action: link.To(token.Preferences, s.signer.Sign(token.Claims{Purpose: token.Preferences, Subscriber: sub.ID, Gen: sub.TokenGen}))}
 	if sub.SendWeekday != nil && sub.SendHour != nil {
 		p.Weekday = sub.SendWeekday.String()
 		p.Hour = fmt.Sprintf("%02d:00", *sub.SendHour)
-	}
-	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": string(sub.Status)})
-		return
 	}
 	s.render(w, r, http.StatusOK, "confirmed", p)
 }

@@ -182,3 +182,17 @@ func link(t *testing.T, m smtptest.Message, kind string) string {
 func mailOpener(s *smtptest.Server) mail.Opener {
 	return mail.NewOpener(s.Config(), "", mail.Options{ReplyTimeout: 5 * time.Second, DialTimeout: time.Second, HELO: "test"})
 }
+
+// postRedirectGet posts form to path as a browser would, insists on
+// POST-redirect-GET (a 303, so that a reload cannot resubmit), and returns
+// the page the redirect leads to.
+func (h *harness) postRedirectGet(path string, form url.Values) *http.Response {
+	h.t.Helper()
+	resp := h.post(path, form)
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || loc == "" {
+		h.t.Fatalf("POST %s answered %d %q, want a 303 to a page", path, resp.StatusCode, loc)
+	}
+	return h.get(loc)
+}

@@ -102,8 +102,13 @@ func (s *Server) renderPrefs(w http.ResponseWriter, r *http.Request, status int,
 	for h := range 24 {
 		p.Hours = append(p.Hours, h)
 	}
-	if sub.NextDueAt != nil && sub.Status == drip.StatusActive {
+	switch {
+	case sub.NextDueAt != nil && sub.Status == drip.StatusActive:
 		p.Next = sub.NextDueAt.In(slot.Location).Format("Monday 2 January at 15:04")
+	case sub.Status == drip.StatusPaused && sub.PausedUntil != nil:
+		// A timed pause ends by itself at PausedUntil, and the lesson then
+		// comes at the reader's slot by the same rule as resuming.
+		p.Next = drip.Reschedule(slot, sub.LastSentAt, *sub.PausedUntil).In(slot.Location).Format("Monday 2 January at 15:04")
 	}
 	if p.Received, err = s.received(r.Context(), sub, slot.Location); err != nil {
 		s.fail(w, r, err)
@@ -322,6 +327,12 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	http.Redirect(w, r, "/erased", http.StatusSeeOther)
+}
+
+// erased is where erase leaves the reader: a page that names no one, so a
+// reload neither resubmits nor meets a dead link.
+func (s *Server) erased(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "error", page{NoIndex: true, Heading: "Everything is erased",
 		Message: "Your address, your name and your history are gone from " + s.opts.Site.Title + ", and no more email will come. Thank you for reading."})
 }
@@ -385,6 +396,12 @@ func (s *Server) received(ctx context.Context, sub *drip.Subscriber, loc *time.L
 	return out, nil
 }
 
+// notReceived is the 404 for a lesson the reader has not received yet.
+func (s *Server) notReceived(w http.ResponseWriter, r *http.Request, n int) {
+	s.render(w, r, http.StatusNotFound, "error", page{NoIndex: true, Heading: "Not yet",
+		Message: fmt.Sprintf("Lesson %d isn't in your inbox yet. Only lessons you have received can be read here.", n)})
+}
+
 // lessonPage shows a lesson the reader has received, as in the email;
 // any other lesson is 404.
 func (s *Server) lessonPage(w http.ResponseWriter, r *http.Request) {
@@ -404,8 +421,7 @@ func (s *Server) lessonPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		s.render(w, r, http.StatusNotFound, "error", page{NoIndex: true, Heading: "Not yet",
-			Message: fmt.Sprintf("Lesson %d isn't in your inbox yet. Only lessons you have received can be read here.", n)})
+		s.notReceived(w, r, n)
 		return
 	}
 	body, err := s.opts.Lessons.Page(r.Context(), n, sub)

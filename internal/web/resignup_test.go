@@ -75,7 +75,7 @@ func TestSigningUpAgainSendsWhatThePagesPromiseTheSameDay(t *testing.T) {
 			}
 			switch tt.want {
 			case "confirm":
-				if resp := h.post(link(t, m, "confirm"), nil); resp.StatusCode != http.StatusOK {
+				if resp := h.postRedirectGet(link(t, m, "confirm"), nil); resp.StatusCode != http.StatusOK {
 					t.Fatalf("the new confirmation link answered %d", resp.StatusCode)
 				}
 				if s := h.sub("ann@example.com"); s.Status != drip.StatusActive {

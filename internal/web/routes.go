@@ -70,6 +70,7 @@ func (s *Server) public(r chi.Router) {
 		r.Get(link.Lessons, s.myLessons)
 		r.Get(link.Lessons+"/{n}", s.lessonPage)
 	})
+	r.Get("/erased", s.erased)
 	r.Get(link.Route(token.Tried)+"/{n}", s.triedPage)
 	r.Post(link.Route(token.Tried)+"/{n}", s.tried)
 	r.Get(link.Route(token.EmailChange), s.emailChangePage)

@@ -73,7 +73,7 @@ func TestSignupConfirmFlowMakesTheSubscriberActiveWithLessonOneDueNow(t *testing
 	}
 
 	h.advance(time.Hour)
-	resp = h.post(confirmPath, nil)
+	resp = h.postRedirectGet(confirmPath, nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("confirm POST = %d", resp.StatusCode)
 	}
@@ -96,7 +96,7 @@ func TestSignupConfirmFlowMakesTheSubscriberActiveWithLessonOneDueNow(t *testing
 		t.Fatalf("default slot = %v %d, want Tuesday 8", *sub.SendWeekday, *sub.SendHour)
 	}
 	// Confirming again is harmless.
-	if resp := h.post(confirmPath, nil); resp.StatusCode != http.StatusOK {
+	if resp := h.postRedirectGet(confirmPath, nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("second confirm = %d", resp.StatusCode)
 	}
 	if n := h.count(`SELECT count(*) FROM events WHERE kind = 'confirmed'`); n != 1 {
@@ -324,7 +324,7 @@ func TestResubscribingAnUnsubscribedAddressSendsAFreshConfirmation(t *testing.T)
 	if len(msgs) != 2 {
 		t.Fatalf("%d mails, want a fresh confirmation", len(msgs))
 	}
-	if resp := h.post(link(t, msgs[1], "confirm"), nil); resp.StatusCode != 200 {
+	if resp := h.postRedirectGet(link(t, msgs[1], "confirm"), nil); resp.StatusCode != 200 {
 		t.Fatalf("confirm = %d", resp.StatusCode)
 	}
 	s, _ := h.db.SubscriberByEmail(context.Background(), "ann@example.com")

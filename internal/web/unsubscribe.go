@@ -17,6 +17,10 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if r.URL.Query().Get("done") == "1" && sub.Status == drip.StatusUnsubscribed {
+		s.render(w, r, http.StatusOK, "unsubscribed", page{NoIndex: true})
+		return
+	}
 	s.render(w, r, http.StatusOK, "unsubscribe", page{Email: sub.Email, Action: r.URL.Path, NoIndex: true})
 }
 
@@ -40,6 +44,12 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	s.metrics.unsubscribes.Inc()
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "unsubscribed"})
+		return
+	}
+	if r.PostFormValue("from") == "page" {
+		// The page's own button: POST-redirect-GET, so a reload does not
+		// resubmit. A mail client's one-click POST still gets its 200.
+		http.Redirect(w, r, r.URL.Path+"?done=1", http.StatusSeeOther)
 		return
 	}
 	s.render(w, r, http.StatusOK, "unsubscribed", page{NoIndex: true})
