@@ -63,6 +63,8 @@ type Store interface {
 	Timeline(ctx context.Context, id int64) ([]store.TimelineEntry, error)
 	Change(ctx context.Context, ref store.Ref, c drip.Change, a store.AdminAction) (*drip.Subscriber, error)
 	RecordResend(ctx context.Context, r store.Resend) error
+	// ReceivedLessons is what may be resent: only lessons the reader has had.
+	ReceivedLessons(ctx context.Context, id int64) ([]store.Received, error)
 	EraseSubscriber(ctx context.Context, id int64, a store.AdminAction) error
 	Importer
 	Exporter

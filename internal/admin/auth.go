@@ -72,6 +72,14 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 			Error: "Too many failed sign-ins. Please wait 15 minutes and try again.", Data: data})
 		return
 	case store.LoginFailed:
+		// The account typed is kept as given (it may not be the admin's),
+		// made printable and short; attempts past the limit are refused
+		// without a comparison and are not written, so a flood cannot
+		// fill the log.
+		if err := h.db.Audit(r.Context(), store.AuditEntry{At: h.now(), Actor: drip.Truncate(strings.ToValidUTF8(email, "?"), 254),
+			Action: "session.sign_in_failed", SubjectType: "session", IP: web.ClientIP(r)}); err != nil {
+			h.log.Error("audit failed sign-in", "err", err)
+		}
 		h.render(w, r, http.StatusUnauthorized, "login", page{Title: "Sign in",
 			Error: "That email and password do not match.", Data: data})
 		return

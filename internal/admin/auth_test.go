@@ -146,9 +146,17 @@ func TestAWrongPasswordGets401AndTheSixthFailureIn15MinutesGets429(t *testing.T)
 	if n := h.count(`SELECT count(*) FROM admin_sessions`); n != 0 {
 		t.Fatal("a session was created past the limit")
 	}
+	// Each compared failure is in the audit log with who was tried and
+	// from where; the refused sixth is not (a flood cannot fill the log).
+	if n := h.count(`SELECT count(*) FROM admin_audit WHERE action = 'session.sign_in_failed' AND actor = $1 AND ip <> ''`, adminEmail); n != 5 {
+		t.Fatalf("%d failed sign-ins in the audit log, want 5", n)
+	}
 	// After the window the right password works again.
 	h.advance(16 * time.Minute)
 	h.login()
+	if audit := h.page("/admin/audit"); !strings.Contains(audit, "session.sign_in_failed") {
+		t.Fatalf("the audit page does not show the failed sign-ins:\n%s", audit)
+	}
 }
 
 func TestTheLimitCountsPerAccountAcrossIPsAndPerIPAcrossAccounts(t *testing.T) {

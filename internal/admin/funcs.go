@@ -19,6 +19,53 @@ var funcs = template.FuncMap{
 	"add":     func(a, b int) int { return a + b },
 	"f1":      func(v float64) string { return fmt.Sprintf("%.1f", v) },
 	"mid":     func(x, w float64) float64 { return x + w/2 },
+	"event":   eventWords,
+}
+
+// eventNames are the timeline's event kinds in plain words, so the admin
+// reads "Asked for the next lesson early" and not next_now.
+var eventNames = map[string]string{
+	"signup":                 "Signed up",
+	"confirmed":              "Confirmed the subscription",
+	"paused":                 "Paused the lessons",
+	"resumed":                "Resumed the lessons",
+	"next_now":               "Asked for the next lesson early",
+	"went_back":              "Went back to an earlier lesson",
+	"resubscribed":           "Subscribed again",
+	"unsubscribed":           "Unsubscribed",
+	"completed":              "Finished the course",
+	"schedule_changed":       "Changed the day, hour or time zone",
+	"name_changed":           "Changed their name",
+	"email_change_requested": "Asked to change their address",
+	"email_changed":          "Changed their address",
+	"bounced":                "Mail bounced",
+	"complained":             "Marked a mail as spam",
+	"address_bounced":        "The address bounced",
+	"delivery":               "Lesson delivery",
+	"delivery_failed":        "A lesson could not be delivered",
+	"report":                 "Provider report",
+	"imported":               "Imported",
+	"tried":                  "Tried a lesson",
+	"admin.pause":            "Paused by an admin",
+	"admin.resume":           "Resumed by an admin",
+	"admin.move":             "Moved to another lesson by an admin",
+	"admin.resend":           "Lesson resent by an admin",
+	"admin.unsubscribe":      "Unsubscribed by an admin",
+	"admin.retry":            "Delivery retried by an admin",
+	"admin.erase":            "Erased by an admin",
+}
+
+// eventWords is an event kind in plain words; a kind without an entry
+// still reads as words ("some_thing" → "Some thing").
+func eventWords(kind string) string {
+	if w, ok := eventNames[kind]; ok {
+		return w
+	}
+	w := strings.NewReplacer("_", " ", ".", ": ").Replace(kind)
+	if w == "" {
+		return "—"
+	}
+	return strings.ToUpper(w[:1]) + w[1:]
 }
 
 // when formats a time for the admin: UTC, to the minute.

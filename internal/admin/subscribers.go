@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -92,6 +94,15 @@ type subscriberData struct {
 	Sub         *drip.Subscriber
 	Timeline    []store.TimelineEntry
 	LessonCount int
+	Received    []resendOption // the lessons that may be resent, newest first
+}
+
+// resendOption is one lesson the reader has received, as the resend list
+// names it.
+type resendOption struct {
+	N      int
+	Title  string
+	SentAt time.Time
 }
 
 func (h *handler) subscriberID(r *http.Request) (int64, bool) {
@@ -129,8 +140,26 @@ func (h *handler) renderSubscriber(w http.ResponseWriter, r *http.Request, statu
 		h.fail(w, r, err)
 		return
 	}
+	rec, err := h.db.ReceivedLessons(r.Context(), id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	cur, err := h.d.Library.Current(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	data := subscriberData{Sub: sub, Timeline: tl, LessonCount: h.d.Library.Base.LessonCount}
+	for _, l := range rec {
+		o := resendOption{N: l.Lesson, SentAt: l.SentAt}
+		if ls := cur.Course.Lesson(l.Lesson); ls != nil {
+			o.Title = ls.Title
+		}
+		data.Received = append(data.Received, o)
+	}
 	h.render(w, r, status, "subscriber", page{Title: "Subscriber " + strconv.FormatInt(id, 10), Nav: "subscribers",
-		Flash: flash, Error: errMsg, Data: subscriberData{Sub: sub, Timeline: tl, LessonCount: h.d.Library.Base.LessonCount}})
+		Flash: flash, Error: errMsg, Data: data})
 }
 
 // standingChanges are the detail page's buttons that change where the
@@ -210,6 +239,14 @@ func (h *handler) resend(r *http.Request, id int64, n int, a store.AdminAction) 
 	ls := cur.Course.Lesson(n)
 	if ls == nil {
 		return notApplicable(fmt.Sprintf("Choose a lesson from 1 to %d.", cur.Course.LessonCount))
+	}
+	// A resend repeats a lesson; it never sends one ahead of the course.
+	rec, err := h.db.ReceivedLessons(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(rec, func(l store.Received) bool { return l.Lesson == n }) {
+		return notApplicable(fmt.Sprintf("Lesson %d was never sent to this subscriber; only lessons they have received can be resent.", n))
 	}
 	msgID, reply, sendErr := h.sendLesson(ctx, cur.Course, ls, sub, "")
 	if err := h.db.RecordResend(ctx, store.Resend{Subscriber: id, Lesson: n, RevisionID: cur.Revisions[n],

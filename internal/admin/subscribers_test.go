@@ -102,7 +102,7 @@ func TestTheSubscriberPageShowsTheConsentRecordAndEveryDeliveryWithItsRevisionAn
 	var reply string
 	h.db.Pool.QueryRow(context.Background(), `SELECT smtp_reply FROM deliveries WHERE subscriber_id = $1`, id).Scan(&reply)
 	got := h.page("/admin/subscribers/" + itoa(id))
-	for _, want := range []string{"ann@example.com", "Ann Lee", "203.0.113.9", "2026-11-v1", ">signup<", ">confirmed<",
+	for _, want := range []string{"ann@example.com", "Ann Lee", "203.0.113.9", "2026-11-v1", ">Signed up<", ">Confirmed the subscription<",
 		"Lesson 1", `badge sent`, fmt.Sprintf("history?rev=%d", rev), "<code>" + reply + "</code>", "Europe/Berlin"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("subscriber page lacks %q", want)
@@ -175,10 +175,14 @@ func TestAdminActionsChangeTheSubscriberAndAreRecordedOnTheTimelineAndInTheAudit
 		}
 	}
 	got := h.page("/admin/subscribers/" + itoa(id))
-	for _, want := range []string{"admin.pause", "admin.resume", "admin.move", "admin.resend", "admin.unsubscribe"} {
+	for _, want := range []string{"Paused by an admin", "Resumed by an admin", "Moved to another lesson by an admin",
+		"Lesson resent by an admin", "Unsubscribed by an admin"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("timeline lacks %s", want)
 		}
+	}
+	if timeline := between(got, "<h2>Timeline</h2>", "</table>"); strings.Contains(timeline, "<td>admin.") || strings.Contains(timeline, "<td>next_now") {
+		t.Errorf("the timeline shows raw event codes:\n%s", timeline)
 	}
 	if audit := h.page("/admin/audit"); !strings.Contains(audit, "subscriber.unsubscribe") || !strings.Contains(audit, "status: &#34;unsubscribed&#34;") && !strings.Contains(audit, "unsubscribed") {
 		t.Error("the audit page lacks the unsubscribe")
@@ -298,5 +302,54 @@ func TestTheDashboardCountsChartsAndRetriesAFailedDelivery(t *testing.T) {
 	drain(resp)
 	if resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Fatalf("retrying a sent delivery = %d, want 422", resp.StatusCode)
+	}
+}
+
+func TestTheAdminCanResendOnlyLessonsTheReaderHasReceived(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.login()
+	id := h.addSubscriber("ann@example.com", "Ann", 1, h.clock())
+	h.pass() // lesson 1 sent; the reader is on lesson 2
+	page := h.page("/admin/subscribers/" + itoa(id))
+	form := between(page, `action="/admin/subscribers/`+itoa(id)+`/resend"`, "</form>")
+	if !strings.Contains(form, `<option value="1">Lesson 1: `) || strings.Count(form, "<option") != 1 || !strings.Contains(form, "Resend this lesson") {
+		t.Fatalf("the resend form offers more or less than lesson 1:\n%s", form)
+	}
+	for _, n := range []string{"2", "40"} {
+		resp := h.post("/admin/subscribers/"+itoa(id)+"/resend", url.Values{"lesson": {n}})
+		if got := body(t, resp); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(got, "only lessons they have received can be resent") {
+			t.Fatalf("resending lesson %s answered %d:\n%s", n, resp.StatusCode, got)
+		}
+	}
+	if n := len(h.smtp.Messages()); n != 1 {
+		t.Fatalf("%d messages, want only lesson 1", n)
+	}
+	resp := h.post("/admin/subscribers/"+itoa(id)+"/resend", url.Values{"lesson": {"1"}})
+	drain(resp)
+	if resp.StatusCode != http.StatusSeeOther || len(h.smtp.Messages()) != 2 {
+		t.Fatalf("resending lesson 1 answered %d with %d messages", resp.StatusCode, len(h.smtp.Messages()))
+	}
+}
+
+func TestTheTimelineNamesEventsInPlainWordsNotCodes(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.login()
+	id := h.addSubscriber("ann@example.com", "Ann", 1, h.clock())
+	for _, kind := range []string{"next_now", "went_back", "schedule_changed", "email_change_requested", "some_new.kind"} {
+		h.exec(`INSERT INTO events (subscriber_id, kind, actor, at) VALUES ($1, $2, 'subscriber', $3)`, id, kind, h.clock())
+	}
+	timeline := between(h.page("/admin/subscribers/"+itoa(id)), "<h2>Timeline</h2>", "</table>")
+	for _, want := range []string{"Asked for the next lesson early", "Went back to an earlier lesson",
+		"Changed the day, hour or time zone", "Asked to change their address", "Some new: kind"} {
+		if !strings.Contains(timeline, want) {
+			t.Errorf("the timeline lacks %q", want)
+		}
+	}
+	for _, code := range []string{"next_now", "went_back", "schedule_changed", "some_new"} {
+		if strings.Contains(timeline, code) {
+			t.Errorf("the timeline shows the code %s:\n%s", code, timeline)
+		}
 	}
 }
