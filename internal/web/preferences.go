@@ -54,6 +54,10 @@ type prefs struct {
 	Body     template.HTML
 	Question string
 	Action   string
+	// The lesson page: its body cut after "Try this week", and the
+	// received lessons either side of it (nil when not received).
+	BodyToTry, BodyAfterTry template.HTML
+	Prev, NextLesson        *receivedLesson
 }
 
 type receivedLesson struct {
@@ -396,6 +400,24 @@ func (s *Server) received(ctx context.Context, sub *drip.Subscriber, loc *time.L
 	return out, nil
 }
 
+// splitAfterTry cuts a lesson's web body where its "Try this week" section
+// ends (at the next heading of the same level), so the page can put the
+// "I tried this" button right there, as the email does
+// (course.Renderer's BodyToTry and BodyAfterTry). With no such section the
+// button goes at the end.
+func splitAfterTry(body template.HTML) (toTry, afterTry template.HTML) {
+	b := string(body)
+	head := strings.Index(b, ">Try this week</h2>")
+	if head < 0 {
+		return body, ""
+	}
+	cut := len(b)
+	if next := strings.Index(b[head:], "<h2"); next >= 0 {
+		cut = head + next
+	}
+	return template.HTML(b[:cut]), template.HTML(b[cut:])
+}
+
 // notReceived is the 404 for a lesson the reader has not received yet.
 func (s *Server) notReceived(w http.ResponseWriter, r *http.Request, n int) {
 	s.render(w, r, http.StatusNotFound, "error", page{NoIndex: true, Heading: "Not yet",
@@ -435,6 +457,28 @@ func (s *Server) lessonPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := prefs{Sub: sub, Base: link.To(token.Preferences, chiToken(r)), Lessons: s.opts.Site.Lessons,
-		Lesson: receivedLesson{N: n, Title: title}, Body: body}
+		Lesson: receivedLesson{N: n, Title: title}, Body: body,
+		Action: link.To(token.Tried, s.signer.Sign(token.Claims{Purpose: token.Tried, Subscriber: sub.ID, Gen: sub.TokenGen})) + link.TriedLesson(n)}
+	p.BodyToTry, p.BodyAfterTry = splitAfterTry(body)
+	// Previous and next: the neighbours the reader has received, so every
+	// link leads to a page that opens.
+	rec, err := s.db.ReceivedLessons(r.Context(), sub.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	titles, err := s.opts.Lessons.Titles(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, l := range rec {
+		switch l.Lesson {
+		case n - 1:
+			p.Prev = &receivedLesson{N: l.Lesson, Title: titles[l.Lesson]}
+		case n + 1:
+			p.NextLesson = &receivedLesson{N: l.Lesson, Title: titles[l.Lesson]}
+		}
+	}
 	s.render(w, r, http.StatusOK, "lesson", page{NoIndex: true, Prefs: p})
 }

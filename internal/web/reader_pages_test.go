@@ -70,7 +70,7 @@ func TestTheConfirmButtonRedirectsToTheWelcomePageAndAReloadChangesNothing(t *te
 	h.post("/subscribe", signup("bo@example.com", "Bo", "UTC"))
 	h.flush()
 	msgs := h.smtp.Messages()
-	if page := body(t, h.get(link(t, msgs[len(msgs)-1], "confirm") + "?done=1")); strings.Contains(page, "/preferences/") {
+	if page := body(t, h.get(link(t, msgs[len(msgs)-1], "confirm")+"?done=1")); strings.Contains(page, "/preferences/") {
 		t.Fatalf("an unconfirmed reader's ?done=1 shows the welcome page:\n%s", page)
 	}
 	if n := h.count(`SELECT count(*) FROM events WHERE kind = 'confirmed'`); n != 1 {
@@ -107,7 +107,7 @@ func TestThePausedPageSaysWhenTheNextLessonWillCome(t *testing.T) {
 func TestTheArchiveIsNotNumberedTwice(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	prefs, _ := h.reader("ann@example.com", "UTC")
-	page := body(t, h.get(prefs + "/lessons"))
+	page := body(t, h.get(prefs+"/lessons"))
 	if strings.Contains(page, "<ol") || !strings.Contains(page, `<ul class="lessons">`) || !strings.Contains(page, "Lesson 1: ") {
 		t.Fatalf("the archive numbers its list and its titles:\n%s", page)
 	}
@@ -115,7 +115,7 @@ func TestTheArchiveIsNotNumberedTwice(t *testing.T) {
 
 func TestTheThankYouPageLinksBackToTheReadersLessons(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
-	prefs, m := h.reader("ann@example.com", "UTC")
+	_, m := h.reader("ann@example.com", "UTC")
 	page := body(t, h.postRedirectGet(link(t, m, "tried"), nil))
 	back := regexp.MustCompile(`<a href="(/preferences/[A-Za-z0-9_-]+)/lessons" id="my-lessons">`).FindStringSubmatch(page)
 	if back == nil {
@@ -124,5 +124,38 @@ func TestTheThankYouPageLinksBackToTheReadersLessons(t *testing.T) {
 	if resp := h.get(back[1] + "/lessons"); resp.StatusCode != http.StatusOK || !strings.Contains(body(t, resp), "Your lessons so far") {
 		t.Fatalf("the link back answered %d", resp.StatusCode)
 	}
-	_ = prefs
+}
+
+func TestTheLessonPageLinksToTheNeighboursReceivedAndHasAnITriedThisButtonAfterTryThisWeek(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	prefs, _ := h.reader("ann@example.com", "UTC")
+	h.advance(25 * time.Hour)
+	h.postRedirectGet(prefs+"/next", nil)
+	if s := h.pass(); s.Sent != 1 {
+		t.Fatalf("lesson 2 pass: %v", s)
+	}
+	one := body(t, h.get(prefs+"/lessons/1"))
+	if !strings.Contains(one, `href="`+prefs+`/lessons/2" rel="next"`) || strings.Contains(one, `rel="prev"`) {
+		t.Fatalf("lesson 1 links to lesson 2 and nothing before it? \n%s", one)
+	}
+	two := body(t, h.get(prefs+"/lessons/2"))
+	if !strings.Contains(two, `href="`+prefs+`/lessons/1" rel="prev"`) || strings.Contains(two, `rel="next"`) {
+		t.Fatalf("lesson 2 links back to lesson 1 and not ahead to lesson 3 (not received)?\n%s", two)
+	}
+	// The button comes right after the "Try this week" section, before the
+	// next heading.
+	try, button := strings.Index(one, ">Try this week</h2>"), strings.Index(one, ">I tried this</button>")
+	if try < 0 || button < try || strings.Contains(one[try:button], "<h2") {
+		t.Fatalf("the I tried this button is not right after Try this week (at %d, %d):\n%s", try, button, one)
+	}
+	action := regexp.MustCompile(`<form method="post" action="(/tried/[A-Za-z0-9_-]+/1)" id="tried">`).FindStringSubmatch(one)
+	if action == nil {
+		t.Fatalf("no I tried this form for lesson 1:\n%s", one)
+	}
+	if page := body(t, h.postRedirectGet(action[1], nil)); !strings.Contains(page, "Thank you for trying it") {
+		t.Fatalf("the button's thank-you page:\n%s", page)
+	}
+	if n := h.count(`SELECT count(*) FROM tried WHERE lesson = 1`); n != 1 {
+		t.Fatalf("%d tries recorded for lesson 1, want 1", n)
+	}
 }
