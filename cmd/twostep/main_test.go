@@ -548,7 +548,8 @@ func TestServeSendsTheConfirmationOverSMTPWithinSecondsAndExitsCleanlyOnSIGTERM(
 	// Confirm: lesson 1 comes on the next delivery pass.
 	confirm := regexp.MustCompile(regexp.QuoteMeta(base) + `/confirm/[A-Za-z0-9_-]+`).FindString(m.Text())
 	resp, err := noRedirect.Post(confirm, "application/x-www-form-urlencoded", nil)
-	if err != nil || resp.StatusCode != http.StatusOK {
+	// POST-redirect-GET: a 303 to the welcome page.
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("confirm: %v %v", resp, err)
 	}
 	resp.Body.Close()

@@ -64,8 +64,8 @@ func TestThroughPgBouncerTwoCopiesMigrateAReaderSignsUpConfirmsGetsLessonOneAndM
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("POST %s = %d, want 200", confirm, resp.StatusCode)
+			if resp.StatusCode != http.StatusSeeOther { // POST-redirect-GET to the welcome page
+				t.Fatalf("POST %s = %d, want 303", confirm, resp.StatusCode)
 			}
 			code, stdout, stderr := runCmd(t, map[string]string{"DATABASE_URL": bounced, "SMTP_URL": smtpURL}, "send")
 			if code != 0 || !strings.HasPrefix(stdout, "sent 1, retrying 0, bounced 0, failed 0 in ") {

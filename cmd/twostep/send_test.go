@@ -13,19 +13,9 @@ import (
 
 func TestSendRunsOnePassAsOfNowAndSaysWhatItDid(t *testing.T) {
 	t.Parallel()
-	url := dbtest.URL(t)
-	sink := smtptest.Start(t)
-	vars := map[string]string{"DATABASE_URL": url, "SMTP_URL": "smtp://" + sink.Addr + "?tls=none"}
 	// migrate imports the lessons; then one reader due on 2 March.
-	if code, _, stderr := runCmd(t, vars, "migrate"); code != 0 {
-		t.Fatalf("migrate: %s", stderr)
-	}
-	conn, err := pgx.Connect(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(context.Background(), `
+	vars, sink, conn := sendSetup(t)
+	_, err := conn.Exec(context.Background(), `
 		INSERT INTO subscribers (email, status, time_zone, send_weekday, send_hour, next_due_at, consent_at, confirmed_at)
 		VALUES ('ann@example.com', 'active', 'UTC', 1, 8, '2026-03-02T08:00:00Z', '2026-03-01T08:00:00Z', '2026-03-01T08:00:00Z')`)
 	if err != nil {
@@ -59,6 +49,25 @@ func TestSendRunsOnePassAsOfNowAndSaysWhatItDid(t *testing.T) {
 	}
 }
 
+// sendSetup migrates a fresh database (which imports the lessons) and
+// returns the environment for running send against it and a real SMTP
+// server, and a connection to the database.
+func sendSetup(t *testing.T) (map[string]string, *smtptest.Server, *pgx.Conn) {
+	t.Helper()
+	url := dbtest.URL(t)
+	sink := smtptest.Start(t)
+	vars := map[string]string{"DATABASE_URL": url, "SMTP_URL": "smtp://" + sink.Addr + "?tls=none"}
+	if code, _, stderr := runCmd(t, vars, "migrate"); code != 0 {
+		t.Fatalf("migrate: %s", stderr)
+	}
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return vars, sink, conn
+}
+
 func TestSendRefusesABadNow(t *testing.T) {
 	t.Parallel()
 	for _, bad := range [][]string{{"--now", "yesterday"}, {"--now"}, {"extra"}} {
@@ -70,19 +79,9 @@ func TestSendRefusesABadNow(t *testing.T) {
 
 func TestSendMailsTheClosingEmailInTheRunThatSendsTheLastLessonAndCountsItByName(t *testing.T) {
 	t.Parallel()
-	url := dbtest.URL(t)
-	sink := smtptest.Start(t)
-	vars := map[string]string{"DATABASE_URL": url, "SMTP_URL": "smtp://" + sink.Addr + "?tls=none"}
-	if code, _, stderr := runCmd(t, vars, "migrate"); code != 0 {
-		t.Fatalf("migrate: %s", stderr)
-	}
-	conn, err := pgx.Connect(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	vars, sink, conn := sendSetup(t)
 	// A reader whose last lesson (52) is due.
-	_, err = conn.Exec(context.Background(), `
+	_, err := conn.Exec(context.Background(), `
 		INSERT INTO subscribers (email, status, time_zone, send_weekday, send_hour, next_lesson, next_due_at, consent_at, confirmed_at)
 		VALUES ('ann@example.com', 'active', 'UTC', 1, 8, 52, '2026-03-02T08:00:00Z', '2025-03-01T08:00:00Z', '2025-03-01T08:00:00Z')`)
 	if err != nil {
