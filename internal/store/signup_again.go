@@ -62,9 +62,11 @@ func (db *DB) signupAgain(ctx context.Context, s drip.Signup) (queued bool, err 
 				UPDATE subscribers SET confirmation_sent_at = $2,
 					name = CASE WHEN $3 = '' THEN name ELSE $3 END,
 					time_zone = $4, consent_at = $2, consent_ip = $5, consent_user_agent = $6,
-					consent_form_url = $7, consent_version = $8, updated_at = $2
+					consent_form_url = $7, consent_version = $8, updated_at = $2,
+					send_weekday = COALESCE($9, send_weekday), send_hour = COALESCE($10, send_hour)
 				WHERE id = $1`,
-				id, s.At, s.Name, s.TimeZone, s.IP, s.UserAgent, s.FormURL, s.ConsentVersion); err != nil {
+				id, s.At, s.Name, s.TimeZone, s.IP, s.UserAgent, s.FormURL, s.ConsentVersion,
+				slotColumn(s.Weekday), slotColumn(s.Hour)); err != nil {
 				return err
 			}
 		}

@@ -549,3 +549,25 @@ func TestCheckInboxPageIgnoresAForgedOrMissingCookie(t *testing.T) {
 		}
 	}
 }
+
+func TestSigningUpAgainBeforeConfirmingKeepsTheNewerDayAndHour(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	first := signup("ann@example.com", "Ann", "Europe/Berlin")
+	first.Set("weekday", "1")
+	first.Set("hour", "7")
+	h.post("/subscribe", first)
+	again := signup("ann@example.com", "Ann", "Europe/Berlin")
+	again.Set("weekday", "6")
+	again.Set("hour", "18")
+	h.post("/subscribe", again)
+	sub, _ := h.db.SubscriberByEmail(context.Background(), "ann@example.com")
+	if sub.SendWeekday == nil || *sub.SendWeekday != time.Saturday || sub.SendHour == nil || *sub.SendHour != 18 {
+		t.Fatalf("after signing up again: %v at %v, want Saturday at 18", sub.SendWeekday, sub.SendHour)
+	}
+	// Leaving the choice empty the third time keeps the last one.
+	h.post("/subscribe", signup("ann@example.com", "Ann", "Europe/Berlin"))
+	sub, _ = h.db.SubscriberByEmail(context.Background(), "ann@example.com")
+	if sub.SendWeekday == nil || *sub.SendWeekday != time.Saturday || *sub.SendHour != 18 {
+		t.Fatalf("a signup without a choice cleared it: %v at %v", sub.SendWeekday, sub.SendHour)
+	}
+}
