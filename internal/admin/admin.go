@@ -59,6 +59,7 @@ type Store interface {
 	// Subscribers.
 	SearchSubscribers(ctx context.Context, q store.SubscriberQuery) (store.SubscriberPage, error)
 	SubscriberByID(ctx context.Context, id int64) (*drip.Subscriber, error)
+	Suppressed(ctx context.Context, email string) (bool, error)
 	SubscriberByEmail(ctx context.Context, email string) (*drip.Subscriber, error)
 	Timeline(ctx context.Context, id int64) ([]store.TimelineEntry, error)
 	Change(ctx context.Context, ref store.Ref, c drip.Change, a store.AdminAction) (*drip.Subscriber, error)
