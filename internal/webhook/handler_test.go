@@ -30,18 +30,17 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 // site is the webhook routes over a fresh database, with every provider
 // on, and one active reader who was sent lesson 3 as <lesson3@lead.example>.
 type site struct {
-	t        *testing.T
-	db       *store.DB
-	srv      *httptest.Server
-	h        *Handler
-	reader   int64
-	ca       *testCA
-	sgKey    *ecdsa.PrivateKey
-	mgKey    []byte
-	stdKey   []byte
-	pmUser   string
-	pmPass   string
-	received func() int
+	t      *testing.T
+	db     *store.DB
+	srv    *httptest.Server
+	h      *Handler
+	reader int64
+	ca     *testCA
+	sgKey  *ecdsa.PrivateKey
+	mgKey  []byte
+	stdKey []byte
+	pmUser string
+	pmPass string
 }
 
 func newSite(t *testing.T) *site {
