@@ -111,11 +111,15 @@ type LessonReports struct {
 	Hard, Soft, Complaint int
 }
 
+// ReportsByLessonSQL is the dashboard's count of reports by lesson and
+// kind, exported for the test that keeps it on reports_lesson_kind_idx.
+const ReportsByLessonSQL = `SELECT COALESCE(lesson, 0), kind, count(*) FROM reports GROUP BY lesson, kind`
+
 // ReportsByLesson counts reports by the lesson they were about; key 0 is
 // the reports about no lesson (confirmations and other mail, or nothing
 // matched). One index-only scan of reports_lesson_kind_idx.
 func (db *DB) ReportsByLesson(ctx context.Context) (map[int]LessonReports, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT COALESCE(lesson, 0), kind, count(*) FROM reports GROUP BY lesson, kind`)
+	rows, err := db.Pool.Query(ctx, ReportsByLessonSQL)
 	if err != nil {
 		return nil, fmt.Errorf("count reports by lesson: %w", err)
 	}
@@ -168,6 +172,16 @@ type SuppressionPage struct {
 	Next         string
 }
 
+// SuppressionsSQL is a page of the suppression list: $1 the LIKE prefix,
+// $2 the address the last page ended with, $3 the limit. Exported for the
+// test that keeps it on suppressions_email_c_idx.
+const SuppressionsSQL = `
+	SELECT x.email, x.reason, x.created_at, x.report_id, COALESCE(r.provider, ''), COALESCE(r.reason, '')
+	FROM suppressions x LEFT JOIN reports r ON r.id = x.report_id
+	WHERE x.email COLLATE "C" LIKE $1 AND x.email COLLATE "C" > $2
+	ORDER BY x.email COLLATE "C"
+	LIMIT $3`
+
 // Suppressions returns a page of the suppression list by keyset
 // pagination along suppressions_email_c_idx, from the prefix searched.
 func (db *DB) Suppressions(ctx context.Context, q SuppressionQuery) (SuppressionPage, error) {
@@ -175,12 +189,7 @@ func (db *DB) Suppressions(ctx context.Context, q SuppressionQuery) (Suppression
 		q.Limit = 50
 	}
 	args := []any{likePrefix(q.Email), strings.ToLower(q.After), q.Limit + 1}
-	rows, err := db.Pool.Query(ctx, `
-		SELECT x.email, x.reason, x.created_at, x.report_id, COALESCE(r.provider, ''), COALESCE(r.reason, '')
-		FROM suppressions x LEFT JOIN reports r ON r.id = x.report_id
-		WHERE x.email COLLATE "C" LIKE $1 AND x.email COLLATE "C" > $2
-		ORDER BY x.email COLLATE "C"
-		LIMIT $3`, args...)
+	rows, err := db.Pool.Query(ctx, SuppressionsSQL, args...)
 	if err != nil {
 		return SuppressionPage{}, fmt.Errorf("list suppressions: %w", err)
 	}
