@@ -33,15 +33,39 @@ func (h *harness) lessonMessageID(id int64, n int) string {
 	return h.text(`SELECT message_id FROM deliveries WHERE subscriber_id = $1 AND lesson = $2`, id, n)
 }
 
+// walk follows a list's "Next page" links from path, at most maxPages,
+// and returns the ids ids finds on the pages, failing on any seen twice.
+func (h *harness) walk(t *testing.T, path string, ids func(page string) []string, maxPages int) map[string]bool {
+	t.Helper()
+	seen := map[string]bool{}
+	for pages := 0; path != ""; pages++ {
+		if pages >= maxPages {
+			t.Fatalf("more than %d pages", maxPages)
+		}
+		got := h.page(path)
+		for _, id := range ids(got) {
+			if seen[id] {
+				t.Fatalf("%s listed twice", id)
+			}
+			seen[id] = true
+		}
+		path = strings.ReplaceAll(between(got, `id="next-page" href="`, `"`), "&amp;", "&")
+	}
+	return seen
+}
+
 var reportRow = regexp.MustCompile(`<tr id="report-(\d+)">`)
 
 // reportIDs is the report ids a list page shows, in order.
-func reportIDs(page string) []string {
-	var ids []string
-	for _, m := range reportRow.FindAllStringSubmatch(page, -1) {
-		ids = append(ids, m[1])
+func reportIDs(page string) []string { return groups(reportRow, page) }
+
+// groups is the first group of each match of re in s, in order.
+func groups(re *regexp.Regexp, s string) []string {
+	var out []string
+	for _, m := range re.FindAllStringSubmatch(s, -1) {
+		out = append(out, m[1])
 	}
-	return ids
+	return out
 }
 
 func TestTheReportsPageShowsEachReportsFieldsNewestFirstAndEscapesAHostileDiagnostic(t *testing.T) {
@@ -107,21 +131,7 @@ func TestTheReportsPageFiltersByTypeAndProviderAndPagesWithoutGapsOrRepeats(t *t
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			seen := map[string]bool{}
-			path := "/admin/reports?" + c.query
-			for pages := 0; path != ""; pages++ {
-				if pages > 5 {
-					t.Fatal("more than 5 pages")
-				}
-				got := h.page(path)
-				for _, id := range reportIDs(got) {
-					if seen[id] {
-						t.Fatalf("report %s listed twice", id)
-					}
-					seen[id] = true
-				}
-				path = strings.ReplaceAll(between(got, `id="next-page" href="`, `"`), "&amp;", "&")
-			}
+			seen := h.walk(t, "/admin/reports?"+c.query, reportIDs, 5)
 			if len(seen) != c.want {
 				t.Fatalf("%d reports listed, want %d", len(seen), c.want)
 			}
