@@ -11,7 +11,6 @@ import (
 
 	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/link"
-	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/token"
 )
 
@@ -318,5 +317,3 @@ func TestTheDashboardCountsBouncesAndComplaintsPerLesson(t *testing.T) {
 		t.Error("a lesson without reports has a row")
 	}
 }
-
-var _ store.ReportRow // the page's rows are the store's
