@@ -65,6 +65,11 @@ type Store interface {
 	Change(ctx context.Context, ref store.Ref, c drip.Change, a store.AdminAction) (*drip.Subscriber, error)
 	RecordResend(ctx context.Context, r store.Resend) error
 	EraseSubscriber(ctx context.Context, id int64, a store.AdminAction) error
+	// Bounces, complaints and the suppression list.
+	Reports(ctx context.Context, q store.ReportQuery) (store.ReportPage, error)
+	ReportsByLesson(ctx context.Context) (map[int]store.LessonReports, error)
+	Suppressions(ctx context.Context, q store.SuppressionQuery) (store.SuppressionPage, error)
+	LiftSuppression(ctx context.Context, email string, a store.AdminAction) error
 	Importer
 	Exporter
 }
@@ -218,6 +223,10 @@ func (h *handler) routes() http.Handler {
 		r.Get("/subscribers/{id}", h.subscriber)
 		r.With(httpx.LimitBody(maxForm)).Post("/subscribers/{id}/{action}", h.subscriberAction)
 
+		r.Get("/reports", h.reports)
+		r.Get("/suppressions", h.suppressions)
+		r.With(httpx.LimitBody(maxForm)).Post("/suppressions/lift", h.liftSuppression)
+
 		r.Get("/audit", h.audit)
 	})
 
@@ -269,7 +278,8 @@ func parsePages(fsys fs.FS) (map[string]*template.Template, error) {
 		}
 		pages[strings.TrimSuffix(path.Base(n), ".html")] = t
 	}
-	for _, want := range []string{"login", "dashboard", "lessons", "lesson", "history", "subscribers", "subscriber", "import", "audit", "error"} {
+	for _, want := range []string{"login", "dashboard", "lessons", "lesson", "history", "subscribers", "subscriber", "import", "audit", "error",
+		"reports", "suppressions"} {
 		if pages[want] == nil {
 			return nil, fmt.Errorf("admin page template web/admin/%s.html is missing", want)
 		}
