@@ -184,10 +184,16 @@ func (p *outboxPool) drain(ctx context.Context) (FlushResult, error) {
 	if err == nil {
 		err = f.stop.err()
 	}
+	res := FlushResult{Sent: int(f.sent.Load()), Retrying: int(f.retrying.Load()), Failed: int(f.failed.Load())}
+	// One line a flush, like a pass's: one a mail would be a thousand a
+	// second during a signup burst.
+	if res != (FlushResult{}) {
+		p.o.Log.Info("outbox flush", "sent", res.Sent, "retrying", res.Retrying, "failed", res.Failed)
+	}
 	if n := f.handedBack.Load(); n > 0 && ctx.Err() != nil {
 		p.o.Log.Info("outbox: stopped; the rest stays queued", "handed_back", n)
 	}
-	return FlushResult{Sent: int(f.sent.Load()), Retrying: int(f.retrying.Load()), Failed: int(f.failed.Load())}, err
+	return res, err
 }
 
 func (p *outboxPool) feed(ctx context.Context, f *flush) error {
@@ -292,7 +298,7 @@ func (p *outboxPool) send(ctx context.Context, t mail.Transport, window chan str
 	if err == nil {
 		p.recorded(window, f, it, store.OutboxAccepted{ID: it.ID, MessageID: id, At: now}, func() {
 			f.sent.Add(1)
-			o.Log.Info("mail sent", "kind", it.Kind, "outbox_id", it.ID, "subscriber", it.Subscriber.ID, "reply", reply)
+			o.Log.Debug("mail sent", "kind", it.Kind, "outbox_id", it.ID, "subscriber", it.Subscriber.ID, "reply", reply)
 		})
 		return
 	}
