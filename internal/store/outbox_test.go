@@ -7,6 +7,7 @@ import (
 
 	"github.com/twostep/twostep/internal/dbtest"
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/store"
 )
 
 func TestAClaimedMailIsNotClaimedAgainUntilItsLeaseEnds(t *testing.T) {
@@ -37,7 +38,7 @@ func TestAMailGivenUpIsFailedAndASentOneIsNotClaimedAgain(t *testing.T) {
 	if err := db.OutboxRetry(ctx, items[0].ID, "550 no such user", time.Time{}, now); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.OutboxSent(ctx, items[1].ID, "<id@x>", now); err != nil {
+	if err := db.OutboxSent(ctx, []store.OutboxAccepted{{ID: items[1].ID, MessageID: "<id@x>", At: now}}); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(t, db, `SELECT count(*) FROM outbox WHERE id = $1 AND status = 'failed' AND last_error = '550 no such user'`, items[0].ID); n != 1 {
@@ -48,5 +49,41 @@ func TestAMailGivenUpIsFailedAndASentOneIsNotClaimedAgain(t *testing.T) {
 	}
 	if again, _ := db.ClaimOutbox(ctx, now.Add(time.Hour), 10, time.Minute); len(again) != 0 {
 		t.Fatalf("claimed again: %+v", again)
+	}
+}
+
+func TestMailsRecordedSentTogetherEachKeepTheirOwnMessageIDAndTime(t *testing.T) {
+	db := dbtest.New(t)
+	ctx := context.Background()
+	for _, e := range []string{"ann@example.com", "bob@example.com", "cat@example.com"} {
+		signedUp(t, db, e, false)
+	}
+	items, _ := db.ClaimOutbox(ctx, now, 10, time.Minute)
+	if len(items) != 3 {
+		t.Fatalf("%d claimed", len(items))
+	}
+	// Two of the three in one statement; the third stays claimed.
+	group := []store.OutboxAccepted{
+		{ID: items[0].ID, MessageID: "<a@x>", At: now.Add(time.Second)},
+		{ID: items[1].ID, MessageID: "<b@x>", At: now.Add(2 * time.Second)},
+	}
+	if err := db.OutboxSent(ctx, group); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range group {
+		if n := count(t, db, `SELECT count(*) FROM outbox WHERE id = $1 AND status = 'sent' AND message_id = $2
+			AND sent_at = $3 AND claimed_until IS NULL`, m.ID, m.MessageID, m.At); n != 1 {
+			t.Errorf("mail %d not recorded sent as %s at %s", m.ID, m.MessageID, m.At)
+		}
+	}
+	if n := count(t, db, `SELECT count(*) FROM outbox WHERE id = $1 AND status = 'pending' AND claimed_until IS NOT NULL`, items[2].ID); n != 1 {
+		t.Error("a mail not in the group was changed")
+	}
+	// Recording again changes nothing.
+	if err := db.OutboxSent(ctx, group); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM outbox WHERE status = 'sent'`); n != 2 {
+		t.Errorf("%d sent after recording twice, want 2", n)
 	}
 }
