@@ -20,7 +20,7 @@ import (
 // Queue is what the outbox worker needs of the database: claim queued
 // mail, record how each send went, and drop signups never confirmed.
 type Queue interface {
-	ClaimOutbox(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]store.OutboxItem, error)
+	ClaimOutbox(ctx context.Context, now, leaseNow time.Time, limit int, lease time.Duration) ([]store.OutboxItem, error)
 	OutboxSent(ctx context.Context, mails []store.OutboxAccepted) error
 	OutboxRetry(ctx context.Context, id int64, reason string, next, now time.Time) error
 	OutboxRelease(ctx context.Context, ids []int64, now time.Time) error
@@ -211,8 +211,11 @@ func (p *outboxPool) feed(ctx context.Context, f *flush) error {
 		if f.stop.err() != nil || ctx.Err() != nil {
 			return nil
 		}
-		now := o.now()
-		items, err := o.DB.ClaimOutbox(work, now, outboxBatch, outboxLease)
+		// Leases run on the wall clock, as the pass's do: `send --now` a
+		// week ahead must neither take a running serve's claims nor leave
+		// claims that last a week.
+		now, wall := o.now(), time.Now()
+		items, err := o.DB.ClaimOutbox(work, now, wall, outboxBatch, outboxLease)
 		if err != nil {
 			return err
 		}
@@ -226,7 +229,7 @@ func (p *outboxPool) feed(ctx context.Context, f *flush) error {
 				return nil
 			}
 			f.left.Add(1)
-			p.jobs <- outboxJob{it: it, until: now.Add(outboxLease), f: f}
+			p.jobs <- outboxJob{it: it, until: wall.Add(outboxLease), f: f}
 		}
 	}
 }
@@ -271,7 +274,7 @@ func (p *outboxPool) send(ctx context.Context, t mail.Transport, window chan str
 	o, it, f := p.o, j.it, j.f
 	// The mail in hand is finished even when ctx ends mid-send.
 	work := context.WithoutCancel(ctx)
-	if f.stop.err() != nil || ctx.Err() != nil || o.now().After(j.until.Add(-outboxLease/2)) {
+	if f.stop.err() != nil || ctx.Err() != nil || time.Now().After(j.until.Add(-outboxLease/2)) {
 		// Stopping, or waited so long that the lease could end mid-send
 		// and another copy claim the mail: hand it back, due at once.
 		f.handedBack.Add(1)

@@ -37,7 +37,7 @@ func enqueueTo(ctx context.Context, tx pgx.Tx, subscriberID int64, kind drip.Mai
 // ClaimOutbox takes up to limit queued mails that are due, for lease. Other
 // copies skip the claimed rows; a crashed sender's claims come back when the
 // lease ends.
-func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutboxItem, error) {
+func (db *DB) ClaimOutbox(ctx context.Context, now, leaseNow time.Time, limit int, lease time.Duration) ([]OutboxItem, error) {
 	// Planned afresh each time, like the delivery claim: a generic plan
 	// cached while subscribers was small would scan the whole table.
 	rows, err := db.Pool.Query(ctx, `
@@ -47,7 +47,7 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, limit int, lease t
 				WHERE s.id = o.subscriber_id AND x.email = lower(COALESCE(NULLIF(o.recipient, ''), s.email))) AS suppressed
 			FROM outbox o
 			WHERE status = 'pending' AND next_attempt_at <= $1
-			  AND (claimed_until IS NULL OR claimed_until < $1)
+			  AND (claimed_until IS NULL OR claimed_until < $4)
 			ORDER BY next_attempt_at
 			LIMIT $2
 			FOR UPDATE SKIP LOCKED
@@ -62,7 +62,7 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, limit int, lease t
 		WHERE o.id = due.id AND NOT due.suppressed AND s.id = o.subscriber_id
 		RETURNING o.id, o.kind, o.attempts, o.created_at, o.recipient, s.id, s.email, s.name, s.status, s.token_gen,
 			s.round, s.time_zone`,
-		db.planEach, now, limit, now.Add(lease))
+		db.planEach, now, limit, leaseNow.Add(lease), leaseNow)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
