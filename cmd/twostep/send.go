@@ -26,7 +26,7 @@ func (a *app) engine(m *send.Metrics) *send.Engine {
 func (a *app) outbox() *send.Outbox {
 	return &send.Outbox{
 		DB: a.db, Letters: a.letters, Log: a.log, Poll: 5 * time.Second, Now: a.clock,
-		Open: mail.NewOpener(a.cfg.SMTP, a.cfg.OutboxDir, mailOptions(a.cfg)),
+		Open: mail.NewOpener(a.cfg.SMTP, a.cfg.OutboxDir, mailOptions(a.cfg)), Conns: a.cfg.SMTPMaxConns,
 	}
 }
 

@@ -59,6 +59,7 @@ type Store interface {
 	// Subscribers.
 	SearchSubscribers(ctx context.Context, q store.SubscriberQuery) (store.SubscriberPage, error)
 	SubscriberByID(ctx context.Context, id int64) (*drip.Subscriber, error)
+	Suppressed(ctx context.Context, email string) (bool, error)
 	SubscriberByEmail(ctx context.Context, email string) (*drip.Subscriber, error)
 	Timeline(ctx context.Context, id int64) ([]store.TimelineEntry, error)
 	Change(ctx context.Context, ref store.Ref, c drip.Change, a store.AdminAction) (*drip.Subscriber, error)
@@ -66,6 +67,11 @@ type Store interface {
 	// ReceivedLessons is what may be resent: only lessons the reader has had.
 	ReceivedLessons(ctx context.Context, id int64) ([]store.Received, error)
 	EraseSubscriber(ctx context.Context, id int64, a store.AdminAction) error
+	// Bounces, complaints and the suppression list.
+	Reports(ctx context.Context, q store.ReportQuery) (store.ReportPage, error)
+	ReportsByLesson(ctx context.Context) (map[int]store.LessonReports, error)
+	Suppressions(ctx context.Context, q store.SuppressionQuery) (store.SuppressionPage, error)
+	LiftSuppression(ctx context.Context, email string, a store.AdminAction) error
 	Importer
 	Exporter
 }
@@ -219,6 +225,10 @@ func (h *handler) routes() http.Handler {
 		r.Get("/subscribers/{id}", h.subscriber)
 		r.With(httpx.LimitBody(maxForm)).Post("/subscribers/{id}/{action}", h.subscriberAction)
 
+		r.Get("/reports", h.reports)
+		r.Get("/suppressions", h.suppressions)
+		r.With(httpx.LimitBody(maxForm)).Post("/suppressions/lift", h.liftSuppression)
+
 		r.Get("/audit", h.audit)
 	})
 
@@ -270,7 +280,8 @@ func parsePages(fsys fs.FS) (map[string]*template.Template, error) {
 		}
 		pages[strings.TrimSuffix(path.Base(n), ".html")] = t
 	}
-	for _, want := range []string{"login", "dashboard", "lessons", "lesson", "history", "subscribers", "subscriber", "import", "audit", "error"} {
+	for _, want := range []string{"login", "dashboard", "lessons", "lesson", "history", "subscribers", "subscriber", "import", "audit", "error",
+		"reports", "suppressions"} {
 		if pages[want] == nil {
 			return nil, fmt.Errorf("admin page template web/admin/%s.html is missing", want)
 		}

@@ -40,6 +40,9 @@ var routes = []struct {
 	{"POST", "/admin/subscribers/1/resend"},
 	{"POST", "/admin/subscribers/1/unsubscribe"},
 	{"POST", "/admin/subscribers/1/erase"},
+	{"GET", "/admin/reports"},
+	{"GET", "/admin/suppressions"},
+	{"POST", "/admin/suppressions/lift"},
 	{"GET", "/admin/audit"},
 }
 

@@ -270,11 +270,19 @@ func parseRow(field func([]string, string) string, rec []string, o ImportOptions
 	status := drip.Status(strings.ToLower(field(rec, "status")))
 	switch status {
 	case "":
+		// Someone who left stays gone, whatever else the file says.
 		status = drip.StatusPending
-		if row.ConfirmedAt != nil {
+		switch {
+		case row.UnsubscribedAt != nil:
+			status = drip.StatusUnsubscribed
+		case row.ConfirmedAt != nil:
 			status = drip.StatusActive
 		}
-	case drip.StatusPending, drip.StatusActive, drip.StatusPaused, drip.StatusCompleted, drip.StatusUnsubscribed, drip.StatusBounced:
+	case drip.StatusPending, drip.StatusActive, drip.StatusPaused, drip.StatusCompleted:
+		if row.UnsubscribedAt != nil && (row.ConfirmedAt == nil || !row.ConfirmedAt.After(*row.UnsubscribedAt)) {
+			return row, fmt.Sprintf("status %s with unsubscribed_at %s: this person left; import them as unsubscribed", status, row.UnsubscribedAt.UTC().Format(time.RFC3339))
+		}
+	case drip.StatusUnsubscribed, drip.StatusBounced:
 	default:
 		return row, fmt.Sprintf("status %q must be one of pending, active, paused, completed, unsubscribed, bounced", drip.Truncate(string(status), 20))
 	}

@@ -29,6 +29,7 @@ type dashboardData struct {
 	Due7d    int
 	Open     []store.OpenDelivery
 	OpenN    int
+	Reports  []lessonReports // dashboard_reports.go
 }
 
 func (h *handler) dashboard(w http.ResponseWriter, r *http.Request) {
@@ -72,6 +73,10 @@ func (h *handler) dashboard(w http.ResponseWriter, r *http.Request) {
 			Tip: fmt.Sprintf("Lesson %d: %d readers tried it", n, tried[n])})
 	}
 	data.Tried = newChart(`Readers who said "I tried it", by lesson`, "lesson", triedBars)
+	if data.Reports, err = h.reportsByLesson(r.Context()); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 
 	flash := ""
 	if r.URL.Query().Get("done") == "retry" {

@@ -232,6 +232,11 @@ func (h *handler) resend(r *http.Request, id int64, n int, a store.AdminAction) 
 	default:
 		return notApplicable("Lessons are only sent to active, paused or completed subscribers; this one is " + string(sub.Status) + ".")
 	}
+	if suppressed, err := h.db.Suppressed(ctx, sub.Email); err != nil {
+		return err
+	} else if suppressed {
+		return notApplicable("This address is suppressed after a hard bounce or a complaint, so nothing is sent to it.")
+	}
 	cur, err := h.d.Library.Current(ctx)
 	if err != nil {
 		return err

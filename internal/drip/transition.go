@@ -286,8 +286,10 @@ func Apply(s Subscriber, c Change) (Subscriber, Event, error) {
 		// recorded either way.
 		if s.NextLesson == c.Lesson && s.Round == c.Round {
 			out.NextDueAt = nil
-			if s.Status == StatusActive {
-				out.Status = StatusBounced
+			// A reader who paused during the send is bounced too: resuming
+			// would only mail the dead address again.
+			if s.Status == StatusActive || s.Status == StatusPaused {
+				out.Status, out.PausedUntil = StatusBounced, nil
 			}
 		}
 		return out, Event{Kind: "bounced", Detail: map[string]any{"lesson": c.Lesson, "reply": c.Reply}}, nil

@@ -23,7 +23,7 @@ var outcomes = map[string][6]string{
 	"admin move":             {"active", "NotNow", "paused", "active", "NotNow", "NotNow"},
 	"admin unsubscribe":      {"unsubscribed", "unsubscribed", "unsubscribed", "unsubscribed", "NotNow", "unsubscribed"},
 	"system resume":          {"no change", "no change", "active", "no change", "no change", "no change"},
-	"system bounce":          {"bounced", "pending", "paused", "completed", "unsubscribed", "bounced"},
+	"system bounce":          {"bounced", "pending", "bounced", "completed", "unsubscribed", "bounced"},
 	"report hard_bounce":     {"bounced", "bounced", "bounced", "no change", "no change", "no change"},
 	"report complain":        {"unsubscribed", "unsubscribed", "unsubscribed", "no change", "no change", "no change"},
 }

@@ -70,6 +70,6 @@ func TestLessonEmailMatchesTheGoldenEML(t *testing.T) {
 		t.Fatalf("%v (run go test -update to create it)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatalf("the lesson email differs from %s (go test ./internal/send -run Golden -update to accept):\n%s", golden, got)
+		t.Fatalf("the lesson email differs from %s (go test ./internal/letter -run Golden -update to accept):\n%s", golden, got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
+	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/mail"
 )
@@ -23,7 +24,7 @@ func (l *Letters) LinkMail(sub *drip.Subscriber, now time.Time) (*gomail.Msg, st
 	m, err := mail.Compose(mail.Envelope{
 		From: l.From, ReplyTo: l.Course.ReplyTo, ToName: sub.Name, ToAddr: sub.Email,
 		Subject: e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
-		UnsubscribeURL: rc.UnsubscribeURL,
+		UnsubscribeURL: rc.UnsubscribeURL, ListID: course.ListID(l.Course, l.From), Sender: l.sender(id),
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("compose link mail: %w", err)

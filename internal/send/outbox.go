@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -18,20 +20,27 @@ import (
 // Queue is what the outbox worker needs of the database: claim queued
 // mail, record how each send went, and drop signups never confirmed.
 type Queue interface {
-	ClaimOutbox(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]store.OutboxItem, error)
-	OutboxSent(ctx context.Context, id int64, messageID string, now time.Time) error
+	ClaimOutbox(ctx context.Context, now, leaseNow time.Time, limit int, lease time.Duration) ([]store.OutboxItem, error)
+	OutboxSent(ctx context.Context, mails []store.OutboxAccepted) error
 	OutboxRetry(ctx context.Context, id int64, reason string, next, now time.Time) error
 	OutboxRelease(ctx context.Context, ids []int64, now time.Time) error
 	DeleteUnconfirmed(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Outbox sends queued transactional mail (the confirmations) within
-// seconds of the signup, independently of the lesson schedule.
+// seconds of the signup, independently of the lesson schedule. It sends
+// the way a delivery pass does: claims in batches, a pool of workers that
+// each own one persistent SMTP connection, and the accepted mails recorded
+// in groups (the pass's recorder), so a signup burst is drained about as
+// fast as the server takes mail.
 type Outbox struct {
 	DB      Queue
 	Letters *letter.Letters
 	Open    mail.Opener
 	Log     *slog.Logger
+	// Conns is how many SMTP connections the outbox sends over at once,
+	// each owned by one worker (SMTP_MAX_CONNS); 0 means one.
+	Conns int
 	// Poll is how often the worker looks for mail queued by other copies.
 	Poll time.Duration
 	// Now is the clock the mail is sent and recorded by (nil: time.Now).
@@ -46,12 +55,23 @@ func (o *Outbox) now() time.Time {
 }
 
 // outboxLease is how long a claimed mail stays with one sender before
-// another copy may take it.
+// another copy may take it. A mail is sent only while at least half its
+// lease is left; what waited longer is handed back and claimed afresh.
 const outboxLease = 2 * time.Minute
 
 // outboxGiveUp is how long a mail is retried before it is marked failed.
 // A confirmation link lives seven days, so trying longer is pointless.
 const outboxGiveUp = 3 * 24 * time.Hour
+
+// outboxBatch is how many mails one claim takes. The next claim is made
+// when half of it is left, so the workers never wait for the database,
+// and a shutdown hands back at most one batch.
+const outboxBatch = 50
+
+// outboxIdle is how long a worker keeps an unused connection open. Servers
+// drop idle sessions (Postfix after 300 s, many providers sooner), and a
+// send on a dropped one fails and waits for its retry.
+const outboxIdle = 30 * time.Second
 
 // FlushResult counts what a flush did.
 type FlushResult struct {
@@ -59,115 +79,32 @@ type FlushResult struct {
 }
 
 // Flush sends everything queued and due. It stops early, losing nothing,
-// when the SMTP server cannot be reached, and when ctx ends: the message in
-// hand is finished (its SMTP transaction and its record run detached from
-// ctx, so it is neither cut off nor sent twice) and the rest of the claim
-// is handed back, due at once, so a shutdown never waits for a backlog.
+// when the SMTP server cannot be reached, and when ctx ends: the mails in
+// hand are finished (their SMTP transactions and records run detached from
+// ctx, so they are neither cut off nor sent twice) and the rest of the
+// claim is handed back, due at once, so a shutdown never waits for a
+// backlog.
 func (o *Outbox) Flush(ctx context.Context) (FlushResult, error) {
-	var res FlushResult
-	work := context.WithoutCancel(ctx)
-	t := o.Open()
-	defer t.Close()
-	for ctx.Err() == nil {
-		items, err := o.DB.ClaimOutbox(work, o.now(), 50, outboxLease)
-		if err != nil {
-			return res, err
-		}
-		if len(items) == 0 {
-			return res, nil
-		}
-		for i, it := range items {
-			if ctx.Err() != nil {
-				o.handBack(work, items[i:])
-				return res, nil
-			}
-			if err := o.sendOne(work, t, it, &res); err != nil {
-				// Release the rest of the claim at once rather than after the lease.
-				for _, rest := range items[i+1:] {
-					_ = o.DB.OutboxRetry(work, rest.ID, "not tried: "+err.Error(), o.now(), o.now())
-				}
-				return res, err
-			}
-		}
-	}
-	return res, nil
-}
-
-// handBack returns claimed mails untried; a failure only delays them until
-// their lease ends.
-func (o *Outbox) handBack(ctx context.Context, items []store.OutboxItem) {
-	ids := make([]int64, len(items))
-	for i, it := range items {
-		ids[i] = it.ID
-	}
-	if err := o.DB.OutboxRelease(ctx, ids, o.now()); err != nil {
-		o.Log.Error("outbox: hand back on shutdown", "count", len(ids), "err", err)
-		return
-	}
-	o.Log.Info("outbox: stopped; the rest stays queued", "handed_back", len(ids))
-}
-
-func (o *Outbox) sendOne(ctx context.Context, t mail.Transport, it store.OutboxItem, res *FlushResult) error {
-	now := o.now()
-	m, id, err := o.compose(&it, now)
-	if errors.Is(err, errNothingToSend) {
-		return o.DB.OutboxSent(ctx, it.ID, "", now)
-	}
-	if err != nil {
-		// Our bug, not the server's: keep this item for later (a fixed
-		// template may be deployed) and carry on with the others.
-		o.Log.Error("mail could not be composed; will retry", "kind", it.Kind, "outbox_id", it.ID, "err", err)
-		res.Retrying++
-		return o.DB.OutboxRetry(ctx, it.ID, err.Error(), outboxBackoff(it.Attempts, now), now)
-	}
-	reply, err := t.Send(ctx, m)
-	if err == nil {
-		res.Sent++
-		o.Log.Info("mail sent", "kind", it.Kind, "outbox_id", it.ID, "subscriber", it.Subscriber.ID, "reply", reply)
-		return o.DB.OutboxSent(ctx, it.ID, id, now)
-	}
-	out := mail.Classify(err)
-	if out.Kind == mail.Bounce {
-		// The address does not exist; retrying will not change that.
-		res.Failed++
-		o.Log.Warn("mail refused", "kind", it.Kind, "outbox_id", it.ID, "subscriber", it.Subscriber.ID, "err", err)
-		return o.DB.OutboxRetry(ctx, it.ID, err.Error(), time.Time{}, now)
-	}
-	next := outboxBackoff(it.Attempts, now)
-	if now.Sub(it.CreatedAt) > outboxGiveUp {
-		next = time.Time{}
-		res.Failed++
-	} else {
-		res.Retrying++
-	}
-	o.Log.Warn("mail not sent; will retry", "kind", it.Kind, "outbox_id", it.ID, "attempt", it.Attempts, "next", next, "err", err)
-	if rerr := o.DB.OutboxRetry(ctx, it.ID, err.Error(), next, now); rerr != nil {
-		return rerr
-	}
-	if out.Kind == mail.Unreachable {
-		return fmt.Errorf("outbox: %w", err)
-	}
-	return nil
-}
-
-// Confirmations retry sooner than lessons (30 s doubling to an hour): a
-// reader is waiting for one at the signup page.
-func outboxBackoff(attempts int, now time.Time) time.Time {
-	return now.Add(backoff(attempts, 30*time.Second, time.Hour))
+	p := o.start(ctx)
+	defer p.close()
+	return p.drain(ctx)
 }
 
 // Run flushes the outbox whenever nudge fires or Poll passes, and deletes
-// signups left unconfirmed for seven days, until ctx ends. A flush under
-// way when ctx ends finishes the message in hand and stops.
+// signups left unconfirmed for seven days, until ctx ends. Its connections
+// stay open between flushes, for outboxIdle. A flush under way when ctx
+// ends finishes the mails in hand and stops.
 func (o *Outbox) Run(ctx context.Context, nudge <-chan struct{}) {
+	p := o.start(ctx)
+	defer p.close()
 	poll := time.NewTicker(o.Poll)
 	defer poll.Stop()
 	cleanup := time.NewTicker(time.Hour)
 	defer cleanup.Stop()
 	o.cleanup()
 	for {
-		// A shutdown lets the message in hand finish and leaves the rest queued.
-		if _, err := o.Flush(ctx); err != nil {
+		// A shutdown lets the mails in hand finish and leaves the rest queued.
+		if _, err := p.drain(ctx); err != nil {
 			o.Log.Error("outbox flush stopped", "err", err)
 		}
 		select {
@@ -179,6 +116,262 @@ func (o *Outbox) Run(ctx context.Context, nudge <-chan struct{}) {
 			o.cleanup()
 		}
 	}
+}
+
+// outboxPool is the outbox's workers, each with its own connection, fed
+// from one queue of claimed mails, and the recorder they share.
+type outboxPool struct {
+	o    *Outbox
+	jobs chan outboxJob
+	low  *lowWater
+	rec  *recorder[store.OutboxAccepted, error]
+	wg   sync.WaitGroup
+}
+
+// outboxJob is one claimed mail, in the flush that claimed it.
+type outboxJob struct {
+	it    store.OutboxItem
+	until time.Time // when its lease ends
+	f     *flush
+}
+
+// flush is one drain of the queue: what it did and why it stopped.
+type flush struct {
+	stop                   stopper
+	left                   sync.WaitGroup // claimed mails not yet sent and recorded, retried or handed back
+	sent, retrying, failed atomic.Int64
+	handedBack             atomic.Int64
+}
+
+func (o *Outbox) start(ctx context.Context) *outboxPool {
+	workers := max(o.Conns, 1)
+	p := &outboxPool{o: o, jobs: make(chan outboxJob, outboxBatch),
+		low: &lowWater{wake: make(chan struct{}, 1)}}
+	p.low.level.Store(outboxBatch / 2)
+	p.rec = startRecorder(ctx, o.Log, workers, "sent mail", p.recordSent, func(err error) error { return err })
+	for range workers {
+		p.wg.Go(func() { p.work(ctx) })
+	}
+	return p
+}
+
+// close stops the workers, closing their connections, once the queue is
+// empty, and then the recorder.
+func (p *outboxPool) close() {
+	close(p.jobs)
+	p.wg.Wait()
+	p.rec.stop()
+}
+
+// recordSent writes a group of accepted mails in one statement.
+func (p *outboxPool) recordSent(ctx context.Context, mails []store.OutboxAccepted) []error {
+	errs := make([]error, len(mails))
+	if err := p.o.DB.OutboxSent(ctx, mails); err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
+// drain claims and sends until nothing is due, ctx ends or the server
+// cannot be reached, and returns once every mail it claimed is sent and
+// recorded, retried or handed back.
+func (p *outboxPool) drain(ctx context.Context) (FlushResult, error) {
+	f := &flush{stop: stopper{done: make(chan struct{})}}
+	err := p.feed(ctx, f)
+	f.left.Wait()
+	if err == nil {
+		err = f.stop.err()
+	}
+	res := FlushResult{Sent: int(f.sent.Load()), Retrying: int(f.retrying.Load()), Failed: int(f.failed.Load())}
+	// One line a flush, like a pass's: one a mail would be a thousand a
+	// second during a signup burst.
+	if res != (FlushResult{}) {
+		p.o.Log.Info("outbox flush", "sent", res.Sent, "retrying", res.Retrying, "failed", res.Failed)
+	}
+	if n := f.handedBack.Load(); n > 0 && ctx.Err() != nil {
+		p.o.Log.Info("outbox: stopped; the rest stays queued", "handed_back", n)
+	}
+	return res, err
+}
+
+func (p *outboxPool) feed(ctx context.Context, f *flush) error {
+	o := p.o
+	// The claim is not cancelled half way: its rows would stay leased.
+	work := context.WithoutCancel(ctx)
+	for {
+		for len(p.jobs) > outboxBatch/2 && f.stop.err() == nil && ctx.Err() == nil {
+			select {
+			case <-p.low.wake:
+			case <-f.stop.done:
+			case <-ctx.Done():
+			}
+		}
+		if f.stop.err() != nil || ctx.Err() != nil {
+			return nil
+		}
+		// Leases run on the wall clock, as the pass's do: `send --now` a
+		// week ahead must neither take a running serve's claims nor leave
+		// claims that last a week.
+		now, wall := o.now(), time.Now()
+		items, err := o.DB.ClaimOutbox(work, now, wall, outboxBatch, outboxLease)
+		if err != nil {
+			return err
+		}
+		if len(items) == 0 {
+			return nil
+		}
+		for i, it := range items {
+			if f.stop.err() != nil || ctx.Err() != nil {
+				f.handedBack.Add(int64(len(items) - i))
+				o.handBack(work, items[i:]...)
+				return nil
+			}
+			f.left.Add(1)
+			p.jobs <- outboxJob{it: it, until: wall.Add(outboxLease), f: f}
+		}
+	}
+}
+
+// work sends the queued mails over one connection until the pool closes.
+// A connection left unused for outboxIdle is closed, and a new one opened
+// for the next mail.
+func (p *outboxPool) work(ctx context.Context) {
+	var t mail.Transport
+	defer func() {
+		if t != nil {
+			t.Close()
+		}
+	}()
+	window := make(chan struct{}, RecordWindow)
+	idle := time.NewTimer(outboxIdle)
+	defer idle.Stop()
+	for {
+		select {
+		case j, ok := <-p.jobs:
+			if !ok {
+				return
+			}
+			p.low.took(len(p.jobs))
+			if t == nil {
+				t = p.o.Open()
+			}
+			p.send(ctx, t, window, j)
+			idle.Reset(outboxIdle)
+		case <-idle.C:
+			if t != nil {
+				t.Close()
+				t = nil
+			}
+		}
+	}
+}
+
+// send sends one claimed mail and records how it went. Only an
+// unreachable server, or a database that cannot record, stops the flush.
+func (p *outboxPool) send(ctx context.Context, t mail.Transport, window chan struct{}, j outboxJob) {
+	o, it, f := p.o, j.it, j.f
+	// The mail in hand is finished even when ctx ends mid-send.
+	work := context.WithoutCancel(ctx)
+	if f.stop.err() != nil || ctx.Err() != nil || time.Now().After(j.until.Add(-outboxLease/2)) {
+		// Stopping, or waited so long that the lease could end mid-send
+		// and another copy claim the mail: hand it back, due at once.
+		f.handedBack.Add(1)
+		o.handBack(work, it)
+		f.left.Done()
+		return
+	}
+	now := o.now()
+	m, id, err := o.compose(&it, now)
+	if errors.Is(err, errNothingToSend) {
+		p.recorded(window, f, it, store.OutboxAccepted{ID: it.ID, At: now}, nil)
+		return
+	}
+	if err != nil {
+		// Our bug, not the server's: keep this item for later (a fixed
+		// template may be deployed) and carry on with the others.
+		o.Log.Error("mail could not be composed; will retry", "kind", it.Kind, "outbox_id", it.ID, "err", err)
+		f.retrying.Add(1)
+		p.retry(work, f, it, err.Error(), outboxBackoff(it.Attempts, now), now)
+		return
+	}
+	reply, err := t.Send(work, m)
+	now = o.now()
+	if err == nil {
+		p.recorded(window, f, it, store.OutboxAccepted{ID: it.ID, MessageID: id, At: now}, func() {
+			f.sent.Add(1)
+			o.Log.Debug("mail sent", "kind", it.Kind, "outbox_id", it.ID, "subscriber", it.Subscriber.ID, "reply", reply)
+		})
+		return
+	}
+	out := mail.Classify(err)
+	if out.Kind == mail.Bounce {
+		// The address does not exist; retrying will not change that.
+		f.failed.Add(1)
+		o.Log.Warn("mail refused", "kind", it.Kind, "outbox_id", it.ID, "subscriber", it.Subscriber.ID, "err", err)
+		p.retry(work, f, it, err.Error(), time.Time{}, now)
+		return
+	}
+	next := outboxBackoff(it.Attempts, now)
+	if now.Sub(it.CreatedAt) > outboxGiveUp {
+		next = time.Time{}
+		f.failed.Add(1)
+	} else {
+		f.retrying.Add(1)
+	}
+	o.Log.Warn("mail not sent; will retry", "kind", it.Kind, "outbox_id", it.ID, "attempt", it.Attempts, "next", next, "err", err)
+	if out.Kind == mail.Unreachable {
+		f.stop.set(fmt.Errorf("outbox: %w", err))
+	}
+	p.retry(work, f, it, err.Error(), next, now)
+}
+
+// recorded hands an accepted (or no longer needed) mail to the recorder;
+// ok runs once it is written. A mail accepted but never recorded is sent
+// again after its lease: the flush stops, for the database to recover.
+func (p *outboxPool) recorded(window chan struct{}, f *flush, it store.OutboxItem, a store.OutboxAccepted, ok func()) {
+	p.rec.sent(window, a, func(err error) {
+		defer f.left.Done()
+		if err != nil {
+			p.o.Log.Error("mail sent but not recorded; it may be sent again after its lease", "kind", it.Kind, "outbox_id", it.ID, "err", err)
+			f.stop.set(err)
+			return
+		}
+		if ok != nil {
+			ok()
+		}
+	})
+}
+
+// retry records a mail not sent, due again at next (zero: failed for
+// good); a failure to record it stops the flush and leaves the mail to
+// come back when its lease ends.
+func (p *outboxPool) retry(ctx context.Context, f *flush, it store.OutboxItem, reason string, next, now time.Time) {
+	defer f.left.Done()
+	if err := p.o.DB.OutboxRetry(ctx, it.ID, reason, next, now); err != nil {
+		f.stop.set(err)
+	}
+}
+
+// handBack returns claimed mails untried, due at once; a failure only
+// delays them until their lease ends.
+func (o *Outbox) handBack(ctx context.Context, items ...store.OutboxItem) {
+	ids := make([]int64, len(items))
+	for i, it := range items {
+		ids[i] = it.ID
+	}
+	if err := o.DB.OutboxRelease(ctx, ids, o.now()); err != nil {
+		o.Log.Error("outbox: hand back", "count", len(ids), "err", err)
+		return
+	}
+	o.Log.Debug("outbox: handed back untried; the rest stays queued", "handed_back", len(ids))
+}
+
+// Confirmations retry sooner than lessons (30 s doubling to an hour): a
+// reader is waiting for one at the signup page.
+func outboxBackoff(attempts int, now time.Time) time.Time {
+	return now.Add(backoff(attempts, 30*time.Second, time.Hour))
 }
 
 func (o *Outbox) cleanup() {

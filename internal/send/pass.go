@@ -188,7 +188,8 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 	var wg sync.WaitGroup
 	var tried atomic.Int64
 	taken := &takenSet{m: map[int64]struct{}{}}
-	rec := startRecorder(ctx, e.DB, e.Log, max(e.Conns, 1))
+	rec := startRecorder(ctx, e.Log, max(e.Conns, 1), "sent lessons", e.DB.Sent,
+		func(r store.SentResult) error { return r.Err })
 	defer rec.stop()
 	for range max(e.Conns, 1) {
 		w := &worker{e: e, t: e.Open(), cur: cur, now: now, limiter: limiter, counts: c, stop: &stop,

@@ -823,7 +823,7 @@ func TestASlowSenderStillSendsEveryDueReaderInOnePass(t *testing.T) {
 		return nil
 	})
 	f.engine.Conns, f.engine.Batch = 1, 30
-	f.engine.Lease, f.engine.MaxSend = 600*time.Millisecond, 300*time.Millisecond
+	f.engine.Lease, f.engine.MaxSend = 2*time.Second, time.Second
 	sum, err := f.engine.Pass(context.Background(), time.Now)
 	if err != nil {
 		t.Fatal(err)

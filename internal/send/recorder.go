@@ -5,8 +5,6 @@ import (
 	"context"
 	"log/slog"
 	"time"
-
-	"github.com/twostep/twostep/internal/store"
 )
 
 // maxGroup bounds how many deliveries one ledger write records.
@@ -25,48 +23,58 @@ const recordLinger = 5 * time.Millisecond
 // measure through the noise, for twice the messages in doubt.
 const RecordWindow = 4
 
-// recorder writes the ledger rows of accepted messages in groups. A worker
-// hands over each accepted delivery and goes on to its next message
+// recorder writes the records of accepted messages in groups: the
+// ledger rows of a pass's lessons, and the outbox rows of confirmations.
+// A worker hands over each accepted message and goes on to its next one
 // without waiting for the write, but never with more than RecordWindow of
-// its deliveries unrecorded; the deliveries handed over while one group is
+// its messages unrecorded; the messages handed over while one group is
 // being written go together in the next. So a crash leaves at most
 // RecordWindow+1 messages per connection in doubt (accepted by the server,
-// still 'sending' in the ledger), while the database does one statement
-// and one commit for several messages instead of one each.
-type recorder struct {
-	db     Ledger
+// not yet recorded), while the database does one statement and one commit
+// for several messages instead of one each.
+//
+// D is what one record says; R is how writing it went, which errOf reads.
+type recorder[D, R any] struct {
+	write  func(ctx context.Context, ds []D) []R // one result per record, in order
+	errOf  func(R) error
+	what   string // what is recorded, for the log
 	log    *slog.Logger
 	target int // group size worth waiting recordLinger for
-	in     chan recordReq
+	in     chan recordReq[D, R]
 	done   chan struct{}
 }
 
-type recordReq struct {
-	d store.Delivered
-	w *worker
+type recordReq[D, R any] struct {
+	d      D
+	window chan struct{} // the handing worker's window
+	then   func(R)       // told the outcome once it is final
 }
 
-// startRecorder starts writing the deliveries handed to it; stop ends it.
+// startRecorder starts writing the records handed to it; stop ends it.
 // Writes are not cancelled with ctx: the SMTP server has those messages,
-// and the ledger must say so. workers is how many workers hand deliveries over.
-func startRecorder(ctx context.Context, db Ledger, log *slog.Logger, workers int) *recorder {
+// and the database must say so. workers is how many workers hand records
+// over. write must record each of ds, or report why not in its result;
+// recording twice must change nothing.
+func startRecorder[D, R any](ctx context.Context, log *slog.Logger, workers int, what string,
+	write func(context.Context, []D) []R, errOf func(R) error) *recorder[D, R] {
 	// Three quarters of what the workers may have unrecorded at once: more
 	// would always wait the whole linger.
 	target := min(maxGroup, max(1, workers*RecordWindow*3/4))
-	r := &recorder{db: db, log: log, target: target, in: make(chan recordReq, maxGroup), done: make(chan struct{})}
+	r := &recorder[D, R]{write: write, errOf: errOf, what: what, log: log, target: target,
+		in: make(chan recordReq[D, R], maxGroup), done: make(chan struct{})}
 	go r.run(context.WithoutCancel(ctx))
 	return r
 }
 
-// sent hands d over to be recorded, waiting while w has RecordWindow
-// deliveries unrecorded.
-func (r *recorder) sent(w *worker, d store.Delivered) {
-	w.window <- struct{}{}
-	r.in <- recordReq{d, w}
+// sent hands d over to be recorded, waiting while window (the worker's,
+// RecordWindow deep) is full; then is told how the write went.
+func (r *recorder[D, R]) sent(window chan struct{}, d D, then func(R)) {
+	window <- struct{}{}
+	r.in <- recordReq[D, R]{d, window, then}
 }
 
-// stop ends the recorder once every handed-over delivery is written.
-func (r *recorder) stop() {
+// stop ends the recorder once every handed-over record is written.
+func (r *recorder[D, R]) stop() {
 	close(r.in)
 	<-r.done
 }
@@ -75,9 +83,9 @@ func (r *recorder) stop() {
 // written: a database that is restarting should not cost duplicates.
 var recordRetries = []time.Duration{100 * time.Millisecond, time.Second, 5 * time.Second}
 
-func (r *recorder) run(ctx context.Context) {
+func (r *recorder[D, R]) run(ctx context.Context) {
 	defer close(r.done)
-	group := make([]recordReq, 0, maxGroup)
+	group := make([]recordReq[D, R], 0, maxGroup)
 	for req := range r.in {
 		// Gather for a moment: one statement for many messages costs the
 		// database far less than several for a few each.
@@ -96,47 +104,47 @@ func (r *recorder) run(ctx context.Context) {
 			}
 		}
 		linger.Stop()
-		r.write(ctx, group)
+		r.writeGroup(ctx, group)
 		for _, g := range group {
-			<-g.w.window
+			<-g.window
 		}
 	}
 }
 
-// write records a group. When the group's statement fails, each of its
-// deliveries is written on its own — one bad row must not cost the others
-// — and those that still fail are written again a few times (recording
-// twice changes nothing). Each outcome goes to its worker.
-func (r *recorder) write(ctx context.Context, group []recordReq) {
+// writeGroup records a group. When the group's statement fails, each of
+// its records is written on its own — one bad row must not cost the
+// others — and those that still fail are written again a few times
+// (recording twice changes nothing). Each outcome goes to its worker.
+func (r *recorder[D, R]) writeGroup(ctx context.Context, group []recordReq[D, R]) {
 	todo := group
 	for try := 0; ; try++ {
-		var again []recordReq
+		var again []recordReq[D, R]
 		var firstErr error
-		report := func(g recordReq, res store.SentResult) {
-			if res.Err != nil && try < len(recordRetries) {
+		report := func(g recordReq[D, R], res R) {
+			if err := r.errOf(res); err != nil && try < len(recordRetries) {
 				again = append(again, g)
-				firstErr = cmp.Or(firstErr, res.Err)
+				firstErr = cmp.Or(firstErr, err)
 				return
 			}
-			g.w.recorded(g.d, res)
+			g.then(res)
 		}
 		if try == 0 {
-			ds := make([]store.Delivered, len(todo))
+			ds := make([]D, len(todo))
 			for i, g := range todo {
 				ds[i] = g.d
 			}
-			for i, res := range r.db.Sent(ctx, ds) {
+			for i, res := range r.write(ctx, ds) {
 				report(todo[i], res)
 			}
 		} else {
 			for _, g := range todo {
-				report(g, r.db.Sent(ctx, []store.Delivered{g.d})[0])
+				report(g, r.write(ctx, []D{g.d})[0])
 			}
 		}
 		if len(again) == 0 {
 			return
 		}
-		r.log.Warn("recording sent lessons failed; trying again one by one", "deliveries", len(again), "err", firstErr)
+		r.log.Warn("recording "+r.what+" failed; trying again one by one", "count", len(again), "err", firstErr)
 		time.Sleep(recordRetries[try])
 		todo = again
 	}

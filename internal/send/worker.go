@@ -23,7 +23,7 @@ type worker struct {
 	limiter *rate.Limiter
 	counts  *counts
 	stop    *stopper
-	rec     *recorder
+	rec     *recorder[store.Delivered, store.SentResult]
 	window  chan struct{} // one value per delivery handed to rec and not yet written
 	tried   *atomic.Int64 // messages the pass's workers have tried
 	taken   *takenSet
@@ -108,7 +108,8 @@ func (w *worker) deliver(ctx context.Context, c store.Claim) {
 		n := drip.NextDue(w.slotOf(sub, now), att.DueAt, now)
 		next = &n
 	}
-	w.rec.sent(w, store.Delivered{Sub: sub, Attempt: att, MessageID: msgID, Reply: reply, At: now, NextDue: next})
+	d := store.Delivered{Sub: sub, Attempt: att, MessageID: msgID, Reply: reply, At: now, NextDue: next}
+	w.rec.sent(w.window, d, func(res store.SentResult) { w.recorded(d, res) })
 }
 
 // recorded counts a delivery once the recorder has written it, or logs why

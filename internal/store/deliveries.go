@@ -146,7 +146,8 @@ func (db *DB) ExplainClaim(ctx context.Context, now time.Time, limit int) (strin
 // DueCount is how many active subscribers are due at now (the backlog).
 func (db *DB) DueCount(ctx context.Context, now time.Time) (int, error) {
 	var n int
-	err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM subscribers WHERE status = 'active' AND next_due_at <= $1`, now).Scan(&n)
+	err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM subscribers s WHERE status = 'active' AND next_due_at <= $1
+		AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email = lower(s.email))`, now).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count due subscribers: %w", err)
 	}
@@ -320,6 +321,11 @@ func (db *DB) Failed(ctx context.Context, sub *drip.Subscriber, a Attempt, f Fai
 				Lesson: sub.NextLesson, Round: sub.Round, Reply: f.Reply}
 			// A reader erased during the send has nothing left to mark.
 			if _, err := changeTx(ctx, tx, Ref{ID: sub.ID}, c, AdminAction{}); err != nil && !errors.Is(err, drip.ErrNotFound) {
+				return err
+			}
+			// Whatever the reader does next (resume, sign up again after
+			// an erasure), the dead address is not mailed again.
+			if err := suppress(ctx, tx, sub.Email, drip.ReportHard, nil, now); err != nil {
 				return err
 			}
 		} else {

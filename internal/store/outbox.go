@@ -37,7 +37,7 @@ func enqueueTo(ctx context.Context, tx pgx.Tx, subscriberID int64, kind drip.Mai
 // ClaimOutbox takes up to limit queued mails that are due, for lease. Other
 // copies skip the claimed rows; a crashed sender's claims come back when the
 // lease ends.
-func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutboxItem, error) {
+func (db *DB) ClaimOutbox(ctx context.Context, now, leaseNow time.Time, limit int, lease time.Duration) ([]OutboxItem, error) {
 	// Planned afresh each time, like the delivery claim: a generic plan
 	// cached while subscribers was small would scan the whole table.
 	rows, err := db.Pool.Query(ctx, `
@@ -47,7 +47,7 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, limit int, lease t
 				WHERE s.id = o.subscriber_id AND x.email = lower(COALESCE(NULLIF(o.recipient, ''), s.email))) AS suppressed
 			FROM outbox o
 			WHERE status = 'pending' AND next_attempt_at <= $1
-			  AND (claimed_until IS NULL OR claimed_until < $1)
+			  AND (claimed_until IS NULL OR claimed_until < $4)
 			ORDER BY next_attempt_at
 			LIMIT $2
 			FOR UPDATE SKIP LOCKED
@@ -62,7 +62,7 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, limit int, lease t
 		WHERE o.id = due.id AND NOT due.suppressed AND s.id = o.subscriber_id
 		RETURNING o.id, o.kind, o.attempts, o.created_at, o.recipient, s.id, s.email, s.name, s.status, s.token_gen,
 			s.round, s.time_zone`,
-		db.planEach, now, limit, now.Add(lease))
+		db.planEach, now, limit, leaseNow.Add(lease), leaseNow)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
@@ -79,13 +79,33 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, limit int, lease t
 	return items, nil
 }
 
-// OutboxSent records that the server accepted the mail.
-func (db *DB) OutboxSent(ctx context.Context, id int64, messageID string, now time.Time) error {
+// OutboxAccepted is a queued mail the server accepted, to be recorded sent.
+type OutboxAccepted struct {
+	ID        int64
+	MessageID string // "" for a mail that no longer applied and was not sent
+	At        time.Time
+}
+
+// OutboxSent records that the server accepted the mails, all in one
+// statement: the outbox sends over many connections, and one write per
+// mail would cost the database more than sending does. Recording a mail
+// twice changes nothing, so a failed record may be retried.
+func (db *DB) OutboxSent(ctx context.Context, mails []OutboxAccepted) error {
+	if len(mails) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(mails))
+	msgIDs := make([]string, len(mails))
+	at := make([]time.Time, len(mails))
+	for i, m := range mails {
+		ids[i], msgIDs[i], at[i] = m.ID, m.MessageID, m.At
+	}
 	_, err := db.Pool.Exec(ctx, `
-		UPDATE outbox SET status = 'sent', sent_at = $2, message_id = $3, claimed_until = NULL, last_error = ''
-		WHERE id = $1`, id, now, messageID)
+		UPDATE outbox o SET status = 'sent', sent_at = u.at, message_id = u.message_id, claimed_until = NULL, last_error = ''
+		FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS u(id, message_id, at)
+		WHERE o.id = u.id`, ids, msgIDs, at)
 	if err != nil {
-		return fmt.Errorf("record outbox %d sent: %w", id, err)
+		return fmt.Errorf("record %d outbox mails sent: %w", len(mails), err)
 	}
 	return nil
 }

@@ -218,9 +218,8 @@ func recordReport(ctx context.Context, tx pgx.Tx, r drip.Report, t reportTarget,
 		}
 	}
 	if strings.Contains(email, "@") {
-		if _, err := tx.Exec(ctx, `INSERT INTO suppressions (email, reason, report_id, created_at) VALUES (lower($1), $2, $3, $4)
-			ON CONFLICT (email) DO NOTHING`, email, kind, reportID, now); err != nil {
-			return rec, false, fmt.Errorf("suppress address: %w", err)
+		if err := suppress(ctx, tx, email, kind, &reportID, now); err != nil {
+			return rec, false, err
 		}
 	}
 	if !matched {
@@ -262,6 +261,17 @@ func recordReport(ctx context.Context, tx pgx.Tx, r drip.Report, t reportTarget,
 		rec.Outcome = drip.OutcomeUnsubscribed
 	}
 	return rec, true, setOutcome(ctx, tx, reportID, rec.Outcome)
+}
+
+// suppress puts email on the suppression list, for reason, unless it is
+// there already: from then on nothing mails it, whatever its reader's
+// status says.
+func suppress(ctx context.Context, tx pgx.Tx, email string, reason drip.ReportKind, reportID *int64, now time.Time) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO suppressions (email, reason, report_id, created_at) VALUES (lower($1), $2, $3, $4)
+		ON CONFLICT (email) DO NOTHING`, email, reason, reportID, now); err != nil {
+		return fmt.Errorf("suppress address: %w", err)
+	}
+	return nil
 }
 
 func setOutcome(ctx context.Context, tx pgx.Tx, id int64, o drip.ReportOutcome) error {

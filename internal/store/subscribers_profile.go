@@ -192,10 +192,13 @@ func (db *DB) Erase(ctx context.Context, id int64, gen int, actor string) error 
 // eraseTx removes subscriber id's personal data inside tx: the row goes,
 // with its queued mail; deliveries, events, tries and audit entries stay
 // without the subscriber and without the free text that can quote the
-// address (SMTP replies, event details, resend replies in the audit log).
+// address (SMTP replies, event details, resend replies in the audit log,
+// the address and diagnostic of bounce reports). A suppression stays: it
+// is the record of a refusal, kept so the address is not mailed again.
 func eraseTx(ctx context.Context, tx pgx.Tx, id int64) error {
 	for _, q := range []string{
 		`UPDATE deliveries SET smtp_reply = '' WHERE subscriber_id = $1`,
+		`UPDATE reports SET email = '', reason = '', message_id = '' WHERE subscriber_id = $1`,
 		`UPDATE events SET detail = '{}' WHERE subscriber_id = $1`,
 		`UPDATE admin_audit SET after = after - 'reply' - 'error' WHERE subject_type = 'subscriber' AND subject_id = $1`,
 		`DELETE FROM outbox WHERE subscriber_id = $1`,

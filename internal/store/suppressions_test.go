@@ -37,7 +37,7 @@ func TestASuppressedAddressIsNeverClaimedForALessonOrAnyMail(t *testing.T) {
 		}
 		t.Errorf("claimed %v, want only kept@example.org", got)
 	}
-	items, err := db.ClaimOutbox(ctx, now, 10, time.Minute)
+	items, err := db.ClaimOutbox(ctx, now, now, 10, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,18 +30,17 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 // site is the webhook routes over a fresh database, with every provider
 // on, and one active reader who was sent lesson 3 as <lesson3@lead.example>.
 type site struct {
-	t        *testing.T
-	db       *store.DB
-	srv      *httptest.Server
-	h        *Handler
-	reader   int64
-	ca       *testCA
-	sgKey    *ecdsa.PrivateKey
-	mgKey    []byte
-	stdKey   []byte
-	pmUser   string
-	pmPass   string
-	received func() int
+	t      *testing.T
+	db     *store.DB
+	srv    *httptest.Server
+	h      *Handler
+	reader int64
+	ca     *testCA
+	sgKey  *ecdsa.PrivateKey
+	mgKey  []byte
+	stdKey []byte
+	pmUser string
+	pmPass string
 }
 
 func newSite(t *testing.T) *site {
@@ -395,5 +394,26 @@ func TestALargeSendGridBatchIsRead(t *testing.T) {
 	}
 	if st := s.status(s.reader); st != "bounced" {
 		t.Errorf("the bounce at the end of a large batch was lost: reader %s", st)
+	}
+}
+
+func TestErasingAReaderBlanksTheirReportsAndKeepsTheSuppression(t *testing.T) {
+	s := newSite(t)
+	body := `{"message_id":"lesson3@lead.example","email":"reader@example.org","type":"hard","reason":"550 5.1.1 <reader@example.org>: no such user"}`
+	if code := s.post("/webhooks/generic", s.generic("evt_erase", body)); code != http.StatusNoContent {
+		t.Fatalf("status %d", code)
+	}
+	var gen int
+	if err := s.db.Pool.QueryRow(context.Background(), `SELECT token_gen FROM subscribers WHERE id = $1`, s.reader).Scan(&gen); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Erase(context.Background(), s.reader, gen, "subscriber"); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.count(`SELECT count(*) FROM reports WHERE email LIKE '%reader%' OR reason LIKE '%reader%'`); n != 0 {
+		t.Errorf("%d reports still quote the erased reader's address", n)
+	}
+	if n := s.count(`SELECT count(*) FROM suppressions WHERE email = 'reader@example.org'`); n != 1 {
+		t.Errorf("erasure lifted the suppression")
 	}
 }
