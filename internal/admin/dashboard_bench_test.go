@@ -30,7 +30,7 @@ import (
 
 var (
 	scaleSubscribers = flag.Int("subscribers", 1_000_000, "subscribers in BenchmarkDashboardAtScale")
-	scaleLedger      = flag.Int("ledger", 50_000_000, "ledger rows in BenchmarkDashboardAtScale")
+	scaleLedger      = flag.Int("ledger", 10_000_000, "ledger rows in BenchmarkDashboardAtScale; the issue asks for 50,000,000 (-ledger 50000000, about half an hour on a shared 2-core machine)")
 )
 
 // BenchmarkDashboardAtScale seeds -subscribers readers and -ledger rows of
