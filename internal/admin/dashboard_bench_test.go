@@ -46,7 +46,7 @@ func BenchmarkDashboardAtScale(b *testing.B) {
 	srv := scaleServer(b, db, now)
 	seedAtScale(b, db.Pool, *scaleSubscribers, *scaleLedger, now)
 
-	plans, err := db.ExplainDashboard(ctx, now, 12)
+	plans, err := db.ExplainDashboard(ctx, now, 12, true)
 	if err != nil {
 		b.Fatal(err)
 	}

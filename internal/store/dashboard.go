@@ -134,8 +134,13 @@ func (db *DB) LoadDashboard(ctx context.Context, now time.Time, weeks int) (*Das
 }
 
 // ExplainDashboard returns the plan of every query LoadDashboard runs, by
-// what it counts, for the scale test that keeps them off the ledger.
-func (db *DB) ExplainDashboard(ctx context.Context, now time.Time, weeks int) (map[string]string, error) {
+// what it counts, for the scale test that keeps them off the ledger; with
+// analyze, each is run and timed (EXPLAIN ANALYZE).
+func (db *DB) ExplainDashboard(ctx context.Context, now time.Time, weeks int, analyze bool) (map[string]string, error) {
+	explain := "EXPLAIN "
+	if analyze {
+		explain = "EXPLAIN (ANALYZE, BUFFERS) "
+	}
 	from := WeekStart(now).AddDate(0, 0, -7*(weeks-1))
 	queries := []struct {
 		name string
@@ -152,7 +157,7 @@ func (db *DB) ExplainDashboard(ctx context.Context, now time.Time, weeks int) (m
 	}
 	plans := make(map[string]string, len(queries))
 	for _, q := range queries {
-		rows, err := db.Pool.Query(ctx, "EXPLAIN "+q.sql, q.args...)
+		rows, err := db.Pool.Query(ctx, explain+q.sql, q.args...)
 		if err != nil {
 			return nil, fmt.Errorf("explain %s: %w", q.name, err)
 		}
