@@ -62,11 +62,7 @@ func (h *handler) dashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	data.Weekly = newChart("Lessons sent per week, last 12 weeks", "week starting", weekly)
 
-	tried, err := h.db.TriedCounts(r.Context())
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+	tried := d.Tried
 	triedBars := make([]bar, 0, lessons)
 	for n := 1; n <= lessons; n++ {
 		triedBars = append(triedBars, bar{Label: strconv.Itoa(n), Value: tried[n],

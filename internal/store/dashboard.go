@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,6 +21,8 @@ type Dashboard struct {
 	Due24h, Due7d   int
 	OpenDeliveries  []OpenDelivery
 	OpenDeliveriesN int // all of them, when OpenDeliveries is cut short
+	// Tried counts the readers who tried each lesson's action.
+	Tried map[int]int
 }
 
 // OpenDelivery is a lesson that failed or is waiting for a retry, with the
@@ -36,21 +39,56 @@ type OpenDelivery struct {
 // dashboard lists.
 const maxOpenDeliveries = 100
 
+// The dashboard's counts of the ledger and of tries read the rollups that
+// migration 00008 keeps with every write (ledger_counts, tried_counts), so
+// a view costs O(weeks charted + lessons), not O(history). The counts of
+// subscribers read their indexes (index-only scans): O(subscribers), never
+// O(ledger).
+const (
+	// sentByWeekSQL is lessons sent by week since $1, from the rollup.
+	sentByWeekSQL = `
+		SELECT week, sum(n) FROM ledger_counts
+		WHERE status = 'sent' AND week >= $1
+		GROUP BY week`
+	// openCountSQL is how many deliveries failed or wait for a retry.
+	openCountSQL = `
+		SELECT COALESCE(sum(n), 0) FROM ledger_counts
+		WHERE status IN ('retrying', 'failed') AND week = '-infinity'`
+	// openListSQL is the newest $1 of them, read from the end of
+	// deliveries_open_updated_idx: O($1).
+	openListSQL = `
+		SELECT d.id, d.round, d.lesson, d.revision_id, d.status, d.attempts, d.message_id, d.smtp_reply,
+		       d.due_at, d.sent_at, d.updated_at, d.subscriber_id, COALESCE(s.email, ''), d.next_attempt_at, COALESCE(s.status, '')
+		FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id
+		WHERE d.status IN ('retrying', 'failed')
+		ORDER BY d.updated_at DESC
+		LIMIT $1`
+	// triedSQL is how many readers tried each lesson, from the rollup.
+	triedSQL = `SELECT lesson, sum(n) FROM tried_counts GROUP BY lesson HAVING sum(n) <> 0`
+	// An index-only scan of subscribers_status_id_idx (status, id).
+	byStatusSQL = `SELECT status, count(*) FROM subscribers GROUP BY status`
+	// An index-only scan of subscribers_lesson_idx (next_lesson, status, id).
+	funnelSQL = `SELECT next_lesson, count(*) FROM subscribers WHERE status = 'active' GROUP BY next_lesson`
+	// A range of subscribers_due_idx (next_due_at WHERE status = 'active').
+	dueSQL = `
+		SELECT count(*) FILTER (WHERE next_due_at < $1), count(*)
+		FROM subscribers WHERE status = 'active' AND next_due_at < $2`
+)
+
 // LoadDashboard counts what the dashboard shows as of now; weeks is how
 // many weeks of sending to chart, ending with the current one.
 func (db *DB) LoadDashboard(ctx context.Context, now time.Time, weeks int) (*Dashboard, error) {
-	d := &Dashboard{ByStatus: map[drip.Status]int{}, Funnel: map[int]int{}, SentByWeek: map[time.Time]int{}}
+	d := &Dashboard{ByStatus: map[drip.Status]int{}, Funnel: map[int]int{}, SentByWeek: map[time.Time]int{}, Tried: map[int]int{}}
 	var status drip.Status
 	var n, count int
-	rows, err := db.Pool.Query(ctx, `SELECT status, count(*) FROM subscribers GROUP BY status`)
+	rows, err := db.Pool.Query(ctx, byStatusSQL)
 	if err != nil {
 		return nil, fmt.Errorf("count subscribers by status: %w", err)
 	}
 	if _, err := pgx.ForEachRow(rows, []any{&status, &count}, func() error { d.ByStatus[status] = count; return nil }); err != nil {
 		return nil, fmt.Errorf("count subscribers by status: %w", err)
 	}
-	// An index-only scan of subscribers_lesson_idx (next_lesson, status, id).
-	rows, err = db.Pool.Query(ctx, `SELECT next_lesson, count(*) FROM subscribers WHERE status = 'active' GROUP BY next_lesson`)
+	rows, err = db.Pool.Query(ctx, funnelSQL)
 	if err != nil {
 		return nil, fmt.Errorf("count subscribers by lesson: %w", err)
 	}
@@ -59,32 +97,20 @@ func (db *DB) LoadDashboard(ctx context.Context, now time.Time, weeks int) (*Das
 	}
 	var week time.Time
 	from := WeekStart(now).AddDate(0, 0, -7*(weeks-1))
-	rows, err = db.Pool.Query(ctx, `
-		SELECT date_trunc('week', sent_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', count(*)
-		FROM deliveries WHERE status = 'sent' AND sent_at >= $1
-		GROUP BY 1`, from)
+	rows, err = db.Pool.Query(ctx, sentByWeekSQL, from)
 	if err != nil {
 		return nil, fmt.Errorf("count lessons sent by week: %w", err)
 	}
 	if _, err := pgx.ForEachRow(rows, []any{&week, &count}, func() error { d.SentByWeek[week.UTC()] = count; return nil }); err != nil {
 		return nil, fmt.Errorf("count lessons sent by week: %w", err)
 	}
-	if err := db.Pool.QueryRow(ctx, `
-		SELECT count(*) FILTER (WHERE next_due_at < $1), count(*)
-		FROM subscribers WHERE status = 'active' AND next_due_at < $2`,
-		now.Add(24*time.Hour), now.Add(7*24*time.Hour)).Scan(&d.Due24h, &d.Due7d); err != nil {
+	if err := db.Pool.QueryRow(ctx, dueSQL, now.Add(24*time.Hour), now.Add(7*24*time.Hour)).Scan(&d.Due24h, &d.Due7d); err != nil {
 		return nil, fmt.Errorf("count due subscribers: %w", err)
 	}
-	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status IN ('retrying', 'failed')`).Scan(&d.OpenDeliveriesN); err != nil {
+	if err := db.Pool.QueryRow(ctx, openCountSQL).Scan(&d.OpenDeliveriesN); err != nil {
 		return nil, fmt.Errorf("count open deliveries: %w", err)
 	}
-	rows, err = db.Pool.Query(ctx, `
-		SELECT d.id, d.round, d.lesson, d.revision_id, d.status, d.attempts, d.message_id, d.smtp_reply,
-		       d.due_at, d.sent_at, d.updated_at, d.subscriber_id, COALESCE(s.email, ''), d.next_attempt_at, COALESCE(s.status, '')
-		FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id
-		WHERE d.status IN ('retrying', 'failed')
-		ORDER BY d.updated_at DESC
-		LIMIT $1`, maxOpenDeliveries)
+	rows, err = db.Pool.Query(ctx, openListSQL, maxOpenDeliveries)
 	if err != nil {
 		return nil, fmt.Errorf("load open deliveries: %w", err)
 	}
@@ -97,7 +123,51 @@ func (db *DB) LoadDashboard(ctx context.Context, now time.Time, weeks int) (*Das
 	if err != nil {
 		return nil, fmt.Errorf("load open deliveries: %w", err)
 	}
+	rows, err = db.Pool.Query(ctx, triedSQL)
+	if err != nil {
+		return nil, fmt.Errorf("count tries by lesson: %w", err)
+	}
+	if _, err := pgx.ForEachRow(rows, []any{&n, &count}, func() error { d.Tried[n] = count; return nil }); err != nil {
+		return nil, fmt.Errorf("count tries by lesson: %w", err)
+	}
 	return d, nil
+}
+
+// ExplainDashboard returns the plan of every query LoadDashboard runs, by
+// what it counts, for the scale test that keeps them off the ledger; with
+// analyze, each is run and timed (EXPLAIN ANALYZE).
+func (db *DB) ExplainDashboard(ctx context.Context, now time.Time, weeks int, analyze bool) (map[string]string, error) {
+	explain := "EXPLAIN "
+	if analyze {
+		explain = "EXPLAIN (ANALYZE, BUFFERS) "
+	}
+	from := WeekStart(now).AddDate(0, 0, -7*(weeks-1))
+	queries := []struct {
+		name string
+		sql  string
+		args []any
+	}{
+		{"subscribers by status", byStatusSQL, nil},
+		{"subscribers by lesson", funnelSQL, nil},
+		{"lessons sent by week", sentByWeekSQL, []any{from}},
+		{"due subscribers", dueSQL, []any{now.Add(24 * time.Hour), now.Add(7 * 24 * time.Hour)}},
+		{"open deliveries", openCountSQL, nil},
+		{"open deliveries listed", openListSQL, []any{maxOpenDeliveries}},
+		{"tries by lesson", triedSQL, nil},
+	}
+	plans := make(map[string]string, len(queries))
+	for _, q := range queries {
+		rows, err := db.Pool.Query(ctx, explain+q.sql, q.args...)
+		if err != nil {
+			return nil, fmt.Errorf("explain %s: %w", q.name, err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, fmt.Errorf("explain %s: %w", q.name, err)
+		}
+		plans[q.name] = strings.Join(lines, "\n") + "\n"
+	}
+	return plans, nil
 }
 
 // WeekStart is 00:00 UTC on the Monday of t's week, as PostgreSQL's

@@ -1,0 +1,124 @@
+package store_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twostep/twostep/internal/dbtest"
+	"github.com/twostep/twostep/internal/store"
+)
+
+// rollupDrift counts the (status, week) pairs where ledger_counts and a
+// count of the ledger itself disagree.
+func rollupDrift(t *testing.T, db *store.DB) int {
+	t.Helper()
+	return count(t, db, `
+		WITH truth AS (
+			SELECT status, ledger_counts_week(status, sent_at) AS week, count(*) AS n
+			FROM deliveries WHERE status <> 'sending' GROUP BY 1, 2
+		), rollup AS (
+			SELECT status, week, sum(n) AS n FROM ledger_counts GROUP BY 1, 2 HAVING sum(n) <> 0
+		)
+		SELECT count(*) FROM ((TABLE truth EXCEPT TABLE rollup) UNION ALL (TABLE rollup EXCEPT TABLE truth)) x`)
+}
+
+func TestTheLedgerRollupStaysEqualToTheLedgerThroughEveryKindOfWrite(t *testing.T) {
+	db := dbtest.New(t)
+	ctx := context.Background()
+	steps := []struct {
+		name string
+		sql  string
+	}{
+		{"a group begun in one statement", `
+			INSERT INTO deliveries (round, lesson, status, due_at)
+			SELECT 1, 1 + g % 3, 'sending', $1::timestamptz FROM generate_series(1, 60) g`},
+		{"a group recorded sent over two weeks", `
+			UPDATE deliveries SET status = 'sent', sent_at = $1::timestamptz - (id % 2) * interval '7 days' WHERE id % 3 <> 0`},
+		{"some put off for a retry", `UPDATE deliveries SET status = 'retrying' WHERE status = 'sending' AND id % 2 = 0`},
+		{"some given up", `UPDATE deliveries SET status = 'failed' WHERE status = 'sending'`},
+		{"a retry begun again", `UPDATE deliveries SET status = 'sending' WHERE id = (SELECT min(id) FROM deliveries WHERE status = 'retrying')`},
+		{"a sent lesson bounced later", `UPDATE deliveries SET status = 'bounced' WHERE id = (SELECT min(id) FROM deliveries WHERE status = 'sent')`},
+		{"a sent time moved into another week", `UPDATE deliveries SET sent_at = sent_at - interval '30 days' WHERE id = (SELECT max(id) FROM deliveries WHERE status = 'sent')`},
+		{"an update that changes no count", `UPDATE deliveries SET smtp_reply = 'x'`},
+		{"rows inserted already sent", `
+			INSERT INTO deliveries (round, lesson, status, due_at, sent_at)
+			SELECT 2, g, 'sent', $1::timestamptz, $1 FROM generate_series(1, 5) g`},
+		{"an upsert that updates", `
+			INSERT INTO deliveries (round, lesson, status, due_at)
+			SELECT round, lesson, 'sending', due_at FROM deliveries WHERE status = 'failed'
+			ON CONFLICT DO NOTHING`},
+		{"rows deleted", `DELETE FROM deliveries WHERE id % 5 = 0`},
+	}
+	for _, s := range steps {
+		var args []any
+		if strings.Contains(s.sql, "$1") {
+			args = append(args, now)
+		}
+		if _, err := db.Pool.Exec(ctx, s.sql, args...); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if n := rollupDrift(t, db); n != 0 {
+			t.Fatalf("after %s the rollup is off in %d counts", s.name, n)
+		}
+	}
+	if n := count(t, db, `SELECT count(DISTINCT status) FROM ledger_counts WHERE n <> 0`); n < 4 {
+		t.Fatalf("the steps left %d statuses counted; they should reach sent, retrying, failed and bounced", n)
+	}
+	if _, err := db.Pool.Exec(ctx, `TRUNCATE deliveries`); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM ledger_counts`); n != 0 {
+		t.Fatalf("%d counters left after the ledger was emptied", n)
+	}
+}
+
+func TestTheDashboardCountsWhatTheLedgerAndTheTriesHold(t *testing.T) {
+	db := dbtest.New(t)
+	ctx := context.Background()
+	c := claimed(t, db)
+	next := now.Add(7 * 24 * time.Hour)
+	if r := db.Sent(ctx, []store.Delivered{{Sub: c.Sub, Attempt: *c.Attempt, MessageID: "<a@x>", Reply: "250 ok", At: now, NextDue: &next}}); r[0].Err != nil {
+		t.Fatal(r[0].Err)
+	}
+	if err := db.Tried(ctx, c.Sub.ID, c.Sub.TokenGen, 1, now); err != nil {
+		t.Fatal(err)
+	}
+	// Older history, written straight to the ledger and the tries.
+	if _, err := db.Pool.Exec(ctx, `
+		INSERT INTO deliveries (round, lesson, status, due_at, sent_at)
+		SELECT 1, 1 + g % 4, (ARRAY['sent','sent','sent','failed','retrying'])[1 + g % 5], $1, $1::timestamptz - (g % 20) * interval '1 day'
+		FROM generate_series(1, 200) g`, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `UPDATE deliveries SET sent_at = NULL WHERE status <> 'sent'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO tried (round, lesson) SELECT 1, 1 + g % 3 FROM generate_series(1, 30) g`); err != nil {
+		t.Fatal(err)
+	}
+	d, err := db.LoadDashboard(ctx, now, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := store.WeekStart(now).AddDate(0, 0, -7*11)
+	for i := range 12 {
+		wk := from.AddDate(0, 0, 7*i)
+		want := count(t, db, `SELECT count(*) FROM deliveries WHERE status = 'sent' AND sent_at >= $1 AND sent_at < $2`, wk, wk.AddDate(0, 0, 7))
+		if d.SentByWeek[wk] != want {
+			t.Errorf("week of %s: %d sent shown, the ledger holds %d", wk.Format("2 Jan"), d.SentByWeek[wk], want)
+		}
+	}
+	if len(d.SentByWeek) < 3 {
+		t.Errorf("sends in %d weeks shown; the history spans three", len(d.SentByWeek))
+	}
+	if want := count(t, db, `SELECT count(*) FROM deliveries WHERE status IN ('retrying', 'failed')`); d.OpenDeliveriesN != want || want == 0 {
+		t.Errorf("%d open deliveries shown, the ledger holds %d", d.OpenDeliveriesN, want)
+	}
+	for n := 1; n <= 3; n++ {
+		if want := count(t, db, `SELECT count(*) FROM tried WHERE lesson = $1`, n); d.Tried[n] != want || want == 0 {
+			t.Errorf("lesson %d: %d tries shown, %d recorded", n, d.Tried[n], want)
+		}
+	}
+}
