@@ -35,6 +35,12 @@ CREATE TABLE suppressions (
     created_at timestamptz NOT NULL
 );
 
+-- Readers bounced before suppressions existed stay unmailed: their
+-- addresses are suppressed from the start.
+INSERT INTO suppressions (email, reason, created_at)
+SELECT DISTINCT lower(email), 'hard', now() FROM subscribers WHERE status = 'bounced'
+ON CONFLICT DO NOTHING;
+
 -- replay_keys are one-time tokens (Mailgun's) already accepted: a request
 -- carrying one again is refused.
 CREATE TABLE replay_keys (

@@ -45,7 +45,16 @@ func (db *DB) signupAgain(ctx context.Context, s drip.Signup) (queued bool, err 
 		case drip.StatusActive, drip.StatusPaused, drip.StatusCompleted:
 			kind = drip.MailLink
 		default:
-			return nil // bounced: never mailed again
+			// Bounced: never mailed again, unless the admin lifted the
+			// address's suppression — then it may ask to confirm anew.
+			var suppressed bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suppressions WHERE email = lower($1))`, s.Email).Scan(&suppressed); err != nil {
+				return err
+			}
+			if suppressed {
+				return nil
+			}
+			kind = drip.MailConfirm
 		}
 		var sent int
 		if err := tx.QueryRow(ctx, `

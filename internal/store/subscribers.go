@@ -140,7 +140,8 @@ func (db *DB) SubscriberByEmail(ctx context.Context, email string) (*drip.Subscr
 // Confirm makes a pending or unsubscribed subscriber active with their next
 // lesson due at once (lesson 1 for a new subscriber). A subscriber who chose
 // no slot gets the default: the local weekday of confirmation at defaultHour.
-// Confirming twice changes nothing. A bounced subscriber cannot confirm.
+// Confirming twice changes nothing. A bounced subscriber cannot confirm
+// while the address is suppressed.
 func (db *DB) Confirm(ctx context.Context, id int64, gen int, defaultWeekday time.Weekday, defaultHour int, now time.Time) (*drip.Subscriber, error) {
 	var s *drip.Subscriber
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
@@ -153,7 +154,14 @@ func (db *DB) Confirm(ctx context.Context, id int64, gen int, defaultWeekday tim
 		switch s.Status {
 		case drip.StatusPending, drip.StatusUnsubscribed:
 		case drip.StatusBounced:
-			return drip.ErrGone
+			// Only an address whose suppression the admin lifted.
+			var suppressed bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suppressions WHERE email = lower($1))`, s.Email).Scan(&suppressed); err != nil {
+				return err
+			}
+			if suppressed {
+				return drip.ErrGone
+			}
 		default:
 			return nil // already confirmed
 		}
