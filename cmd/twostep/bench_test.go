@@ -28,13 +28,18 @@ var (
 	benchConns    = flag.Int("load-conns", 32, "concurrent connections of the external load generator")
 )
 
-// signupScript is wrk's Lua: every request a form post of a new address.
-const signupScript = `
+// wrkThreads is the start of each wrk script: every thread gets its number
+// as the global tid, so the addresses it posts are its own.
+const wrkThreads = `
 local threads = 0
 function setup(thread)
   thread:set("tid", threads)
   threads = threads + 1
 end
+`
+
+// signupScript is wrk's Lua: every request a form post of a new address.
+const signupScript = wrkThreads + `
 local n = 0
 local run = ""
 function init(args)
@@ -245,12 +250,7 @@ var (
 
 // burstScript paces each of wrk's connections so that together they post
 // the rate given as its first argument.
-const burstScript = `
-local threads = 0
-function setup(thread)
-  thread:set("tid", threads)
-  threads = threads + 1
-end
+const burstScript = wrkThreads + `
 local n, run, pause = 0, "", 0
 function init(args)
   run = args[1]

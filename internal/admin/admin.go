@@ -49,7 +49,6 @@ type Store interface {
 	// The dashboard and deliveries.
 	LoadDashboard(ctx context.Context, now time.Time, weeks int) (*store.Dashboard, error)
 	DueByLesson(ctx context.Context, until time.Time) (map[int]int, error)
-	TriedCounts(ctx context.Context) (map[int]int, error)
 	RetryDelivery(ctx context.Context, id int64, a store.AdminAction) error
 	// Lessons and their revisions.
 	LessonStates(ctx context.Context) ([]store.LessonState, error)

@@ -283,8 +283,15 @@ func setOutcome(ctx context.Context, tx pgx.Tx, id int64, o drip.ReportOutcome) 
 
 // Suppressed reports whether email is on the suppression list.
 func (db *DB) Suppressed(ctx context.Context, email string) (bool, error) {
+	return suppressed(ctx, db.Pool, email)
+}
+
+// suppressed is Suppressed on q, a pool or a transaction.
+func suppressed(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}, email string) (bool, error) {
 	var ok bool
-	if err := db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suppressions WHERE email = lower($1))`, email).Scan(&ok); err != nil {
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suppressions WHERE email = lower($1))`, email).Scan(&ok); err != nil {
 		return false, fmt.Errorf("check suppression: %w", err)
 	}
 	return ok, nil

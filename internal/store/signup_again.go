@@ -47,12 +47,8 @@ func (db *DB) signupAgain(ctx context.Context, s drip.Signup) (queued bool, err 
 		default:
 			// Bounced: never mailed again, unless the admin lifted the
 			// address's suppression — then it may ask to confirm anew.
-			var suppressed bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suppressions WHERE email = lower($1))`, s.Email).Scan(&suppressed); err != nil {
+			if gone, err := suppressed(ctx, tx, s.Email); err != nil || gone {
 				return err
-			}
-			if suppressed {
-				return nil
 			}
 			kind = drip.MailConfirm
 		}

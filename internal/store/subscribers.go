@@ -155,11 +155,9 @@ func (db *DB) Confirm(ctx context.Context, id int64, gen int, defaultWeekday tim
 		case drip.StatusPending, drip.StatusUnsubscribed:
 		case drip.StatusBounced:
 			// Only an address whose suppression the admin lifted.
-			var suppressed bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suppressions WHERE email = lower($1))`, s.Email).Scan(&suppressed); err != nil {
+			if gone, err := suppressed(ctx, tx, s.Email); err != nil {
 				return err
-			}
-			if suppressed {
+			} else if gone {
 				return drip.ErrGone
 			}
 		default:

@@ -76,10 +76,7 @@ func (g *StandardWebhooks) Parse(_ context.Context, r *http.Request, body []byte
 	if !ok {
 		return b, ErrSignature
 	}
-	now := time.Now()
-	if g.Now != nil {
-		now = g.Now()
-	}
+	now := nowFrom(g.Now)
 	if !fresh(time.Unix(ts, 0), now) {
 		return b, ErrStale
 	}

@@ -75,10 +75,7 @@ func (m *MailgunSigned) Parse(_ context.Context, _ *http.Request, body []byte) (
 	if err != nil {
 		return b, ErrSignature
 	}
-	now := time.Now()
-	if m.Now != nil {
-		now = m.Now()
-	}
+	now := nowFrom(m.Now)
 	if d := now.Sub(time.Unix(ts, 0)); d > MailgunWindow || d < -Tolerance {
 		return b, ErrStale
 	}

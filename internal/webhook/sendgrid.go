@@ -73,10 +73,7 @@ func (g *SendGridSigned) Parse(_ context.Context, r *http.Request, body []byte) 
 	if !ecdsa.VerifyASN1(g.Key, sum[:], sig) {
 		return b, ErrSignature
 	}
-	now := time.Now()
-	if g.Now != nil {
-		now = g.Now()
-	}
+	now := nowFrom(g.Now)
 	if !fresh(time.Unix(ts, 0), now) {
 		return b, ErrStale
 	}

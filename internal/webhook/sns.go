@@ -119,10 +119,7 @@ func (s *SNS) cert(ctx context.Context, raw string) (*x509.Certificate, error) {
 	s.mu.Lock()
 	c := s.certs[u.String()]
 	s.mu.Unlock()
-	now := time.Now()
-	if s.Now != nil {
-		now = s.Now()
-	}
+	now := nowFrom(s.Now)
 	if c != nil && now.Before(c.NotAfter) {
 		return c, nil
 	}
