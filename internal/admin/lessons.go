@@ -285,7 +285,7 @@ type historyData struct {
 	Number    int
 	Title     string
 	Revisions []store.Revision
-	Current   int64
+	Current   int // the current revision's number within the lesson
 	Selected  store.Revision
 	Against   *store.Revision
 	Diff      []diffLine
@@ -321,25 +321,30 @@ func (h *handler) renderHistory(w http.ResponseWriter, r *http.Request, status, 
 		h.fail(w, r, err)
 		return
 	}
-	data := historyData{Number: n, Revisions: revs, Current: cur.Revisions[n], Selected: revs[0]}
+	data := historyData{Number: n, Revisions: revs, Selected: revs[0]}
+	for _, rev := range revs {
+		if rev.ID == cur.Revisions[n] {
+			data.Current = rev.Number
+		}
+	}
 	if ls := cur.Course.Lesson(n); ls != nil {
 		data.Title = ls.Title
 	}
 	// Show the chosen revision (default: the newest) against the one
-	// before it, or against ?against=ID.
+	// before it, or against ?against=N; both are numbers within the lesson.
 	q := r.URL.Query()
 	idx := 0
-	if id, err := strconv.ParseInt(q.Get("rev"), 10, 64); err == nil {
+	if num, err := strconv.Atoi(q.Get("rev")); err == nil {
 		for i, rev := range revs {
-			if rev.ID == id {
+			if rev.Number == num {
 				idx = i
 			}
 		}
 	}
 	data.Selected = revs[idx]
-	if id, err := strconv.ParseInt(q.Get("against"), 10, 64); err == nil {
+	if num, err := strconv.Atoi(q.Get("against")); err == nil {
 		for i := range revs {
-			if revs[i].ID == id {
+			if revs[i].Number == num {
 				data.Against = &revs[i]
 			}
 		}
@@ -370,12 +375,12 @@ func (h *handler) restoreLesson(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	id, err := strconv.ParseInt(r.PostForm.Get("revision"), 10, 64)
+	num, err := strconv.Atoi(r.PostForm.Get("revision"))
 	if err != nil {
 		h.fail(w, r, errNotFound)
 		return
 	}
-	rev, err := h.db.LessonRevision(r.Context(), n, id)
+	rev, err := h.db.LessonRevision(r.Context(), n, num)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -386,13 +391,13 @@ func (h *handler) restoreLesson(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(ck.problems) > 0 {
-		msg := "Revision " + strconv.FormatInt(id, 10) + " cannot be restored as it is: " + ck.problems.Error()
+		msg := fmt.Sprintf("Revision %d cannot be restored as it is: %s", num, ck.problems.Error())
 		h.renderHistory(w, r, http.StatusUnprocessableEntity, n, "", msg)
 		return
 	}
 	a := h.action(r)
 	if _, _, err := h.db.SaveLessonRevision(r.Context(), store.LessonEdit{Lesson: n, Source: rev.Source, Origin: "restore",
-		Author: a.Actor, RestoredFrom: id, IP: a.IP, At: a.At}); err != nil {
+		Author: a.Actor, RestoredFrom: num, IP: a.IP, At: a.At}); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -450,8 +455,13 @@ func (h *handler) testSend(w http.ResponseWriter, r *http.Request) {
 		reader, asID = &copy, &sub.ID
 	}
 	reader.Email, reader.TokenGen = addr, 0
+	num, err := h.revisionNumber(ctx, cur.Revisions[n])
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	msgID, reply, err := h.sendLesson(ctx, cur.Course, ls, reader, "[Test] ")
-	after := map[string]any{"to": addr, "revision": cur.Revisions[n], "message_id": msgID, "reply": reply}
+	after := map[string]any{"to": addr, "revision": num, "message_id": msgID, "reply": reply}
 	if asID != nil {
 		after["as_subscriber"] = *asID
 	}
@@ -470,6 +480,19 @@ func (h *handler) testSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	redirect(w, r, fmt.Sprintf("/admin/lessons/%d?done=sent", n))
+}
+
+// revisionNumber is revision id's number within its lesson, which is how
+// the admin's pages and its audit log name a revision.
+func (h *handler) revisionNumber(ctx context.Context, id int64) (int, error) {
+	revs, err := h.db.Revisions(ctx, []int64{id})
+	if err != nil {
+		return 0, err
+	}
+	if len(revs) != 1 {
+		return 0, fmt.Errorf("revision %d: %w", id, errNotFound)
+	}
+	return revs[0].Number, nil
 }
 
 // sendLesson renders lesson ls for sub as letter.Letters.Lesson does, with
