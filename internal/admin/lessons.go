@@ -91,6 +91,20 @@ type editorData struct {
 	LessonCount int
 	TestTo      string
 	TestAs      string
+	editorView
+}
+
+// editorView is how the editor page is shown besides the text in it.
+type editorView struct {
+	Flash, Error string
+	To, As       string // the test-send form as posted
+	// Unsaved means the textarea holds text that is not the saved
+	// revision (a refused save, a preview without script): leaving the
+	// page warns even before the author types.
+	Unsaved bool
+	// Refused means a save was refused for the problems of the text: they
+	// are listed at the top of the editor, which takes the focus.
+	Refused bool
 }
 
 // checked is a lesson text as the validator and renderer see it.
@@ -192,16 +206,16 @@ func (h *handler) lessonEditor(w http.ResponseWriter, r *http.Request) {
 	case "sent":
 		flash = "Test email sent."
 	}
-	h.renderEditor(w, r, http.StatusOK, n, ck, string(ls.Source), ck.base, flash, "", "", "")
+	h.renderEditor(w, r, http.StatusOK, n, ck, string(ls.Source), ck.base, editorView{Flash: flash})
 }
 
-func (h *handler) renderEditor(w http.ResponseWriter, r *http.Request, status, n int, ck *checked, src string, base int64, flash, errMsg, to, as string) {
+func (h *handler) renderEditor(w http.ResponseWriter, r *http.Request, status, n int, ck *checked, src string, base int64, v editorView) {
 	data := editorData{Number: n, Title: ck.lesson.Title, Source: src, Base: base, Preview: h.render1(ck, n),
-		LessonCount: ck.course.LessonCount, TestTo: to, TestAs: as}
-	if to == "" {
+		LessonCount: ck.course.LessonCount, TestTo: v.To, TestAs: v.As, editorView: v}
+	if v.To == "" {
 		data.TestTo = sessionFrom(r.Context()).Email
 	}
-	h.render(w, r, status, "lesson", page{Title: fmt.Sprintf("Lesson %d", n), Nav: "lessons", Flash: flash, Error: errMsg, Data: data})
+	h.render(w, r, status, "lesson", page{Title: fmt.Sprintf("Lesson %d", n), Nav: "lessons", Flash: v.Flash, Error: v.Error, Data: data})
 }
 
 // formSource is the lesson text from a form. Browsers send a textarea's
@@ -234,7 +248,7 @@ func (h *handler) previewLesson(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	base, _ := strconv.ParseInt(r.PostForm.Get("base"), 10, 64)
-	h.renderEditor(w, r, http.StatusOK, n, ck, string(src), base, "", "", "", "")
+	h.renderEditor(w, r, http.StatusOK, n, ck, string(src), base, editorView{Unsaved: true})
 }
 
 func (h *handler) saveLesson(w http.ResponseWriter, r *http.Request) {
@@ -255,8 +269,9 @@ func (h *handler) saveLesson(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(ck.problems) > 0 {
-		h.renderEditor(w, r, http.StatusUnprocessableEntity, n, ck, string(src), base, "",
-			"Not saved: fix the problems listed under the editor first.", "", "")
+		// The problems are listed at the top of the editor, above the
+		// author's text, which is kept as typed.
+		h.renderEditor(w, r, http.StatusUnprocessableEntity, n, ck, string(src), base, editorView{Unsaved: true, Refused: true})
 		return
 	}
 	a := h.action(r)
@@ -265,9 +280,9 @@ func (h *handler) saveLesson(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, store.ErrRevisionConflict) {
 		// Keep the admin's text; saving again deliberately replaces the
 		// newer revision, which the history page shows.
-		h.renderEditor(w, r, http.StatusConflict, n, ck, string(src), ck.base, "",
-			"Not saved: someone else saved this lesson (or its file was imported) since you opened it. "+
-				"Your text is still below; compare with the history, then save again to replace theirs.", "", "")
+		h.renderEditor(w, r, http.StatusConflict, n, ck, string(src), ck.base, editorView{Unsaved: true,
+			Error: "Not saved: someone else saved this lesson (or its file was imported) since you opened it. " +
+				"Your text is still below; compare with the history, then save again to replace theirs."})
 		return
 	}
 	if err != nil {
@@ -432,7 +447,7 @@ func (h *handler) testSend(w http.ResponseWriter, r *http.Request) {
 	to, as := strings.TrimSpace(r.PostForm.Get("to")), strings.TrimSpace(r.PostForm.Get("as"))
 	fail := func(msg string) {
 		ck := h.check(cur, n, ls.Source)
-		h.renderEditor(w, r, http.StatusUnprocessableEntity, n, ck, string(ls.Source), ck.base, "", msg, to, as)
+		h.renderEditor(w, r, http.StatusUnprocessableEntity, n, ck, string(ls.Source), ck.base, editorView{Error: msg, To: to, As: as})
 	}
 	addr, err := drip.ParseEmail(to)
 	if err != nil {

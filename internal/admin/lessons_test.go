@@ -218,6 +218,22 @@ func TestAnInvalidLessonIsNotSavedAndTheProblemsAreShown(t *testing.T) {
 			if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(got, "Not saved") || !strings.Contains(got, c.want) {
 				t.Fatalf("status %d; page has %q: %v", resp.StatusCode, c.want, strings.Contains(got, c.want))
 			}
+			// Without script too: the problems come first, above the text,
+			// in a summary that takes the focus, and the text is the one posted.
+			summary, textarea := strings.Index(got, `<div id="save-problems"`), strings.Index(got, `<textarea id="source"`)
+			if summary < 0 || summary > textarea {
+				t.Fatalf("the problem summary is at %d, the text at %d: want the summary above the text", summary, textarea)
+			}
+			tag := got[summary:strings.Index(got[summary:], ">")+summary]
+			if !strings.Contains(tag, `role="alert"`) || !strings.Contains(tag, "autofocus") {
+				t.Errorf("the summary is %s, want an alert that takes the focus", tag)
+			}
+			if list := between(got, `<div id="save-problems"`, "</div>"); !strings.Contains(list, c.want) || !strings.Contains(list, `href="#source"`) {
+				t.Errorf("the summary does not link the problem %q to the text:\n%s", c.want, list)
+			}
+			if !strings.Contains(between(got, `<textarea id="source"`, "</textarea>"), html.EscapeString(c.src)) {
+				t.Error("the refused save did not keep the posted text")
+			}
 		})
 	}
 	if n := h.count(`SELECT count(*) FROM lesson_revisions WHERE lesson = 3`); n != 1 {
