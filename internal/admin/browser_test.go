@@ -226,9 +226,9 @@ func TestInABrowserARefusedSaveShowsItsProblemsAtTheTopKeepsTheTextAndLeavingUns
 	}
 	type refused struct {
 		Focused, Role, Summary, Source string
-		Top, Bottom, TextareaTop        float64
-		Viewport                        float64
-		Links                           int
+		Top, Bottom, TextareaTop       float64
+		Viewport                       float64
+		Links                          int
 	}
 	got, err := chromedp.Run(ctx, chromedp.Evaluate[refused](`(() => {
 		const s = document.getElementById("save-problems"), src = document.getElementById("source");

@@ -224,7 +224,7 @@ func TestAnInvalidLessonIsNotSavedAndTheProblemsAreShown(t *testing.T) {
 			if summary < 0 || summary > textarea {
 				t.Fatalf("the problem summary is at %d, the text at %d: want the summary above the text", summary, textarea)
 			}
-			tag := got[summary:strings.Index(got[summary:], ">")+summary]
+			tag := got[summary : strings.Index(got[summary:], ">")+summary]
 			if !strings.Contains(tag, `role="alert"`) || !strings.Contains(tag, "autofocus") {
 				t.Errorf("the summary is %s, want an alert that takes the focus", tag)
 			}
