@@ -17,10 +17,13 @@ import (
 // last assertion.
 const browserTimeout = 45 * time.Second
 
-// signIn signs the browser in to the admin through the sign-in page.
-func signIn(t *testing.T, ctx context.Context, h *harness) {
+// browserSignedIn starts a harness and a browser signed in to its admin through
+// the sign-in page. step fails the test when a browser step failed.
+func browserSignedIn(t *testing.T) (h *harness, ctx context.Context, step func(what string, err error)) {
 	t.Helper()
-	step := func(what string, err error) {
+	h = newHarness(t)
+	ctx = browsertest.New(t, browserTimeout)
+	step = func(what string, err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
@@ -41,20 +44,12 @@ func signIn(t *testing.T, ctx context.Context, h *harness) {
 	if resp.Status != 200 || !strings.HasSuffix(resp.URL, "/admin/") {
 		t.Fatalf("after signing in: %d %s, want the dashboard", resp.Status, resp.URL)
 	}
+	return h, ctx, step
 }
 
 func TestInABrowserTheAdminRewritesLesson3WhileWatchingTheEmailAndFindsTheRevisionInItsHistory(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	ctx := browsertest.New(t, browserTimeout)
-	step := func(what string, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-
-	signIn(t, ctx, h)
+	h, ctx, step := browserSignedIn(t)
 
 	// Open lesson 3 from the list.
 	step("open the lesson list", chromedp.Do(ctx, chromedp.Navigate(h.srv.URL+"/admin/lessons")))
@@ -126,15 +121,7 @@ func TestInABrowserTheAdminRewritesLesson3WhileWatchingTheEmailAndFindsTheRevisi
 
 func TestInABrowserARefusedSaveShowsItsProblemsAtTheTopKeepsTheTextAndLeavingUnsavedWorkAsksFirst(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	ctx := browsertest.New(t, browserTimeout)
-	step := func(what string, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	signIn(t, ctx, h)
+	h, ctx, step := browserSignedIn(t)
 
 	// Every dialog is recorded and dismissed: a beforeunload dialog kept
 	// open would hold the page; dismissed, the page stays where it is.
