@@ -72,6 +72,14 @@ func TestSigningUpAgainChangesTheConsentRecordOnlyWhenTheReaderConfirms(t *testi
 			if !recordOf(unconfirmed).same(recordOf(before)) || unconfirmed.Status != status {
 				t.Fatalf("before any confirmation the row changed:\nbefore %+v\nafter  %+v", recordOf(before), recordOf(unconfirmed))
 			}
+			// The reader's data export shows the signup waiting.
+			x, err := db.Export(ctx, unconfirmed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w, _ := x.Consent["signup_awaiting_confirmation"].(map[string]any); w["ip"] != again.IP {
+				t.Errorf("the data export shows %v as the signup awaiting confirmation, want the one from %s", w, again.IP)
+			}
 			// The cleanup of old pending signups counts the new one: the
 			// confirmation just sent must still find its reader.
 			if n, err := db.DeleteUnconfirmed(ctx, now.Add(-7*24*time.Hour)); err != nil || n != 0 {
