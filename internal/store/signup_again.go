@@ -22,10 +22,10 @@ const SignupMailWindow = 24 * time.Hour
 // signupAgain handles a signup for an address already known, as the pages
 // promise: a pending reader gets the confirmation again, an unsubscribed
 // one a fresh confirmation, a reader who is already subscribed (active,
-// paused or completed) a
-// "here is your link" mail with their preferences link. A bounced address
-// gets nothing, and no address more than SignupMailsPerDay signup mails in
-// SignupMailWindow. It reports whether a mail was queued.
+// paused or completed) a "here is your link" mail with their preferences
+// link. A bounced address gets nothing, and no address more than
+// SignupMailsPerDay signup mails in SignupMailWindow. It reports whether a
+// mail was queued.
 //
 // The new signup's consent record and choices (name, zone, slot) wait in
 // signup_pending until the reader confirms (see Confirm): whoever types an
