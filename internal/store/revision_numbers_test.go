@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -60,6 +61,18 @@ func TestMigratingNumbersExistingRevisionsWithinTheirLessonAndRewritesTheLogsTha
 	db.Pool.QueryRow(ctx, `SELECT detail::text FROM events WHERE kind = 'admin.resend'`).Scan(&resend)
 	if save != `{"revision": 1} {"revision": 2}` || restore != `{"revision": 2} {"revision": 3, "restored_from": 1}` || resend != `{"lesson": 2, "revision": 1}` {
 		t.Fatalf("after migrating:\nsave    %s\nrestore %s\nresend  %s\nwant the numbers within each lesson", save, restore, resend)
+	}
+	// Going back names them by id again.
+	if _, err := p.DownTo(ctx, 11); err != nil {
+		t.Fatal(err)
+	}
+	db.Pool.QueryRow(ctx, `SELECT after::text FROM admin_audit WHERE action = 'lesson.restore'`).Scan(&restore)
+	db.Pool.QueryRow(ctx, `SELECT detail->>'revision' FROM events WHERE kind = 'admin.resend'`).Scan(&resend)
+	if want := fmt.Sprintf(`{"revision": %d, "restored_from": %d}`, ids[3], ids[0]); restore != want || resend != fmt.Sprint(ids[1]) {
+		t.Fatalf("after migrating down: restore %s (want %s), resend revision %s (want %d)", restore, want, resend, ids[1])
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
 	}
 	// Two revisions of one lesson never share a number.
 	var n int
