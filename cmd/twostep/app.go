@@ -42,11 +42,20 @@ func lessonsFS(cfg config.Config) fs.FS {
 	return twostep.Lessons
 }
 
-func templatesFS(cfg config.Config) fs.FS {
-	if cfg.TemplatesDir != "" {
-		return os.DirFS(cfg.TemplatesDir)
+// templatesFS is TEMPLATES_DIR over the embedded copy: each template the
+// folder lacks comes from the embedded copy, with one log line apiece.
+func templatesFS(cfg config.Config, log *slog.Logger) (fs.FS, error) {
+	if cfg.TemplatesDir == "" {
+		return twostep.Templates, nil
 	}
-	return twostep.Templates
+	fsys, missing, err := twostep.TemplatesOver(os.DirFS(cfg.TemplatesDir))
+	if err != nil {
+		return nil, fmt.Errorf("TEMPLATES_DIR %s: %w", cfg.TemplatesDir, err)
+	}
+	for _, name := range missing {
+		log.Info("template not in TEMPLATES_DIR; using the built-in one", "template", name, "dir", cfg.TemplatesDir)
+	}
+	return fsys, nil
 }
 
 // openApp connects, migrates, imports changed lesson files and prepares
@@ -56,11 +65,15 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, er
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("the course is not valid (run `twostep lessons check`):\n%w", problems)
 	}
+	tmpl, err := templatesFS(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, db: db, tmpl: templatesFS(cfg), clock: time.Now}
+	a := &app{cfg: cfg, log: log, db: db, tmpl: tmpl, clock: time.Now}
 	if err := a.prepare(ctx, files); err != nil {
 		db.Close()
 		return nil, err

@@ -53,7 +53,8 @@ type Store interface {
 	// Lessons and their revisions.
 	LessonStates(ctx context.Context) ([]store.LessonState, error)
 	LessonRevisions(ctx context.Context, n int) ([]store.Revision, error)
-	LessonRevision(ctx context.Context, n int, id int64) (store.Revision, error)
+	LessonRevision(ctx context.Context, n, number int) (store.Revision, error)
+	Revisions(ctx context.Context, ids []int64) ([]store.Revision, error)
 	SaveLessonRevision(ctx context.Context, e store.LessonEdit) (rev store.Revision, changed bool, err error)
 	// Subscribers.
 	SearchSubscribers(ctx context.Context, q store.SubscriberQuery) (store.SubscriberPage, error)

@@ -253,8 +253,12 @@ func (h *handler) resend(r *http.Request, id int64, n int, a store.AdminAction) 
 	if !slices.ContainsFunc(rec, func(l store.Received) bool { return l.Lesson == n }) {
 		return notApplicable(fmt.Sprintf("Lesson %d was never sent to this subscriber; only lessons they have received can be resent.", n))
 	}
+	num, err := h.revisionNumber(ctx, cur.Revisions[n])
+	if err != nil {
+		return err
+	}
 	msgID, reply, sendErr := h.sendLesson(ctx, cur.Course, ls, sub, "")
-	if err := h.db.RecordResend(ctx, store.Resend{Subscriber: id, Lesson: n, RevisionID: cur.Revisions[n],
+	if err := h.db.RecordResend(ctx, store.Resend{Subscriber: id, Lesson: n, Revision: num,
 		MessageID: msgID, Reply: reply, SendErr: sendErr, By: a}); err != nil {
 		return err
 	}

@@ -305,6 +305,15 @@ func (db *DB) Export(ctx context.Context, s *drip.Subscriber) (*DataExport, erro
 			"confirmed_at": s.ConfirmedAt, "unsubscribed_at": s.UnsubscribedAt,
 		},
 	}
+	// A signup of the address waiting for its confirmation is data kept
+	// about it too.
+	var waiting map[string]any
+	if err := db.Pool.QueryRow(ctx, `SELECT signup_pending FROM subscribers WHERE id = $1`, s.ID).Scan(&waiting); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	if waiting != nil {
+		x.Consent["signup_awaiting_confirmation"] = waiting
+	}
 	var err error
 	if x.Deliveries, err = db.maps(ctx, `
 		SELECT round, lesson, status, attempts, due_at, sent_at, message_id, smtp_reply
