@@ -7,9 +7,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/twostep/twostep"
+	"github.com/twostep/twostep/internal/clock"
 	"github.com/twostep/twostep/internal/config"
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/letter"
@@ -25,9 +25,10 @@ type app struct {
 	library *course.Library
 	letters *letter.Letters
 	tmpl    fs.FS
-	// clock is the one clock every part reads: the wall clock, or the
-	// time `send --now` gives.
-	clock func() time.Time
+	// clock is the one wall clock every part is handed. The time a
+	// delivery runs as of (`send --now`) is not a clock: it is an argument
+	// of the pass and the flush (sendCmd).
+	clock clock.Clock
 }
 
 func newLogger(w io.Writer) *slog.Logger {
@@ -60,7 +61,7 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, er
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, db: db, tmpl: templatesFS(cfg), clock: time.Now}
+	a := &app{cfg: cfg, log: log, db: db, tmpl: templatesFS(cfg)}
 	if err := a.prepare(ctx, files); err != nil {
 		db.Close()
 		return nil, err
@@ -73,7 +74,7 @@ func (a *app) prepare(ctx context.Context, files *course.Course) error {
 		return err
 	}
 	a.library = &course.Library{DB: a.db, Base: files}
-	added, err := a.library.Sync(ctx, a.clock())
+	added, err := a.library.Sync(ctx, a.clock.Now())
 	if err != nil {
 		return err
 	}

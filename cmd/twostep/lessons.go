@@ -110,7 +110,7 @@ func lessonsPreview(ctx context.Context, cfg config.Config, args []string, stdou
 	weekday, hour := time.Monday, cur.Course.SendHour
 	sample := &drip.Subscriber{Name: "Alex", Email: "reader@example.com", TokenGen: 0, SendWeekday: &weekday, SendHour: &hour, NextLesson: n}
 	if *format == "eml" {
-		msg, _, err := a.letters.Lesson(cur.Course, ls, sample, time.Now())
+		msg, _, err := a.letters.Lesson(cur.Course, ls, sample, a.clock.Now())
 		if err != nil {
 			return err
 		}

@@ -85,7 +85,7 @@ func subscribersImport(ctx context.Context, cfg config.Config, path string, conf
 	bar := newProgressBar(stderr, "import", st.Size(), formatBytes)
 	res, err := admin.ImportCSV(ctx, a.db, f, admin.ImportOptions{
 		Lessons: cur.Course.LessonCount, SendHour: cur.Course.SendHour,
-		Actor: cliActor, Now: a.clock(), Progress: bar.set, Confirm: confirm,
+		Actor: cliActor, Now: a.clock.Now(), Progress: bar.set, Confirm: confirm,
 	})
 	bar.done()
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/twostep/twostep/internal/clock"
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/httpx"
@@ -96,8 +97,8 @@ type Deps struct {
 	// BaseURL decides whether cookies are Secure (https).
 	BaseURL *url.URL
 	Log     *slog.Logger
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Clock is the wall clock (nil: time.Now).
+	Clock clock.Clock
 	// BcryptCost is the cost of the password hash; 0 means bcrypt.DefaultCost.
 	BcryptCost int
 }
@@ -149,9 +150,6 @@ func New(ctx context.Context, d Deps) (http.Handler, error) {
 		d.Log.Info("admin disabled: set ADMIN_EMAIL and ADMIN_PASSWORD to enable /admin")
 		return nil, nil
 	}
-	if d.Now == nil {
-		d.Now = time.Now
-	}
 	if d.BcryptCost == 0 {
 		d.BcryptCost = bcrypt.DefaultCost
 	}
@@ -160,7 +158,7 @@ func New(ctx context.Context, d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &handler{d: d, db: d.DB, log: d.Log, now: d.Now, pages: pages,
+	h := &handler{d: d, db: d.DB, log: d.Log, now: d.Clock.Now, pages: pages,
 		email: strings.ToLower(d.AdminEmail), secure: d.BaseURL != nil && d.BaseURL.Scheme == "https"}
 	if err := h.setPassword(ctx, d.AdminPassword); err != nil {
 		return nil, err

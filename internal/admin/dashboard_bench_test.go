@@ -208,7 +208,7 @@ func scaleServer(b *testing.B, db *store.DB, now time.Time) *httptest.Server {
 		AdminEmail: adminEmail, AdminPassword: adminPassword,
 		BaseURL:    &url.URL{Scheme: "http", Host: "twostep.test"},
 		Log:        slog.New(slog.DiscardHandler),
-		Now:        func() time.Time { return now },
+		Clock:      func() time.Time { return now },
 		BcryptCost: bcrypt.MinCost,
 	})
 	if err != nil {

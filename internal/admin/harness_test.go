@@ -91,7 +91,7 @@ func newHarness(t *testing.T) *harness {
 		AdminEmail: adminEmail, AdminPassword: adminPassword,
 		BaseURL: &url.URL{Scheme: "http", Host: "twostep.test"},
 		Log:     slog.New(slog.DiscardHandler),
-		Now:     h.clock,
+		Clock:   h.clock,
 		// The cheapest cost keeps the many sign-ins of the tests fast.
 		BcryptCost: bcrypt.MinCost,
 	})

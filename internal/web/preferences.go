@@ -90,7 +90,7 @@ func (s *Server) prefsPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renderPrefs(w http.ResponseWriter, r *http.Request, status int, sub *drip.Subscriber, done, problem string) {
 	var err error
-	slot := sub.SlotOf(s.opts.Site.SendHour, s.opts.Now())
+	slot := sub.SlotOf(s.opts.Site.SendHour, s.opts.Clock.Now())
 	p := prefs{
 		Sub: sub, Base: link.To(token.Preferences, chiToken(r)), Done: done, Problem: problem, Lessons: s.opts.Site.Lessons,
 		Weekdays: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday, time.Sunday},
@@ -101,7 +101,7 @@ func (s *Server) renderPrefs(w http.ResponseWriter, r *http.Request, status int,
 		// entry, UTC, preselected and was moved there by saving the hour.
 		TimeZone: slot.Location.String(),
 	}
-	p.Zones = zonePicker(p.TimeZone, s.opts.Now())
+	p.Zones = zonePicker(p.TimeZone, s.opts.Clock.Now())
 	for h := range 24 {
 		p.Hours = append(p.Hours, h)
 	}
@@ -223,7 +223,7 @@ func (s *Server) setSchedule(r *http.Request, sub *drip.Subscriber) error {
 	if err1 != nil || err2 != nil || !ok || slot.Valid() != nil {
 		return httpx.Problem("Please choose a day, an hour and a time zone from the lists.")
 	}
-	_, err := s.db.SetSchedule(r.Context(), sub.ID, sub.TokenGen, slot, s.opts.Now())
+	_, err := s.db.SetSchedule(r.Context(), sub.ID, sub.TokenGen, slot, s.opts.Clock.Now())
 	return err
 }
 
@@ -232,7 +232,7 @@ func (s *Server) pause(r *http.Request, sub *drip.Subscriber) error {
 	switch w := r.PostFormValue("weeks"); w {
 	case "1", "2", "4":
 		n, _ := strconv.Atoi(w)
-		t := s.opts.Now().Add(time.Duration(n) * 7 * 24 * time.Hour)
+		t := s.opts.Clock.Now().Add(time.Duration(n) * 7 * 24 * time.Hour)
 		until = &t
 	case "0":
 	default:
@@ -251,7 +251,7 @@ func (s *Server) nextNow(r *http.Request, sub *drip.Subscriber) error {
 
 // change asks the store for the reader's change c, at the server's clock.
 func (s *Server) change(r *http.Request, to store.Ref, c drip.Change) error {
-	c.Actor, c.Now, c.DefaultHour = drip.ActorSubscriber, s.opts.Now(), s.opts.Site.SendHour
+	c.Actor, c.Now, c.DefaultHour = drip.ActorSubscriber, s.opts.Clock.Now(), s.opts.Site.SendHour
 	_, err := s.db.Change(r.Context(), to, c, store.AdminAction{})
 	return err
 }
@@ -272,7 +272,7 @@ func (s *Server) setName(r *http.Request, sub *drip.Subscriber) error {
 	if err != nil {
 		return httpx.Problem(err.Error())
 	}
-	_, err = s.db.SetName(r.Context(), sub.ID, sub.TokenGen, name, s.opts.Now())
+	_, err = s.db.SetName(r.Context(), sub.ID, sub.TokenGen, name, s.opts.Clock.Now())
 	return err
 }
 
@@ -281,7 +281,7 @@ func (s *Server) changeEmail(r *http.Request, sub *drip.Subscriber) error {
 	if err != nil {
 		return httpx.Problem(err.Error())
 	}
-	if _, err = s.db.RequestEmailChange(r.Context(), sub.ID, sub.TokenGen, email, s.opts.Now()); err == nil && s.opts.Nudge != nil {
+	if _, err = s.db.RequestEmailChange(r.Context(), sub.ID, sub.TokenGen, email, s.opts.Clock.Now()); err == nil && s.opts.Nudge != nil {
 		s.opts.Nudge()
 	}
 	return err

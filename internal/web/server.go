@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/twostep/twostep/internal/clock"
 	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/httpx"
 	"github.com/twostep/twostep/internal/store"
@@ -38,8 +39,8 @@ type Options struct {
 	// Nudge, when set, is called after a signup queued mail, so the outbox
 	// worker sends it now instead of at its next poll.
 	Nudge func()
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Clock is the wall clock (nil: time.Now).
+	Clock clock.Clock
 	// Lessons serves the reader's lesson pages.
 	Lessons Lessons
 	// Admin, when set, is mounted at /admin.
@@ -92,9 +93,6 @@ const ConsentVersion = "2026-11-v1"
 func New(db Store, signer *token.Signer, opts Options) (*Server, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
 	}
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()

@@ -166,7 +166,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		UserAgent:      drip.Truncate(r.UserAgent(), 500),
 		FormURL:        drip.Truncate(r.Referer(), 500),
 		ConsentVersion: ConsentVersion,
-		At:             s.opts.Now(),
+		At:             s.opts.Clock.Now(),
 		Weekday:        weekday,
 		Hour:           hour,
 	})

@@ -1,0 +1,18 @@
+package clock
+
+import (
+	"testing"
+	"time"
+)
+
+func TestTheZeroClockIsTheWallClockAndAFixedClockStandsStill(t *testing.T) {
+	before := time.Now()
+	if got := Clock(nil).Now(); got.Before(before) || got.After(time.Now()) {
+		t.Fatalf("the zero clock read %v, not the wall clock", got)
+	}
+	at := time.Date(2026, 3, 2, 8, 0, 30, 0, time.UTC)
+	c := Fixed(at)
+	if !c.Now().Equal(at) || !c.Now().Equal(at) {
+		t.Fatalf("a fixed clock read %v, want %v", c.Now(), at)
+	}
+}
