@@ -69,6 +69,21 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, er
 	return a, nil
 }
 
+// openCurrent is openApp and the course as it stands now, for the commands
+// that read it.
+func openCurrent(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, *course.Current, error) {
+	a, err := openApp(ctx, cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	cur, err := a.library.Current(ctx)
+	if err != nil {
+		a.close()
+		return nil, nil, err
+	}
+	return a, cur, nil
+}
+
 func (a *app) prepare(ctx context.Context, files *course.Course) error {
 	if err := a.db.Migrate(ctx, twostep.Migrations, a.log); err != nil {
 		return err

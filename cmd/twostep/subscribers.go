@@ -73,15 +73,11 @@ func subscribersImport(ctx context.Context, cfg config.Config, path string, conf
 	if err != nil {
 		return err
 	}
-	a, err := openApp(ctx, cfg, newLogger(stderr))
+	a, cur, err := openCurrent(ctx, cfg, newLogger(stderr))
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	cur, err := a.library.Current(ctx)
-	if err != nil {
-		return err
-	}
 	bar := newProgressBar(stderr, "import", st.Size(), formatBytes)
 	res, err := admin.ImportCSV(ctx, a.db, f, admin.ImportOptions{
 		Lessons: cur.Course.LessonCount, SendHour: cur.Course.SendHour,

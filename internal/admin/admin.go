@@ -294,6 +294,25 @@ func redirect(w http.ResponseWriter, r *http.Request, path string) {
 	http.Redirect(w, r, path, http.StatusSeeOther)
 }
 
+// idCursor is the id a list page starts before, under key in q: 0 (the
+// first page) when missing or not an id.
+func idCursor(q url.Values, key string) int64 {
+	if id, ok := parseID(q.Get(key)); ok {
+		return id
+	}
+	return 0
+}
+
+// nextPage is the link to the page after this one: path with the list's
+// filters v and cursor under key; "" when cursor is "" (no page follows).
+func nextPage(path string, v url.Values, key, cursor string) string {
+	if cursor == "" {
+		return ""
+	}
+	v.Set(key, cursor)
+	return path + "?" + v.Encode()
+}
+
 // parseID reads a positive database id.
 func parseID(s string) (int64, bool) {
 	id, err := strconv.ParseInt(s, 10, 64)

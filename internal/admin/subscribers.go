@@ -79,10 +79,7 @@ func (h *handler) subscribers(w http.ResponseWriter, r *http.Request) {
 	if len(v) > 0 {
 		data.ExportURL += "?" + v.Encode()
 	}
-	if p.Next != "" {
-		v.Set("after", p.Next)
-		data.NextURL = "/admin/subscribers?" + v.Encode()
-	}
+	data.NextURL = nextPage("/admin/subscribers", v, "after", p.Next)
 	var flash string
 	if q.Get("done") == "erased" {
 		flash = "The subscriber's personal data was erased. Their delivery counts remain, without a name or address."

@@ -250,6 +250,16 @@ func (db *DB) SecretKey(ctx context.Context, configured string) ([]byte, error) 
 	return hex.DecodeString(key)
 }
 
+// keyset cuts the rows of a keyset page, read with LIMIT limit+1 so that
+// the extra row tells whether another page follows: the page's rows, and
+// their last when one does (its key is the next page's cursor).
+func keyset[T any](rows []T, limit int) (page []T, last *T) {
+	if len(rows) <= limit {
+		return rows, nil
+	}
+	return rows[:limit], &rows[limit-1]
+}
+
 // inTx runs fn in a transaction, committing when it returns nil.
 func (db *DB) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	tx, err := db.Pool.Begin(ctx)
