@@ -260,6 +260,21 @@ func keyset[T any](rows []T, limit int) (page []T, last *T) {
 	return rows[:limit], &rows[limit-1]
 }
 
+// countByLesson runs sql, whose rows are a lesson number and a count, into
+// a map; what names the count in errors.
+func (db *DB) countByLesson(ctx context.Context, what, sql string, args ...any) (map[int]int, error) {
+	rows, err := db.Pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	out := map[int]int{}
+	var n, c int
+	if _, err := pgx.ForEachRow(rows, []any{&n, &c}, func() error { out[n] = c; return nil }); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
 // inTx runs fn in a transaction, committing when it returns nil.
 func (db *DB) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	tx, err := db.Pool.Begin(ctx)
