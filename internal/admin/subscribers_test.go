@@ -168,7 +168,7 @@ func TestAdminActionsChangeTheSubscriberAndAreRecordedOnTheTimelineAndInTheAudit
 
 	// An action that does not fit says why and changes nothing.
 	resp := act("pause", nil)
-	if got := body(t, resp); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(got, "Only an active subscriber") {
+	if got := body(t, resp); resp.StatusCode != http.StatusConflict || !strings.Contains(got, "Only an active subscriber") {
 		t.Fatalf("pausing an unsubscribed reader = %d", resp.StatusCode)
 	}
 	resp = act("move", url.Values{"lesson": {"53"}})
@@ -278,8 +278,8 @@ func TestTheDashboardCountsChartsAndRetriesAFailedDelivery(t *testing.T) {
 	// Retrying a sent delivery does not fit.
 	resp = h.post("/admin/deliveries/"+itoa(delivery)+"/retry", nil)
 	drain(resp)
-	if resp.StatusCode != http.StatusUnprocessableEntity {
-		t.Fatalf("retrying a sent delivery = %d, want 422", resp.StatusCode)
+	if resp.StatusCode != http.StatusConflict {
+		t.Fatalf("retrying a sent delivery = %d, want 409", resp.StatusCode)
 	}
 }
 
@@ -296,7 +296,7 @@ func TestTheAdminCanResendOnlyLessonsTheReaderHasReceived(t *testing.T) {
 	}
 	for _, n := range []string{"2", "40"} {
 		resp := h.post("/admin/subscribers/"+itoa(id)+"/resend", url.Values{"lesson": {n}})
-		if got := body(t, resp); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(got, "only lessons they have received can be resent") {
+		if got := body(t, resp); resp.StatusCode != http.StatusConflict || !strings.Contains(got, "only lessons they have received can be resent") {
 			t.Fatalf("resending lesson %s answered %d:\n%s", n, resp.StatusCode, got)
 		}
 	}

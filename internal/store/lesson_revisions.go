@@ -46,20 +46,10 @@ func (db *DB) LessonStates(ctx context.Context) ([]LessonState, error) {
 // DueByLesson counts the active subscribers due before until, by the
 // lesson they will get. It reads the partial index subscribers_due_idx.
 func (db *DB) DueByLesson(ctx context.Context, until time.Time) (map[int]int, error) {
-	rows, err := db.Pool.Query(ctx, `
+	return db.countByLesson(ctx, "count due subscribers by lesson", `
 		SELECT next_lesson, count(*) FROM subscribers
 		WHERE status = 'active' AND next_due_at < $1
 		GROUP BY next_lesson`, until)
-	if err != nil {
-		return nil, fmt.Errorf("count due subscribers by lesson: %w", err)
-	}
-	out := map[int]int{}
-	var n, c int
-	_, err = pgx.ForEachRow(rows, []any{&n, &c}, func() error { out[n] = c; return nil })
-	if err != nil {
-		return nil, fmt.Errorf("count due subscribers by lesson: %w", err)
-	}
-	return out, nil
 }
 
 // LessonRevision returns revision number (counted within the lesson) of

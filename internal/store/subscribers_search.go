@@ -107,15 +107,14 @@ func (db *DB) SearchSubscribers(ctx context.Context, q SubscriberQuery) (Subscri
 	if err != nil {
 		return SubscriberPage{}, fmt.Errorf("search subscribers: %w", err)
 	}
+	subs, last := keyset(subs, q.Limit)
 	page := SubscriberPage{Subscribers: subs}
-	if len(subs) > q.Limit {
-		page.Subscribers = subs[:q.Limit]
-		last := page.Subscribers[q.Limit-1]
-		if q.Email != "" {
-			page.Next = strings.ToLower(last.Email)
-		} else {
-			page.Next = strconv.FormatInt(last.ID, 10)
-		}
+	switch {
+	case last == nil:
+	case q.Email != "":
+		page.Next = strings.ToLower((*last).Email)
+	default:
+		page.Next = strconv.FormatInt((*last).ID, 10)
 	}
 	return page, nil
 }

@@ -355,7 +355,7 @@ func TestConfirmationWaitsInTheOutboxWhileSMTPIsDown(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	h.post("/subscribe", signup("ann@example.com", "", "UTC"))
 	h.smtp.Close()
-	if _, err := h.outbox.Flush(context.Background()); err == nil {
+	if _, err := h.outbox.Flush(context.Background(), nil); err == nil {
 		t.Fatal("flush with the SMTP server down should report it")
 	}
 	if n := h.count(`SELECT count(*) FROM outbox WHERE status = 'pending' AND attempts = 1 AND last_error <> ''`); n != 1 {
