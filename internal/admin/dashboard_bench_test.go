@@ -159,7 +159,7 @@ func seedAtScale(b *testing.B, pool *pgxpool.Pool, subs, ledger int, now time.Ti
 		FROM deliveries WHERE status <> 'sending' GROUP BY 1, 2`)
 	// What serve's passes do every minute: the subscribers inserted above
 	// are a million deltas until folded.
-	exec(`SELECT subscriber_counts_fold()`)
+	exec(`SELECT counts_fold()`)
 	exec(`VACUUM ANALYZE subscribers`)
 	exec(`VACUUM ANALYZE subscriber_counts`)
 	exec(`VACUUM ANALYZE deliveries`)
