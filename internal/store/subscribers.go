@@ -68,25 +68,20 @@ func (sc *subscriberScan) subscriber() *drip.Subscriber {
 // ceiling runs exactly this.
 //
 // Its commit does not wait for the disk (synchronous_commit off, for this
-// transaction only): waiting for the WAL flush is most of a signup's
-// latency, and with it the pool's connections cap signups at a fraction
-// of what PostgreSQL can take. What that risks is small and safe. A crash
-// of PostgreSQL or the machine within about three wal_writer_delay (600 ms
-// by default) of a signup may lose it, and it is lost whole: the
-// subscriber, its consent record, its history and its confirmation go
-// together or not at all, as one transaction in the WAL. And it is lost
-// only before its confirmation is sent: the outbox's claim of it is an
-// ordinary commit, later in the WAL, so that commit waits for the signup
-// to be on disk before the mail can go. The reader never gets a link to a
-// signup that is not there; at worst no mail comes and they sign up again.
-// Everything else twostep writes, the ledger first, waits for the disk.
-//
-// The final SELECT reads nowait, which is what runs it (a CTE nothing reads
-// is skipped); when ins is empty nothing was written, so nothing waits.
+// transaction only, as the delivery claim's): waiting for the WAL flush
+// was most of a signup's time in PostgreSQL, and with it the pool's
+// connections capped signups far below what PostgreSQL can take. What
+// that risks is small and safe. A crash of PostgreSQL or the machine
+// within about three wal_writer_delay (600 ms by default) of a signup may
+// lose it, and it is lost whole: the subscriber, its consent record, its
+// history and its confirmation go together or not at all, one transaction
+// in the WAL. And it can be lost only before its confirmation is sent: the
+// outbox's claim of it is an ordinary commit, later in the WAL, which
+// waits until the signup is on disk too, before the mail can go. No reader
+// gets a link to a signup that is not there; at worst no mail comes and
+// they sign up again.
 const SignupSQL = `
-		WITH nowait AS (
-			SELECT set_config('synchronous_commit', 'off', true)
-		), ins AS (
+		WITH ins AS (
 			INSERT INTO subscribers (email, name, time_zone, consent_at, consent_ip,
 				consent_user_agent, consent_form_url, consent_version, confirmation_sent_at,
 				send_weekday, send_hour)
@@ -98,7 +93,7 @@ const SignupSQL = `
 		), ob AS (
 			INSERT INTO outbox (subscriber_id, kind, next_attempt_at, created_at) SELECT id, 'confirm', $4, $4 FROM ins
 		)
-		SELECT id FROM ins, nowait`
+		SELECT id FROM ins, (SELECT set_config('synchronous_commit', 'off', true)) AS async`
 
 // Signup records a signup and, when the address should get one, queues its
 // mail in the same transaction: a new address gets a confirmation, a known
