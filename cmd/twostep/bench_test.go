@@ -75,7 +75,6 @@ func BenchmarkSignupExternal(b *testing.B) {
 	}
 	sink := smtptest.Start(b)
 	sink.Discard()
-	arr := newArrivals(sink)
 	dir := b.TempDir()
 	script := filepath.Join(dir, "signup.lua")
 	if err := os.WriteFile(script, []byte(signupScript), 0o600); err != nil {
@@ -83,6 +82,7 @@ func BenchmarkSignupExternal(b *testing.B) {
 	}
 	ceilingURL := dbtest.URL(b) // created before anything is timed
 	for b.Loop() {
+		arr := newArrivals(sink)
 		dbURL := dbtest.URL(b)
 		vars := map[string]string{
 			"DATABASE_URL":      dbURL,
