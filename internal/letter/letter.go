@@ -6,6 +6,7 @@ package letter
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -56,16 +57,7 @@ func (l *Letters) Confirmation(sub *drip.Subscriber, queuedAt, now time.Time) (*
 	if err != nil {
 		return nil, "", fmt.Errorf("render confirmation: %w", err)
 	}
-	id := mail.NewMessageID(l.From)
-	m, err := mail.Compose(mail.Envelope{
-		From: l.From, ReplyTo: l.Course.ReplyTo, ToName: sub.Name, ToAddr: sub.Email,
-		Subject: e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
-		UnsubscribeURL: unsubURL, ListID: course.ListID(l.Course, l.From), Sender: l.sender(id),
-	})
-	if err != nil {
-		return nil, "", fmt.Errorf("compose confirmation: %w", err)
-	}
-	return m, id, nil
+	return l.compose(outgoing{what: "confirmation", course: l.Course, name: sub.Name, to: sub.Email, email: e, unsubscribe: unsubURL}, now)
 }
 
 // Lesson is lesson l of course c as sub gets it, with its signed links.
@@ -80,16 +72,8 @@ func (l *Letters) LessonWithPrefix(c *course.Course, ls *course.Lesson, sub *dri
 	if err != nil {
 		return nil, "", fmt.Errorf("render lesson %d: %w", ls.Number, err)
 	}
-	id := mail.NewMessageID(l.From)
-	m, err := mail.Compose(mail.Envelope{
-		From: l.From, ReplyTo: c.ReplyTo, ToName: sub.Name, ToAddr: sub.Email,
-		Subject: prefix + e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
-		UnsubscribeURL: unsubURL, Lesson: ls.Number, ListID: course.ListID(c, l.From), Sender: l.sender(id),
-	})
-	if err != nil {
-		return nil, "", fmt.Errorf("compose lesson %d: %w", ls.Number, err)
-	}
-	return m, id, nil
+	e.Subject = prefix + e.Subject
+	return l.compose(outgoing{course: c, name: sub.Name, to: sub.Email, email: e, unsubscribe: unsubURL, lesson: ls.Number}, now)
 }
 
 // lessonEmail renders lesson ls for sub, from a stencil where it can, in
@@ -170,14 +154,36 @@ func (l *Letters) notice(sub *drip.Subscriber, to string, now time.Time, n cours
 	if err != nil {
 		return nil, "", fmt.Errorf("render %q: %w", n.Subject, err)
 	}
+	return l.compose(outgoing{what: strconv.Quote(n.Subject), course: l.Course, name: sub.Name, to: to, email: e, unsubscribe: rc.UnsubscribeURL}, now)
+}
+
+// outgoing is what differs from one mail to the next: the course, the
+// recipient, the rendered email, its unsubscribe link ("" for a mail to an
+// address that is not subscribed) and, for a lesson, its number.
+type outgoing struct {
+	what        string // names the mail in errors; "" for a lesson
+	course      *course.Course
+	name, to    string
+	email       course.Email
+	unsubscribe string
+	lesson      int
+}
+
+// compose is the one envelope of every mail twostep sends: From and
+// Reply-To, a fresh Message-ID on the From domain, the List-Id, the VERP
+// envelope sender and the Date now. It returns the message and its id.
+func (l *Letters) compose(o outgoing, now time.Time) (*gomail.Msg, string, error) {
 	id := mail.NewMessageID(l.From)
 	m, err := mail.Compose(mail.Envelope{
-		From: l.From, ReplyTo: l.Course.ReplyTo, ToName: sub.Name, ToAddr: to,
-		Subject: e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
-		UnsubscribeURL: rc.UnsubscribeURL, ListID: course.ListID(l.Course, l.From), Sender: l.sender(id),
+		From: l.From, ReplyTo: o.course.ReplyTo, ToName: o.name, ToAddr: o.to,
+		Subject: o.email.Subject, Text: o.email.Text, HTML: o.email.HTML, Date: now, MessageID: id,
+		UnsubscribeURL: o.unsubscribe, Lesson: o.lesson, ListID: course.ListID(o.course, l.From), Sender: l.sender(id),
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("compose %q: %w", n.Subject, err)
+		if o.what == "" {
+			return nil, "", fmt.Errorf("compose lesson %d: %w", o.lesson, err)
+		}
+		return nil, "", fmt.Errorf("compose %s: %w", o.what, err)
 	}
 	return m, id, nil
 }
