@@ -7,3 +7,10 @@ func PlanEach(db *DB) pgx.QueryExecMode { return db.planEach }
 
 // LockRetryable is lockRetryable.
 var LockRetryable = lockRetryable
+
+// ClaimOutboxSQL and ClaimOutboxPlan are the outbox claim and the setting
+// it is planned with.
+const (
+	ClaimOutboxSQL  = claimOutboxSQL
+	ClaimOutboxPlan = claimOutboxPlan
+)
