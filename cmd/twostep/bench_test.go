@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -59,6 +61,11 @@ end
 // same run is pgbench, a third process, running store.SignupSQL (the
 // one statement a signup is) at the same concurrency on a fresh database.
 //
+// Beside the rates it reports the CPU each part spent per signup: serve,
+// serve's PostgreSQL backends, wrk, and this process (the SMTP sink); for
+// the ceiling, pgbench's backends and pgbench. With -serve-profile, serve
+// writes its Go CPU profile there.
+//
 //	go test -run '^$' -bench BenchmarkSignupExternal -benchtime 1x ./cmd/twostep/
 func BenchmarkSignupExternal(b *testing.B) {
 	for _, tool := range []string{"wrk", "pgbench"} {
@@ -75,34 +82,179 @@ func BenchmarkSignupExternal(b *testing.B) {
 	}
 	ceilingURL := dbtest.URL(b) // created before anything is timed
 	for b.Loop() {
+		arr := newArrivals(sink)
+		dbURL := dbtest.URL(b)
 		vars := map[string]string{
+			"DATABASE_URL":      dbURL,
 			"SMTP_URL":          "smtp://" + sink.Addr + "?tls=none",
 			"SIGNUP_RATE_LIMIT": "0",
 			"SEND_SCHEDULE":     "@every 1h",
 		}
-		_, base := startServe(b, dir, vars)
+		if *serveProfile != "" {
+			vars[cpuProfileVar] = *serveProfile
+		}
+		if *serveDBParams != "" {
+			sep := "?"
+			if strings.Contains(dbURL, "?") {
+				sep = "&"
+			}
+			vars["DATABASE_URL"] = dbURL + sep + *serveDBParams
+		}
+		p, base := startServe(b, dir, vars)
 		// A short warm-up: connections open, plans cached, as on a server
 		// that has been up a while.
+		start := time.Now()
 		warm := runWrk(b, script, base, "warm", 2*time.Second)
+		sent0, serveCPU, selfCPU := arr.count(), procCPU(p.cmd.Process.Pid), ownCPU()
+		pg := watchBackends(b, dbURL)
 		w := runWrk(b, script, base, "run", *benchDuration)
+		pgCPU := pg.stop()
+		serveCPU, selfCPU = procCPU(p.cmd.Process.Pid)-serveCPU, ownCPU()-selfCPU
+		sent := arr.count() - sent0
 		if w.errors+warm.errors > 0 {
 			b.Fatalf("wrk saw %d non-2xx/3xx responses or socket errors", w.errors+warm.errors)
 		}
 		// Every answered request stored a signup: the server did the work.
-		if n := countRows(b, vars["DATABASE_URL"], `SELECT count(*) FROM subscribers`); n < warm.requests+w.requests {
-			b.Fatalf("%d requests answered, %d subscribers stored", warm.requests+w.requests, n)
+		stored := countRows(b, dbURL, `SELECT count(*) FROM subscribers`)
+		if stored < warm.requests+w.requests {
+			b.Fatalf("%d requests answered, %d subscribers stored", warm.requests+w.requests, stored)
 		}
-		p := runPgbench(b, ceilingURL, dir, *benchDuration)
+		// A signup is done when its confirmation arrives: what the outbox
+		// did not send during the run it sends now, with no new signups.
+		for deadline := time.Now().Add(2 * time.Minute); arr.count() < stored && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if arr.count() < stored {
+			b.Fatalf("%d of %d confirmations arrived within 2 minutes of the run", arr.count(), stored)
+		}
+		endToEnd := float64(stored) / arr.last().Sub(start).Seconds()
+		terminate(b, p) // idle during the ceiling's run; its profile is written on exit
+		c := runPgbench(b, ceilingURL, dir, *benchDuration)
+		perSignup := func(d time.Duration, n int) float64 { return float64(d.Microseconds()) / float64(n) }
 		b.ReportMetric(w.rate, "signups/s")
 		b.ReportMetric(w.p50, "p50-ms")
 		b.ReportMetric(w.p99, "p99-ms")
-		b.ReportMetric(p.rate, "ceiling-signups/s")
-		b.ReportMetric(p.p50, "ceiling-p50-ms")
-		b.ReportMetric(p.p99, "ceiling-p99-ms")
-		b.ReportMetric(100*w.rate/p.rate, "pct-of-ceiling")
+		b.ReportMetric(c.rate, "ceiling-signups/s")
+		b.ReportMetric(c.p50, "ceiling-p50-ms")
+		b.ReportMetric(c.p99, "ceiling-p99-ms")
+		b.ReportMetric(100*w.rate/c.rate, "pct-of-ceiling")
+		b.ReportMetric(100*float64(sent)/float64(w.requests), "pct-confirmations-sent")
+		b.ReportMetric(endToEnd, "confirmed-signups/s")
+		b.ReportMetric(perSignup(serveCPU, w.requests), "serve-µs/signup")
+		b.ReportMetric(perSignup(pgCPU, w.requests), "pg-µs/signup")
+		b.ReportMetric(perSignup(c.serverCPU, c.requests), "ceiling-pg-µs/signup")
 		b.Logf("signups %.0f/s p50 %.1f ms p99 %.1f ms; bare SQL (pgbench) %.0f/s p50 %.1f ms p99 %.1f ms; %.0f %% of the ceiling (%d conns, %s)",
-			w.rate, w.p50, w.p99, p.rate, p.p50, p.p99, 100*w.rate/p.rate, *benchConns, *benchDuration)
+			w.rate, w.p50, w.p99, c.rate, c.p50, c.p99, 100*w.rate/c.rate, *benchConns, *benchDuration)
+		b.Logf("confirmations sent during the run: %d for %d signups (%.0f %%); all %d signups with their confirmation sent: %.0f/s, first request to last mail",
+			sent, w.requests, 100*float64(sent)/float64(w.requests), stored, endToEnd)
+		b.Logf("CPU µs per signup: serve %.0f, its PostgreSQL backends %.0f, wrk %.0f, sink %.0f; ceiling: PostgreSQL %.0f, pgbench %.0f",
+			perSignup(serveCPU, w.requests), perSignup(pgCPU, w.requests), perSignup(w.clientCPU, w.requests), perSignup(selfCPU, w.requests),
+			perSignup(c.serverCPU, c.requests), perSignup(c.clientCPU, c.requests))
 	}
+}
+
+var (
+	serveProfile  = flag.String("serve-profile", "", "BenchmarkSignupExternal: file for serve's Go CPU profile")
+	serveDBParams = flag.String("serve-db-params", "", "BenchmarkSignupExternal: parameters added to serve's DATABASE_URL, e.g. pool_max_conns=16")
+)
+
+// procCPU is the user and system CPU time process pid has used so far; 0
+// once it has gone.
+func procCPU(pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command's name, which is in parentheses and
+	// may hold spaces: utime and stime are the 12th and 13th.
+	s := string(raw)
+	fs := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fs) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(fs[11], 10, 64)
+	st, _ := strconv.ParseInt(fs[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc's CPU times: 100 on every
+// Linux this runs on.
+const clockTicks = 100
+
+// ownCPU is this process's CPU time so far: in the benchmarks, mostly the
+// SMTP sink's.
+func ownCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// backendWatch adds up the CPU time of the PostgreSQL backends connected
+// to one database while it runs: backends that come and go with their
+// clients take their CPU time with them, so it reads it every 100 ms (and
+// misses at most the last 100 ms of each), looking for new backends every
+// second.
+type backendWatch struct {
+	stopped chan struct{}
+	total   chan time.Duration
+}
+
+func watchBackends(b *testing.B, dbURL string) *backendWatch {
+	b.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pids := func() []int {
+		rows, err := conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)
+		if err != nil {
+			return nil
+		}
+		pids, _ := pgx.CollectRows(rows, pgx.RowTo[int])
+		return pids
+	}
+	first, last := map[int]time.Duration{}, map[int]time.Duration{}
+	for _, pid := range pids() {
+		first[pid] = procCPU(pid)
+		last[pid] = first[pid]
+	}
+	w := &backendWatch{stopped: make(chan struct{}), total: make(chan time.Duration)}
+	go func() {
+		defer conn.Close(ctx)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		known := slices.Collect(maps.Keys(last))
+		for n := 1; ; n++ {
+			select {
+			case <-w.stopped:
+				var d time.Duration
+				for pid, c := range last {
+					d += c - first[pid] // first is 0 for a backend that started meanwhile
+				}
+				w.total <- d
+				return
+			case <-tick.C:
+			}
+			if n%10 == 0 {
+				known = pids()
+			}
+			for _, pid := range known {
+				if c := procCPU(pid); c > 0 {
+					last[pid] = c
+				}
+			}
+		}
+	}()
+	return w
+}
+
+// stop ends the watch and returns the CPU time the backends used during it.
+func (w *backendWatch) stop() time.Duration {
+	close(w.stopped)
+	return <-w.total
 }
 
 // load is what a load generator measured.
@@ -110,6 +262,8 @@ type load struct {
 	rate, p50, p99 float64 // per second; milliseconds
 	errors         int
 	requests       int
+	clientCPU      time.Duration // the load generator's own
+	serverCPU      time.Duration // the PostgreSQL backends' (pgbench only)
 }
 
 var (
@@ -123,13 +277,14 @@ var (
 // runWrk posts new addresses for d; run makes them unlike any other run's.
 func runWrk(b *testing.B, script, base, run string, d time.Duration) load {
 	b.Helper()
-	out, err := exec.Command("wrk", "-t2", "-c"+strconv.Itoa(*benchConns), "-d"+d.String(), "--latency", "--timeout", "10s",
-		"-s", script, base, "--", run).CombinedOutput()
+	cmd := exec.Command("wrk", "-t2", "-c"+strconv.Itoa(*benchConns), "-d"+d.String(), "--latency", "--timeout", "10s",
+		"-s", script, base, "--", run)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		b.Fatalf("wrk: %v\n%s", err, out)
 	}
 	s := string(out)
-	var l load
+	l := load{clientCPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 	m := wrkRate.FindStringSubmatch(s)
 	if m == nil {
 		b.Fatalf("wrk printed no rate:\n%s", s)
@@ -188,7 +343,9 @@ func runPgbench(b *testing.B, dbURL, dir string, d time.Duration) load {
 	}
 	cmd := exec.Command("pgbench", "-n", "-M", "prepared", "-c", strconv.Itoa(*benchConns), "-j", "2",
 		"-T", strconv.Itoa(int(d.Seconds())), "-f", script, "-l", "--log-prefix", filepath.Join(logs, "log"), dbURL)
+	pg := watchBackends(b, dbURL)
 	out, err := cmd.CombinedOutput()
+	serverCPU := pg.stop()
 	if err != nil {
 		b.Fatalf("pgbench: %v\n%s", err, out)
 	}
@@ -196,7 +353,7 @@ func runPgbench(b *testing.B, dbURL, dir string, d time.Duration) load {
 	if m == nil {
 		b.Fatalf("pgbench printed no tps:\n%s", out)
 	}
-	var l load
+	l := load{clientCPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), serverCPU: serverCPU}
 	l.rate, _ = strconv.ParseFloat(m[1], 64)
 	var lat []float64
 	files, _ := filepath.Glob(filepath.Join(logs, "log*"))
@@ -219,6 +376,7 @@ func runPgbench(b *testing.B, dbURL, dir string, d time.Duration) load {
 		b.Fatal("pgbench wrote no per-transaction log")
 	}
 	slices.Sort(lat)
+	l.requests = len(lat)
 	l.p50, l.p99 = lat[len(lat)*50/100], lat[len(lat)*99/100]
 	// Every transaction stored its rows: the ceiling did the same work.
 	if n := countRows(b, dbURL, `SELECT count(*) FROM outbox`); n < len(lat)*99/100 {
@@ -299,6 +457,19 @@ func (a *arrivals) twice() int {
 		}
 	}
 	return n
+}
+
+// last is when the latest recipient arrived.
+func (a *arrivals) last() time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var last time.Time
+	for _, t := range a.at {
+		if t.After(last) {
+			last = t
+		}
+	}
+	return last
 }
 
 func (a *arrivals) count() int {

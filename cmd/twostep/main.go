@@ -71,7 +71,7 @@ configuration comes from the environment; see README.md`
 
 // run is the program: args without the program name, getenv for the
 // configuration, and where to print.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return usageError{"no command given"}
@@ -81,6 +81,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, usage)
 		return nil
 	}
+	stopProfile, err := startCPUProfile(getenv)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, stopProfile()) }()
 	if cmd == "dkim" {
 		return dkimCmd(rest, getenv, stdout, stderr)
 	}

@@ -14,3 +14,10 @@ const (
 	ClaimSQL = claimSQL
 	SentSQL  = sentSQL
 )
+
+// ClaimOutboxSQL and ClaimOutboxPlan are the outbox claim and the setting
+// it is planned with.
+const (
+	ClaimOutboxSQL  = claimOutboxSQL
+	ClaimOutboxPlan = claimOutboxPlan
+)

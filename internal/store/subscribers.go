@@ -66,6 +66,20 @@ func (sc *subscriberScan) subscriber() *drip.Subscriber {
 // each NULL when not chosen, which Confirm then fills). It returns the new id,
 // or no row when the address is known. Exported so the signup benchmark's
 // ceiling runs exactly this.
+//
+// Its commit does not wait for the disk (synchronous_commit off, for this
+// transaction only, as the delivery claim's): waiting for the WAL flush
+// was most of a signup's time in PostgreSQL, and with it the pool's
+// connections capped signups far below what PostgreSQL can take. What
+// that risks is small and safe. A crash of PostgreSQL or the machine
+// within about three wal_writer_delay (600 ms by default) of a signup may
+// lose it, and it is lost whole: the subscriber, its consent record, its
+// history and its confirmation go together or not at all, one transaction
+// in the WAL. And it can be lost only before its confirmation is sent: the
+// outbox's claim of it is an ordinary commit, later in the WAL, which
+// waits until the signup is on disk too, before the mail can go. No reader
+// gets a link to a signup that is not there; at worst no mail comes and
+// they sign up again.
 const SignupSQL = `
 		WITH ins AS (
 			INSERT INTO subscribers (email, name, time_zone, consent_at, consent_ip,
@@ -79,7 +93,7 @@ const SignupSQL = `
 		), ob AS (
 			INSERT INTO outbox (subscriber_id, kind, next_attempt_at, created_at) SELECT id, 'confirm', $4, $4 FROM ins
 		)
-		SELECT id FROM ins`
+		SELECT id FROM ins, (SELECT set_config('synchronous_commit', 'off', true)) AS async`
 
 // Signup records a signup and, when the address should get one, queues its
 // mail in the same transaction: a new address gets a confirmation, a known
