@@ -45,7 +45,7 @@ const claimSQL = `
 		INSERT INTO deliveries (subscriber_id, round, lesson, revision_id, status, attempts, due_at, lease_until, created_at, updated_at)
 		SELECT c.id, c.round, c.next_lesson, l.revision_id, 'sending', 1, c.next_due_at, $3, $1, $1
 		FROM claimed c JOIN lessons l ON l.number = c.next_lesson,
-			(SELECT set_config('synchronous_commit', 'off', true)) AS async
+			` + asyncCommit + `
 		ON CONFLICT (subscriber_id, round, lesson) DO UPDATE
 			SET status = 'sending', attempts = deliveries.attempts + 1, revision_id = EXCLUDED.revision_id,
 			    lease_until = EXCLUDED.lease_until, updated_at = EXCLUDED.updated_at
