@@ -26,6 +26,10 @@ CREATE TABLE subscriber_count_deltas (
     lesson int NOT NULL,
     d      bigint NOT NULL
 );
+-- Readers scan the deltas whole: every fold leaves its rows dead, and
+-- autovacuum is to clear them after every thousand or so, however small
+-- the table looks.
+ALTER TABLE subscriber_count_deltas SET (autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_scale_factor = 0);
 
 -- +goose StatementBegin
 CREATE FUNCTION subscriber_counts_row() RETURNS trigger

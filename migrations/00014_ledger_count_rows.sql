@@ -21,6 +21,8 @@ CREATE TABLE ledger_count_deltas (
     week   timestamptz NOT NULL,
     d      bigint NOT NULL
 );
+-- As subscriber_count_deltas: vacuumed after every thousand dead rows.
+ALTER TABLE ledger_count_deltas SET (autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_scale_factor = 0);
 
 -- +goose StatementBegin
 CREATE FUNCTION ledger_counts_row() RETURNS trigger
