@@ -41,25 +41,21 @@ const maxOpenDeliveries = 100
 
 // The dashboard reads rollups kept with every write, so a view costs
 // O(weeks charted + lessons), not O(history) nor O(subscribers): the
-// ledger and the tries from ledger_counts (with its deltas, migration
-// 00014) and tried_counts (migration 00008), subscribers by status and lesson from subscriber_counts and its
+// ledger and the tries from ledger_counts and tried_counts (migration
+// 00008), subscribers by status and lesson from subscriber_counts and its
 // deltas (migration 00010). Only what is small by nature is counted from
 // an index: pending signups (unconfirmed ones are deleted after a while)
 // and the readers due within a day.
 const (
 	// sentByWeekSQL is lessons sent by week since $1, from the rollup.
 	sentByWeekSQL = `
-		SELECT week, sum(n)::bigint FROM (
-			SELECT week, n FROM ledger_counts WHERE status = 'sent' AND week >= $1
-			UNION ALL
-			SELECT week, d FROM ledger_count_deltas WHERE status = 'sent' AND week >= $1) c
+		SELECT week, sum(n) FROM ledger_counts
+		WHERE status = 'sent' AND week >= $1
 		GROUP BY week`
 	// openCountSQL is how many deliveries failed or wait for a retry.
 	openCountSQL = `
-		SELECT COALESCE(sum(n), 0)::bigint FROM (
-			SELECT n FROM ledger_counts WHERE status IN ('retrying', 'failed') AND week = '-infinity'
-			UNION ALL
-			SELECT d FROM ledger_count_deltas WHERE status IN ('retrying', 'failed') AND week = '-infinity') c`
+		SELECT COALESCE(sum(n), 0) FROM ledger_counts
+		WHERE status IN ('retrying', 'failed') AND week = '-infinity'`
 	// openListSQL is the newest $1 of them, read from the end of
 	// deliveries_open_updated_idx: O($1).
 	openListSQL = `
@@ -161,12 +157,12 @@ func (db *DB) loadSubscriberCounts(ctx context.Context, d *Dashboard) error {
 	return nil
 }
 
-// FoldCounts moves the deltas of the dashboard's counts written since the
+// FoldSubscriberCounts moves the subscriber count deltas written since the
 // last fold into the counts, so that reading them stays O(statuses ×
-// lessons + weeks). The counts are exact either way; every pass folds.
-func (db *DB) FoldCounts(ctx context.Context) error {
-	if _, err := db.Pool.Exec(ctx, `SELECT counts_fold()`); err != nil {
-		return fmt.Errorf("fold the dashboard's counts: %w", err)
+// lessons). The counts are exact either way; serve folds once a minute.
+func (db *DB) FoldSubscriberCounts(ctx context.Context) error {
+	if _, err := db.Pool.Exec(ctx, `SELECT subscriber_counts_fold()`); err != nil {
+		return fmt.Errorf("fold subscriber counts: %w", err)
 	}
 	return nil
 }

@@ -186,62 +186,34 @@ type Delivered struct {
 // every record cost O(ledger) (BenchmarkPass at 100,000: ~2,200 buffers
 // read per group of ~24, and half the throughput).
 //
-// Recording sent lessons is the write that runs for every lesson, so it
-// keeps the dashboard's counts itself (migrations 00010 and 00014) instead
-// of leaving them to row triggers (about 10 µs a lesson each in
-// BenchmarkLedger): a delta per (status, lesson) it moves readers from and
-// to, and one per week for the deliveries it moves from 'sending' to
-// 'sent', each counted from the rows it really changed. It says so by
-// setting twostep.subscriber_counts and twostep.ledger_counts for its own
-// implicit transaction. A delivery that is no longer 'sending' (another
-// copy took it over after its lease) is still recorded sent, by
-// sentAgainSQL, and its row trigger counts it.
-//
-// Locks are taken in the claim's order, subscribers before deliveries:
-// the delivery update waits for moved (a subquery of its WHERE), and the
-// counts are written after both. It returns how many deliveries it
-// recorded.
+// Moving readers on is the one subscriber update that runs for every
+// lesson, so it keeps the dashboard's subscriber counts itself (migration
+// 00010): a delta per (status, lesson) it moves readers from and to,
+// counted from the rows it really moved, instead of the row trigger's
+// delta per reader (about 10 µs a lesson in BenchmarkLedger). It sets
+// twostep.subscriber_counts for its own implicit transaction only.
 const sentSQL = `
 	WITH o AS (
 		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::int[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[])
 			AS o(delivery_id, subscriber_id, lesson, round, message_id, reply, sent_at, next_due)
+	), d AS (
+		UPDATE deliveries SET status = 'sent', message_id = o.message_id, smtp_reply = o.reply, sent_at = o.sent_at,
+			lease_until = NULL, next_attempt_at = NULL, updated_at = o.sent_at
+		FROM o WHERE deliveries.id = o.delivery_id
 	), moved AS (
 		UPDATE subscribers s SET next_lesson = s.next_lesson + 1, last_sent_at = o.sent_at, next_due_at = o.next_due,
 			updated_at = o.sent_at
-		FROM o, (SELECT set_config('twostep.subscriber_counts', 'inline', true),
-		                set_config('twostep.ledger_counts', 'inline', true)) AS inline
+		FROM o, (SELECT set_config('twostep.subscriber_counts', 'inline', true)) AS inline
 		WHERE s.id = o.subscriber_id AND s.next_lesson = o.lesson AND s.round = o.round
 		RETURNING s.status, s.next_lesson
-	), sent AS (
-		UPDATE deliveries SET status = 'sent', message_id = o.message_id, smtp_reply = o.reply, sent_at = o.sent_at,
-			lease_until = NULL, next_attempt_at = NULL, updated_at = o.sent_at
-		FROM o WHERE deliveries.id = o.delivery_id AND deliveries.status = 'sending'
-		  AND (SELECT count(*) FROM moved) >= 0
-		RETURNING deliveries.id, deliveries.sent_at
-	), ledger AS (
-		INSERT INTO ledger_count_deltas (status, week, d)
-		SELECT 'sent', ledger_counts_week('sent', sent_at), count(*) FROM sent GROUP BY 2
-	), readers AS (
-		INSERT INTO subscriber_count_deltas (status, lesson, d)
-		SELECT status, lesson, sum(d) FROM (
-			SELECT status, next_lesson AS lesson, 1 AS d FROM moved
-			UNION ALL
-			SELECT status, next_lesson - 1, -1 FROM moved) x
-		WHERE status <> 'pending'
-		GROUP BY 1, 2
 	)
-	SELECT count(*) FROM sent`
-
-// sentAgainSQL records sent ($1 delivery, $2 Message-ID, $3 reply, $4 sent
-// at) the deliveries of a group that were no longer 'sending' when sentSQL
-// ran: another copy took one over after its lease ended and put it off for
-// a retry, say. It leaves one already recorded sent as it was. Their row
-// trigger counts them.
-const sentAgainSQL = `
-	UPDATE deliveries SET status = 'sent', message_id = o.message_id, smtp_reply = o.reply, sent_at = o.sent_at,
-		lease_until = NULL, next_attempt_at = NULL, updated_at = o.sent_at
-	FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[]) AS o(delivery_id, message_id, reply, sent_at)
-	WHERE deliveries.id = o.delivery_id AND deliveries.status <> 'sent'`
+	INSERT INTO subscriber_count_deltas (status, lesson, d)
+	SELECT status, lesson, sum(d) FROM (
+		SELECT status, next_lesson AS lesson, 1 AS d FROM moved
+		UNION ALL
+		SELECT status, next_lesson - 1, -1 FROM moved) x
+	WHERE status <> 'pending'
+	GROUP BY 1, 2`
 
 // SentResult is what recording one accepted delivery did.
 type SentResult struct {
@@ -288,12 +260,10 @@ func (db *DB) Sent(ctx context.Context, ds []Delivered) []SentResult {
 	if len(idx) == 0 {
 		return out
 	}
-	var recorded int
-	err := db.Pool.QueryRow(ctx, sentSQL, db.planEach, delivery, subscriber, lesson, round, messageID, reply, at, next).Scan(&recorded)
-	if err == nil && recorded < len(idx) {
-		_, err = db.Pool.Exec(ctx, sentAgainSQL, db.planEach, delivery, messageID, reply, at)
-	}
-	if err != nil {
+	// The main statement reads moved, so the subscribers UPDATE runs
+	// before the unreferenced data-modifying CTE d: subscribers are locked
+	// before deliveries, as in the claim.
+	if _, err := db.Pool.Exec(ctx, sentSQL, db.planEach, delivery, subscriber, lesson, round, messageID, reply, at, next); err != nil {
 		err = fmt.Errorf("record %d deliveries sent: %w", len(idx), err)
 		for _, i := range idx {
 			out[i].Err = err
