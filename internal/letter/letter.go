@@ -6,6 +6,7 @@ package letter
 
 import (
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -31,7 +32,33 @@ type Letters struct {
 	Bounces string
 
 	stencils stencils
+	// headers are the last course's header values; a pass composes
+	// every message of the same course.
+	headers atomic.Pointer[courseHeaders]
 }
+
+// courseHeaders are the header values that depend only on the course and
+// the From address, worked out once rather than per message.
+type courseHeaders struct {
+	course   *course.Course
+	from     string
+	listID   string // course.ListID
+	idDomain string // mail.MessageIDDomain
+}
+
+// headersFor are c's header values, from the cache when c is the last
+// course asked about.
+func (l *Letters) headersFor(c *course.Course) *courseHeaders {
+	if h := l.headers.Load(); h != nil && h.course == c && h.from == l.From {
+		return h
+	}
+	h := &courseHeaders{course: c, from: l.From, listID: course.ListID(c, l.From), idDomain: mail.MessageIDDomain(l.From)}
+	l.headers.Store(h)
+	return h
+}
+
+// messageID is a new Message-ID for a message from l.From.
+func (h *courseHeaders) messageID() string { return mail.NewMessageIDOn(h.idDomain) }
 
 // sender is the envelope sender of the message with Message-ID id.
 func (l *Letters) sender(id string) string {
@@ -56,11 +83,12 @@ func (l *Letters) Confirmation(sub *drip.Subscriber, queuedAt, now time.Time) (*
 	if err != nil {
 		return nil, "", fmt.Errorf("render confirmation: %w", err)
 	}
-	id := mail.NewMessageID(l.From)
+	h := l.headersFor(l.Course)
+	id := h.messageID()
 	m, err := mail.Compose(mail.Envelope{
 		From: l.From, ReplyTo: l.Course.ReplyTo, ToName: sub.Name, ToAddr: sub.Email,
 		Subject: e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
-		UnsubscribeURL: unsubURL, ListID: course.ListID(l.Course, l.From), Sender: l.sender(id),
+		UnsubscribeURL: unsubURL, ListID: h.listID, Sender: l.sender(id),
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("compose confirmation: %w", err)
@@ -80,11 +108,12 @@ func (l *Letters) LessonWithPrefix(c *course.Course, ls *course.Lesson, sub *dri
 	if err != nil {
 		return nil, "", fmt.Errorf("render lesson %d: %w", ls.Number, err)
 	}
-	id := mail.NewMessageID(l.From)
+	h := l.headersFor(c)
+	id := h.messageID()
 	m, err := mail.Compose(mail.Envelope{
 		From: l.From, ReplyTo: c.ReplyTo, ToName: sub.Name, ToAddr: sub.Email,
 		Subject: prefix + e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
-		UnsubscribeURL: unsubURL, Lesson: ls.Number, ListID: course.ListID(c, l.From), Sender: l.sender(id),
+		UnsubscribeURL: unsubURL, Lesson: ls.Number, ListID: h.listID, Sender: l.sender(id),
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("compose lesson %d: %w", ls.Number, err)
@@ -170,11 +199,12 @@ func (l *Letters) notice(sub *drip.Subscriber, to string, now time.Time, n cours
 	if err != nil {
 		return nil, "", fmt.Errorf("render %q: %w", n.Subject, err)
 	}
-	id := mail.NewMessageID(l.From)
+	h := l.headersFor(l.Course)
+	id := h.messageID()
 	m, err := mail.Compose(mail.Envelope{
 		From: l.From, ReplyTo: l.Course.ReplyTo, ToName: sub.Name, ToAddr: to,
 		Subject: e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
-		UnsubscribeURL: rc.UnsubscribeURL, ListID: course.ListID(l.Course, l.From), Sender: l.sender(id),
+		UnsubscribeURL: rc.UnsubscribeURL, ListID: h.listID, Sender: l.sender(id),
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("compose %q: %w", n.Subject, err)

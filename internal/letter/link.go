@@ -6,7 +6,6 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
-	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/mail"
 )
@@ -20,11 +19,12 @@ func (l *Letters) LinkMail(sub *drip.Subscriber, now time.Time) (*gomail.Msg, st
 	if err != nil {
 		return nil, "", fmt.Errorf("render link mail: %w", err)
 	}
-	id := mail.NewMessageID(l.From)
+	h := l.headersFor(l.Course)
+	id := h.messageID()
 	m, err := mail.Compose(mail.Envelope{
 		From: l.From, ReplyTo: l.Course.ReplyTo, ToName: sub.Name, ToAddr: sub.Email,
 		Subject: e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
-		UnsubscribeURL: rc.UnsubscribeURL, ListID: course.ListID(l.Course, l.From), Sender: l.sender(id),
+		UnsubscribeURL: rc.UnsubscribeURL, ListID: h.listID, Sender: l.sender(id),
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("compose link mail: %w", err)
