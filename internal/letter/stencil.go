@@ -207,7 +207,8 @@ func (s *stencils) build(l *Letters, c *course.Course, ls *course.Lesson, named 
 		if err != nil {
 			return nil, err
 		}
-		if got, _, _ := st.fill(l, sub, course.CleanName(sub.FirstName())); got != want {
+		// A name that does not fit is rendered in full, never from the stencil.
+		if got, _, fits := st.fill(l, sub, course.CleanName(sub.FirstName())); fits && got != want {
 			return nil, nil
 		}
 	}

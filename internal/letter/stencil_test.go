@@ -128,3 +128,54 @@ func sameAsTemplates(t *testing.T, l *Letters, ls *course.Lesson, sub *drip.Subs
 			ls.Number, sub.Name, got.HTML == want.HTML, got.Text == want.Text, got.Text, want.Text)
 	}
 }
+
+// A lesson that uses the reader's name in its body is wrapped around the
+// name: a stencil wraps those paragraphs again for each reader, and a name
+// that would push a line past the width (where the templates' tidying
+// re-wraps the whole line) is rendered in full. Names of every length up
+// to the longest an email holds, and with spaces inside, come out exactly
+// as the templates make them.
+func TestStencilsWrapTheNameAsTheTemplatesDo(t *testing.T) {
+	c, problems := course.Load(twostep.Lessons)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	r, err := course.NewRenderer(twostep.Templates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Built in code: a lesson file would have to be a whole lesson.
+	quoted := &course.Lesson{Number: 9, Title: "Quoted", Slug: "quoted", Preheader: "A quote that ends in a long word.",
+		Body: "Some words first, then a quote:\n\n> Said to {{first_name}}:" + strings.Repeat("y", 40) +
+			" and more words after it, enough to wrap the line.\n\n" +
+			"- A list item for {{first_name|you}}, long enough that the name moves where this line wraps.\n"}
+	// With a long name the quote's long word passes the width.
+	if blocks, err := r.NamedBlocks(quoted); err != nil || len(blocks) != 2 {
+		t.Fatalf("%d blocks hold the name in the quoted lesson (%v), want 2", len(blocks), err)
+	} else if _, fits := blocks[0].Text(strings.Repeat("x", 60)); fits {
+		t.Fatal("a 60-letter name fits the quote: the test no longer covers the names rendered in full")
+	}
+	var lessons []*course.Lesson
+	for _, ls := range append(c.Lessons, quoted) {
+		if personal, _ := r.HasPlaceholders(ls); personal {
+			lessons = append(lessons, ls)
+		}
+	}
+	if len(lessons) < 2 {
+		t.Fatalf("%d lessons use the name in their body; the test needs the shipped ones and its own", len(lessons))
+	}
+	signer, _ := token.NewSigner(bytes.Repeat([]byte{7}, 32))
+	l := &Letters{Course: c, Renderer: r, Signer: signer, BaseURL: "https://example.com", From: c.From}
+	var names []string
+	for n := 1; n <= 64; n++ {
+		names = append(names, strings.Repeat("x", n), strings.Repeat("é", n/2)+"\t"+strings.Repeat("b", n/2))
+	}
+	for _, ls := range lessons {
+		for i, name := range names {
+			sameAsTemplates(t, l, ls, &drip.Subscriber{ID: int64(i + 1), Name: name})
+		}
+	}
+	if n := usable(l); n != 2*len(lessons) {
+		t.Fatalf("%d stencils in use, want both shapes of each of the %d lessons", n, len(lessons))
+	}
+}
