@@ -34,7 +34,8 @@ type Letters struct {
 	stencils stencils
 	// headers are the last course's header values; a pass composes
 	// every message of the same course.
-	headers atomic.Pointer[courseHeaders]
+	headers  atomic.Pointer[courseHeaders]
+	composer mail.Composer
 }
 
 // courseHeaders are the header values that depend only on the course and
@@ -85,7 +86,7 @@ func (l *Letters) Confirmation(sub *drip.Subscriber, queuedAt, now time.Time) (*
 	}
 	h := l.headersFor(l.Course)
 	id := h.messageID()
-	m, err := mail.Compose(mail.Envelope{
+	m, err := l.composer.Compose(mail.Envelope{
 		From: l.From, ReplyTo: l.Course.ReplyTo, ToName: sub.Name, ToAddr: sub.Email,
 		Subject: e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
 		UnsubscribeURL: unsubURL, ListID: h.listID, Sender: l.sender(id),
@@ -110,7 +111,7 @@ func (l *Letters) LessonWithPrefix(c *course.Course, ls *course.Lesson, sub *dri
 	}
 	h := l.headersFor(c)
 	id := h.messageID()
-	m, err := mail.Compose(mail.Envelope{
+	m, err := l.composer.Compose(mail.Envelope{
 		From: l.From, ReplyTo: c.ReplyTo, ToName: sub.Name, ToAddr: sub.Email,
 		Subject: prefix + e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
 		UnsubscribeURL: unsubURL, Lesson: ls.Number, ListID: h.listID, Sender: l.sender(id),
@@ -201,7 +202,7 @@ func (l *Letters) notice(sub *drip.Subscriber, to string, now time.Time, n cours
 	}
 	h := l.headersFor(l.Course)
 	id := h.messageID()
-	m, err := mail.Compose(mail.Envelope{
+	m, err := l.composer.Compose(mail.Envelope{
 		From: l.From, ReplyTo: l.Course.ReplyTo, ToName: sub.Name, ToAddr: to,
 		Subject: e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
 		UnsubscribeURL: rc.UnsubscribeURL, ListID: h.listID, Sender: l.sender(id),

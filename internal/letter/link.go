@@ -21,7 +21,7 @@ func (l *Letters) LinkMail(sub *drip.Subscriber, now time.Time) (*gomail.Msg, st
 	}
 	h := l.headersFor(l.Course)
 	id := h.messageID()
-	m, err := mail.Compose(mail.Envelope{
+	m, err := l.composer.Compose(mail.Envelope{
 		From: l.From, ReplyTo: l.Course.ReplyTo, ToName: sub.Name, ToAddr: sub.Email,
 		Subject: e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
 		UnsubscribeURL: rc.UnsubscribeURL, ListID: h.listID, Sender: l.sender(id),

@@ -11,6 +11,7 @@ import (
 	netmail "net/mail"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unsafe"
@@ -79,18 +80,57 @@ func NewMessageIDOn(domain string) string {
 // first and the HTML part second, and the headers DESIGN.md promises. Its
 // errors are ErrCompose.
 func Compose(e Envelope) (*gomail.Msg, error) {
-	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	return new(Composer).Compose(e)
+}
+
+// Composer is Compose for a sender of many messages: it parses the From
+// and Reply-To addresses of the last message it composed once, not again
+// for every message from the same ones. The zero Composer is ready to use;
+// it is safe for concurrent use.
+type Composer struct {
+	last atomic.Pointer[senderAddrs]
+}
+
+// senderAddrs are a From and a Reply-To address ("" for none) as they go
+// in the headers.
+type senderAddrs struct {
+	from, replyTo         string
+	fromAddr, replyToAddr *netmail.Address // replyToAddr nil for none
+}
+
+func (c *Composer) senders(e Envelope) (*senderAddrs, error) {
+	if s := c.last.Load(); s != nil && s.from == e.From && s.replyTo == e.ReplyTo {
+		return s, nil
+	}
 	from, err := netmail.ParseAddress(e.From)
 	if err != nil {
 		return nil, fmt.Errorf("%w: from address %q: %v", ErrCompose, e.From, err)
 	}
-	m.SetAddrHeaderFromMailAddress(gomail.HeaderFrom, mailbox(from.Name, from.Address))
+	s := &senderAddrs{from: e.From, replyTo: e.ReplyTo, fromAddr: mailbox(from.Name, from.Address)}
 	if e.ReplyTo != "" {
 		rt, err := netmail.ParseAddress(e.ReplyTo)
 		if err != nil {
 			return nil, fmt.Errorf("%w: reply-to address %q: %v", ErrCompose, e.ReplyTo, err)
 		}
-		m.SetAddrHeaderFromMailAddress(gomail.HeaderReplyTo, mailbox(rt.Name, rt.Address))
+		s.replyToAddr = mailbox(rt.Name, rt.Address)
+	}
+	c.last.Store(s)
+	return s, nil
+}
+
+// Compose builds the message of e, as the function Compose does.
+func (c *Composer) Compose(e Envelope) (*gomail.Msg, error) {
+	senders, err := c.senders(e)
+	if err != nil {
+		return nil, err
+	}
+	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	// Copies: a message may change its own.
+	from := *senders.fromAddr
+	m.SetAddrHeaderFromMailAddress(gomail.HeaderFrom, &from)
+	if senders.replyToAddr != nil {
+		rt := *senders.replyToAddr
+		m.SetAddrHeaderFromMailAddress(gomail.HeaderReplyTo, &rt)
 	}
 	to, err := netmail.ParseAddress(e.ToAddr)
 	if err != nil || to.Name != "" || to.Address != e.ToAddr {
