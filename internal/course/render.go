@@ -284,16 +284,6 @@ func (r *Renderer) Lesson(c *Course, l *Lesson, rc Recipient) (Email, error) {
 	return r.execute("lesson", r.lessonHTML, r.lessonText, d)
 }
 
-// HasPlaceholders reports whether lesson l's body greets the reader by
-// name ({{first_name}}) anywhere.
-func (r *Renderer) HasPlaceholders(l *Lesson) (bool, error) {
-	f, err := r.fragment(l)
-	if err != nil {
-		return false, err
-	}
-	return len(f.holders) > 0, nil
-}
-
 // LessonPage renders the body of lesson l as an HTML fragment for a web
 // page, with the recipient's name in its placeholders.
 func (r *Renderer) LessonPage(c *Course, l *Lesson, rc Recipient) (htmltemplate.HTML, error) {

@@ -165,10 +165,10 @@ func (s *stencils) lesson(l *Letters, c *course.Course, ls *course.Lesson, sub *
 }
 
 // build renders the stencil of lesson ls, or returns nil when the lesson
-// must be rendered in full for every reader: when its body uses the
-// reader's name, or when the templates (which TEMPLATES_DIR may replace)
-// put a name or link where a stencil would not come out as the templates
-// do — checked on two sample readers.
+// must be rendered in full for every reader: when the templates (which
+// TEMPLATES_DIR may replace) put a name or link where a stencil would not
+// come out as the templates do — checked on two sample readers — or when
+// the text tidying changed a paragraph that holds the name.
 func (s *stencils) build(l *Letters, c *course.Course, ls *course.Lesson, named bool) (*stencil, error) {
 	rc := course.Recipient{
 		UnsubscribeURL: l.BaseURL + link.To(token.Unsubscribe, s.mark(slotUnsubscribe)),

@@ -41,7 +41,7 @@ func TestStencilsRenderExactlyWhatTheTemplatesDo(t *testing.T) {
 		for i, name := range names {
 			sameAsTemplates(t, l, ls, &drip.Subscriber{ID: int64(1000 + i), Name: name, TokenGen: i})
 		}
-		if personal, _ := r.HasPlaceholders(ls); personal {
+		if blocks, _ := r.NamedBlocks(ls); len(blocks) > 0 {
 			named++
 		}
 	}
@@ -157,7 +157,7 @@ func TestStencilsWrapTheNameAsTheTemplatesDo(t *testing.T) {
 	}
 	var lessons []*course.Lesson
 	for _, ls := range append(c.Lessons, quoted) {
-		if personal, _ := r.HasPlaceholders(ls); personal {
+		if blocks, _ := r.NamedBlocks(ls); len(blocks) > 0 {
 			lessons = append(lessons, ls)
 		}
 	}
