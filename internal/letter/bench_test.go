@@ -1,16 +1,11 @@
-package letter_test
+package letter
 
 import (
-	"bytes"
 	"io"
 	"testing"
 	"time"
 
-	"github.com/twostep/twostep"
-	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
-	"github.com/twostep/twostep/internal/letter"
-	"github.com/twostep/twostep/internal/token"
 )
 
 // BenchmarkLesson is the per-message work of a delivery pass that is this
@@ -22,16 +17,8 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkLesson -benchmem ./internal/letter/
 func BenchmarkLesson(b *testing.B) {
-	c, problems := course.Load(twostep.Lessons)
-	if len(problems) > 0 {
-		b.Fatal(problems)
-	}
-	r, err := course.NewRenderer(twostep.Templates)
-	if err != nil {
-		b.Fatal(err)
-	}
-	signer, _ := token.NewSigner(bytes.Repeat([]byte{7}, 32))
-	l := &letter.Letters{Course: c, Renderer: r, Signer: signer, BaseURL: "https://lessons.example.org", From: c.From}
+	l := shippedLetters(b, "https://lessons.example.org")
+	c := l.Course
 	now := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	for _, write := range []bool{false, true} {
 		name := "compose"

@@ -18,19 +18,8 @@ import (
 // sends (from a stencil) with the email the templates render for the same
 // reader and links.
 func TestStencilsRenderExactlyWhatTheTemplatesDo(t *testing.T) {
-	c, problems := course.Load(twostep.Lessons)
-	if len(problems) > 0 {
-		t.Fatal(problems)
-	}
-	r, err := course.NewRenderer(twostep.Templates)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := token.NewSigner(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &Letters{Course: c, Renderer: r, Signer: signer, BaseURL: "https://mail.example.org/course?x=1&y=<2>", From: c.From}
+	l := shippedLetters(t, "https://mail.example.org/course?x=1&y=<2>")
+	c, r := l.Course, l.Renderer
 	names := []string{
 		"", "Ann", "Zoë Ünal", "O'Brien & <Sons> \"Ltd\"", "a+b", "  spaced \t out\r\nname ",
 		"{{first_name}}", "<script>alert(1)</script>", "\u202eevil", strings.Repeat("x", 80),
@@ -52,6 +41,25 @@ func TestStencilsRenderExactlyWhatTheTemplatesDo(t *testing.T) {
 	if n := usable(l); n != 2*len(c.Lessons) {
 		t.Fatalf("%d stencils cached, want one per lesson and shape (%d)", n, 2*len(c.Lessons))
 	}
+}
+
+// shippedLetters are Letters for the shipped course and templates, with
+// links to baseURL.
+func shippedLetters(t testing.TB, baseURL string) *Letters {
+	t.Helper()
+	c, problems := course.Load(twostep.Lessons)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	r, err := course.NewRenderer(twostep.Templates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := token.NewSigner(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Letters{Course: c, Renderer: r, Signer: signer, BaseURL: baseURL, From: c.From}
 }
 
 // usable counts the cached stencils, not the lessons rendered in full.
@@ -136,14 +144,8 @@ func sameAsTemplates(t *testing.T, l *Letters, ls *course.Lesson, sub *drip.Subs
 // to the longest an email holds, and with spaces inside, come out exactly
 // as the templates make them.
 func TestStencilsWrapTheNameAsTheTemplatesDo(t *testing.T) {
-	c, problems := course.Load(twostep.Lessons)
-	if len(problems) > 0 {
-		t.Fatal(problems)
-	}
-	r, err := course.NewRenderer(twostep.Templates)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := shippedLetters(t, "https://example.com")
+	c, r := l.Course, l.Renderer
 	// Built in code: a lesson file would have to be a whole lesson.
 	quoted := &course.Lesson{Number: 9, Title: "Quoted", Slug: "quoted", Preheader: "A quote that ends in a long word.",
 		Body: "Some words first, then a quote:\n\n> Said to {{first_name}}:" + strings.Repeat("y", 40) +
@@ -164,8 +166,6 @@ func TestStencilsWrapTheNameAsTheTemplatesDo(t *testing.T) {
 	if len(lessons) < 2 {
 		t.Fatalf("%d lessons use the name in their body; the test needs the shipped ones and its own", len(lessons))
 	}
-	signer, _ := token.NewSigner(bytes.Repeat([]byte{7}, 32))
-	l := &Letters{Course: c, Renderer: r, Signer: signer, BaseURL: "https://example.com", From: c.From}
 	var names []string
 	for n := 1; n <= 64; n++ {
 		names = append(names, strings.Repeat("x", n), strings.Repeat("é", n/2)+"\t"+strings.Repeat("b", n/2))
