@@ -7,9 +7,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/twostep/twostep"
+	"github.com/twostep/twostep/internal/clock"
 	"github.com/twostep/twostep/internal/config"
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/letter"
@@ -25,16 +25,17 @@ type app struct {
 	library *course.Library
 	letters *letter.Letters
 	tmpl    fs.FS
-	// clock is the one clock every part reads: the wall clock, or the
-	// time `send --now` gives.
-	clock func() time.Time
+	// clock is the one wall clock every part is handed. The time a
+	// delivery runs as of (`send --now`) is not a clock: it is an argument
+	// of the pass and the flush (sendCmd).
+	clock clock.Clock
 }
 
 func newLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-// lessonsFS and templatesFS are the embedded copies unless a folder overrides them.
+// lessonsFS is the embedded course unless LESSONS_DIR overrides it.
 func lessonsFS(cfg config.Config) fs.FS {
 	if cfg.LessonsDir != "" {
 		return os.DirFS(cfg.LessonsDir)
@@ -42,11 +43,20 @@ func lessonsFS(cfg config.Config) fs.FS {
 	return twostep.Lessons
 }
 
-func templatesFS(cfg config.Config) fs.FS {
-	if cfg.TemplatesDir != "" {
-		return os.DirFS(cfg.TemplatesDir)
+// templatesFS is TEMPLATES_DIR over the embedded copy: each template the
+// folder lacks comes from the embedded copy, with one log line apiece.
+func templatesFS(cfg config.Config, log *slog.Logger) (fs.FS, error) {
+	if cfg.TemplatesDir == "" {
+		return twostep.Templates, nil
 	}
-	return twostep.Templates
+	fsys, missing, err := twostep.TemplatesOver(os.DirFS(cfg.TemplatesDir))
+	if err != nil {
+		return nil, fmt.Errorf("TEMPLATES_DIR %s: %w", cfg.TemplatesDir, err)
+	}
+	for _, name := range missing {
+		log.Info("template not in TEMPLATES_DIR; using the built-in one", "template", name, "dir", cfg.TemplatesDir)
+	}
+	return fsys, nil
 }
 
 // openApp connects, migrates, imports changed lesson files and prepares
@@ -56,11 +66,15 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, er
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("the course is not valid (run `twostep lessons check`):\n%w", problems)
 	}
+	tmpl, err := templatesFS(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, db: db, tmpl: templatesFS(cfg), clock: time.Now}
+	a := &app{cfg: cfg, log: log, db: db, tmpl: tmpl}
 	if err := a.prepare(ctx, files); err != nil {
 		db.Close()
 		return nil, err
@@ -68,12 +82,27 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, er
 	return a, nil
 }
 
+// openCurrent is openApp and the course as it stands now, for the commands
+// that read it.
+func openCurrent(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, *course.Current, error) {
+	a, err := openApp(ctx, cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	cur, err := a.library.Current(ctx)
+	if err != nil {
+		a.close()
+		return nil, nil, err
+	}
+	return a, cur, nil
+}
+
 func (a *app) prepare(ctx context.Context, files *course.Course) error {
 	if err := a.db.Migrate(ctx, twostep.Migrations, a.log); err != nil {
 		return err
 	}
 	a.library = &course.Library{DB: a.db, Base: files}
-	added, err := a.library.Sync(ctx, a.clock())
+	added, err := a.library.Sync(ctx, a.clock.Now())
 	if err != nil {
 		return err
 	}

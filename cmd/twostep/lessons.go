@@ -94,15 +94,11 @@ func lessonsPreview(ctx context.Context, cfg config.Config, args []string, stdou
 	if *format != "html" && *format != "text" && *format != "eml" {
 		return usageError{fmt.Sprintf("lessons preview: --format %q: want html, text or eml", *format)}
 	}
-	a, err := openApp(ctx, cfg, newLogger(io.Discard))
+	a, cur, err := openCurrent(ctx, cfg, newLogger(io.Discard))
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	cur, err := a.library.Current(ctx)
-	if err != nil {
-		return err
-	}
 	ls := cur.Course.Lesson(n)
 	if ls == nil {
 		return usageError{fmt.Sprintf("lessons preview: no lesson %q; the course has lessons 1 to %d", strconv.Itoa(n), cur.Course.LessonCount)}
@@ -110,7 +106,7 @@ func lessonsPreview(ctx context.Context, cfg config.Config, args []string, stdou
 	weekday, hour := time.Monday, cur.Course.SendHour
 	sample := &drip.Subscriber{Name: "Alex", Email: "reader@example.com", TokenGen: 0, SendWeekday: &weekday, SendHour: &hour, NextLesson: n}
 	if *format == "eml" {
-		msg, _, err := a.letters.Lesson(cur.Course, ls, sample, time.Now())
+		msg, _, err := a.letters.Lesson(cur.Course, ls, sample, a.clock.Now())
 		if err != nil {
 			return err
 		}
@@ -140,15 +136,11 @@ func lessonsExport(ctx context.Context, cfg config.Config, args []string, stdout
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	a, err := openApp(ctx, cfg, newLogger(stderr))
+	a, cur, err := openCurrent(ctx, cfg, newLogger(stderr))
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	cur, err := a.library.Current(ctx)
-	if err != nil {
-		return err
-	}
 	yamlSrc, err := fs.ReadFile(lessonsFS(cfg), "course.yaml")
 	if err != nil {
 		return fmt.Errorf("read course.yaml: %w", err)

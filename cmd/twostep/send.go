@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/twostep/twostep/internal/clock"
 	"github.com/twostep/twostep/internal/config"
 	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/send"
@@ -19,13 +20,13 @@ func (a *app) engine(m *send.Metrics) *send.Engine {
 		Open:  mail.NewOpener(a.cfg.SMTP, a.cfg.OutboxDir, mailOptions(a.cfg)),
 		Conns: a.cfg.SMTPMaxConns, Rate: a.cfg.SMTPRate,
 		Batch: send.DefaultBatch, Lease: send.DefaultLease, MaxSend: mail.DefaultOptions.DialTimeout + mail.DefaultOptions.ReplyTimeout,
-		PolicyPause: send.DefaultPolicyPause, GiveUp: send.DefaultGiveUp,
+		PolicyPause: send.DefaultPolicyPause, GiveUp: send.DefaultGiveUp, Clock: a.clock,
 	}
 }
 
 func (a *app) outbox() *send.Outbox {
 	return &send.Outbox{
-		DB: a.db, Letters: a.letters, Log: a.log, Poll: 5 * time.Second, Now: a.clock,
+		DB: a.db, Letters: a.letters, Log: a.log, Poll: 5 * time.Second, Clock: a.clock,
 		Open: mail.NewOpener(a.cfg.SMTP, a.cfg.OutboxDir, mailOptions(a.cfg)), Conns: a.cfg.SMTPMaxConns,
 	}
 }
@@ -43,20 +44,23 @@ func sendCmd(ctx context.Context, cfg config.Config, args []string, stdout, stde
 	if fs.NArg() > 0 {
 		return usageError{"send: unexpected argument " + fs.Arg(0)}
 	}
-	clock := time.Now
+	// asOf is the one thing --now sets: what the pass and the flushes
+	// count as due, and the times they record. Leases stay on the wall
+	// clock, so a run a week ahead neither takes a running serve's claims
+	// nor leaves claims that last a week.
+	var asOf clock.Clock
 	if *nowFlag != "" {
 		t, err := time.Parse(time.RFC3339, *nowFlag)
 		if err != nil {
 			return usageError{fmt.Sprintf("send: --now %q is not an RFC 3339 time like 2026-03-02T09:00:00Z", *nowFlag)}
 		}
-		clock = func() time.Time { return t }
+		asOf = clock.Fixed(t)
 	}
 	a, err := openApp(ctx, cfg, newLogger(stderr))
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	a.clock = clock
 
 	// The outbox holds every mail that is not a lesson: confirmations,
 	// "here is your link" mails, address-change notes and the closing
@@ -64,11 +68,11 @@ func sendCmd(ctx context.Context, cfg config.Config, args []string, stdout, stde
 	// and again after it, because a pass that sends someone's last lesson
 	// queues their closing email there: it goes out in this same run.
 	ob := a.outbox()
-	before, ferr := ob.Flush(ctx)
-	sum, err := a.engine(nil).Pass(ctx, a.clock)
+	before, ferr := ob.Flush(ctx, asOf)
+	sum, err := a.engine(nil).Pass(ctx, asOf)
 	var after send.FlushResult
 	if err == nil && ferr == nil {
-		after, ferr = ob.Flush(ctx)
+		after, ferr = ob.Flush(ctx, asOf)
 	}
 	fmt.Fprintln(stdout, sum)
 	if before != (send.FlushResult{}) {

@@ -47,7 +47,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 		Open:      mail.NewOpener(cfg.SMTP, cfg.OutboxDir, mailOptions(cfg)),
 		Templates: a.tmpl, Lessons: lessonsFS(cfg),
 		AdminEmail: cfg.AdminEmail, AdminPassword: cfg.AdminPassword,
-		BaseURL: cfg.BaseURL, Log: log, Now: a.clock,
+		BaseURL: cfg.BaseURL, Log: log, Clock: a.clock,
 	})
 	if err != nil {
 		return err
@@ -63,7 +63,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 		SignupRateLimit: cfg.SignupRateLimit,
 		Registry:        reg,
 		Log:             log,
-		Now:             a.clock,
+		Clock:           a.clock,
 		Lessons:         &letter.Pages{Library: a.library, Letters: a.letters},
 		Admin:           adminHandler,
 		Webhooks:        webhooks,
@@ -114,7 +114,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	// SkipIfStillRunning: a pass longer than the schedule's interval is
 	// not joined by a second one in the same process.
 	sched := cron.New(cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
-	if _, err := sched.AddFunc(cfg.SendSchedule, func() { engine.Pass(workCtx, a.clock) }); err != nil {
+	if _, err := sched.AddFunc(cfg.SendSchedule, func() { engine.Pass(workCtx, nil) }); err != nil {
 		return fmt.Errorf("SEND_SCHEDULE: %w", err)
 	}
 	sched.Start()

@@ -73,19 +73,15 @@ func subscribersImport(ctx context.Context, cfg config.Config, path string, conf
 	if err != nil {
 		return err
 	}
-	a, err := openApp(ctx, cfg, newLogger(stderr))
+	a, cur, err := openCurrent(ctx, cfg, newLogger(stderr))
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	cur, err := a.library.Current(ctx)
-	if err != nil {
-		return err
-	}
 	bar := newProgressBar(stderr, "import", st.Size(), formatBytes)
 	res, err := admin.ImportCSV(ctx, a.db, f, admin.ImportOptions{
 		Lessons: cur.Course.LessonCount, SendHour: cur.Course.SendHour,
-		Actor: cliActor, Now: a.clock(), Progress: bar.set, Confirm: confirm,
+		Actor: cliActor, Now: a.clock.Now(), Progress: bar.set, Confirm: confirm,
 	})
 	bar.done()
 	if err != nil {

@@ -6,16 +6,13 @@
 package admin
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +20,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/twostep/twostep/internal/clock"
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/httpx"
@@ -53,7 +51,8 @@ type Store interface {
 	// Lessons and their revisions.
 	LessonStates(ctx context.Context) ([]store.LessonState, error)
 	LessonRevisions(ctx context.Context, n int) ([]store.Revision, error)
-	LessonRevision(ctx context.Context, n int, id int64) (store.Revision, error)
+	LessonRevision(ctx context.Context, n, number int) (store.Revision, error)
+	Revisions(ctx context.Context, ids []int64) ([]store.Revision, error)
 	SaveLessonRevision(ctx context.Context, e store.LessonEdit) (rev store.Revision, changed bool, err error)
 	// Subscribers.
 	SearchSubscribers(ctx context.Context, q store.SubscriberQuery) (store.SubscriberPage, error)
@@ -99,8 +98,8 @@ type Deps struct {
 	// BaseURL decides whether cookies are Secure (https).
 	BaseURL *url.URL
 	Log     *slog.Logger
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Clock is the wall clock (nil: time.Now).
+	Clock clock.Clock
 	// BcryptCost is the cost of the password hash; 0 means bcrypt.DefaultCost.
 	BcryptCost int
 }
@@ -131,7 +130,7 @@ type handler struct {
 	db     Store
 	log    *slog.Logger
 	now    func() time.Time
-	pages  map[string]*template.Template
+	pages  httpx.Pages
 	hash   []byte // bcrypt hash of the admin password; the password itself is not kept
 	email  string // lower case
 	secure bool
@@ -152,17 +151,15 @@ func New(ctx context.Context, d Deps) (http.Handler, error) {
 		d.Log.Info("admin disabled: set ADMIN_EMAIL and ADMIN_PASSWORD to enable /admin")
 		return nil, nil
 	}
-	if d.Now == nil {
-		d.Now = time.Now
-	}
 	if d.BcryptCost == 0 {
 		d.BcryptCost = bcrypt.DefaultCost
 	}
-	pages, err := parsePages(d.Templates)
+	pages, err := httpx.ParsePages(d.Templates, "web/admin", funcs, "login", "dashboard", "lessons", "lesson", "history",
+		"subscribers", "subscriber", "import", "audit", "error", "reports", "suppressions")
 	if err != nil {
 		return nil, err
 	}
-	h := &handler{d: d, db: d.DB, log: d.Log, now: d.Now, pages: pages,
+	h := &handler{d: d, db: d.DB, log: d.Log, now: d.Clock.Now, pages: pages,
 		email: strings.ToLower(d.AdminEmail), secure: d.BaseURL != nil && d.BaseURL.Scheme == "https"}
 	if err := h.setPassword(ctx, d.AdminPassword); err != nil {
 		return nil, err
@@ -259,35 +256,6 @@ func adminHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// parsePages parses every web/admin/*.html page with web/admin/layout.html.
-func parsePages(fsys fs.FS) (map[string]*template.Template, error) {
-	if fsys == nil {
-		return nil, errors.New("admin: no templates")
-	}
-	names, err := fs.Glob(fsys, "web/admin/*.html")
-	if err != nil {
-		return nil, err
-	}
-	pages := map[string]*template.Template{}
-	for _, n := range names {
-		if n == "web/admin/layout.html" {
-			continue
-		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(fsys, "web/admin/layout.html", n)
-		if err != nil {
-			return nil, fmt.Errorf("parse admin page %s: %w", n, err)
-		}
-		pages[strings.TrimSuffix(path.Base(n), ".html")] = t
-	}
-	for _, want := range []string{"login", "dashboard", "lessons", "lesson", "history", "subscribers", "subscriber", "import", "audit", "error",
-		"reports", "suppressions"} {
-		if pages[want] == nil {
-			return nil, fmt.Errorf("admin page template web/admin/%s.html is missing", want)
-		}
-	}
-	return pages, nil
-}
-
 // page is what every admin template gets; Data is the page's own.
 type page struct {
 	Title  string
@@ -301,89 +269,15 @@ type page struct {
 
 type errorData struct{ Message string }
 
-// render writes a page into a buffer first, so a template error becomes a
-// clean 500 and never half a page.
+// render writes an admin page with status (see httpx.Pages.Render).
 func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	if s := sessionFrom(r.Context()); s != nil {
 		p.Admin = s.Email
 	}
 	p.Status = status
-	var buf bytes.Buffer
-	if err := h.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+	if err := h.pages.Render(w, status, name, p); err != nil {
 		h.log.Error("render admin page", "page", name, "err", err)
-		http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
-		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
-}
-
-// fail answers an error from the store: not found is 404, an action that
-// does not fit is 422 with its message, a conflict 409; anything else is
-// logged and shown as a generic message.
-func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status, msg := http.StatusInternalServerError, "Something went wrong on our side. Please try again in a minute."
-	explained, ok := h.explain(err)
-	switch {
-	case errors.Is(err, drip.ErrNotFound):
-		status, msg = http.StatusNotFound, "That no longer exists. It may have been erased."
-	case ok:
-		status, msg = http.StatusUnprocessableEntity, explained
-	case errors.Is(err, store.ErrRevisionConflict):
-		status, msg = http.StatusConflict, "The lesson was changed by someone else since you opened it."
-	case errors.Is(err, httpx.ErrBadForm):
-		status, msg = http.StatusBadRequest, "The form could not be read."
-	case errors.Is(err, httpx.ErrTooLarge):
-		status, msg = http.StatusRequestEntityTooLarge, "That was too large to accept."
-	default:
-		h.log.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
-	h.render(w, r, status, "error", page{Title: http.StatusText(status), Data: errorData{Message: msg}})
-}
-
-// notApplicable is an admin action that does not fit what it acts on
-// (resending to someone who left, say). The message is for the admin.
-type notApplicable string
-
-func (e notApplicable) Error() string { return string(e) }
-
-// explain puts into words an action that did not apply: a subscriber
-// change the state machine refused, or another action that did not fit.
-// It reports false for any other error.
-func (h *handler) explain(err error) (string, bool) {
-	var (
-		refused *drip.Refused
-		na      notApplicable
-		sna     store.NotApplicableError
-	)
-	switch {
-	case errors.As(err, &refused):
-		return refusalText(refused, h.d.Library.Base.LessonCount), true
-	case errors.As(err, &na):
-		return na.Error(), true
-	case errors.As(err, &sna):
-		return sna.Error(), true
-	}
-	return "", false
-}
-
-// refusalText is what the admin reads when the state machine refuses.
-func refusalText(r *drip.Refused, lessons int) string {
-	this := "; this one is " + string(r.Status) + "."
-	switch {
-	case errors.Is(r, drip.ErrNoSuchLesson):
-		return fmt.Sprintf("Choose a lesson from 1 to %d.", lessons)
-	case r.Action == drip.ActPause:
-		return "Only an active subscriber can be paused" + this
-	case r.Action == drip.ActResume:
-		return "Only a paused subscriber can be resumed" + this
-	case r.Action == drip.ActMove:
-		return "Only an active, paused or completed subscriber can be moved" + this
-	case r.Action == drip.ActUnsubscribe:
-		return "This subscriber has already unsubscribed."
-	}
-	return "That is not possible for this subscriber" + this
 }
 
 // action is who does what from where, and when, for the store's audit
@@ -399,6 +293,25 @@ func (h *handler) action(r *http.Request) store.AdminAction {
 // redirect answers a form post with 303 to path.
 func redirect(w http.ResponseWriter, r *http.Request, path string) {
 	http.Redirect(w, r, path, http.StatusSeeOther)
+}
+
+// idCursor is the id a list page starts before, under key in q: 0 (the
+// first page) when missing or not an id.
+func idCursor(q url.Values, key string) int64 {
+	if id, ok := parseID(q.Get(key)); ok {
+		return id
+	}
+	return 0
+}
+
+// nextPage is the link to the page after this one: path with the list's
+// filters v and cursor under key; "" when cursor is "" (no page follows).
+func nextPage(path string, v url.Values, key, cursor string) string {
+	if cursor == "" {
+		return ""
+	}
+	v.Set(key, cursor)
+	return path + "?" + v.Encode()
 }
 
 // parseID reads a positive database id.

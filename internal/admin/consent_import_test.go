@@ -60,7 +60,7 @@ func (h *harness) statuses() map[string]drip.Status {
 
 // outbox is the harness's confirmation sender.
 func (h *harness) outbox() *send.Outbox {
-	return &send.Outbox{DB: h.db, Letters: h.letters, Open: h.open, Log: slog.New(slog.DiscardHandler), Poll: time.Hour, Now: h.clock}
+	return &send.Outbox{DB: h.db, Letters: h.letters, Open: h.open, Log: slog.New(slog.DiscardHandler), Poll: time.Hour, Clock: h.clock}
 }
 
 func TestExportImportedIntoAFreshDatabaseExportsTheSameFileByteForByte(t *testing.T) {
@@ -152,7 +152,7 @@ func TestImportNeverActivatesAnAddressThatLeftBouncedOrNeverConfirmed(t *testing
 				}
 			}
 			h.advance(time.Minute) // every paced confirmation is due
-			if _, err := h.outbox().Flush(context.Background()); err != nil {
+			if _, err := h.outbox().Flush(context.Background(), nil); err != nil {
 				t.Fatal(err)
 			}
 			var to []string
@@ -209,11 +209,11 @@ func TestRowsWithoutAConsentRecordAreRefusedUnlessTheAdminAsksThemToConfirm(t *t
 	if len(due) != 3 || !due[0].Equal(h.clock()) || due[1].Sub(due[0]) != store.ImportConfirmInterval || due[2].Sub(due[1]) != store.ImportConfirmInterval {
 		t.Fatalf("confirmations due at %v, want one every %s from %s", due, store.ImportConfirmInterval, h.clock())
 	}
-	if res, err := h.outbox().Flush(context.Background()); err != nil || res.Sent != 1 {
+	if res, err := h.outbox().Flush(context.Background(), nil); err != nil || res.Sent != 1 {
 		t.Fatalf("flush at the import's time = %+v (%v), want only the first sent", res, err)
 	}
 	h.advance(time.Second)
-	if res, err := h.outbox().Flush(context.Background()); err != nil || res.Sent != 2 {
+	if res, err := h.outbox().Flush(context.Background(), nil); err != nil || res.Sent != 2 {
 		t.Fatalf("flush a second later = %+v (%v), want the other two", res, err)
 	}
 	for _, m := range h.smtp.Messages() {

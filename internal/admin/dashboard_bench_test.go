@@ -5,27 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"golang.org/x/crypto/bcrypt"
-
-	"github.com/twostep/twostep"
-	"github.com/twostep/twostep/internal/admin"
-	"github.com/twostep/twostep/internal/course"
-	"github.com/twostep/twostep/internal/dbtest"
-	"github.com/twostep/twostep/internal/letter"
-	"github.com/twostep/twostep/internal/mail"
-	"github.com/twostep/twostep/internal/smtptest"
-	"github.com/twostep/twostep/internal/store"
-	"github.com/twostep/twostep/internal/token"
 )
 
 var (
@@ -42,8 +27,9 @@ var (
 func BenchmarkDashboardAtScale(b *testing.B) {
 	ctx := context.Background()
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-	db := dbtest.New(b)
-	srv := scaleServer(b, db, now)
+	h := newHarness(b)
+	h.advance(now.Sub(h.clock()))
+	db, srv := h.db, h.srv
 	seedAtScale(b, db.Pool, *scaleSubscribers, *scaleLedger, now)
 
 	plans, err := db.ExplainDashboard(ctx, now, 12, true)
@@ -65,7 +51,8 @@ func BenchmarkDashboardAtScale(b *testing.B) {
 		b.Logf("%s:\n%s", name, plan)
 	}
 
-	c := signedIn(b, srv.URL)
+	h.login()
+	c := h.client
 	var id int64
 	if err := db.Pool.QueryRow(ctx, `SELECT subscriber_id FROM deliveries WHERE status = 'failed' ORDER BY id DESC LIMIT 1`).Scan(&id); err != nil {
 		b.Fatal(err)
@@ -174,65 +161,6 @@ func seedAtScale(b *testing.B, pool *pgxpool.Pool, subs, ledger int, now time.Ti
 	exec(`VACUUM ANALYZE deliveries`)
 	exec(`VACUUM ANALYZE ledger_counts`)
 	b.Logf("seeded %d subscribers and %d ledger rows in %s", subs, ledger, time.Since(start).Round(time.Second))
-}
-
-// scaleServer is the admin over db at /admin, served over HTTP.
-func scaleServer(b *testing.B, db *store.DB, now time.Time) *httptest.Server {
-	ctx := context.Background()
-	c, problems := course.Load(twostep.Lessons)
-	if len(problems) > 0 {
-		b.Fatalf("shipped course: %v", problems)
-	}
-	library := &course.Library{DB: db, Base: c}
-	if _, err := library.Sync(ctx, now); err != nil {
-		b.Fatal(err)
-	}
-	renderer, err := course.NewRenderer(twostep.Templates)
-	if err != nil {
-		b.Fatal(err)
-	}
-	key, err := db.SecretKey(ctx, "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	signer, err := token.NewSigner(key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sink := smtptest.Start(b)
-	handler, err := admin.New(ctx, admin.Deps{
-		DB: db, Library: library,
-		Letters:   &letter.Letters{Course: c, Renderer: renderer, Signer: signer, BaseURL: "http://twostep.test", From: c.From},
-		Open:      mail.NewOpener(sink.Config(), "", mail.Options{ReplyTimeout: 5 * time.Second, DialTimeout: time.Second, HELO: "test"}),
-		Templates: twostep.Templates, Lessons: twostep.Lessons,
-		AdminEmail: adminEmail, AdminPassword: adminPassword,
-		BaseURL:    &url.URL{Scheme: "http", Host: "twostep.test"},
-		Log:        slog.New(slog.DiscardHandler),
-		Now:        func() time.Time { return now },
-		BcryptCost: bcrypt.MinCost,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	r := chi.NewRouter()
-	r.Mount("/admin", handler)
-	srv := httptest.NewServer(r)
-	b.Cleanup(srv.Close)
-	return srv
-}
-
-// signedIn is a client holding an admin session.
-func signedIn(b *testing.B, base string) *http.Client {
-	c := newClient()
-	resp, err := c.PostForm(base+"/admin/login", url.Values{"email": {adminEmail}, "password": {adminPassword}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/admin/" {
-		b.Fatalf("sign-in answered %d %q", resp.StatusCode, resp.Header.Get("Location"))
-	}
-	return c
 }
 
 // fetch gets a page and fails unless it answered 200.

@@ -116,11 +116,7 @@ func (h *handler) exportSubscribers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) audit(w http.ResponseWriter, r *http.Request) {
-	var before int64
-	if v := r.URL.Query().Get("before"); v != "" {
-		before, _ = parseID(v)
-	}
-	entries, more, err := h.db.AuditLog(r.Context(), store.AuditQuery{Before: before, Limit: 100})
+	entries, more, err := h.db.AuditLog(r.Context(), store.AuditQuery{Before: idCursor(r.URL.Query(), "before"), Limit: 100})
 	if err != nil {
 		h.fail(w, r, err)
 		return

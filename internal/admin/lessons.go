@@ -91,6 +91,20 @@ type editorData struct {
 	LessonCount int
 	TestTo      string
 	TestAs      string
+	editorView
+}
+
+// editorView is how the editor page is shown besides the text in it.
+type editorView struct {
+	Flash, Error string
+	To, As       string // the test-send form as posted
+	// Unsaved means the textarea holds text that is not the saved
+	// revision (a refused save, a preview without script): leaving the
+	// page warns even before the author types.
+	Unsaved bool
+	// Refused means a save was refused for the problems of the text: they
+	// are listed at the top of the editor, which takes the focus.
+	Refused bool
 }
 
 // checked is a lesson text as the validator and renderer see it.
@@ -192,16 +206,16 @@ func (h *handler) lessonEditor(w http.ResponseWriter, r *http.Request) {
 	case "sent":
 		flash = "Test email sent."
 	}
-	h.renderEditor(w, r, http.StatusOK, n, ck, string(ls.Source), ck.base, flash, "", "", "")
+	h.renderEditor(w, r, http.StatusOK, n, ck, string(ls.Source), ck.base, editorView{Flash: flash})
 }
 
-func (h *handler) renderEditor(w http.ResponseWriter, r *http.Request, status, n int, ck *checked, src string, base int64, flash, errMsg, to, as string) {
+func (h *handler) renderEditor(w http.ResponseWriter, r *http.Request, status, n int, ck *checked, src string, base int64, v editorView) {
 	data := editorData{Number: n, Title: ck.lesson.Title, Source: src, Base: base, Preview: h.render1(ck, n),
-		LessonCount: ck.course.LessonCount, TestTo: to, TestAs: as}
-	if to == "" {
+		LessonCount: ck.course.LessonCount, TestTo: v.To, TestAs: v.As, editorView: v}
+	if v.To == "" {
 		data.TestTo = sessionFrom(r.Context()).Email
 	}
-	h.render(w, r, status, "lesson", page{Title: fmt.Sprintf("Lesson %d", n), Nav: "lessons", Flash: flash, Error: errMsg, Data: data})
+	h.render(w, r, status, "lesson", page{Title: fmt.Sprintf("Lesson %d", n), Nav: "lessons", Flash: v.Flash, Error: v.Error, Data: data})
 }
 
 // formSource is the lesson text from a form. Browsers send a textarea's
@@ -234,7 +248,7 @@ func (h *handler) previewLesson(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	base, _ := strconv.ParseInt(r.PostForm.Get("base"), 10, 64)
-	h.renderEditor(w, r, http.StatusOK, n, ck, string(src), base, "", "", "", "")
+	h.renderEditor(w, r, http.StatusOK, n, ck, string(src), base, editorView{Unsaved: true})
 }
 
 func (h *handler) saveLesson(w http.ResponseWriter, r *http.Request) {
@@ -255,8 +269,9 @@ func (h *handler) saveLesson(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(ck.problems) > 0 {
-		h.renderEditor(w, r, http.StatusUnprocessableEntity, n, ck, string(src), base, "",
-			"Not saved: fix the problems listed under the editor first.", "", "")
+		// The problems are listed at the top of the editor, above the
+		// author's text, which is kept as typed.
+		h.renderEditor(w, r, http.StatusUnprocessableEntity, n, ck, string(src), base, editorView{Unsaved: true, Refused: true})
 		return
 	}
 	a := h.action(r)
@@ -265,9 +280,9 @@ func (h *handler) saveLesson(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, store.ErrRevisionConflict) {
 		// Keep the admin's text; saving again deliberately replaces the
 		// newer revision, which the history page shows.
-		h.renderEditor(w, r, http.StatusConflict, n, ck, string(src), ck.base, "",
-			"Not saved: someone else saved this lesson (or its file was imported) since you opened it. "+
-				"Your text is still below; compare with the history, then save again to replace theirs.", "", "")
+		h.renderEditor(w, r, http.StatusConflict, n, ck, string(src), ck.base, editorView{Unsaved: true,
+			Error: "Not saved: someone else saved this lesson (or its file was imported) since you opened it. " +
+				"Your text is still below; compare with the history, then save again to replace theirs."})
 		return
 	}
 	if err != nil {
@@ -285,7 +300,7 @@ type historyData struct {
 	Number    int
 	Title     string
 	Revisions []store.Revision
-	Current   int64
+	Current   int // the current revision's number within the lesson
 	Selected  store.Revision
 	Against   *store.Revision
 	Diff      []diffLine
@@ -321,25 +336,30 @@ func (h *handler) renderHistory(w http.ResponseWriter, r *http.Request, status, 
 		h.fail(w, r, err)
 		return
 	}
-	data := historyData{Number: n, Revisions: revs, Current: cur.Revisions[n], Selected: revs[0]}
+	data := historyData{Number: n, Revisions: revs, Selected: revs[0]}
+	for _, rev := range revs {
+		if rev.ID == cur.Revisions[n] {
+			data.Current = rev.Number
+		}
+	}
 	if ls := cur.Course.Lesson(n); ls != nil {
 		data.Title = ls.Title
 	}
 	// Show the chosen revision (default: the newest) against the one
-	// before it, or against ?against=ID.
+	// before it, or against ?against=N; both are numbers within the lesson.
 	q := r.URL.Query()
 	idx := 0
-	if id, err := strconv.ParseInt(q.Get("rev"), 10, 64); err == nil {
+	if num, err := strconv.Atoi(q.Get("rev")); err == nil {
 		for i, rev := range revs {
-			if rev.ID == id {
+			if rev.Number == num {
 				idx = i
 			}
 		}
 	}
 	data.Selected = revs[idx]
-	if id, err := strconv.ParseInt(q.Get("against"), 10, 64); err == nil {
+	if num, err := strconv.Atoi(q.Get("against")); err == nil {
 		for i := range revs {
-			if revs[i].ID == id {
+			if revs[i].Number == num {
 				data.Against = &revs[i]
 			}
 		}
@@ -370,12 +390,12 @@ func (h *handler) restoreLesson(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	id, err := strconv.ParseInt(r.PostForm.Get("revision"), 10, 64)
+	num, err := strconv.Atoi(r.PostForm.Get("revision"))
 	if err != nil {
 		h.fail(w, r, errNotFound)
 		return
 	}
-	rev, err := h.db.LessonRevision(r.Context(), n, id)
+	rev, err := h.db.LessonRevision(r.Context(), n, num)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -386,13 +406,13 @@ func (h *handler) restoreLesson(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(ck.problems) > 0 {
-		msg := "Revision " + strconv.FormatInt(id, 10) + " cannot be restored as it is: " + ck.problems.Error()
+		msg := fmt.Sprintf("Revision %d cannot be restored as it is: %s", num, ck.problems.Error())
 		h.renderHistory(w, r, http.StatusUnprocessableEntity, n, "", msg)
 		return
 	}
 	a := h.action(r)
 	if _, _, err := h.db.SaveLessonRevision(r.Context(), store.LessonEdit{Lesson: n, Source: rev.Source, Origin: "restore",
-		Author: a.Actor, RestoredFrom: id, IP: a.IP, At: a.At}); err != nil {
+		Author: a.Actor, RestoredFrom: num, IP: a.IP, At: a.At}); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -427,7 +447,7 @@ func (h *handler) testSend(w http.ResponseWriter, r *http.Request) {
 	to, as := strings.TrimSpace(r.PostForm.Get("to")), strings.TrimSpace(r.PostForm.Get("as"))
 	fail := func(msg string) {
 		ck := h.check(cur, n, ls.Source)
-		h.renderEditor(w, r, http.StatusUnprocessableEntity, n, ck, string(ls.Source), ck.base, "", msg, to, as)
+		h.renderEditor(w, r, http.StatusUnprocessableEntity, n, ck, string(ls.Source), ck.base, editorView{Error: msg, To: to, As: as})
 	}
 	addr, err := drip.ParseEmail(to)
 	if err != nil {
@@ -450,8 +470,13 @@ func (h *handler) testSend(w http.ResponseWriter, r *http.Request) {
 		reader, asID = &copy, &sub.ID
 	}
 	reader.Email, reader.TokenGen = addr, 0
+	num, err := h.revisionNumber(ctx, cur.Revisions[n])
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	msgID, reply, err := h.sendLesson(ctx, cur.Course, ls, reader, "[Test] ")
-	after := map[string]any{"to": addr, "revision": cur.Revisions[n], "message_id": msgID, "reply": reply}
+	after := map[string]any{"to": addr, "revision": num, "message_id": msgID, "reply": reply}
 	if asID != nil {
 		after["as_subscriber"] = *asID
 	}
@@ -470,6 +495,19 @@ func (h *handler) testSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	redirect(w, r, fmt.Sprintf("/admin/lessons/%d?done=sent", n))
+}
+
+// revisionNumber is revision id's number within its lesson, which is how
+// the admin's pages and its audit log name a revision.
+func (h *handler) revisionNumber(ctx context.Context, id int64) (int, error) {
+	revs, err := h.db.Revisions(ctx, []int64{id})
+	if err != nil {
+		return 0, err
+	}
+	if len(revs) != 1 {
+		return 0, fmt.Errorf("revision %d: %w", id, errNotFound)
+	}
+	return revs[0].Number, nil
 }
 
 // sendLesson renders lesson ls for sub as letter.Letters.Lesson does, with

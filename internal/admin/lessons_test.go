@@ -218,6 +218,22 @@ func TestAnInvalidLessonIsNotSavedAndTheProblemsAreShown(t *testing.T) {
 			if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(got, "Not saved") || !strings.Contains(got, c.want) {
 				t.Fatalf("status %d; page has %q: %v", resp.StatusCode, c.want, strings.Contains(got, c.want))
 			}
+			// Without script too: the problems come first, above the text,
+			// in a summary that takes the focus, and the text is the one posted.
+			summary, textarea := strings.Index(got, `<div id="save-problems"`), strings.Index(got, `<textarea id="source"`)
+			if summary < 0 || summary > textarea {
+				t.Fatalf("the problem summary is at %d, the text at %d: want the summary above the text", summary, textarea)
+			}
+			tag := got[summary : strings.Index(got[summary:], ">")+summary]
+			if !strings.Contains(tag, `role="alert"`) || !strings.Contains(tag, "autofocus") {
+				t.Errorf("the summary is %s, want an alert that takes the focus", tag)
+			}
+			if list := between(got, `<div id="save-problems"`, "</div>"); !strings.Contains(list, c.want) || !strings.Contains(list, `href="#source"`) {
+				t.Errorf("the summary does not link the problem %q to the text:\n%s", c.want, list)
+			}
+			if !strings.Contains(between(got, `<textarea id="source"`, "</textarea>"), html.EscapeString(c.src)) {
+				t.Error("the refused save did not keep the posted text")
+			}
 		})
 	}
 	if n := h.count(`SELECT count(*) FROM lesson_revisions WHERE lesson = 3`); n != 1 {
@@ -256,7 +272,7 @@ func TestHistoryShowsADiffAndRestoreMakesAnOldRevisionCurrent(t *testing.T) {
 			t.Errorf("history lacks %q", want)
 		}
 	}
-	resp := h.post("/admin/lessons/3/restore", url.Values{"revision": {itoa(base)}})
+	resp := h.post("/admin/lessons/3/restore", url.Values{"revision": {"1"}}) // the file's, lesson 3's first
 	drain(resp)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("restore = %d", resp.StatusCode)
@@ -268,8 +284,73 @@ func TestHistoryShowsADiffAndRestoreMakesAnOldRevisionCurrent(t *testing.T) {
 	if n := h.count(`SELECT count(*) FROM lesson_revisions WHERE lesson = 3 AND origin = 'restore' AND author = $1`, adminEmail); n != 1 {
 		t.Fatalf("%d restore revisions, want 1", n)
 	}
-	if n := h.count(`SELECT count(*) FROM admin_audit WHERE action = 'lesson.restore' AND after->>'restored_from' = $1`, itoa(base)); n != 1 {
+	if n := h.count(`SELECT count(*) FROM admin_audit WHERE action = 'lesson.restore' AND after->>'restored_from' = '1'`); n != 1 {
 		t.Fatal("the restore is not in the audit log")
+	}
+}
+
+func TestRevisionsAreNumberedWithinTheirLessonEverywhereTheAdminReadsThem(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.login()
+	// 52 files imported: lesson 3's first revision has a global id near 3,
+	// its second one past 52. Lesson 4 gets an edit in between.
+	src, base := h.edited()
+	drain(h.post("/admin/lessons/3", url.Values{"source": {src}, "base": {itoa(base)}}))
+	four, base4 := h.lessonSource(4)
+	drain(h.post("/admin/lessons/4", url.Values{"source": {strings.Replace(four, "\n\n", "\n\nAn added line.\n\n", 1)}, "base": {itoa(base4)}}))
+	src, base = h.lessonSource(3)
+	drain(h.post("/admin/lessons/3", url.Values{"source": {strings.Replace(src, "at Bergen", "at Tromsø", 1)}, "base": {itoa(base)}}))
+	if _, id := h.lessonSource(3); id <= 52 {
+		t.Fatalf("lesson 3's newest revision has id %d; the test needs one past the imported files", id)
+	}
+
+	// The list: lesson 3 is at its third revision, lesson 4 at its second.
+	list := h.page("/admin/lessons")
+	for n, want := range map[string]string{"3": ">#3</a>", "4": ">#2</a>", "5": ">#1</a>"} {
+		if row := between(list, `href="/admin/lessons/`+n+`"`, "</tr>"); !strings.Contains(row, want) {
+			t.Errorf("lesson %s row = %s\nwant %s", n, row, want)
+		}
+	}
+	// The history: #3, #2, #1, the newest against the one before it.
+	hist := h.page("/admin/lessons/3/history")
+	for _, want := range []string{`data-revision="3"`, `data-revision="2"`, `data-revision="1"`, "Revision #3 compared with #2",
+		`href="/admin/lessons/3/history?rev=3&amp;against=1"`, `name="revision" value="1"`} {
+		if !strings.Contains(hist, want) {
+			t.Errorf("history lacks %q", want)
+		}
+	}
+	if strings.Contains(hist, `data-revision="4"`) {
+		t.Error("the history of lesson 3 counts a revision of lesson 4")
+	}
+	// Any pair by number: the file's text against the first edit.
+	diff := h.page("/admin/lessons/3/history?rev=2&against=1")
+	if !strings.Contains(diff, "Revision #2 compared with #1") || !strings.Contains(diff, "at Yale") || !strings.Contains(diff, "at Bergen") {
+		t.Error("history?rev=2&against=1 does not compare lesson 3's second revision with its first")
+	}
+	// Restoring #1 makes #4, and the audit log says so in the same numbers.
+	resp := h.post("/admin/lessons/3/restore", url.Values{"revision": {"1"}})
+	drain(resp)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("restore #1 = %d", resp.StatusCode)
+	}
+	if s, _ := h.lessonSource(3); !strings.Contains(s, "at Yale") {
+		t.Fatal("restoring #1 did not bring back the file's text")
+	}
+	if !strings.Contains(h.page("/admin/lessons/3/history"), `data-revision="4" data-origin="restore"`) {
+		t.Error("the restore is not lesson 3's revision #4")
+	}
+	audit := h.page("/admin/audit")
+	for _, want := range []string{"<code>revision: 3</code>", "<code>restored_from: 1; revision: 4</code>", "<code>revision: 2</code>"} {
+		if !strings.Contains(audit, want) {
+			t.Errorf("audit log lacks %q", want)
+		}
+	}
+	// An unknown number is not found, not someone else's revision.
+	resp = h.post("/admin/lessons/3/restore", url.Values{"revision": {"9"}})
+	drain(resp)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("restore #9 of a lesson with 4 = %d, want 404", resp.StatusCode)
 	}
 }
 

@@ -27,7 +27,7 @@ func behindProxy(t *testing.T, trusted ...string) *harness {
 	}
 	s, err := web.New(h.db, h.letters.Signer, web.Options{
 		Site:      web.Site{Title: h.course.Title, Lessons: h.course.LessonCount, SendHour: h.course.SendHour},
-		Templates: twostep.Templates, Admin: h.admin, TrustedProxies: prefixes, Now: h.clock,
+		Templates: twostep.Templates, Admin: h.admin, TrustedProxies: prefixes, Clock: h.clock,
 	})
 	if err != nil {
 		t.Fatal(err)

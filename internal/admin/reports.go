@@ -37,11 +37,7 @@ func reportFilterFrom(q url.Values) store.ReportFilter {
 func (h *handler) reports(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := reportFilterFrom(q)
-	before, err := strconv.ParseInt(q.Get("before"), 10, 64)
-	if err != nil || before < 0 {
-		before = 0
-	}
-	p, err := h.db.Reports(r.Context(), store.ReportQuery{ReportFilter: f, Before: before, Limit: pageSize})
+	p, err := h.db.Reports(r.Context(), store.ReportQuery{ReportFilter: f, Before: idCursor(q, "before"), Limit: pageSize})
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -55,8 +51,7 @@ func (h *handler) reports(w http.ResponseWriter, r *http.Request) {
 		if f.Provider != "" {
 			v.Set("provider", string(f.Provider))
 		}
-		v.Set("before", strconv.FormatInt(p.Next, 10))
-		data.NextURL = "/admin/reports?" + v.Encode()
+		data.NextURL = nextPage("/admin/reports", v, "before", strconv.FormatInt(p.Next, 10))
 	}
 	h.render(w, r, http.StatusOK, "reports", page{Title: "Bounces and complaints", Nav: "reports", Data: data})
 }

@@ -250,7 +250,7 @@ func TestALiftedAddressCanSignUpAndGetsItsConfirmationWhileAStillSuppressedOneGe
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("signup of %s answered %d, want 303", email, resp.StatusCode)
 		}
-		if _, err := h.outbox().Flush(context.Background()); err != nil {
+		if _, err := h.outbox().Flush(context.Background(), nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -79,10 +79,7 @@ func (h *handler) subscribers(w http.ResponseWriter, r *http.Request) {
 	if len(v) > 0 {
 		data.ExportURL += "?" + v.Encode()
 	}
-	if p.Next != "" {
-		v.Set("after", p.Next)
-		data.NextURL = "/admin/subscribers?" + v.Encode()
-	}
+	data.NextURL = nextPage("/admin/subscribers", v, "after", p.Next)
 	var flash string
 	if q.Get("done") == "erased" {
 		flash = "The subscriber's personal data was erased. Their delivery counts remain, without a name or address."
@@ -208,8 +205,8 @@ func (h *handler) subscriberAction(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errNotFound)
 		return
 	}
-	if msg, ok := h.explain(err); ok {
-		h.renderSubscriber(w, r, http.StatusUnprocessableEntity, id, "", msg)
+	if status, msg, ok := h.explain(err); ok {
+		h.renderSubscriber(w, r, status, id, "", msg)
 		return
 	}
 	if err != nil {
@@ -230,12 +227,12 @@ func (h *handler) resend(r *http.Request, id int64, n int, a store.AdminAction) 
 	switch sub.Status {
 	case drip.StatusActive, drip.StatusPaused, drip.StatusCompleted:
 	default:
-		return notApplicable("Lessons are only sent to active, paused or completed subscribers; this one is " + string(sub.Status) + ".")
+		return store.NotApplicableError("Lessons are only sent to active, paused or completed subscribers; this one is " + string(sub.Status) + ".")
 	}
 	if suppressed, err := h.db.Suppressed(ctx, sub.Email); err != nil {
 		return err
 	} else if suppressed {
-		return notApplicable("This address is suppressed after a hard bounce or a complaint, so nothing is sent to it.")
+		return store.NotApplicableError("This address is suppressed after a hard bounce or a complaint, so nothing is sent to it.")
 	}
 	cur, err := h.d.Library.Current(ctx)
 	if err != nil {
@@ -243,7 +240,7 @@ func (h *handler) resend(r *http.Request, id int64, n int, a store.AdminAction) 
 	}
 	ls := cur.Course.Lesson(n)
 	if ls == nil {
-		return notApplicable(fmt.Sprintf("Choose a lesson from 1 to %d.", cur.Course.LessonCount))
+		return httpx.Problem(fmt.Sprintf("Choose a lesson from 1 to %d.", cur.Course.LessonCount))
 	}
 	// A resend repeats a lesson; it never sends one ahead of the course.
 	rec, err := h.db.ReceivedLessons(ctx, id)
@@ -251,15 +248,19 @@ func (h *handler) resend(r *http.Request, id int64, n int, a store.AdminAction) 
 		return err
 	}
 	if !slices.ContainsFunc(rec, func(l store.Received) bool { return l.Lesson == n }) {
-		return notApplicable(fmt.Sprintf("Lesson %d was never sent to this subscriber; only lessons they have received can be resent.", n))
+		return store.NotApplicableError(fmt.Sprintf("Lesson %d was never sent to this subscriber; only lessons they have received can be resent.", n))
+	}
+	num, err := h.revisionNumber(ctx, cur.Revisions[n])
+	if err != nil {
+		return err
 	}
 	msgID, reply, sendErr := h.sendLesson(ctx, cur.Course, ls, sub, "")
-	if err := h.db.RecordResend(ctx, store.Resend{Subscriber: id, Lesson: n, RevisionID: cur.Revisions[n],
+	if err := h.db.RecordResend(ctx, store.Resend{Subscriber: id, Lesson: n, Revision: num,
 		MessageID: msgID, Reply: reply, SendErr: sendErr, By: a}); err != nil {
 		return err
 	}
 	if sendErr != nil {
-		return notApplicable("The mail server did not accept the lesson: " + sendErr.Error())
+		return httpx.Problem("The mail server did not accept the lesson: " + sendErr.Error())
 	}
 	return nil
 }

@@ -34,13 +34,11 @@ func (h *handler) suppressions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := suppressionsData{Query: prefix, Page: p}
-	if p.Next != "" {
-		v := url.Values{"after": {p.Next}}
-		if prefix != "" {
-			v.Set("q", prefix)
-		}
-		data.NextURL = "/admin/suppressions?" + v.Encode()
+	v := url.Values{}
+	if prefix != "" {
+		v.Set("q", prefix)
 	}
+	data.NextURL = nextPage("/admin/suppressions", v, "after", p.Next)
 	var flash string
 	if q.Get("done") == "lifted" {
 		flash = "Lifted: the address may sign up and be mailed again. No reader was reactivated."

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/twostep/twostep/internal/clock"
 	"github.com/twostep/twostep/internal/drip"
 )
 
@@ -84,7 +85,7 @@ type Mailbox struct {
 	Account   Account
 	TLSConfig *tls.Config // nil: the system's roots, for Account's host
 	Rec       Recorder
-	Now       func() time.Time // the clock reports are recorded by
+	Clock     clock.Clock // the wall clock reports are recorded by (nil: time.Now)
 	Log       *slog.Logger
 	// Count, when set, is told about each report recorded for the first time.
 	Count func([]drip.Recorded)
@@ -180,7 +181,7 @@ func (m *Mailbox) readBatch(ctx context.Context, c *imapclient.Client, uids []im
 			continue
 		}
 		if len(reports) > 0 {
-			fresh, err := m.Rec.RecordReports(ctx, m.Now(), drip.ReportBatch{Provider: drip.ProviderIMAP, Reports: reports})
+			fresh, err := m.Rec.RecordReports(ctx, m.Clock.Now(), drip.ReportBatch{Provider: drip.ProviderIMAP, Reports: reports})
 			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()

@@ -1,5 +1,5 @@
 // Package config reads twostep's settings from the environment, as the
-// public contract in DESIGN.md lists them.
+// Configuration section of the README lists them.
 package config
 
 import (
@@ -57,7 +57,7 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Var + ": " + e.Msg }
 
-// Defaults as DESIGN.md gives them.
+// Defaults as the README's Configuration table gives them.
 const (
 	DefaultDatabaseURL  = "postgres://localhost:5432/twostep?sslmode=disable"
 	DefaultBaseURL      = "http://localhost:8080"

@@ -19,7 +19,7 @@ func TestLoadWithNothingSetGivesTheDefaultsOfTheDesignTable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load with an empty environment: %v", err)
 	}
-	// The wanted values are copied from DESIGN.md, not from the package's
+	// The wanted values are copied from the README's Configuration table, not from the package's
 	// constants, so a constant drifting from the contract fails here.
 	checks := []struct {
 		variable  string

@@ -57,7 +57,9 @@ func TestImportEditImportMakesExactlyOneNewRevision(t *testing.T) {
 	// An admin's edit becomes current; the unchanged file must not undo it.
 	var adminRev int64
 	edited := strings.Replace(string(seven.Data), "A sentence added by the test.", "A sentence the admin changed.", 1)
-	db.Pool.QueryRow(ctx, `INSERT INTO lesson_revisions (lesson, source, sha256, origin) VALUES (7, $1, '\x00', 'admin') RETURNING id`, edited).Scan(&adminRev)
+	db.Pool.QueryRow(ctx, `
+		INSERT INTO lesson_revisions (lesson, number, source, sha256, origin)
+		SELECT 7, max(number) + 1, $1, '\x00', 'admin' FROM lesson_revisions WHERE lesson = 7 RETURNING id`, edited).Scan(&adminRev)
 	db.Pool.Exec(ctx, `UPDATE lessons SET revision_id = $1 WHERE number = 7`, adminRev)
 	if n, _ := load().Sync(ctx, time.Now()); n != 0 {
 		t.Fatalf("an unchanged file overrode the admin's edit (%d new)", n)

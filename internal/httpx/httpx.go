@@ -1,7 +1,8 @@
 // Package httpx is the HTTP plumbing the reader's pages (package web) and
-// the admin share: reading forms within a size limit, and the security
-// headers every page carries. Each surface keeps its own words; the
-// mechanics live here once.
+// the admin share: reading forms within a size limit, the security headers
+// every page carries, parsing and rendering page templates (pages.go), and
+// the one table from errors to HTTP statuses (errors.go). Each surface
+// keeps its own words; the mechanics and the statuses live here once.
 package httpx
 
 import (

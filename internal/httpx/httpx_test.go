@@ -2,10 +2,16 @@ package httpx
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/fstest"
+
+	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/store"
+	"github.com/twostep/twostep/internal/token"
 )
 
 func TestAFormIsReadOrRefusedAsTooLargeOrMalformed(t *testing.T) {
@@ -40,5 +46,63 @@ func TestEveryPageCarriesTheSecurityHeadersWithItsOwnPolicy(t *testing.T) {
 		if got := rec.Header().Get(k); got != v {
 			t.Errorf("%s = %q, want %q", k, got, v)
 		}
+	}
+}
+
+func TestEachErrorOfTheDomainIsAnsweredWithOneStatusOnEverySurface(t *testing.T) {
+	refused := func(reason error) error {
+		return fmt.Errorf("change: %w", &drip.Refused{Action: drip.ActPause, Actor: drip.ActorAdmin, Status: drip.StatusUnsubscribed, Reason: reason})
+	}
+	cases := []struct {
+		err    error
+		status int
+		key    Key
+	}{
+		{token.ErrExpired, http.StatusGone, KeyExpired},
+		{token.ErrMalformed, http.StatusNotFound, KeyBadLink},
+		{token.ErrPurpose, http.StatusNotFound, KeyBadLink},
+		{fmt.Errorf("load: %w", drip.ErrNotFound), http.StatusNotFound, KeyNotFound},
+		{drip.ErrGone, http.StatusGone, KeyGone},
+		{store.ErrTaken, http.StatusConflict, KeyTaken},
+		{store.ErrRevisionConflict, http.StatusConflict, KeyStale},
+		{refused(drip.ErrNotNow), http.StatusConflict, KeyRefused},
+		{refused(drip.ErrNotReceived), http.StatusConflict, KeyRefused},
+		{drip.ErrNotNow, http.StatusConflict, KeyRefused},
+		{refused(drip.ErrTooSoon), http.StatusTooManyRequests, KeyTooSoon},
+		{refused(drip.ErrNoSuchLesson), http.StatusUnprocessableEntity, KeyNoSuchLesson},
+		{refused(drip.ErrNotPermitted), http.StatusForbidden, KeyNotPermitted},
+		{store.NotApplicableError("already sent"), http.StatusConflict, KeyNotApplicable},
+		{Problem("Please choose a day from the list."), http.StatusUnprocessableEntity, KeyProblem},
+		{ErrTooLarge, http.StatusRequestEntityTooLarge, KeyTooLarge},
+		{ErrBadForm, http.StatusBadRequest, KeyBadForm},
+		{errors.New("connection reset"), http.StatusInternalServerError, KeyInternal},
+	}
+	for _, c := range cases {
+		if got := Classify(c.err); got != (Answer{c.status, c.key}) {
+			t.Errorf("Classify(%v) = %+v, want %d %s", c.err, got, c.status, c.key)
+		}
+	}
+}
+
+func TestAPageIsRenderedWholeOrAsAClean500(t *testing.T) {
+	fsys := fstest.MapFS{
+		"web/layout.html": {Data: []byte(`{{define "layout"}}<main>{{template "body" .}}</main>{{end}}`)},
+		"web/ok.html":     {Data: []byte(`{{define "body"}}hello {{.}}{{end}}`)},
+		"web/broken.html": {Data: []byte(`{{define "body"}}before {{.Missing}}{{end}}`)},
+	}
+	if _, err := ParsePages(fsys, "web", nil, "ok", "absent"); err == nil || !strings.Contains(err.Error(), "web/absent.html is missing") {
+		t.Fatalf("a missing page: %v", err)
+	}
+	pages, err := ParsePages(fsys, "web", nil, "ok", "broken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	if err := pages.Render(rec, http.StatusCreated, "ok", "Ann"); err != nil || rec.Code != http.StatusCreated || rec.Body.String() != "<main>hello Ann</main>" {
+		t.Fatalf("Render ok = %v, %d %q", err, rec.Code, rec.Body.String())
+	}
+	rec = httptest.NewRecorder()
+	if err := pages.Render(rec, http.StatusOK, "broken", "Ann"); err == nil || rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), "before") {
+		t.Fatalf("Render broken = %v, %d %q: want a clean 500", err, rec.Code, rec.Body.String())
 	}
 }

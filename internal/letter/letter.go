@@ -6,6 +6,7 @@ package letter
 
 import (
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -32,8 +33,9 @@ type Letters struct {
 	Bounces string
 
 	stencils stencils
-	// headers are the last course's header values; a pass composes
-	// every message of the same course.
+	// headers are the last course's header values, and composer the last
+	// From and Reply-To parsed: a pass composes every message of the same
+	// course.
 	headers  atomic.Pointer[courseHeaders]
 	composer mail.Composer
 }
@@ -58,9 +60,6 @@ func (l *Letters) headersFor(c *course.Course) *courseHeaders {
 	return h
 }
 
-// messageID is a new Message-ID for a message from l.From.
-func (h *courseHeaders) messageID() string { return mail.NewMessageIDOn(h.idDomain) }
-
 // sender is the envelope sender of the message with Message-ID id.
 func (l *Letters) sender(id string) string {
 	if l.Bounces == "" {
@@ -84,17 +83,7 @@ func (l *Letters) Confirmation(sub *drip.Subscriber, queuedAt, now time.Time) (*
 	if err != nil {
 		return nil, "", fmt.Errorf("render confirmation: %w", err)
 	}
-	h := l.headersFor(l.Course)
-	id := h.messageID()
-	m, err := l.composer.Compose(mail.Envelope{
-		From: l.From, ReplyTo: l.Course.ReplyTo, ToName: sub.Name, ToAddr: sub.Email,
-		Subject: e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
-		UnsubscribeURL: unsubURL, ListID: h.listID, Sender: l.sender(id),
-	})
-	if err != nil {
-		return nil, "", fmt.Errorf("compose confirmation: %w", err)
-	}
-	return m, id, nil
+	return l.compose(outgoing{what: "confirmation", course: l.Course, name: sub.Name, to: sub.Email, email: e, unsubscribe: unsubURL}, now)
 }
 
 // Lesson is lesson l of course c as sub gets it, with its signed links.
@@ -109,17 +98,8 @@ func (l *Letters) LessonWithPrefix(c *course.Course, ls *course.Lesson, sub *dri
 	if err != nil {
 		return nil, "", fmt.Errorf("render lesson %d: %w", ls.Number, err)
 	}
-	h := l.headersFor(c)
-	id := h.messageID()
-	m, err := l.composer.Compose(mail.Envelope{
-		From: l.From, ReplyTo: c.ReplyTo, ToName: sub.Name, ToAddr: sub.Email,
-		Subject: prefix + e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
-		UnsubscribeURL: unsubURL, Lesson: ls.Number, ListID: h.listID, Sender: l.sender(id),
-	})
-	if err != nil {
-		return nil, "", fmt.Errorf("compose lesson %d: %w", ls.Number, err)
-	}
-	return m, id, nil
+	e.Subject = prefix + e.Subject
+	return l.compose(outgoing{course: c, name: sub.Name, to: sub.Email, email: e, unsubscribe: unsubURL, lesson: ls.Number}, now)
 }
 
 // lessonEmail renders lesson ls for sub, from a stencil where it can, in
@@ -200,15 +180,37 @@ func (l *Letters) notice(sub *drip.Subscriber, to string, now time.Time, n cours
 	if err != nil {
 		return nil, "", fmt.Errorf("render %q: %w", n.Subject, err)
 	}
-	h := l.headersFor(l.Course)
-	id := h.messageID()
+	return l.compose(outgoing{what: strconv.Quote(n.Subject), course: l.Course, name: sub.Name, to: to, email: e, unsubscribe: rc.UnsubscribeURL}, now)
+}
+
+// outgoing is what differs from one mail to the next: the course, the
+// recipient, the rendered email, its unsubscribe link ("" for a mail to an
+// address that is not subscribed) and, for a lesson, its number.
+type outgoing struct {
+	what        string // names the mail in errors; "" for a lesson
+	course      *course.Course
+	name, to    string
+	email       course.Email
+	unsubscribe string
+	lesson      int
+}
+
+// compose is the one envelope of every mail twostep sends: From and
+// Reply-To, a fresh Message-ID on the From domain, the List-Id, the VERP
+// envelope sender and the Date now. It returns the message and its id.
+func (l *Letters) compose(o outgoing, now time.Time) (*gomail.Msg, string, error) {
+	h := l.headersFor(o.course)
+	id := mail.NewMessageIDOn(h.idDomain)
 	m, err := l.composer.Compose(mail.Envelope{
-		From: l.From, ReplyTo: l.Course.ReplyTo, ToName: sub.Name, ToAddr: to,
-		Subject: e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
-		UnsubscribeURL: rc.UnsubscribeURL, ListID: h.listID, Sender: l.sender(id),
+		From: l.From, ReplyTo: o.course.ReplyTo, ToName: o.name, ToAddr: o.to,
+		Subject: o.email.Subject, Text: o.email.Text, HTML: o.email.HTML, Date: now, MessageID: id,
+		UnsubscribeURL: o.unsubscribe, Lesson: o.lesson, ListID: h.listID, Sender: l.sender(id),
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("compose %q: %w", n.Subject, err)
+		if o.what == "" {
+			return nil, "", fmt.Errorf("compose lesson %d: %w", o.lesson, err)
+		}
+		return nil, "", fmt.Errorf("compose %s: %w", o.what, err)
 	}
 	return m, id, nil
 }

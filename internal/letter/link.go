@@ -7,7 +7,6 @@ import (
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/twostep/twostep/internal/drip"
-	"github.com/twostep/twostep/internal/mail"
 )
 
 // LinkMail is the "here is your link" mail for a subscribed reader who
@@ -19,15 +18,5 @@ func (l *Letters) LinkMail(sub *drip.Subscriber, now time.Time) (*gomail.Msg, st
 	if err != nil {
 		return nil, "", fmt.Errorf("render link mail: %w", err)
 	}
-	h := l.headersFor(l.Course)
-	id := h.messageID()
-	m, err := l.composer.Compose(mail.Envelope{
-		From: l.From, ReplyTo: l.Course.ReplyTo, ToName: sub.Name, ToAddr: sub.Email,
-		Subject: e.Subject, Text: e.Text, HTML: e.HTML, Date: now, MessageID: id,
-		UnsubscribeURL: rc.UnsubscribeURL, ListID: h.listID, Sender: l.sender(id),
-	})
-	if err != nil {
-		return nil, "", fmt.Errorf("compose link mail: %w", err)
-	}
-	return m, id, nil
+	return l.compose(outgoing{what: "link mail", course: l.Course, name: sub.Name, to: sub.Email, email: e, unsubscribe: rc.UnsubscribeURL}, now)
 }

@@ -77,8 +77,8 @@ func NewMessageIDOn(domain string) string {
 }
 
 // Compose builds the message: multipart/alternative with the text part
-// first and the HTML part second, and the headers DESIGN.md promises. Its
-// errors are ErrCompose.
+// first and the HTML part second, and the headers the README's Mail section
+// promises. Its errors are ErrCompose.
 func Compose(e Envelope) (*gomail.Msg, error) {
 	return new(Composer).Compose(e)
 }

@@ -11,6 +11,7 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
+	"github.com/twostep/twostep/internal/clock"
 	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/letter"
 	"github.com/twostep/twostep/internal/mail"
@@ -43,15 +44,9 @@ type Outbox struct {
 	Conns int
 	// Poll is how often the worker looks for mail queued by other copies.
 	Poll time.Duration
-	// Now is the clock the mail is sent and recorded by (nil: time.Now).
-	Now func() time.Time
-}
-
-func (o *Outbox) now() time.Time {
-	if o.Now != nil {
-		return o.Now()
-	}
-	return time.Now()
+	// Clock is the wall clock (nil: time.Now): leases are judged on it,
+	// and Run sends as of it.
+	Clock clock.Clock
 }
 
 // outboxLease is how long a claimed mail stays with one sender before
@@ -83,11 +78,15 @@ type FlushResult struct {
 // hand are finished (their SMTP transactions and records run detached from
 // ctx, so they are neither cut off nor sent twice) and the rest of the
 // claim is handed back, due at once, so a shutdown never waits for a
-// backlog.
-func (o *Outbox) Flush(ctx context.Context) (FlushResult, error) {
+// backlog. asOf (nil: the Clock) decides what is due and the times
+// recorded, as a delivery pass's does; leases are on the Clock.
+func (o *Outbox) Flush(ctx context.Context, asOf clock.Clock) (FlushResult, error) {
+	if asOf == nil {
+		asOf = o.Clock
+	}
 	p := o.start(ctx)
 	defer p.close()
-	return p.drain(ctx)
+	return p.drain(ctx, asOf)
 }
 
 // Run flushes the outbox whenever nudge fires or Poll passes, and deletes
@@ -104,7 +103,7 @@ func (o *Outbox) Run(ctx context.Context, nudge <-chan struct{}) {
 	o.cleanup()
 	for {
 		// A shutdown lets the mails in hand finish and leaves the rest queued.
-		if _, err := p.drain(ctx); err != nil {
+		if _, err := p.drain(ctx, o.Clock); err != nil {
 			o.Log.Error("outbox flush stopped", "err", err)
 		}
 		select {
@@ -137,6 +136,7 @@ type outboxJob struct {
 
 // flush is one drain of the queue: what it did and why it stopped.
 type flush struct {
+	asOf                   clock.Clock // what is due, and the times recorded
 	stop                   stopper
 	left                   sync.WaitGroup // claimed mails not yet sent and recorded, retried or handed back
 	sent, retrying, failed atomic.Int64
@@ -177,8 +177,8 @@ func (p *outboxPool) recordSent(ctx context.Context, mails []store.OutboxAccepte
 // drain claims and sends until nothing is due, ctx ends or the server
 // cannot be reached, and returns once every mail it claimed is sent and
 // recorded, retried or handed back.
-func (p *outboxPool) drain(ctx context.Context) (FlushResult, error) {
-	f := &flush{stop: stopper{done: make(chan struct{})}}
+func (p *outboxPool) drain(ctx context.Context, asOf clock.Clock) (FlushResult, error) {
+	f := &flush{asOf: asOf, stop: stopper{done: make(chan struct{})}}
 	err := p.feed(ctx, f)
 	f.left.Wait()
 	if err == nil {
@@ -214,7 +214,7 @@ func (p *outboxPool) feed(ctx context.Context, f *flush) error {
 		// Leases run on the wall clock, as the pass's do: `send --now` a
 		// week ahead must neither take a running serve's claims nor leave
 		// claims that last a week.
-		now, wall := o.now(), time.Now()
+		now, wall := f.asOf.Now(), o.Clock.Now()
 		items, err := o.DB.ClaimOutbox(work, now, wall, outboxBatch, outboxLease)
 		if err != nil {
 			return err
@@ -225,7 +225,7 @@ func (p *outboxPool) feed(ctx context.Context, f *flush) error {
 		for i, it := range items {
 			if f.stop.err() != nil || ctx.Err() != nil {
 				f.handedBack.Add(int64(len(items) - i))
-				o.handBack(work, items[i:]...)
+				o.handBack(work, now, items[i:]...)
 				return nil
 			}
 			f.left.Add(1)
@@ -274,15 +274,15 @@ func (p *outboxPool) send(ctx context.Context, t mail.Transport, window chan str
 	o, it, f := p.o, j.it, j.f
 	// The mail in hand is finished even when ctx ends mid-send.
 	work := context.WithoutCancel(ctx)
-	if f.stop.err() != nil || ctx.Err() != nil || time.Now().After(j.until.Add(-outboxLease/2)) {
+	if f.stop.err() != nil || ctx.Err() != nil || o.Clock.Now().After(j.until.Add(-outboxLease/2)) {
 		// Stopping, or waited so long that the lease could end mid-send
 		// and another copy claim the mail: hand it back, due at once.
 		f.handedBack.Add(1)
-		o.handBack(work, it)
+		o.handBack(work, f.asOf.Now(), it)
 		f.left.Done()
 		return
 	}
-	now := o.now()
+	now := f.asOf.Now()
 	m, id, err := o.compose(&it, now)
 	if errors.Is(err, errNothingToSend) {
 		p.recorded(window, f, it, store.OutboxAccepted{ID: it.ID, At: now}, nil)
@@ -297,7 +297,7 @@ func (p *outboxPool) send(ctx context.Context, t mail.Transport, window chan str
 		return
 	}
 	reply, err := t.Send(work, m)
-	now = o.now()
+	now = f.asOf.Now()
 	if err == nil {
 		p.recorded(window, f, it, store.OutboxAccepted{ID: it.ID, MessageID: id, At: now}, func() {
 			f.sent.Add(1)
@@ -354,14 +354,14 @@ func (p *outboxPool) retry(ctx context.Context, f *flush, it store.OutboxItem, r
 	}
 }
 
-// handBack returns claimed mails untried, due at once; a failure only
-// delays them until their lease ends.
-func (o *Outbox) handBack(ctx context.Context, items ...store.OutboxItem) {
+// handBack returns claimed mails untried, due at once (now, the flush's
+// time); a failure only delays them until their lease ends.
+func (o *Outbox) handBack(ctx context.Context, now time.Time, items ...store.OutboxItem) {
 	ids := make([]int64, len(items))
 	for i, it := range items {
 		ids[i] = it.ID
 	}
-	if err := o.DB.OutboxRelease(ctx, ids, o.now()); err != nil {
+	if err := o.DB.OutboxRelease(ctx, ids, now); err != nil {
 		o.Log.Error("outbox: hand back", "count", len(ids), "err", err)
 		return
 	}
@@ -375,7 +375,7 @@ func outboxBackoff(attempts int, now time.Time) time.Time {
 }
 
 func (o *Outbox) cleanup() {
-	n, err := o.DB.DeleteUnconfirmed(context.Background(), o.now().Add(-7*24*time.Hour))
+	n, err := o.DB.DeleteUnconfirmed(context.Background(), o.Clock.Now().Add(-7*24*time.Hour))
 	if err != nil {
 		o.Log.Error("delete unconfirmed signups", "err", err)
 	} else if n > 0 {

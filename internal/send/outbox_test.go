@@ -30,7 +30,7 @@ func (f *fixture) queueConfirmations(n int, at time.Time) {
 }
 
 func (f *fixture) outbox(conns int, open mail.Opener) *send.Outbox {
-	return &send.Outbox{DB: f.db, Letters: f.engine.Letters, Open: open, Log: f.engine.Log, Conns: conns, Poll: time.Hour, Now: f.clock}
+	return &send.Outbox{DB: f.db, Letters: f.engine.Letters, Open: open, Log: f.engine.Log, Conns: conns, Poll: time.Hour, Clock: f.clock}
 }
 
 func TestTheOutboxSendsABacklogOverOnePersistentConnectionPerWorkerAndRecordsEachMailSentOnce(t *testing.T) {
@@ -44,7 +44,7 @@ func TestTheOutboxSendsABacklogOverOnePersistentConnectionPerWorkerAndRecordsEac
 		}
 		return nil
 	})
-	res, err := f.outbox(4, f.engine.Open).Flush(context.Background())
+	res, err := f.outbox(4, f.engine.Open).Flush(context.Background(), nil)
 	if err != nil || res != (send.FlushResult{Sent: n}) {
 		t.Fatalf("flush: %+v, %v; want %d sent", res, err, n)
 	}
@@ -73,7 +73,7 @@ func TestTwoCopiesFlushingTogetherSendEachConfirmationOnce(t *testing.T) {
 	for i := range results {
 		ob := f.outbox(4, f.engine.Open)
 		wg.Go(func() {
-			res, err := ob.Flush(context.Background())
+			res, err := ob.Flush(context.Background(), nil)
 			if err != nil {
 				t.Errorf("copy %d: %v", i, err)
 			}
@@ -107,7 +107,7 @@ func TestAnUnreachableServerStopsTheFlushAndHandsBackTheMailsNotTriedDueAtOnce(t
 	ln.Close()
 	dead := mail.NewOpener(&config.SMTP{Host: "127.0.0.1", Port: addr.Port, TLS: "none"}, "", testMailOptions)
 
-	res, err := f.outbox(conns, dead).Flush(context.Background())
+	res, err := f.outbox(conns, dead).Flush(context.Background(), nil)
 	if !errors.Is(err, mail.ErrDial) {
 		t.Fatalf("flush: %+v, %v; want the dial error", res, err)
 	}

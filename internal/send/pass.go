@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/twostep/twostep/internal/clock"
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/letter"
@@ -59,9 +60,9 @@ type Engine struct {
 	// back. Zero means Lease/2; it must be less than Lease.
 	MaxSend time.Duration
 	// Clock is the wall clock leases are measured on (nil: time.Now). A
-	// pass may run as of another time (`twostep send --now`), but leases
-	// must mean the same to every copy.
-	Clock func() time.Time
+	// pass may run as of another time (Pass's asOf, `twostep send
+	// --now`), but leases must mean the same to every copy.
+	Clock clock.Clock
 	// PolicyPause is how long all sending stops after a 5.7.x or 421.
 	PolicyPause time.Duration
 	// GiveUp is how long a lesson is retried before it is marked failed.
@@ -115,11 +116,17 @@ func newCounts() *counts {
 
 func (c *counts) n(st drip.DeliveryStatus) int { return int(c.ended[st].Load()) }
 
-// Pass delivers every lesson due as of now(): at most one per subscriber,
-// claiming in batches until nothing is due. It returns early, losing
-// nothing, when the SMTP server cannot be reached (mail.ErrDial) or refuses
-// us by policy (ErrPaused); claims not yet tried are handed back.
-func (e *Engine) Pass(ctx context.Context, now func() time.Time) (Summary, error) {
+// Pass delivers every lesson due as of asOf (nil: the engine's Clock, as
+// it runs): at most one per subscriber, claiming in batches until nothing
+// is due. asOf decides what is due and the times recorded; leases are on
+// the engine's Clock. It returns early, losing nothing, when the SMTP
+// server cannot be reached (mail.ErrDial) or refuses us by policy
+// (ErrPaused); claims not yet tried are handed back.
+func (e *Engine) Pass(ctx context.Context, asOf clock.Clock) (Summary, error) {
+	if asOf == nil {
+		asOf = e.Clock
+	}
+	now := asOf.Now
 	start := time.Now()
 	c := newCounts()
 	err := e.pass(ctx, now, c)
@@ -322,12 +329,7 @@ func (e *Engine) maxSend() time.Duration {
 	return e.Lease / 2
 }
 
-func (e *Engine) clock() time.Time {
-	if e.Clock != nil {
-		return e.Clock()
-	}
-	return time.Now()
-}
+func (e *Engine) clock() time.Time { return e.Clock.Now() }
 
 // handBack returns claims that were not tried, with their ledger rows, so
 // the next pass takes them at once.

@@ -273,7 +273,7 @@ func TestOneClickUnsubscribeFromALessonStopsFurtherLessons(t *testing.T) {
 	f := newFixture(t)
 	id := f.addActive("ann@example.com", "UTC", time.Monday, 9, f.clock())
 	f.pass()
-	srv, err := web.New(f.db, f.signer, web.Options{Site: web.Site{Title: "T", Lessons: 52}, Templates: twostep.Templates, Now: f.clock,
+	srv, err := web.New(f.db, f.signer, web.Options{Site: web.Site{Title: "T", Lessons: 52}, Templates: twostep.Templates, Clock: f.clock,
 		Lessons: &letter.Pages{Library: f.engine.Library, Letters: f.engine.Letters}})
 	if err != nil {
 		t.Fatal(err)
@@ -370,7 +370,7 @@ func TestAfterTheLastLessonAClosingEmailGoesOutOnce(t *testing.T) {
 	}
 	ob := &send.Outbox{DB: f.db, Letters: f.engine.Letters, Open: f.engine.Open, Log: f.engine.Log}
 	for range 2 {
-		if _, err := ob.Flush(context.Background()); err != nil {
+		if _, err := ob.Flush(context.Background(), nil); err != nil {
 			t.Fatal(err)
 		}
 	}

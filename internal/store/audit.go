@@ -73,9 +73,6 @@ func (db *DB) AuditLog(ctx context.Context, q AuditQuery) ([]AuditEntry, bool, e
 	if err != nil {
 		return nil, false, fmt.Errorf("load audit log: %w", err)
 	}
-	more := len(entries) > q.Limit
-	if more {
-		entries = entries[:q.Limit]
-	}
-	return entries, more, nil
+	entries, last := keyset(entries, q.Limit)
+	return entries, last != nil, nil
 }

@@ -24,7 +24,7 @@ type LessonState struct {
 // LessonStates returns the state of every lesson, by number.
 func (db *DB) LessonStates(ctx context.Context) ([]LessonState, error) {
 	rows, err := db.Pool.Query(ctx, `
-		SELECT l.number, l.updated_at, r.id, r.lesson, r.source, r.origin, r.author, r.created_at
+		SELECT l.number, l.updated_at, r.id, r.lesson, r.number, r.source, r.origin, r.author, r.created_at
 		FROM lessons l JOIN lesson_revisions r ON r.id = l.revision_id
 		ORDER BY l.number`)
 	if err != nil {
@@ -33,8 +33,7 @@ func (db *DB) LessonStates(ctx context.Context) ([]LessonState, error) {
 	states, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LessonState, error) {
 		var s LessonState
 		var src string
-		err := r.Scan(&s.Number, &s.UpdatedAt, &s.Revision.ID, &s.Revision.Lesson, &src,
-			&s.Revision.Origin, &s.Revision.Author, &s.Revision.CreatedAt)
+		err := r.Scan(append([]any{&s.Number, &s.UpdatedAt}, revisionTargets(&s.Revision, &src)...)...)
 		s.Revision.Source = []byte(src)
 		return s, err
 	})
@@ -47,36 +46,27 @@ func (db *DB) LessonStates(ctx context.Context) ([]LessonState, error) {
 // DueByLesson counts the active subscribers due before until, by the
 // lesson they will get. It reads the partial index subscribers_due_idx.
 func (db *DB) DueByLesson(ctx context.Context, until time.Time) (map[int]int, error) {
-	rows, err := db.Pool.Query(ctx, `
+	return db.countByLesson(ctx, "count due subscribers by lesson", `
 		SELECT next_lesson, count(*) FROM subscribers
 		WHERE status = 'active' AND next_due_at < $1
 		GROUP BY next_lesson`, until)
-	if err != nil {
-		return nil, fmt.Errorf("count due subscribers by lesson: %w", err)
-	}
-	out := map[int]int{}
-	var n, c int
-	_, err = pgx.ForEachRow(rows, []any{&n, &c}, func() error { out[n] = c; return nil })
-	if err != nil {
-		return nil, fmt.Errorf("count due subscribers by lesson: %w", err)
-	}
-	return out, nil
 }
 
-// LessonRevision returns revision id of lesson n, or drip.ErrNotFound.
-func (db *DB) LessonRevision(ctx context.Context, n int, id int64) (Revision, error) {
+// LessonRevision returns revision number (counted within the lesson) of
+// lesson n, or drip.ErrNotFound.
+func (db *DB) LessonRevision(ctx context.Context, n, number int) (Revision, error) {
 	rows, err := db.Pool.Query(ctx, `
-		SELECT id, lesson, source, origin, author, created_at
-		FROM lesson_revisions WHERE lesson = $1 AND id = $2`, n, id)
+		SELECT `+revisionColumns+`
+		FROM lesson_revisions WHERE lesson = $1 AND number = $2`, n, number)
 	if err != nil {
-		return Revision{}, fmt.Errorf("load revision %d of lesson %d: %w", id, n, err)
+		return Revision{}, fmt.Errorf("load revision %d of lesson %d: %w", number, n, err)
 	}
 	rev, err := pgx.CollectExactlyOneRow(rows, scanRevision)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Revision{}, drip.ErrNotFound
 	}
 	if err != nil {
-		return Revision{}, fmt.Errorf("load revision %d of lesson %d: %w", id, n, err)
+		return Revision{}, fmt.Errorf("load revision %d of lesson %d: %w", number, n, err)
 	}
 	return rev, nil
 }
@@ -94,8 +84,9 @@ type LessonEdit struct {
 	// Base is the revision the edit started from; the save is refused with
 	// ErrRevisionConflict when another revision has become current since.
 	Base int64
-	// RestoredFrom is the revision a restore copies, for the audit log.
-	RestoredFrom int64
+	// RestoredFrom is the number of the revision a restore copies, for
+	// the audit log.
+	RestoredFrom int
 	IP           string
 	At           time.Time // when it is saved
 }
@@ -113,10 +104,11 @@ func (db *DB) SaveLessonRevision(ctx context.Context, e LessonEdit) (rev Revisio
 			return err
 		}
 		var current int64
+		var currentNumber int
 		var currentSum []byte
 		err := tx.QueryRow(ctx, `
-			SELECT l.revision_id, r.sha256 FROM lessons l JOIN lesson_revisions r ON r.id = l.revision_id
-			WHERE l.number = $1`, e.Lesson).Scan(&current, &currentSum)
+			SELECT l.revision_id, r.number, r.sha256 FROM lessons l JOIN lesson_revisions r ON r.id = l.revision_id
+			WHERE l.number = $1`, e.Lesson).Scan(&current, &currentNumber, &currentSum)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return drip.ErrNotFound
 		}
@@ -131,10 +123,7 @@ func (db *DB) SaveLessonRevision(ctx context.Context, e LessonEdit) (rev Revisio
 			return err
 		}
 		rev = Revision{Lesson: e.Lesson, Source: e.Source, Origin: e.Origin, Author: e.Author, CreatedAt: now}
-		if err := tx.QueryRow(ctx, `
-			INSERT INTO lesson_revisions (lesson, source, sha256, origin, author, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-			e.Lesson, string(e.Source), sum[:], e.Origin, e.Author, now).Scan(&rev.ID); err != nil {
+		if err := insertRevision(ctx, tx, &rev, sum[:]); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE lessons SET revision_id = $2, updated_at = $3 WHERE number = $1`,
@@ -143,14 +132,16 @@ func (db *DB) SaveLessonRevision(ctx context.Context, e LessonEdit) (rev Revisio
 		}
 		changed = true
 		lesson := int64(e.Lesson)
-		after := map[string]any{"revision": rev.ID}
+		// The audit log names revisions by their number within the lesson,
+		// as the history page does.
+		after := map[string]any{"revision": rev.Number}
 		action := "lesson.save"
 		if e.Origin == "restore" {
 			action = "lesson.restore"
 			after["restored_from"] = e.RestoredFrom
 		}
 		return addAudit(ctx, tx, AuditEntry{At: now, Actor: e.Author, Action: action, SubjectType: "lesson",
-			SubjectID: &lesson, Before: map[string]any{"revision": current}, After: after, IP: e.IP})
+			SubjectID: &lesson, Before: map[string]any{"revision": currentNumber}, After: after, IP: e.IP})
 	})
 	if err != nil {
 		if errors.Is(err, drip.ErrNotFound) || errors.Is(err, ErrRevisionConflict) {
@@ -162,7 +153,7 @@ func (db *DB) SaveLessonRevision(ctx context.Context, e LessonEdit) (rev Revisio
 }
 
 func (db *DB) revisionTx(ctx context.Context, tx pgx.Tx, id int64) (Revision, error) {
-	rows, err := tx.Query(ctx, `SELECT id, lesson, source, origin, author, created_at FROM lesson_revisions WHERE id = $1`, id)
+	rows, err := tx.Query(ctx, `SELECT `+revisionColumns+` FROM lesson_revisions WHERE id = $1`, id)
 	if err != nil {
 		return Revision{}, err
 	}

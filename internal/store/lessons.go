@@ -12,8 +12,11 @@ import (
 
 // Revision is one stored version of a lesson's file.
 type Revision struct {
-	ID        int64
-	Lesson    int
+	ID     int64 // the key lessons and deliveries point at
+	Lesson int
+	// Number counts the lesson's revisions: 1 for its first, 2 for the
+	// next. It is what the admin shows.
+	Number    int
 	Source    []byte
 	Origin    string // "file", "admin" or "restore"
 	Author    string
@@ -58,17 +61,14 @@ func (db *DB) SyncLessons(ctx context.Context, files []LessonFile, now time.Time
 			if old, ok := known[f.Number]; ok && bytes.Equal(old, sum[:]) {
 				continue
 			}
-			var id int64
-			if err := tx.QueryRow(ctx, `
-				INSERT INTO lesson_revisions (lesson, source, sha256, origin, created_at)
-				VALUES ($1, $2, $3, 'file', $4) RETURNING id`,
-				f.Number, string(f.Source), sum[:], now).Scan(&id); err != nil {
+			rev := Revision{Lesson: f.Number, Source: f.Source, Origin: "file", CreatedAt: now}
+			if err := insertRevision(ctx, tx, &rev, sum[:]); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, `
 				INSERT INTO lessons (number, revision_id, file_sha256, updated_at) VALUES ($1, $2, $3, $4)
 				ON CONFLICT (number) DO UPDATE SET revision_id = $2, file_sha256 = $3, updated_at = $4`,
-				f.Number, id, sum[:], now); err != nil {
+				f.Number, rev.ID, sum[:], now); err != nil {
 				return err
 			}
 			added++
@@ -84,8 +84,8 @@ func (db *DB) SyncLessons(ctx context.Context, files []LessonFile, now time.Time
 // LessonRevisions returns every revision of lesson n, newest first.
 func (db *DB) LessonRevisions(ctx context.Context, n int) ([]Revision, error) {
 	rows, err := db.Pool.Query(ctx, `
-		SELECT id, lesson, source, origin, author, created_at
-		FROM lesson_revisions WHERE lesson = $1 ORDER BY id DESC`, n)
+		SELECT `+revisionColumns+`
+		FROM lesson_revisions WHERE lesson = $1 ORDER BY number DESC`, n)
 	if err != nil {
 		return nil, fmt.Errorf("load revisions of lesson %d: %w", n, err)
 	}
@@ -96,12 +96,30 @@ func (db *DB) LessonRevisions(ctx context.Context, n int) ([]Revision, error) {
 	return revs, nil
 }
 
+// revisionColumns lists what scanRevision reads, in order.
+const revisionColumns = `id, lesson, number, source, origin, author, created_at`
+
 func scanRevision(r pgx.CollectableRow) (Revision, error) {
 	var rev Revision
 	var src string
-	err := r.Scan(&rev.ID, &rev.Lesson, &src, &rev.Origin, &rev.Author, &rev.CreatedAt)
+	err := r.Scan(revisionTargets(&rev, &src)...)
 	rev.Source = []byte(src)
 	return rev, err
+}
+
+func revisionTargets(rev *Revision, src *string) []any {
+	return []any{&rev.ID, &rev.Lesson, &rev.Number, src, &rev.Origin, &rev.Author, &rev.CreatedAt}
+}
+
+// insertRevision stores rev, with the next number of its lesson, and sets
+// its ID and Number. Callers hold the lessons' advisory lock (7421002), so
+// two inserts for one lesson never pick the same number.
+func insertRevision(ctx context.Context, tx pgx.Tx, rev *Revision, sum []byte) error {
+	return tx.QueryRow(ctx, `
+		INSERT INTO lesson_revisions (lesson, number, source, sha256, origin, author, created_at)
+		SELECT $1, COALESCE(max(number), 0) + 1, $2, $3, $4, $5, $6 FROM lesson_revisions WHERE lesson = $1
+		RETURNING id, number`,
+		rev.Lesson, string(rev.Source), sum, rev.Origin, rev.Author, rev.CreatedAt).Scan(&rev.ID, &rev.Number)
 }
 
 // CurrentRevisionIDs maps each lesson number to its current revision.
@@ -122,7 +140,7 @@ func (db *DB) CurrentRevisionIDs(ctx context.Context) (map[int]int64, error) {
 // Revisions returns the revisions with the given ids.
 func (db *DB) Revisions(ctx context.Context, ids []int64) ([]Revision, error) {
 	rows, err := db.Pool.Query(ctx, `
-		SELECT id, lesson, source, origin, author, created_at
+		SELECT `+revisionColumns+`
 		FROM lesson_revisions WHERE id = ANY($1)`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("load lesson revisions: %w", err)

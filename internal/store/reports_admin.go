@@ -98,10 +98,10 @@ func (db *DB) Reports(ctx context.Context, q ReportQuery) (ReportPage, error) {
 	if err != nil {
 		return ReportPage{}, fmt.Errorf("list reports: %w", err)
 	}
+	list, last := keyset(list, q.Limit)
 	p := ReportPage{Reports: list}
-	if len(list) > q.Limit {
-		p.Reports = list[:q.Limit]
-		p.Next = p.Reports[q.Limit-1].ID
+	if last != nil {
+		p.Next = last.ID
 	}
 	return p, nil
 }
@@ -201,10 +201,10 @@ func (db *DB) Suppressions(ctx context.Context, q SuppressionQuery) (Suppression
 	if err != nil {
 		return SuppressionPage{}, fmt.Errorf("list suppressions: %w", err)
 	}
+	list, last := keyset(list, q.Limit)
 	p := SuppressionPage{Suppressions: list}
-	if len(list) > q.Limit {
-		p.Suppressions = list[:q.Limit]
-		p.Next = p.Suppressions[q.Limit-1].Email
+	if last != nil {
+		p.Next = last.Email
 	}
 	return p, nil
 }

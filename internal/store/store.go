@@ -1,5 +1,23 @@
 // Package store holds all of twostep's SQL, over a pgx connection pool. It
-// is the only package that talks to PostgreSQL; a file per table.
+// is the only package that talks to PostgreSQL. Files are grouped by the
+// table or aggregate they own, each with its test against a real database:
+//
+//   - store.go: the pool, migrations, transactions, settings (the secret key)
+//   - subscribers.go: subscribers and their events: signup, lookups,
+//     confirmation; signup_again.go: a signup of a known address
+//   - subscriber_change.go: every change of a reader's standing (drip.Apply),
+//     with its event and audit entry
+//   - subscribers_profile.go: what readers change of their own: slot, name,
+//     address, tries, the data export and erasure
+//   - subscribers_search.go: the admin's list, a reader's timeline, resends
+//     and erasure; subscribers_csv.go: import and export
+//   - deliveries.go: the delivery ledger (claims, records, retries, the
+//     sender's pause); outbox.go: the outbox of other mail
+//   - lessons.go, lesson_revisions.go: lessons and their revisions
+//   - reports.go: bounce and complaint reports, suppressions, replay keys;
+//     reports_admin.go: their pages; dashboard.go: the ledger's rollups
+//   - accounts.go: admin_accounts, admin_sessions, admin_login_attempts;
+//     audit.go: admin_audit
 package store
 
 import (
@@ -230,6 +248,31 @@ func (db *DB) SecretKey(ctx context.Context, configured string) ([]byte, error) 
 		return nil, fmt.Errorf("load secret key: %w", err)
 	}
 	return hex.DecodeString(key)
+}
+
+// keyset cuts the rows of a keyset page, read with LIMIT limit+1 so that
+// the extra row tells whether another page follows: the page's rows, and
+// their last when one does (its key is the next page's cursor).
+func keyset[T any](rows []T, limit int) (page []T, last *T) {
+	if len(rows) <= limit {
+		return rows, nil
+	}
+	return rows[:limit], &rows[limit-1]
+}
+
+// countByLesson runs sql, whose rows are a lesson number and a count, into
+// a map; what names the count in errors.
+func (db *DB) countByLesson(ctx context.Context, what, sql string, args ...any) (map[int]int, error) {
+	rows, err := db.Pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	out := map[int]int{}
+	var n, c int
+	if _, err := pgx.ForEachRow(rows, []any{&n, &c}, func() error { out[n] = c; return nil }); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
 }
 
 // inTx runs fn in a transaction, committing when it returns nil.

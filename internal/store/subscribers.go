@@ -140,17 +140,24 @@ func (db *DB) SubscriberByEmail(ctx context.Context, email string) (*drip.Subscr
 // Confirm makes a pending or unsubscribed subscriber active with their next
 // lesson due at once (lesson 1 for a new subscriber). A subscriber who chose
 // no slot gets the default: the local weekday of confirmation at defaultHour.
+// A signup of the known address waiting in signup_pending (see signupAgain)
+// becomes the consent record now, with the name, zone and slot it chose.
 // Confirming twice changes nothing. A bounced subscriber cannot confirm
 // while the address is suppressed.
 func (db *DB) Confirm(ctx context.Context, id int64, gen int, defaultWeekday time.Weekday, defaultHour int, now time.Time) (*drip.Subscriber, error) {
 	var s *drip.Subscriber
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		s, err = scanSubscriber(tx.QueryRow(ctx,
-			`SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1 AND token_gen = $2 FOR UPDATE`, id, gen))
+		var sc subscriberScan
+		var pending *pendingSignup
+		err := tx.QueryRow(ctx, `SELECT `+subscriberColumns+`, signup_pending FROM subscribers
+			WHERE id = $1 AND token_gen = $2 FOR UPDATE`, id, gen).Scan(sc.targets(&pending)...)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return drip.ErrNotFound
+		}
 		if err != nil {
 			return err
 		}
+		s = sc.subscriber()
 		switch s.Status {
 		case drip.StatusPending, drip.StatusUnsubscribed:
 		case drip.StatusBounced:
@@ -163,6 +170,9 @@ func (db *DB) Confirm(ctx context.Context, id int64, gen int, defaultWeekday tim
 		default:
 			return nil // already confirmed
 		}
+		if pending != nil {
+			pending.apply(s)
+		}
 		// Lesson 1 is due at confirmation; a returning reader's next lesson
 		// comes at their slot, never within six days of the last one.
 		due := drip.FirstDue(now)
@@ -172,11 +182,17 @@ func (db *DB) Confirm(ctx context.Context, id int64, gen int, defaultWeekday tim
 		s, err = scanSubscriber(tx.QueryRow(ctx, `
 			UPDATE subscribers SET status = 'active', confirmed_at = $2, unsubscribed_at = NULL,
 				next_due_at = $3,
-				send_weekday = COALESCE(send_weekday, $4),
-				send_hour = COALESCE(send_hour, $5),
+				send_weekday = COALESCE($6::smallint, $4),
+				send_hour = COALESCE($7::smallint, $5),
+				name = $8, time_zone = $9, consent_method = $10, consent_at = $11, consent_ip = $12,
+				consent_user_agent = $13, consent_form_url = $14, consent_version = $15,
+				signup_pending = NULL,
 				updated_at = $2
 			WHERE id = $1
-			RETURNING `+subscriberColumns, id, now, due, int16(defaultWeekday), int16(defaultHour)))
+			RETURNING `+subscriberColumns, id, now, due, int16(defaultWeekday), int16(defaultHour),
+			slotColumn(s.SendWeekday), slotColumn(s.SendHour),
+			s.Name, s.TimeZone, s.ConsentMethod, s.ConsentAt, s.ConsentIP,
+			s.ConsentUserAgent, s.ConsentFormURL, s.ConsentVersion))
 		if err != nil {
 			return err
 		}
@@ -192,11 +208,13 @@ func (db *DB) Confirm(ctx context.Context, id int64, gen int, defaultWeekday tim
 }
 
 // DeleteUnconfirmed removes pending signups older than before, with their
-// queued mail. It returns how many went.
+// queued mail; a signup of the address waiting in signup_pending counts as
+// its newest. It returns how many went.
 func (db *DB) DeleteUnconfirmed(ctx context.Context, before time.Time) (int64, error) {
 	tag, err := db.Pool.Exec(ctx, `
 		DELETE FROM subscribers WHERE status = 'pending' AND consent_at < $1
-		AND confirmed_at IS NULL`, before)
+		AND confirmed_at IS NULL
+		AND (signup_pending IS NULL OR (signup_pending->>'at')::timestamptz < $1)`, before)
 	if err != nil {
 		return 0, fmt.Errorf("delete unconfirmed signups: %w", err)
 	}

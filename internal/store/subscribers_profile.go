@@ -268,17 +268,7 @@ func (db *DB) Tried(ctx context.Context, id int64, gen int, n int, now time.Time
 
 // TriedCounts is how many readers tried each lesson's action.
 func (db *DB) TriedCounts(ctx context.Context) (map[int]int, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT lesson, count(*) FROM tried GROUP BY lesson`)
-	if err != nil {
-		return nil, fmt.Errorf("count tried: %w", err)
-	}
-	out := map[int]int{}
-	var n, c int
-	_, err = pgx.ForEachRow(rows, []any{&n, &c}, func() error { out[n] = c; return nil })
-	if err != nil {
-		return nil, fmt.Errorf("count tried: %w", err)
-	}
-	return out, nil
+	return db.countByLesson(ctx, "count tried", `SELECT lesson, count(*) FROM tried GROUP BY lesson`)
 }
 
 // DataExport is everything twostep keeps about one reader.
@@ -304,6 +294,15 @@ func (db *DB) Export(ctx context.Context, s *drip.Subscriber) (*DataExport, erro
 			"form_url": s.ConsentFormURL, "wording_version": s.ConsentVersion,
 			"confirmed_at": s.ConfirmedAt, "unsubscribed_at": s.UnsubscribedAt,
 		},
+	}
+	// A signup of the address waiting for its confirmation is data kept
+	// about it too.
+	var waiting map[string]any
+	if err := db.Pool.QueryRow(ctx, `SELECT signup_pending FROM subscribers WHERE id = $1`, s.ID).Scan(&waiting); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	if waiting != nil {
+		x.Consent["signup_awaiting_confirmation"] = waiting
 	}
 	var err error
 	if x.Deliveries, err = db.maps(ctx, `

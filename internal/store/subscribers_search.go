@@ -107,15 +107,14 @@ func (db *DB) SearchSubscribers(ctx context.Context, q SubscriberQuery) (Subscri
 	if err != nil {
 		return SubscriberPage{}, fmt.Errorf("search subscribers: %w", err)
 	}
+	subs, last := keyset(subs, q.Limit)
 	page := SubscriberPage{Subscribers: subs}
-	if len(subs) > q.Limit {
-		page.Subscribers = subs[:q.Limit]
-		last := page.Subscribers[q.Limit-1]
-		if q.Email != "" {
-			page.Next = strings.ToLower(last.Email)
-		} else {
-			page.Next = strconv.FormatInt(last.ID, 10)
-		}
+	switch {
+	case last == nil:
+	case q.Email != "":
+		page.Next = strings.ToLower((*last).Email)
+	default:
+		page.Next = strconv.FormatInt((*last).ID, 10)
 	}
 	return page, nil
 }
@@ -164,13 +163,16 @@ type DeliveryRecord struct {
 	Round      int
 	Lesson     int
 	RevisionID *int64
-	Status     drip.DeliveryStatus
-	Attempts   int
-	MessageID  string
-	SMTPReply  string
-	DueAt      time.Time
-	SentAt     *time.Time
-	UpdatedAt  time.Time
+	// RevisionNumber is the revision's number within the lesson, as the
+	// admin shows it; set by Timeline.
+	RevisionNumber *int
+	Status         drip.DeliveryStatus
+	Attempts       int
+	MessageID      string
+	SMTPReply      string
+	DueAt          time.Time
+	SentAt         *time.Time
+	UpdatedAt      time.Time
 }
 
 // maxTimeline bounds a timeline: a subscriber of many years has a few
@@ -194,12 +196,18 @@ func (db *DB) Timeline(ctx context.Context, id int64) ([]TimelineEntry, error) {
 		return nil, fmt.Errorf("load events of subscriber %d: %w", id, err)
 	}
 	rows, err = db.Pool.Query(ctx, `
-		SELECT id, round, lesson, revision_id, status, attempts, message_id, smtp_reply, due_at, sent_at, updated_at
-		FROM deliveries WHERE subscriber_id = $1 ORDER BY id DESC LIMIT $2`, id, maxTimeline)
+		SELECT d.id, d.round, d.lesson, d.revision_id, d.status, d.attempts, d.message_id, d.smtp_reply, d.due_at, d.sent_at, d.updated_at,
+			r.number
+		FROM deliveries d LEFT JOIN lesson_revisions r ON r.id = d.revision_id
+		WHERE d.subscriber_id = $1 ORDER BY d.id DESC LIMIT $2`, id, maxTimeline)
 	if err != nil {
 		return nil, fmt.Errorf("load deliveries of subscriber %d: %w", id, err)
 	}
-	ds, err := pgx.CollectRows(rows, scanDelivery)
+	ds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeliveryRecord, error) {
+		var d DeliveryRecord
+		err := r.Scan(append(deliveryTargets(&d), &d.RevisionNumber)...)
+		return d, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("load deliveries of subscriber %d: %w", id, err)
 	}
@@ -214,11 +222,12 @@ func (db *DB) Timeline(ctx context.Context, id int64) ([]TimelineEntry, error) {
 	return out, nil
 }
 
-func scanDelivery(r pgx.CollectableRow) (DeliveryRecord, error) {
-	var d DeliveryRecord
-	err := r.Scan(&d.ID, &d.Round, &d.Lesson, &d.RevisionID, &d.Status, &d.Attempts, &d.MessageID, &d.SMTPReply,
-		&d.DueAt, &d.SentAt, &d.UpdatedAt)
-	return d, err
+// deliveryTargets are the fields of d a ledger query reads, in the order
+// id, round, lesson, revision_id, status, attempts, message_id,
+// smtp_reply, due_at, sent_at, updated_at.
+func deliveryTargets(d *DeliveryRecord) []any {
+	return []any{&d.ID, &d.Round, &d.Lesson, &d.RevisionID, &d.Status, &d.Attempts, &d.MessageID, &d.SMTPReply,
+		&d.DueAt, &d.SentAt, &d.UpdatedAt}
 }
 
 // Resend is a lesson an admin sent again outside the schedule, and how
@@ -226,7 +235,7 @@ func scanDelivery(r pgx.CollectableRow) (DeliveryRecord, error) {
 type Resend struct {
 	Subscriber int64
 	Lesson     int
-	RevisionID int64
+	Revision   int // the number within the lesson
 	MessageID  string
 	Reply      string
 	SendErr    error       // nil when the server accepted it
@@ -242,7 +251,7 @@ func (db *DB) RecordResend(ctx context.Context, r Resend) error {
 		if err != nil {
 			return err
 		}
-		d := map[string]any{"lesson": r.Lesson, "revision": r.RevisionID, "message_id": r.MessageID, "reply": r.Reply}
+		d := map[string]any{"lesson": r.Lesson, "revision": r.Revision, "message_id": r.MessageID, "reply": r.Reply}
 		if r.SendErr != nil {
 			d["error"] = r.SendErr.Error()
 		}

@@ -35,7 +35,7 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	loc, _ := drip.LoadLocation(sub.TimeZone)
-	now := s.opts.Now()
+	now := s.opts.Clock.Now()
 	slot := drip.DefaultSlot(now, loc, s.opts.Site.SendHour)
 	sub, err = s.db.Confirm(r.Context(), sub.ID, sub.TokenGen, slot.Weekday, slot.Hour, now)
 	if err != nil {
@@ -65,7 +65,7 @@ func (s *Server) renderConfirmed(w http.ResponseWriter, r *http.Request, sub *dr
 // tokenSubscriber checks the {token} in the path for purpose p and loads
 // the subscriber it names.
 func (s *Server) tokenSubscriber(r *http.Request, p token.Purpose) (*drip.Subscriber, error) {
-	c, err := s.signer.Verify(chiToken(r), p, s.opts.Now())
+	c, err := s.signer.Verify(chiToken(r), p, s.opts.Clock.Now())
 	if err != nil {
 		return nil, err
 	}

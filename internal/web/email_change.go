@@ -29,7 +29,7 @@ func (s *Server) emailChange(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	sub, err = s.db.ConfirmEmailChange(r.Context(), sub.ID, sub.TokenGen, s.opts.Now())
+	sub, err = s.db.ConfirmEmailChange(r.Context(), sub.ID, sub.TokenGen, s.opts.Clock.Now())
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -45,7 +45,7 @@ func (s *Server) emailChange(w http.ResponseWriter, r *http.Request) {
 // latest request, whose time its expiry encodes, so the link mailed for an
 // earlier request cannot confirm a later address.
 func (s *Server) emailChangeSubscriber(r *http.Request) (*drip.Subscriber, error) {
-	c, err := s.signer.Verify(chiToken(r), token.EmailChange, s.opts.Now())
+	c, err := s.signer.Verify(chiToken(r), token.EmailChange, s.opts.Clock.Now())
 	if err != nil {
 		return nil, err
 	}

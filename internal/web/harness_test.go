@@ -75,12 +75,12 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		Conns: 2, Batch: 50, Lease: send.DefaultLease, PolicyPause: send.DefaultPolicyPause, GiveUp: send.DefaultGiveUp,
 	}
 	h.outbox = &send.Outbox{DB: h.db, Letters: letters, Log: slog.New(slog.DiscardHandler), Poll: time.Hour,
-		Open: mailOpener(h.smtp), Now: h.clock}
+		Open: mailOpener(h.smtp), Clock: h.clock}
 	s, err := web.New(h.db, h.signer, web.Options{
 		Site:            web.Site{Title: c.Title, Tagline: c.Tagline, Language: c.Language, Lessons: c.LessonCount, SendHour: c.SendHour},
 		Templates:       twostep.Templates,
 		SignupRateLimit: o.rateLimit,
-		Now:             h.clock,
+		Clock:           h.clock,
 		Lessons:         &letter.Pages{Library: lib, Letters: letters},
 		TrustedProxies:  o.trusted,
 	})
@@ -138,7 +138,7 @@ func (h *harness) get(path string) *http.Response {
 
 func (h *harness) flush() send.FlushResult {
 	h.t.Helper()
-	res, err := h.outbox.Flush(context.Background())
+	res, err := h.outbox.Flush(context.Background(), nil)
 	if err != nil {
 		h.t.Fatalf("flush outbox: %v", err)
 	}

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html/template"
 	"maps"
@@ -91,7 +90,7 @@ func (s *Server) prefsPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renderPrefs(w http.ResponseWriter, r *http.Request, status int, sub *drip.Subscriber, done, problem string) {
 	var err error
-	slot := sub.SlotOf(s.opts.Site.SendHour, s.opts.Now())
+	slot := sub.SlotOf(s.opts.Site.SendHour, s.opts.Clock.Now())
 	p := prefs{
 		Sub: sub, Base: link.To(token.Preferences, chiToken(r)), Done: done, Problem: problem, Lessons: s.opts.Site.Lessons,
 		Weekdays: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday, time.Sunday},
@@ -102,7 +101,7 @@ func (s *Server) renderPrefs(w http.ResponseWriter, r *http.Request, status int,
 		// entry, UTC, preselected and was moved there by saving the hour.
 		TimeZone: slot.Location.String(),
 	}
-	p.Zones = zonePicker(p.TimeZone, s.opts.Now())
+	p.Zones = zonePicker(p.TimeZone, s.opts.Clock.Now())
 	for h := range 24 {
 		p.Hours = append(p.Hours, h)
 	}
@@ -136,19 +135,9 @@ func (s *Server) prefsAction(done string, act func(r *http.Request, sub *drip.Su
 			return
 		}
 		if err := act(r, sub); err != nil {
-			var pe problemError
-			switch {
-			case errors.As(err, &pe):
-				s.renderPrefs(w, r, http.StatusUnprocessableEntity, sub, "", pe.msg)
-			case errors.Is(err, drip.ErrTooSoon) && done == "email":
-				s.renderPrefs(w, r, http.StatusTooManyRequests, sub, "", "You asked to change your address less than an hour ago. Please try again later.")
-			case errors.Is(err, drip.ErrTooSoon):
-				s.renderPrefs(w, r, http.StatusTooManyRequests, sub, "", "You asked for a lesson early less than a day ago. Try again tomorrow.")
-			case errors.Is(err, drip.ErrNotNow):
-				s.renderPrefs(w, r, http.StatusConflict, sub, "", "That isn't possible right now: "+statusText(sub.Status)+".")
-			case errors.Is(err, drip.ErrNotReceived):
-				s.renderPrefs(w, r, http.StatusUnprocessableEntity, sub, "", "You can only go back to a lesson you have already received.")
-			default:
+			if status, msg, ok := prefsProblem(err, done, sub); ok {
+				s.renderPrefs(w, r, status, sub, "", msg)
+			} else {
 				s.fail(w, r, err)
 			}
 			return
@@ -206,11 +195,6 @@ func utcOffset(t time.Time) string {
 	return fmt.Sprintf("UTC%c%02d:%02d", sign, off/3600, off%3600/60)
 }
 
-// problemError is a reader's mistake in a form, shown on the page.
-type problemError struct{ msg string }
-
-func (e problemError) Error() string { return e.msg }
-
 func statusText(st drip.Status) string {
 	switch st {
 	case drip.StatusPaused:
@@ -237,9 +221,9 @@ func (s *Server) setSchedule(r *http.Request, sub *drip.Subscriber) error {
 	loc, ok := drip.LoadLocation(tz) // a legacy name becomes its canonical zone
 	slot := drip.Slot{Weekday: time.Weekday(wd), Hour: hour, Location: loc}
 	if err1 != nil || err2 != nil || !ok || slot.Valid() != nil {
-		return problemError{"Please choose a day, an hour and a time zone from the lists."}
+		return httpx.Problem("Please choose a day, an hour and a time zone from the lists.")
 	}
-	_, err := s.db.SetSchedule(r.Context(), sub.ID, sub.TokenGen, slot, s.opts.Now())
+	_, err := s.db.SetSchedule(r.Context(), sub.ID, sub.TokenGen, slot, s.opts.Clock.Now())
 	return err
 }
 
@@ -248,11 +232,11 @@ func (s *Server) pause(r *http.Request, sub *drip.Subscriber) error {
 	switch w := r.PostFormValue("weeks"); w {
 	case "1", "2", "4":
 		n, _ := strconv.Atoi(w)
-		t := s.opts.Now().Add(time.Duration(n) * 7 * 24 * time.Hour)
+		t := s.opts.Clock.Now().Add(time.Duration(n) * 7 * 24 * time.Hour)
 		until = &t
 	case "0":
 	default:
-		return problemError{"Please choose how long to pause: 1, 2 or 4 weeks, or until you resume."}
+		return httpx.Problem("Please choose how long to pause: 1, 2 or 4 weeks, or until you resume.")
 	}
 	return s.change(r, ref(sub), drip.Change{Action: drip.ActPause, Until: until})
 }
@@ -267,7 +251,7 @@ func (s *Server) nextNow(r *http.Request, sub *drip.Subscriber) error {
 
 // change asks the store for the reader's change c, at the server's clock.
 func (s *Server) change(r *http.Request, to store.Ref, c drip.Change) error {
-	c.Actor, c.Now, c.DefaultHour = drip.ActorSubscriber, s.opts.Now(), s.opts.Site.SendHour
+	c.Actor, c.Now, c.DefaultHour = drip.ActorSubscriber, s.opts.Clock.Now(), s.opts.Site.SendHour
 	_, err := s.db.Change(r.Context(), to, c, store.AdminAction{})
 	return err
 }
@@ -278,7 +262,7 @@ func ref(sub *drip.Subscriber) store.Ref { return store.Ref{ID: sub.ID, Gen: sub
 func (s *Server) goBack(r *http.Request, sub *drip.Subscriber) error {
 	n, err := strconv.Atoi(r.PostFormValue("lesson"))
 	if err != nil || n < 1 || n > s.opts.Site.Lessons {
-		return problemError{"Please choose a lesson from the list."}
+		return httpx.Problem("Please choose a lesson from the list.")
 	}
 	return s.change(r, ref(sub), drip.Change{Action: drip.ActGoBack, Lesson: n})
 }
@@ -286,18 +270,18 @@ func (s *Server) goBack(r *http.Request, sub *drip.Subscriber) error {
 func (s *Server) setName(r *http.Request, sub *drip.Subscriber) error {
 	name, err := drip.CleanName(r.PostFormValue("name"))
 	if err != nil {
-		return problemError{err.Error()}
+		return httpx.Problem(err.Error())
 	}
-	_, err = s.db.SetName(r.Context(), sub.ID, sub.TokenGen, name, s.opts.Now())
+	_, err = s.db.SetName(r.Context(), sub.ID, sub.TokenGen, name, s.opts.Clock.Now())
 	return err
 }
 
 func (s *Server) changeEmail(r *http.Request, sub *drip.Subscriber) error {
 	email, err := drip.ParseEmail(r.PostFormValue("email"))
 	if err != nil {
-		return problemError{err.Error()}
+		return httpx.Problem(err.Error())
 	}
-	if _, err = s.db.RequestEmailChange(r.Context(), sub.ID, sub.TokenGen, email, s.opts.Now()); err == nil && s.opts.Nudge != nil {
+	if _, err = s.db.RequestEmailChange(r.Context(), sub.ID, sub.TokenGen, email, s.opts.Clock.Now()); err == nil && s.opts.Nudge != nil {
 		s.opts.Nudge()
 	}
 	return err

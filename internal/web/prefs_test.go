@@ -192,7 +192,8 @@ func TestRestartAndGoBackToAReceivedLesson(t *testing.T) {
 		h.set(*h.sub("ann@example.com").NextDueAt)
 		h.pass()
 	}
-	if resp := h.post(prefs+"/back", url.Values{"lesson": {"7"}}); resp.StatusCode != http.StatusUnprocessableEntity {
+	// A lesson not received yet does not fit where the reader stands: 409.
+	if resp := h.post(prefs+"/back", url.Values{"lesson": {"7"}}); resp.StatusCode != http.StatusConflict {
 		t.Fatalf("going forward to lesson 7 answered %d", resp.StatusCode)
 	}
 	expectRedirect(t, h.post(prefs+"/back", url.Values{"lesson": {"2"}}), "back")

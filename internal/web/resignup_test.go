@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -158,5 +159,68 @@ func TestALinkMailQueuedForAReaderWhoThenBouncedOrLeftIsNeverSent(t *testing.T) 
 				t.Fatalf("%d mails, want only the first confirmation: a %s reader got the link mail", n, status)
 			}
 		})
+	}
+}
+
+// consentOf is the part of a reader's row a signup may change: the
+// consent record and the choices the form carried.
+func consentOf(s *drip.Subscriber) string {
+	slot := "default"
+	if s.SendWeekday != nil && s.SendHour != nil {
+		slot = s.SendWeekday.String() + " " + strconv.Itoa(*s.SendHour)
+	}
+	return strings.Join([]string{s.Name, s.TimeZone, slot, s.ConsentAt.UTC().Format(time.RFC3339), s.ConsentIP,
+		s.ConsentUserAgent, s.ConsentFormURL}, " | ")
+}
+
+func TestSigningUpAgainLeavesTheConsentRecordAloneUntilTheAddressConfirms(t *testing.T) {
+	// The test connects from 127.0.0.1, trusted as a proxy, so that each
+	// signup can come "from" an address of its own.
+	h := newHarness(t, harnessOpts{trusted: prefixes("127.0.0.1/32")})
+	from := func(ip, agent string) []string {
+		return []string{"X-Forwarded-For", ip, "User-Agent", agent, "Referer", "http://twostep.test/?from=" + ip}
+	}
+	h.post("/subscribe", signup("ann@example.com", "Ann Lee", "Europe/Berlin"), from("198.51.100.1", "Ann's browser")...)
+	h.flush()
+	h.post(link(t, h.smtp.Messages()[0], "confirm"), nil)
+	h.post(link(t, h.smtp.Messages()[0], "unsubscribe"), nil)
+	old := consentOf(h.sub("ann@example.com"))
+	if !strings.Contains(old, "198.51.100.1") || !strings.Contains(old, "Europe/Berlin") {
+		t.Fatalf("set-up: the first consent record is %s", old)
+	}
+
+	// Someone else types Ann's address, with a name, zone and slot of theirs.
+	h.advance(time.Hour)
+	again := signup("ann@example.com", "Mallory", "Asia/Tokyo")
+	again.Set("weekday", "5")
+	again.Set("hour", "6")
+	resignedAt := h.clock()
+	h.post("/subscribe", again, from("203.0.113.66", "another browser")...)
+	if got := consentOf(h.sub("ann@example.com")); got != old {
+		t.Fatalf("an unconfirmed signup rewrote the consent record:\nbefore %s\nafter  %s", old, got)
+	}
+	if s := h.sub("ann@example.com"); s.Status != drip.StatusUnsubscribed {
+		t.Fatalf("an unconfirmed signup made the reader %s", s.Status)
+	}
+	h.flush()
+	msgs := h.smtp.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("%d mails, want the first confirmation and a fresh one", len(msgs))
+	}
+	// Some time passes, the mail unread: still nothing of Ann's changed.
+	h.advance(2 * time.Hour)
+	if got := consentOf(h.sub("ann@example.com")); got != old {
+		t.Fatalf("the consent record changed while the confirmation waited:\n%s", got)
+	}
+
+	// The owner of the mailbox confirms: the new signup becomes the record.
+	if resp := h.postRedirectGet(link(t, msgs[1], "confirm"), nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the new confirmation link answered %d", resp.StatusCode)
+	}
+	want := strings.Join([]string{"Mallory", "Asia/Tokyo", "Friday 6", resignedAt.UTC().Format(time.RFC3339), "203.0.113.66",
+		"another browser", "http://twostep.test/?from=203.0.113.66"}, " | ")
+	s := h.sub("ann@example.com")
+	if got := consentOf(s); got != want || s.Status != drip.StatusActive {
+		t.Fatalf("after confirming (%s) the consent record is\n%s\nwant\n%s", s.Status, got, want)
 	}
 }

@@ -3,10 +3,7 @@
 package web
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -16,7 +13,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/twostep/twostep/internal/clock"
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/httpx"
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/token"
 )
@@ -40,8 +39,8 @@ type Options struct {
 	// Nudge, when set, is called after a signup queued mail, so the outbox
 	// worker sends it now instead of at its next poll.
 	Nudge func()
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Clock is the wall clock (nil: time.Now).
+	Clock clock.Clock
 	// Lessons serves the reader's lesson pages.
 	Lessons Lessons
 	// Admin, when set, is mounted at /admin.
@@ -78,7 +77,7 @@ type Server struct {
 	db      Store
 	signer  *token.Signer
 	opts    Options
-	pages   map[string]*template.Template
+	pages   httpx.Pages
 	log     *slog.Logger
 	metrics *metrics
 }
@@ -95,43 +94,15 @@ func New(db Store, signer *token.Signer, opts Options) (*Server, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 	}
-	pages, err := parsePages(opts.Templates)
+	pages, err := httpx.ParsePages(opts.Templates, "web", nil, "signup", "check_inbox", "confirm", "confirmed", "unsubscribe",
+		"unsubscribed", "error", "preferences", "my_lessons", "lesson", "tried", "tried_done", "confirm_email")
 	if err != nil {
 		return nil, err
 	}
 	return &Server{db: db, signer: signer, opts: opts, pages: pages, log: opts.Log, metrics: newMetrics(opts.Registry)}, nil
-}
-
-// parsePages parses every web/*.html page together with web/layout.html.
-func parsePages(fsys fs.FS) (map[string]*template.Template, error) {
-	names, err := fs.Glob(fsys, "web/*.html")
-	if err != nil {
-		return nil, err
-	}
-	pages := map[string]*template.Template{}
-	for _, n := range names {
-		if n == "web/layout.html" {
-			continue
-		}
-		t, err := template.ParseFS(fsys, "web/layout.html", n)
-		if err != nil {
-			return nil, fmt.Errorf("parse page %s: %w", n, err)
-		}
-		pages[strings.TrimSuffix(strings.TrimPrefix(n, "web/"), ".html")] = t
-	}
-	for _, want := range []string{"signup", "check_inbox", "confirm", "confirmed", "unsubscribe", "unsubscribed", "error",
-		"preferences", "my_lessons", "lesson", "tried", "tried_done", "confirm_email"} {
-		if pages[want] == nil {
-			return nil, fmt.Errorf("page template web/%s.html is missing", want)
-		}
-	}
-	return pages, nil
 }
 
 // page is the data every page template gets.
@@ -156,24 +127,17 @@ type page struct {
 	Suggest  string
 }
 
-// render writes page name with status, rendered into a buffer first so a
-// template error becomes a clean 500 and never half a page.
+// render writes page name with status (see httpx.Pages.Render).
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	p.Site = s.opts.Site
-	var buf bytes.Buffer
-	if err := s.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
-		s.log.Error("render page", "page", name, "err", err)
-		http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
-		return
-	}
 	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	if p.NoIndex {
 		h.Set("X-Robots-Tag", "noindex, nofollow")
 	}
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	if err := s.pages.Render(w, status, name, p); err != nil {
+		s.log.Error("render page", "page", name, "err", err)
+	}
 }
 
 // redactPath hides tokens from logs.

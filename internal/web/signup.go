@@ -53,7 +53,7 @@ func parseSlotChoice(f signupForm) (*time.Weekday, *int, error) {
 	if f.Weekday != "" {
 		n, err := strconv.Atoi(f.Weekday)
 		if err != nil || n < 0 || n > 6 {
-			return nil, nil, problemError{"Please choose a day from the list."}
+			return nil, nil, httpx.Problem("Please choose a day from the list.")
 		}
 		d := time.Weekday(n)
 		wd = &d
@@ -61,7 +61,7 @@ func parseSlotChoice(f signupForm) (*time.Weekday, *int, error) {
 	if f.Hour != "" {
 		n, err := strconv.Atoi(f.Hour)
 		if err != nil || n < 0 || n > 23 {
-			return nil, nil, problemError{"Please choose an hour from the list."}
+			return nil, nil, httpx.Problem("Please choose an hour from the list.")
 		}
 		hour = &n
 	}
@@ -166,7 +166,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		UserAgent:      drip.Truncate(r.UserAgent(), 500),
 		FormURL:        drip.Truncate(r.Referer(), 500),
 		ConsentVersion: ConsentVersion,
-		At:             s.opts.Now(),
+		At:             s.opts.Clock.Now(),
 		Weekday:        weekday,
 		Hour:           hour,
 	})

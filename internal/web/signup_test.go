@@ -355,7 +355,7 @@ func TestConfirmationWaitsInTheOutboxWhileSMTPIsDown(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	h.post("/subscribe", signup("ann@example.com", "", "UTC"))
 	h.smtp.Close()
-	if _, err := h.outbox.Flush(context.Background()); err == nil {
+	if _, err := h.outbox.Flush(context.Background(), nil); err == nil {
 		t.Fatal("flush with the SMTP server down should report it")
 	}
 	if n := h.count(`SELECT count(*) FROM outbox WHERE status = 'pending' AND attempts = 1 AND last_error <> ''`); n != 1 {
@@ -550,7 +550,7 @@ func TestCheckInboxPageIgnoresAForgedOrMissingCookie(t *testing.T) {
 	}
 }
 
-func TestSigningUpAgainBeforeConfirmingKeepsTheNewerDayAndHour(t *testing.T) {
+func TestSigningUpAgainBeforeConfirmingKeepsTheNewerDayAndHourOnceConfirmed(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	first := signup("ann@example.com", "Ann", "Europe/Berlin")
 	first.Set("weekday", "1")
@@ -560,14 +560,17 @@ func TestSigningUpAgainBeforeConfirmingKeepsTheNewerDayAndHour(t *testing.T) {
 	again.Set("weekday", "6")
 	again.Set("hour", "18")
 	h.post("/subscribe", again)
-	sub, _ := h.db.SubscriberByEmail(context.Background(), "ann@example.com")
-	if sub.SendWeekday == nil || *sub.SendWeekday != time.Saturday || sub.SendHour == nil || *sub.SendHour != 18 {
-		t.Fatalf("after signing up again: %v at %v, want Saturday at 18", sub.SendWeekday, sub.SendHour)
-	}
 	// Leaving the choice empty the third time keeps the last one.
 	h.post("/subscribe", signup("ann@example.com", "Ann", "Europe/Berlin"))
-	sub, _ = h.db.SubscriberByEmail(context.Background(), "ann@example.com")
-	if sub.SendWeekday == nil || *sub.SendWeekday != time.Saturday || *sub.SendHour != 18 {
-		t.Fatalf("a signup without a choice cleared it: %v at %v", sub.SendWeekday, sub.SendHour)
+	sub := h.sub("ann@example.com")
+	if sub.SendWeekday == nil || *sub.SendWeekday != time.Monday || sub.SendHour == nil || *sub.SendHour != 7 {
+		t.Fatalf("before confirming: %v at %v, want the first signup's Monday at 7", sub.SendWeekday, sub.SendHour)
+	}
+	h.flush()
+	msgs := h.smtp.Messages()
+	h.post(link(t, msgs[len(msgs)-1], "confirm"), nil)
+	sub = h.sub("ann@example.com")
+	if sub.SendWeekday == nil || *sub.SendWeekday != time.Saturday || sub.SendHour == nil || *sub.SendHour != 18 {
+		t.Fatalf("after confirming: %v at %v, want Saturday at 18", sub.SendWeekday, sub.SendHour)
 	}
 }

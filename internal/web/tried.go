@@ -38,7 +38,7 @@ func (s *Server) tried(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := lesson.N
-	if err := s.db.Tried(r.Context(), sub.ID, sub.TokenGen, n, s.opts.Now()); err != nil {
+	if err := s.db.Tried(r.Context(), sub.ID, sub.TokenGen, n, s.opts.Clock.Now()); err != nil {
 		if errors.Is(err, drip.ErrNotReceived) {
 			err = drip.ErrNotFound
 		}

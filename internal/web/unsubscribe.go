@@ -32,7 +32,7 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	c, err := s.signer.Verify(chiToken(r), token.Unsubscribe, s.opts.Now())
+	c, err := s.signer.Verify(chiToken(r), token.Unsubscribe, s.opts.Clock.Now())
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -40,14 +40,6 @@ func maxBody(p drip.Provider) int64 {
 // Tolerance is how far a signed timestamp may be from our clock.
 const Tolerance = 5 * time.Minute
 
-// nowFrom is f's time, or the wall clock's when no clock was injected.
-func nowFrom(f func() time.Time) time.Time {
-	if f == nil {
-		return time.Now()
-	}
-	return f()
-}
-
 // fresh reports whether the signed time ts is within Tolerance of now.
 func fresh(ts, now time.Time) bool {
 	d := now.Sub(ts)

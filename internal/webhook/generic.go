@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twostep/twostep/internal/clock"
 	"github.com/twostep/twostep/internal/drip"
 )
 
@@ -20,8 +21,8 @@ import (
 // Webhooks specification defines: HMAC-SHA256 over "id.timestamp.body",
 // sent as "v1,<base64>" in webhook-signature.
 type StandardWebhooks struct {
-	Key []byte
-	Now func() time.Time
+	Key   []byte
+	Clock clock.Clock
 }
 
 // ParseStandardSecret decodes a "whsec_<base64>" secret.
@@ -76,7 +77,7 @@ func (g *StandardWebhooks) Parse(_ context.Context, r *http.Request, body []byte
 	if !ok {
 		return b, ErrSignature
 	}
-	now := nowFrom(g.Now)
+	now := g.Clock.Now()
 	if !fresh(time.Unix(ts, 0), now) {
 		return b, ErrStale
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twostep/twostep/internal/clock"
 	"github.com/twostep/twostep/internal/drip"
 )
 
@@ -29,17 +30,17 @@ type Handler struct {
 	parsers map[drip.Provider]Parser
 	rec     Recorder
 	log     *slog.Logger
-	now     func() time.Time
+	clock   clock.Clock
 
 	bounces    *prometheus.CounterVec
 	complaints *prometheus.CounterVec
 }
 
 // NewHandler serves the providers in parsers (a provider not in it is off:
-// 404) and records through rec at the time now tells. Metrics go to reg
+// 404) and records through rec at the time of c, the wall clock (nil: time.Now). Metrics go to reg
 // when it is not nil.
-func NewHandler(parsers map[drip.Provider]Parser, rec Recorder, now func() time.Time, log *slog.Logger, reg prometheus.Registerer) *Handler {
-	h := &Handler{parsers: parsers, rec: rec, log: log, now: now,
+func NewHandler(parsers map[drip.Provider]Parser, rec Recorder, c clock.Clock, log *slog.Logger, reg prometheus.Registerer) *Handler {
+	h := &Handler{parsers: parsers, rec: rec, log: log, clock: c,
 		bounces: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twostep_bounces_total",
 			Help: "Bounces reported after the SMTP session (webhooks, bounce mailbox), counted once per event."}, []string{"provider", "type"}),
 		complaints: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twostep_complaints_total",
@@ -87,7 +88,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, p, err)
 		return
 	}
-	fresh, err := h.rec.RecordReports(r.Context(), h.now(), b)
+	fresh, err := h.rec.RecordReports(r.Context(), h.clock.Now(), b)
 	if err != nil {
 		h.refuse(w, r, p, err)
 		return

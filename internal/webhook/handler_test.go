@@ -56,13 +56,13 @@ func newSite(t *testing.T) *site {
 		t.Fatal(err)
 	}
 	parsers := map[drip.Provider]Parser{
-		drip.ProviderSES:      &SNS{Topics: []string{topic}, Client: s.ca.client, Now: clock},
+		drip.ProviderSES:      &SNS{Topics: []string{topic}, Client: s.ca.client, Clock: testClock},
 		drip.ProviderPostmark: &PostmarkAuth{User: s.pmUser, Password: s.pmPass},
-		drip.ProviderSendGrid: &SendGridSigned{Key: sgPub, Now: clock},
-		drip.ProviderMailgun:  &MailgunSigned{Key: s.mgKey, Now: clock},
-		drip.ProviderGeneric:  &StandardWebhooks{Key: s.stdKey, Now: clock},
+		drip.ProviderSendGrid: &SendGridSigned{Key: sgPub, Clock: testClock},
+		drip.ProviderMailgun:  &MailgunSigned{Key: s.mgKey, Clock: testClock},
+		drip.ProviderGeneric:  &StandardWebhooks{Key: s.stdKey, Clock: testClock},
 	}
-	s.h = NewHandler(parsers, db, clock, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	s.h = NewHandler(parsers, db, testClock, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	r := chi.NewRouter()
 	r.Post("/webhooks/{provider}", s.h.ServeHTTP)
 	s.srv = httptest.NewServer(r)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/twostep/twostep/internal/clock"
 	"github.com/twostep/twostep/internal/drip"
 )
 
@@ -20,8 +21,8 @@ import (
 // is returned as the batch's ReplayKey, so the store refuses it the second
 // time.
 type MailgunSigned struct {
-	Key []byte
-	Now func() time.Time
+	Key   []byte
+	Clock clock.Clock
 }
 
 // MailgunWindow is how old a Mailgun signature may be. Mailgun retries a
@@ -75,7 +76,7 @@ func (m *MailgunSigned) Parse(_ context.Context, _ *http.Request, body []byte) (
 	if err != nil {
 		return b, ErrSignature
 	}
-	now := nowFrom(m.Now)
+	now := m.Clock.Now()
 	if d := now.Sub(time.Unix(ts, 0)); d > MailgunWindow || d < -Tolerance {
 		return b, ErrStale
 	}

@@ -34,7 +34,7 @@ import (
 
 var testNow = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 
-func clock() time.Time { return testNow }
+func testClock() time.Time { return testNow }
 
 // testCA is a certificate authority made for one test, and an SNS-like
 // HTTPS server whose certificates it issued.
@@ -164,7 +164,7 @@ func request(body []byte, header map[string]string) *http.Request {
 
 func TestSNSVerifiesBothSignatureVersionsAndReadsTheSESBounce(t *testing.T) {
 	ca := newTestCA(t, "sns.eu-west-1.amazonaws.com")
-	s := &SNS{Topics: []string{topic}, Client: ca.client, Now: clock}
+	s := &SNS{Topics: []string{topic}, Client: ca.client, Clock: testClock}
 	for _, v := range []string{"1", "2"} {
 		m := snsNotification(sesBounce)
 		m["Subject"] = "Amazon SES Email Event Notification"
@@ -187,7 +187,7 @@ func TestSNSVerifiesBothSignatureVersionsAndReadsTheSESBounce(t *testing.T) {
 
 func TestSNSReadsComplaintsTransientBouncesAndEventPublishingRecords(t *testing.T) {
 	ca := newTestCA(t, "sns.eu-west-1.amazonaws.com")
-	s := &SNS{Topics: []string{topic}, Client: ca.client, Now: clock}
+	s := &SNS{Topics: []string{topic}, Client: ca.client, Clock: testClock}
 	cases := []struct {
 		message string
 		kinds   []drip.ReportKind
@@ -218,7 +218,7 @@ func TestSNSReadsComplaintsTransientBouncesAndEventPublishingRecords(t *testing.
 func TestSNSRefusesForgeriesUnknownTopicsAndForeignCertificateHosts(t *testing.T) {
 	ca := newTestCA(t, "sns.eu-west-1.amazonaws.com")
 	other := newTestCA(t, "sns.eu-west-1.amazonaws.com") // a key SNS never had
-	s := &SNS{Topics: []string{topic}, Client: ca.client, Now: clock}
+	s := &SNS{Topics: []string{topic}, Client: ca.client, Clock: testClock}
 	good := ca.snsBody(t, snsNotification(sesBounce), "2")
 	edit := func(f func(map[string]any)) []byte {
 		var m map[string]any
@@ -253,12 +253,12 @@ func TestSNSRefusesForgeriesUnknownTopicsAndForeignCertificateHosts(t *testing.T
 	// The certificate's trust is the TLS of the SNS host it came from: one
 	// served by a host whose TLS the client does not trust is never used.
 	untrusted := &SNS{Topics: []string{topic}, Client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		DialContext: ca.client.Transport.(*http.Transport).DialContext}}, Now: clock}
+		DialContext: ca.client.Transport.(*http.Transport).DialContext}}, Clock: testClock}
 	if b, err := untrusted.Parse(context.Background(), request(good, nil), good); err == nil || len(b.Reports) != 0 {
 		t.Errorf("certificate over untrusted TLS: err %v, reports %v", err, b.Reports)
 	}
 	// An expired signing certificate is refused.
-	late := &SNS{Topics: []string{topic}, Client: ca.client, Now: func() time.Time { return testNow.Add(48 * time.Hour) }}
+	late := &SNS{Topics: []string{topic}, Client: ca.client, Clock: func() time.Time { return testNow.Add(48 * time.Hour) }}
 	if _, err := late.Parse(context.Background(), request(good, nil), good); !errors.Is(err, ErrSignature) {
 		t.Errorf("expired certificate: err %v", err)
 	}
@@ -266,7 +266,7 @@ func TestSNSRefusesForgeriesUnknownTopicsAndForeignCertificateHosts(t *testing.T
 
 func TestSNSConfirmsASubscriptionOnlyOnAnSNSHost(t *testing.T) {
 	ca := newTestCA(t, "sns.eu-west-1.amazonaws.com")
-	s := &SNS{Topics: []string{topic}, Client: ca.client, Now: clock}
+	s := &SNS{Topics: []string{topic}, Client: ca.client, Clock: testClock}
 	m := map[string]string{"Type": "SubscriptionConfirmation", "MessageId": "m1", "Token": "tok", "TopicArn": topic,
 		"Message": "You have chosen to subscribe", "Timestamp": "2026-12-01T11:59:00.000Z",
 		"SubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=" + topic + "&Token=tok"}
@@ -354,7 +354,7 @@ func TestSendGridVerifiesTheECDSASignatureAndTheTimestamp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &SendGridSigned{Key: pub, Now: clock}
+	g := &SendGridSigned{Key: pub, Clock: testClock}
 	body := []byte(`[{"email":"gone@example.org","event":"bounce","type":"bounce","status":"5.1.1","reason":"550 no such user","smtp-id":"<abc@lead.example>","sg_event_id":"ev1","timestamp":1764590000},
 {"email":"blocked@example.org","event":"bounce","type":"blocked","sg_event_id":"ev2","timestamp":1764590000},
 {"email":"spam@example.org","event":"spamreport","sg_event_id":"ev3","timestamp":1764590000},
@@ -410,7 +410,7 @@ func mailgunBodyFor(key []byte, ts time.Time, token, eventData string) []byte {
 
 func TestMailgunVerifiesTheHMACAndReturnsTheTokenAsReplayKey(t *testing.T) {
 	key := []byte("key-3ax6xnjp29jd6fds4gc373sgvjxteol0")
-	m := &MailgunSigned{Key: key, Now: clock}
+	m := &MailgunSigned{Key: key, Clock: testClock}
 	ev := `{"id":"G9Bn5sl1TC6nu79C8C0bwg","event":"failed","severity":"permanent","recipient":"gone@example.org","timestamp":1764590000.25,"delivery-status":{"code":550,"description":"No such user"},"message":{"headers":{"message-id":"abc@lead.example"}}}`
 	body := mailgunBodyFor(key, testNow, "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0", ev)
 	b, err := m.Parse(context.Background(), request(body, nil), body)
@@ -467,7 +467,7 @@ func TestGenericVerifiesTheStandardWebhooksSignature(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &StandardWebhooks{Key: key, Now: clock}
+	g := &StandardWebhooks{Key: key, Clock: testClock}
 	body := []byte(`{"email":"gone@example.org","message_id":"<abc@lead.example>","type":"hard","reason":"550 5.1.1"}`)
 	b, err := g.Parse(context.Background(), standardRequest(key, "msg_1", testNow, body), body)
 	if err != nil || len(b.Reports) != 1 || b.Reports[0].ID != "msg_1" || b.Reports[0].MessageID != "abc@lead.example" || b.Reports[0].Kind != drip.ReportHard {

@@ -14,14 +14,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twostep/twostep/internal/clock"
 	"github.com/twostep/twostep/internal/drip"
 )
 
 // SendGridSigned verifies SendGrid's signed event webhook: an ECDSA
 // signature over the timestamp header followed by the raw body.
 type SendGridSigned struct {
-	Key *ecdsa.PublicKey
-	Now func() time.Time
+	Key   *ecdsa.PublicKey
+	Clock clock.Clock
 }
 
 // ParseSendGridKey reads the verification key as SendGrid shows it: the
@@ -73,7 +74,7 @@ func (g *SendGridSigned) Parse(_ context.Context, r *http.Request, body []byte) 
 	if !ecdsa.VerifyASN1(g.Key, sum[:], sig) {
 		return b, ErrSignature
 	}
-	now := nowFrom(g.Now)
+	now := g.Clock.Now()
 	if !fresh(time.Unix(ts, 0), now) {
 		return b, ErrStale
 	}

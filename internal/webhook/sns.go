@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twostep/twostep/internal/clock"
 	"github.com/twostep/twostep/internal/drip"
 )
 
@@ -80,8 +81,9 @@ type SNS struct {
 	// Client fetches signing certificates and confirms subscriptions; its
 	// timeout bounds both. nil: a client with a 10-second timeout.
 	Client *http.Client
-	// Now is the clock; certificates must be valid at Now.
-	Now func() time.Time
+	// Clock is the wall clock (nil: time.Now); certificates must be valid
+	// at its time.
+	Clock clock.Clock
 
 	mu    sync.Mutex
 	certs map[string]*x509.Certificate
@@ -119,7 +121,7 @@ func (s *SNS) cert(ctx context.Context, raw string) (*x509.Certificate, error) {
 	s.mu.Lock()
 	c := s.certs[u.String()]
 	s.mu.Unlock()
-	now := nowFrom(s.Now)
+	now := s.Clock.Now()
 	if c != nil && now.Before(c.NotAfter) {
 		return c, nil
 	}

@@ -1,0 +1,80 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/twostep/twostep/internal/dbtest"
+	"github.com/twostep/twostep/internal/drip"
+)
+
+func TestAReportActsOnTheReaderItNamesOnceAndSuppressesTheAddress(t *testing.T) {
+	db := dbtest.New(t)
+	ctx := context.Background()
+	ann := signedUp(t, db, "ann@example.com", true)
+	bob := signedUp(t, db, "bob@example.com", true)
+	report := func(id string, kind drip.ReportKind, email string) drip.Report {
+		return drip.Report{Provider: drip.ProviderGeneric, ID: id, Kind: kind, Email: email, Reason: "550 no such user", At: now}
+	}
+	batch := drip.ReportBatch{Provider: drip.ProviderGeneric, Reports: []drip.Report{
+		report("r1", drip.ReportHard, "ANN@example.com"),
+		report("r2", drip.ReportComplaint, "bob@example.com"),
+		report("r3", drip.ReportHard, "nobody@example.com"),
+	}}
+	got, err := db.RecordReports(ctx, now, batch)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("record: %+v, %v", got, err)
+	}
+	want := []struct {
+		id      int64
+		outcome drip.ReportOutcome
+	}{{ann.ID, drip.OutcomeBounced}, {bob.ID, drip.OutcomeUnsubscribed}, {0, drip.OutcomeUnmatched}}
+	for i, w := range want {
+		if got[i].SubscriberID != w.id || got[i].Outcome != w.outcome {
+			t.Errorf("report %s: subscriber %d, %s; want %d, %s", got[i].ID, got[i].SubscriberID, got[i].Outcome, w.id, w.outcome)
+		}
+	}
+	for email, status := range map[string]drip.Status{"ann@example.com": drip.StatusBounced, "bob@example.com": drip.StatusUnsubscribed} {
+		s, _ := db.SubscriberByEmail(ctx, email)
+		if s.Status != status {
+			t.Errorf("%s is %s, want %s", email, s.Status, status)
+		}
+		if ok, err := db.Suppressed(ctx, strings.ToUpper(email)); err != nil || !ok {
+			t.Errorf("%s is not suppressed in any letter case (%v)", email, err)
+		}
+	}
+	if ok, _ := db.Suppressed(ctx, "carol@example.com"); ok {
+		t.Error("an address no report named is suppressed")
+	}
+
+	// The same report again (the provider retried) is stored once and acts on nobody.
+	again, err := db.RecordReports(ctx, now, drip.ReportBatch{Provider: drip.ProviderGeneric, Reports: batch.Reports[:1]})
+	if err != nil || len(again) != 0 {
+		t.Fatalf("the same report again: %+v, %v; want nothing fresh", again, err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM reports`); n != 3 {
+		t.Fatalf("%d reports stored, want 3", n)
+	}
+}
+
+func TestABatchWhoseOneTimeTokenWasSeenBeforeIsARefusedReplayAndChangesNothing(t *testing.T) {
+	db := dbtest.New(t)
+	ctx := context.Background()
+	ann := signedUp(t, db, "ann@example.com", true)
+	b := drip.ReportBatch{Provider: drip.ProviderMailgun, ReplayKey: "token-1"}
+	if _, err := db.RecordReports(ctx, now, b); err != nil {
+		t.Fatal(err)
+	}
+	b.Reports = []drip.Report{{Provider: drip.ProviderMailgun, ID: "m1", Kind: drip.ReportHard, Email: ann.Email, At: now}}
+	if _, err := db.RecordReports(ctx, now, b); !errors.Is(err, drip.ErrReplay) {
+		t.Fatalf("the token again: %v, want drip.ErrReplay", err)
+	}
+	if s, _ := db.SubscriberByID(ctx, ann.ID); s.Status != drip.StatusActive {
+		t.Fatalf("a replayed batch changed the reader to %s", s.Status)
+	}
+	if n := count(t, db, `SELECT count(*) FROM reports`); n != 0 {
+		t.Fatalf("a replayed batch stored %d reports", n)
+	}
+}
