@@ -8,12 +8,14 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"io/fs"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	texttemplate "text/template"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
@@ -282,16 +284,6 @@ func (r *Renderer) Lesson(c *Course, l *Lesson, rc Recipient) (Email, error) {
 	return r.execute("lesson", r.lessonHTML, r.lessonText, d)
 }
 
-// HasPlaceholders reports whether lesson l's body greets the reader by
-// name ({{first_name}}) anywhere.
-func (r *Renderer) HasPlaceholders(l *Lesson) (bool, error) {
-	f, err := r.fragment(l)
-	if err != nil {
-		return false, err
-	}
-	return len(f.holders) > 0, nil
-}
-
 // LessonPage renders the body of lesson l as an HTML fragment for a web
 // page, with the recipient's name in its placeholders.
 func (r *Renderer) LessonPage(c *Course, l *Lesson, rc Recipient) (htmltemplate.HTML, error) {
@@ -355,6 +347,7 @@ func (r *Renderer) execute(name string, h *htmltemplate.Template, t *texttemplat
 // fragment is a lesson body rendered once per revision. Placeholders are
 // left as tokens that no Markdown touches, filled in per recipient.
 type fragment struct {
+	prefix    string // every placeholder's token starts with it
 	emailHTML string // with inline styles, for the email layout
 	emailTry  int    // where emailHTML's "Try this week" section ends
 	webHTML   string // plain, for web pages with their own stylesheet
@@ -362,9 +355,10 @@ type fragment struct {
 	holders   []holder
 }
 
-// holder is one placeholder: the token standing in for it and its fallback.
+// holder is one placeholder: its fallback, for a reader without a name.
+// Its token is the fragment's prefix, its place in holders and "z".
 type holder struct {
-	token, fallback string
+	fallback string
 }
 
 // fill substitutes the placeholders in s with name, or with each one's
@@ -374,18 +368,84 @@ func (f *fragment) fill(s, name string, html bool) string {
 	if len(f.holders) == 0 {
 		return s
 	}
-	pairs := make([]string, 0, 2*len(f.holders))
-	for _, h := range f.holders {
+	if html {
+		name = EscapeHTMLText(name)
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 4*len(name))
+	for {
+		i := strings.Index(s, f.prefix)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		s = s[i+len(f.prefix):]
+		// The token is the prefix, the holder's number and "z".
+		end := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+		n, err := strconv.Atoi(s[:max(end, 0)])
+		if end <= 0 || s[end] != 'z' || err != nil || n >= len(f.holders) {
+			b.WriteString(f.prefix) // not a token: text that looks like one
+			continue
+		}
 		v := name
 		if v == "" {
-			v = h.fallback
+			v = f.holders[n].fallback
+			if html {
+				v = EscapeHTMLText(v)
+			}
 		}
-		if html {
-			v = htmltemplate.HTMLEscapeString(v)
-		}
-		pairs = append(pairs, h.token, v)
+		b.WriteString(v)
+		s = s[end+1:]
 	}
-	return strings.NewReplacer(pairs...).Replace(s)
+}
+
+// EscapeHTMLText escapes s as html/template escapes a value in text (the
+// same characters, the same entities), so a name reads the same in a
+// lesson's body as in the templates' greeting.
+var EscapeHTMLText = strings.NewReplacer(
+	"\x00", "\uFFFD", `"`, "&#34;", "&", "&amp;", "'", "&#39;", "+", "&#43;", "<", "&lt;", ">", "&gt;",
+).Replace
+
+// NamedBlock is a paragraph (or list item, heading, …) of a lesson's text
+// part that holds the reader's name. Its lines are wrapped around the
+// name, so a stencil of the lesson (package letter) wraps it again for
+// each reader instead of running the templates.
+type NamedBlock struct {
+	f *fragment
+	b textBlock
+}
+
+// NamedBlocks are the blocks of lesson l's text part that hold a
+// placeholder, in the order they appear.
+func (r *Renderer) NamedBlocks(l *Lesson) ([]NamedBlock, error) {
+	f, err := r.fragment(l)
+	if err != nil {
+		return nil, err
+	}
+	var out []NamedBlock
+	for _, b := range f.text.blocks {
+		if b.fill {
+			out = append(out, NamedBlock{f, b})
+		}
+	}
+	return out, nil
+}
+
+// Text is the block as Lesson writes it for a reader named name (cleaned,
+// as CleanName cleans it; "" for the placeholders' fallbacks). fits
+// reports whether every line of it fits in Width: only then does Lesson's
+// tidying of the whole text (finishText) leave it as it is.
+func (n NamedBlock) Text(name string) (text string, fits bool) {
+	b := n.b
+	b.text = n.f.fill(b.text, name, false)
+	text = b.format()
+	for line := range strings.SplitSeq(text, "\n") {
+		if len(line) > Width && utf8.RuneCountInString(line) > Width {
+			return text, false
+		}
+	}
+	return text, true
 }
 
 // fragment returns the rendered body of l, from the cache when this revision
@@ -427,8 +487,8 @@ func (r *Renderer) fragment(l *Lesson) (*fragment, error) {
 
 // render renders a body to HTML (for email and web) and plain text.
 func (r *Renderer) render(key [32]byte, body string) (*fragment, error) {
-	f := &fragment{}
 	prefix := "tsph" + hex.EncodeToString(key[:4])
+	f := &fragment{prefix: prefix}
 	var b strings.Builder
 	last := 0
 	for _, u := range findTemplates(body) {
@@ -440,7 +500,7 @@ func (r *Renderer) render(key [32]byte, body string) (*fragment, error) {
 		if fallback == "" {
 			fallback = defaultFallback
 		}
-		f.holders = append(f.holders, holder{token, fallback})
+		f.holders = append(f.holders, holder{fallback})
 		b.WriteString(body[last:u.start])
 		b.WriteString(token)
 		last = u.end

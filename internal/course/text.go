@@ -87,31 +87,37 @@ func (t textBody) parts(fill func(string) string) (toTry, afterTry string) {
 // wrap writes text wrapped to width: words are never split, so a word longer
 // than a line gets a line of its own. Hard line breaks ("\n") are kept.
 func wrap(sb *strings.Builder, text, first, rest string, width int) {
-	prefix := first
+	sb.Grow(len(text) + len(text)/width*(len(rest)+1) + len(first))
+	restLen := utf8.RuneCountInString(rest)
+	prefix, prefixLen := first, utf8.RuneCountInString(first)
 	for i, para := range strings.Split(text, "\n") {
 		if i > 0 {
 			sb.WriteByte('\n')
 		}
-		line := prefix
-		n := utf8.RuneCountInString(prefix)
-		empty := true
-		for _, w := range strings.Fields(para) {
+		if strings.TrimSpace(para) == "" {
+			// No words: the prefix alone, without trailing spaces.
+			sb.WriteString(strings.TrimRight(prefix, " "))
+			prefix, prefixLen = rest, restLen
+			continue
+		}
+		sb.WriteString(prefix)
+		n, empty := prefixLen, true
+		for w := range strings.FieldsSeq(para) {
 			wl := utf8.RuneCountInString(w)
 			if !empty && n+1+wl > width {
-				sb.WriteString(line)
 				sb.WriteByte('\n')
-				line, n, empty = rest, utf8.RuneCountInString(rest), true
+				sb.WriteString(rest)
+				n, empty = restLen, true
 			}
 			if !empty {
-				line += " "
+				sb.WriteByte(' ')
 				n++
 			}
-			line += w
+			sb.WriteString(w)
 			n += wl
 			empty = false
 		}
-		sb.WriteString(strings.TrimRight(line, " "))
-		prefix = rest
+		prefix, prefixLen = rest, restLen
 	}
 }
 

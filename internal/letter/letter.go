@@ -7,6 +7,7 @@ package letter
 import (
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -32,6 +33,31 @@ type Letters struct {
 	Bounces string
 
 	stencils stencils
+	// headers are the last course's header values, and composer the last
+	// From and Reply-To parsed: a pass composes every message of the same
+	// course.
+	headers  atomic.Pointer[courseHeaders]
+	composer mail.Composer
+}
+
+// courseHeaders are the header values that depend only on the course and
+// the From address, worked out once rather than per message.
+type courseHeaders struct {
+	course   *course.Course
+	from     string
+	listID   string // course.ListID
+	idDomain string // mail.MessageIDDomain
+}
+
+// headersFor are c's header values, from the cache when c is the last
+// course asked about.
+func (l *Letters) headersFor(c *course.Course) *courseHeaders {
+	if h := l.headers.Load(); h != nil && h.course == c && h.from == l.From {
+		return h
+	}
+	h := &courseHeaders{course: c, from: l.From, listID: course.ListID(c, l.From), idDomain: mail.MessageIDDomain(l.From)}
+	l.headers.Store(h)
+	return h
 }
 
 // sender is the envelope sender of the message with Message-ID id.
@@ -173,11 +199,12 @@ type outgoing struct {
 // Reply-To, a fresh Message-ID on the From domain, the List-Id, the VERP
 // envelope sender and the Date now. It returns the message and its id.
 func (l *Letters) compose(o outgoing, now time.Time) (*gomail.Msg, string, error) {
-	id := mail.NewMessageID(l.From)
-	m, err := mail.Compose(mail.Envelope{
+	h := l.headersFor(o.course)
+	id := mail.NewMessageIDOn(h.idDomain)
+	m, err := l.composer.Compose(mail.Envelope{
 		From: l.From, ReplyTo: o.course.ReplyTo, ToName: o.name, ToAddr: o.to,
 		Subject: o.email.Subject, Text: o.email.Text, HTML: o.email.HTML, Date: now, MessageID: id,
-		UnsubscribeURL: o.unsubscribe, Lesson: o.lesson, ListID: course.ListID(o.course, l.From), Sender: l.sender(id),
+		UnsubscribeURL: o.unsubscribe, Lesson: o.lesson, ListID: h.listID, Sender: l.sender(id),
 	})
 	if err != nil {
 		if o.what == "" {

@@ -16,10 +16,11 @@ import (
 // stencils renders each lesson's email once per revision and shape (with or
 // without a name in the greeting) with markers where a reader's name and
 // link tokens go, so that a pass only puts those in per reader instead of
-// running the templates for every message. The result is byte for byte
-// what Renderer.Lesson makes (TestStencilsRenderExactlyWhatTheTemplatesDo);
-// a lesson that uses the name in its body, whose text part is wrapped
-// around the name, is rendered in full.
+// running the templates for every message. In the text part, a paragraph
+// that uses the name in the lesson's body is wrapped around it, so it is
+// wrapped again for each reader (course.NamedBlock). The result is byte
+// for byte what Renderer.Lesson makes
+// (TestStencilsRenderExactlyWhatTheTemplatesDo).
 type stencils struct {
 	once   sync.Once
 	marker string // random per process, so no lesson or name can hold it
@@ -53,6 +54,9 @@ const slotNames = "nupt"
 type stencil struct {
 	email      course.Email
 	html, text []piece
+	// named are the text part's blocks that hold the name; the text's
+	// pieces refer to named[i] as slot slots+i.
+	named []course.NamedBlock
 }
 
 // piece is literal text followed by a slot's value (slot < 0: nothing).
@@ -85,8 +89,26 @@ func (s *stencils) cut(src string) []piece {
 	}
 }
 
+// cutNamed splits text at the blocks in named, each as it reads for name
+// (the name's marker), then at the markers; ok is false when a block is not
+// in the text as Text gives it.
+func (s *stencils) cutNamed(text string, named []course.NamedBlock, name string) (ps []piece, ok bool) {
+	for i, nb := range named {
+		block, _ := nb.Text(name)
+		at := strings.Index(text, block)
+		if at < 0 {
+			return nil, false
+		}
+		before := s.cut(text[:at])
+		before[len(before)-1].slot = slots + i
+		ps = append(ps, before...)
+		text = text[at+len(block):]
+	}
+	return append(ps, s.cut(text)...), true
+}
+
 // fill joins pieces with the values in vals.
-func fill(ps []piece, vals *[slots]string) string {
+func fill(ps []piece, vals []string) string {
 	n := 0
 	for _, p := range ps {
 		n += len(p.lit)
@@ -135,19 +157,19 @@ func (s *stencils) lesson(l *Letters, c *course.Course, ls *course.Lesson, sub *
 	if st == nil {
 		return course.Email{}, "", false, nil
 	}
-	e, unsub := st.fill(l, sub, name)
+	e, unsub, fits := st.fill(l, sub, name)
+	if !fits {
+		return course.Email{}, "", false, nil
+	}
 	return e, l.BaseURL + link.To(token.Unsubscribe, unsub), true, nil
 }
 
 // build renders the stencil of lesson ls, or returns nil when the lesson
-// must be rendered in full for every reader: when its body uses the
-// reader's name, or when the templates (which TEMPLATES_DIR may replace)
-// put a name or link where a stencil would not come out as the templates
-// do — checked on two sample readers.
+// must be rendered in full for every reader: when the templates (which
+// TEMPLATES_DIR may replace) put a name or link where a stencil would not
+// come out as the templates do — checked on two sample readers — or when
+// the text tidying changed a paragraph that holds the name.
 func (s *stencils) build(l *Letters, c *course.Course, ls *course.Lesson, named bool) (*stencil, error) {
-	if personal, err := l.Renderer.HasPlaceholders(ls); err != nil || personal {
-		return nil, err
-	}
 	rc := course.Recipient{
 		UnsubscribeURL: l.BaseURL + link.To(token.Unsubscribe, s.mark(slotUnsubscribe)),
 		PreferencesURL: l.BaseURL + link.To(token.Preferences, s.mark(slotPreferences)),
@@ -162,6 +184,17 @@ func (s *stencils) build(l *Letters, c *course.Course, ls *course.Lesson, named 
 		return nil, err
 	}
 	st := &stencil{email: rendered, html: s.cut(rendered.HTML), text: s.cut(rendered.Text)}
+	if named {
+		// Without a name, the body's placeholders hold their fallbacks,
+		// the same for every reader.
+		if st.named, err = l.Renderer.NamedBlocks(ls); err != nil {
+			return nil, err
+		}
+		var ok bool
+		if st.text, ok = s.cutNamed(rendered.Text, st.named, rc.FirstName); !ok {
+			return nil, nil
+		}
+	}
 	samples := []*drip.Subscriber{
 		{ID: 1, Name: "A"},
 		{ID: math.MaxInt64, TokenGen: math.MaxInt32, Name: `O'Brien&<Co>"+"` + strings.Repeat("ñ", 50)},
@@ -174,7 +207,8 @@ func (s *stencils) build(l *Letters, c *course.Course, ls *course.Lesson, named 
 		if err != nil {
 			return nil, err
 		}
-		if got, _ := st.fill(l, sub, course.CleanName(sub.FirstName())); got != want {
+		// A name that does not fit is rendered in full, never from the stencil.
+		if got, _, fits := st.fill(l, sub, course.CleanName(sub.FirstName())); fits && got != want {
 			return nil, nil
 		}
 	}
@@ -182,22 +216,29 @@ func (s *stencils) build(l *Letters, c *course.Course, ls *course.Lesson, named 
 }
 
 // fill is the stencil with sub's name and links put in, and sub's
-// unsubscribe token.
-func (st *stencil) fill(l *Letters, sub *drip.Subscriber, name string) (course.Email, string) {
+// unsubscribe token; ok is false when this name does not fit the stencil
+// (a line the templates would wrap differently) and the lesson must be
+// rendered in full.
+func (st *stencil) fill(l *Letters, sub *drip.Subscriber, name string) (e course.Email, unsub string, ok bool) {
 	sign := func(p token.Purpose) string {
 		return l.Signer.Sign(token.Claims{Purpose: p, Subscriber: sub.ID, Gen: sub.TokenGen})
 	}
-	vals := [slots]string{slotUnsubscribe: sign(token.Unsubscribe), slotPreferences: sign(token.Preferences), slotTried: sign(token.Tried)}
-	e := st.email
+	var buf [slots + 4]string
+	vals := buf[:]
+	if n := slots + len(st.named); n > len(buf) {
+		vals = make([]string, n)
+	}
+	vals[slotUnsubscribe], vals[slotPreferences], vals[slotTried] = sign(token.Unsubscribe), sign(token.Preferences), sign(token.Tried)
+	for i, nb := range st.named {
+		var fits bool
+		if vals[slots+i], fits = nb.Text(name); !fits {
+			return course.Email{}, "", false
+		}
+	}
+	e = st.email
 	vals[slotName] = name
-	e.Text = fill(st.text, &vals)
-	vals[slotName] = htmlTextEscape(name)
-	e.HTML = fill(st.html, &vals)
-	return e, vals[slotUnsubscribe]
+	e.Text = fill(st.text, vals)
+	vals[slotName] = course.EscapeHTMLText(name)
+	e.HTML = fill(st.html, vals)
+	return e, vals[slotUnsubscribe], true
 }
-
-// htmlTextEscape escapes s as html/template escapes a value in text: the
-// same characters, the same entities.
-var htmlTextEscape = strings.NewReplacer(
-	"\x00", "\uFFFD", `"`, "&#34;", "&", "&amp;", "'", "&#39;", "+", "&#43;", "<", "&lt;", ">", "&gt;",
-).Replace

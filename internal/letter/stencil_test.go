@@ -18,6 +18,35 @@ import (
 // sends (from a stencil) with the email the templates render for the same
 // reader and links.
 func TestStencilsRenderExactlyWhatTheTemplatesDo(t *testing.T) {
+	l := shippedLetters(t, "https://mail.example.org/course?x=1&y=<2>")
+	c, r := l.Course, l.Renderer
+	names := []string{
+		"", "Ann", "Zoë Ünal", "O'Brien & <Sons> \"Ltd\"", "a+b", "  spaced \t out\r\nname ",
+		"{{first_name}}", "<script>alert(1)</script>", "\u202eevil", strings.Repeat("x", 80),
+		"tsmk", "tsmk0123456789abcdefnx", "\x00nul",
+	}
+	named := 0
+	for _, ls := range c.Lessons {
+		for i, name := range names {
+			sameAsTemplates(t, l, ls, &drip.Subscriber{ID: int64(1000 + i), Name: name, TokenGen: i})
+		}
+		if blocks, _ := r.NamedBlocks(ls); len(blocks) > 0 {
+			named++
+		}
+	}
+	if named == 0 {
+		t.Fatal("no shipped lesson greets the reader by name in its body: the test no longer covers re-wrapping")
+	}
+	// Lessons that use the name in their body too, like every other.
+	if n := usable(l); n != 2*len(c.Lessons) {
+		t.Fatalf("%d stencils cached, want one per lesson and shape (%d)", n, 2*len(c.Lessons))
+	}
+}
+
+// shippedLetters are Letters for the shipped course and templates, with
+// links to baseURL.
+func shippedLetters(t testing.TB, baseURL string) *Letters {
+	t.Helper()
 	c, problems := course.Load(twostep.Lessons)
 	if len(problems) > 0 {
 		t.Fatal(problems)
@@ -30,27 +59,7 @@ func TestStencilsRenderExactlyWhatTheTemplatesDo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &Letters{Course: c, Renderer: r, Signer: signer, BaseURL: "https://mail.example.org/course?x=1&y=<2>", From: c.From}
-	names := []string{
-		"", "Ann", "Zoë Ünal", "O'Brien & <Sons> \"Ltd\"", "a+b", "  spaced \t out\r\nname ",
-		"{{first_name}}", "<script>alert(1)</script>", "\u202eevil", strings.Repeat("x", 80),
-		"tsmk", "tsmk0123456789abcdefnx", "\x00nul",
-	}
-	stenciled := 0
-	for _, ls := range c.Lessons {
-		for i, name := range names {
-			sameAsTemplates(t, l, ls, &drip.Subscriber{ID: int64(1000 + i), Name: name, TokenGen: i})
-		}
-		if personal, _ := r.HasPlaceholders(ls); !personal {
-			stenciled++
-		}
-	}
-	if stenciled < len(c.Lessons)-2 {
-		t.Fatalf("only %d of %d lessons go through stencils", stenciled, len(c.Lessons))
-	}
-	if n := usable(l); n != 2*stenciled {
-		t.Fatalf("%d stencils cached, want one per lesson and shape (%d)", n, 2*stenciled)
-	}
+	return &Letters{Course: c, Renderer: r, Signer: signer, BaseURL: baseURL, From: c.From}
 }
 
 // usable counts the cached stencils, not the lessons rendered in full.
@@ -125,5 +134,48 @@ func sameAsTemplates(t *testing.T, l *Letters, ls *course.Lesson, sub *drip.Subs
 	if got != want {
 		t.Fatalf("lesson %d for %q differs from the templates:\nHTML equal %v\ntext equal %v\nsent text:\n%s\ntemplate text:\n%s",
 			ls.Number, sub.Name, got.HTML == want.HTML, got.Text == want.Text, got.Text, want.Text)
+	}
+}
+
+// A lesson that uses the reader's name in its body is wrapped around the
+// name: a stencil wraps those paragraphs again for each reader, and a name
+// that would push a line past the width (where the templates' tidying
+// re-wraps the whole line) is rendered in full. Names of every length up
+// to the longest an email holds, and with spaces inside, come out exactly
+// as the templates make them.
+func TestStencilsWrapTheNameAsTheTemplatesDo(t *testing.T) {
+	l := shippedLetters(t, "https://example.com")
+	c, r := l.Course, l.Renderer
+	// Built in code: a lesson file would have to be a whole lesson.
+	quoted := &course.Lesson{Number: 9, Title: "Quoted", Slug: "quoted", Preheader: "A quote that ends in a long word.",
+		Body: "Some words first, then a quote:\n\n> Said to {{first_name}}:" + strings.Repeat("y", 40) +
+			" and more words after it, enough to wrap the line.\n\n" +
+			"- A list item for {{first_name|you}}, long enough that the name moves where this line wraps.\n"}
+	// With a long name the quote's long word passes the width.
+	if blocks, err := r.NamedBlocks(quoted); err != nil || len(blocks) != 2 {
+		t.Fatalf("%d blocks hold the name in the quoted lesson (%v), want 2", len(blocks), err)
+	} else if _, fits := blocks[0].Text(strings.Repeat("x", 60)); fits {
+		t.Fatal("a 60-letter name fits the quote: the test no longer covers the names rendered in full")
+	}
+	var lessons []*course.Lesson
+	for _, ls := range append(c.Lessons, quoted) {
+		if blocks, _ := r.NamedBlocks(ls); len(blocks) > 0 {
+			lessons = append(lessons, ls)
+		}
+	}
+	if len(lessons) < 2 {
+		t.Fatalf("%d lessons use the name in their body; the test needs the shipped ones and its own", len(lessons))
+	}
+	var names []string
+	for n := 1; n <= 64; n++ {
+		names = append(names, strings.Repeat("x", n), strings.Repeat("é", n/2)+"\t"+strings.Repeat("b", n/2))
+	}
+	for _, ls := range lessons {
+		for i, name := range names {
+			sameAsTemplates(t, l, ls, &drip.Subscriber{ID: int64(i + 1), Name: name})
+		}
+	}
+	if n := usable(l); n != 2*len(lessons) {
+		t.Fatalf("%d stencils in use, want both shapes of each of the %d lessons", n, len(lessons))
 	}
 }

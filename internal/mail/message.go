@@ -7,11 +7,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	netmail "net/mail"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
+	"unsafe"
 
 	gomail "github.com/wneessen/go-mail"
 )
@@ -50,12 +53,24 @@ const maxDisplayName = 200
 // NewMessageID returns a unique Message-ID on the domain of the From
 // address, so replies and bounces thread back to us and not to a relay.
 func NewMessageID(from string) string {
-	domain := "twostep.invalid"
+	return NewMessageIDOn(MessageIDDomain(from))
+}
+
+// MessageIDDomain is the domain NewMessageID puts a Message-ID on for
+// mail from the address from.
+func MessageIDDomain(from string) string {
 	if a, err := netmail.ParseAddress(from); err == nil {
 		if i := strings.LastIndexByte(a.Address, '@'); i >= 0 {
-			domain = a.Address[i+1:]
+			return a.Address[i+1:]
 		}
 	}
+	return "twostep.invalid"
+}
+
+// NewMessageIDOn returns a unique Message-ID on domain (MessageIDDomain):
+// for a sender that makes many, what NewMessageID does without parsing
+// the same From address every time.
+func NewMessageIDOn(domain string) string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
 	return hex.EncodeToString(b[:]) + "@" + domain
@@ -65,18 +80,57 @@ func NewMessageID(from string) string {
 // first and the HTML part second, and the headers the README's Mail section
 // promises. Its errors are ErrCompose.
 func Compose(e Envelope) (*gomail.Msg, error) {
-	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	return new(Composer).Compose(e)
+}
+
+// Composer is Compose for a sender of many messages: it parses the From
+// and Reply-To addresses of the last message it composed once, not again
+// for every message from the same ones. The zero Composer is ready to use;
+// it is safe for concurrent use.
+type Composer struct {
+	last atomic.Pointer[senderAddrs]
+}
+
+// senderAddrs are a From and a Reply-To address ("" for none) as they go
+// in the headers.
+type senderAddrs struct {
+	from, replyTo         string
+	fromAddr, replyToAddr *netmail.Address // replyToAddr nil for none
+}
+
+func (c *Composer) senders(e Envelope) (*senderAddrs, error) {
+	if s := c.last.Load(); s != nil && s.from == e.From && s.replyTo == e.ReplyTo {
+		return s, nil
+	}
 	from, err := netmail.ParseAddress(e.From)
 	if err != nil {
 		return nil, fmt.Errorf("%w: from address %q: %v", ErrCompose, e.From, err)
 	}
-	m.SetAddrHeaderFromMailAddress(gomail.HeaderFrom, mailbox(from.Name, from.Address))
+	s := &senderAddrs{from: e.From, replyTo: e.ReplyTo, fromAddr: mailbox(from.Name, from.Address)}
 	if e.ReplyTo != "" {
 		rt, err := netmail.ParseAddress(e.ReplyTo)
 		if err != nil {
 			return nil, fmt.Errorf("%w: reply-to address %q: %v", ErrCompose, e.ReplyTo, err)
 		}
-		m.SetAddrHeaderFromMailAddress(gomail.HeaderReplyTo, mailbox(rt.Name, rt.Address))
+		s.replyToAddr = mailbox(rt.Name, rt.Address)
+	}
+	c.last.Store(s)
+	return s, nil
+}
+
+// Compose builds the message of e, as the function Compose does.
+func (c *Composer) Compose(e Envelope) (*gomail.Msg, error) {
+	senders, err := c.senders(e)
+	if err != nil {
+		return nil, err
+	}
+	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	// Copies: a message may change its own.
+	from := *senders.fromAddr
+	m.SetAddrHeaderFromMailAddress(gomail.HeaderFrom, &from)
+	if senders.replyToAddr != nil {
+		rt := *senders.replyToAddr
+		m.SetAddrHeaderFromMailAddress(gomail.HeaderReplyTo, &rt)
 	}
 	to, err := netmail.ParseAddress(e.ToAddr)
 	if err != nil || to.Name != "" || to.Address != e.ToAddr {
@@ -101,9 +155,20 @@ func Compose(e Envelope) (*gomail.Msg, error) {
 	if e.Lesson > 0 {
 		m.SetGenHeader("X-Twostep-Lesson", strconv.Itoa(e.Lesson))
 	}
-	m.SetBodyString(gomail.TypeTextPlain, e.Text)
-	m.AddAlternativeString(gomail.TypeTextHTML, e.HTML)
+	m.SetBodyWriter(gomail.TypeTextPlain, writeString(e.Text))
+	m.AddAlternativeWriter(gomail.TypeTextHTML, writeString(e.HTML))
 	return m, nil
+}
+
+// writeString writes a body part straight from s, where go-mail's
+// SetBodyString copies it first: a lesson's two parts are most of the
+// bytes a pass allocates per message. An io.Writer may not modify what it
+// is given, so handing it s's bytes leaves s as it was.
+func writeString(s string) func(io.Writer) (int64, error) {
+	return func(w io.Writer) (int64, error) {
+		n, err := w.Write(unsafe.Slice(unsafe.StringData(s), len(s)))
+		return int64(n), err
+	}
 }
 
 // HeaderListID is the List-Id header of RFC 2919.

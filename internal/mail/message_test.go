@@ -147,3 +147,42 @@ func TestTheListIdHeaderIsWrittenWhenGivenAndLeftOutWhenNot(t *testing.T) {
 		}
 	}
 }
+
+// A Composer parses the sender's addresses once, but each message carries
+// the From and Reply-To it was composed with, and a bad address is refused
+// however many good ones came before.
+func TestAComposerWritesEachMessagesOwnSenders(t *testing.T) {
+	var c Composer
+	write := func(from, replyTo string) string {
+		t.Helper()
+		m, err := c.Compose(Envelope{From: from, ReplyTo: replyTo, ToAddr: "ann@example.com", Subject: "s", Text: "t", HTML: "h",
+			Date: time.Unix(0, 0), MessageID: "1@twostep.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if _, err := m.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		head, _, _ := strings.Cut(buf.String(), "\r\n\r\n")
+		return head
+	}
+	for _, tc := range []struct{ from, replyTo, wantFrom, wantReplyTo string }{
+		{`"Lead & Relate" <a@twostep.example>`, "", `From: "Lead & Relate" <a@twostep.example>`, ""},
+		{`"Lead & Relate" <a@twostep.example>`, "r@twostep.example", `From: "Lead & Relate" <a@twostep.example>`, "Reply-To: <r@twostep.example>"},
+		{"b@twostep.example", "", "From: <b@twostep.example>", ""},
+		{"b@twostep.example", "", "From: <b@twostep.example>", ""},
+	} {
+		head := write(tc.from, tc.replyTo)
+		if !strings.Contains(head, tc.wantFrom+"\r\n") {
+			t.Errorf("from %q: no %q in\n%s", tc.from, tc.wantFrom, head)
+		}
+		if got := strings.Contains(head, "Reply-To:"); got != (tc.wantReplyTo != "") || got && !strings.Contains(head, tc.wantReplyTo+"\r\n") {
+			t.Errorf("reply-to %q: want %q in\n%s", tc.replyTo, tc.wantReplyTo, head)
+		}
+	}
+	_, err := c.Compose(Envelope{From: "not an address", ToAddr: "ann@example.com", Date: time.Unix(0, 0), MessageID: "1@twostep.example"})
+	if !errors.Is(err, ErrCompose) {
+		t.Fatalf("a bad From after good ones: %v, want ErrCompose", err)
+	}
+}

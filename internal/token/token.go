@@ -12,6 +12,8 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"hash"
+	"sync"
 	"time"
 )
 
@@ -57,6 +59,9 @@ var enc = base64.RawURLEncoding
 // Signer signs and verifies tokens under one key.
 type Signer struct {
 	key []byte
+	// macs holds HMACs keyed with key: a pass signs three links per
+	// message, and keying a new HMAC costs more than the MAC itself.
+	macs sync.Pool
 }
 
 // NewSigner returns a Signer for key, which must be at least 32 bytes.
@@ -64,7 +69,9 @@ func NewSigner(key []byte) (*Signer, error) {
 	if len(key) < 32 {
 		return nil, errors.New("token: key must be at least 32 bytes")
 	}
-	return &Signer{key: append([]byte(nil), key...)}, nil
+	s := &Signer{key: append([]byte(nil), key...)}
+	s.macs.New = func() any { return hmac.New(sha256.New, s.key) }
+	return s, nil
 }
 
 // Sign returns the URL-safe token for c.
@@ -78,7 +85,7 @@ func (s *Signer) Sign(c Claims) string {
 		exp = uint64(c.Expires.Unix())
 	}
 	buf = binary.AppendUvarint(buf, exp)
-	buf = append(buf, s.mac(buf)...)
+	buf = s.appendMAC(buf, buf)
 	return enc.EncodeToString(buf)
 }
 
@@ -93,7 +100,8 @@ func (s *Signer) Verify(tok string, p Purpose, now time.Time) (Claims, error) {
 		return Claims{}, ErrMalformed
 	}
 	body, sig := raw[:len(raw)-macLen], raw[len(raw)-macLen:]
-	if !hmac.Equal(sig, s.mac(body)) {
+	var mac [sha256.Size]byte
+	if !hmac.Equal(sig, s.appendMAC(mac[:0], body)) {
 		return Claims{}, ErrMalformed
 	}
 	c := Claims{Purpose: Purpose(body[0])}
@@ -122,9 +130,13 @@ func (s *Signer) Verify(tok string, p Purpose, now time.Time) (Claims, error) {
 	return c, nil
 }
 
-func (s *Signer) mac(b []byte) []byte {
-	h := hmac.New(sha256.New, s.key)
+// appendMAC appends the MAC of b to dst.
+func (s *Signer) appendMAC(dst, b []byte) []byte {
+	h := s.macs.Get().(hash.Hash)
+	defer s.macs.Put(h)
+	h.Reset()
 	h.Write([]byte("twostep-token-v1\x00"))
 	h.Write(b)
-	return h.Sum(nil)[:macLen]
+	var sum [sha256.Size]byte
+	return append(dst, h.Sum(sum[:0])[:macLen]...)
 }

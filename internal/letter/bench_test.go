@@ -1,0 +1,45 @@
+package letter
+
+import (
+	"io"
+	"testing"
+	"time"
+
+	"github.com/twostep/twostep/internal/drip"
+)
+
+// BenchmarkLesson is the per-message work of a delivery pass that is this
+// package's: lesson 1 of the shipped course (which greets the reader by
+// name in its body) made into a message for one reader, from the stencil,
+// with its signed links and headers. /write also writes the message out
+// as go-mail does during the SMTP transaction, which the bare go-mail loop
+// of BenchmarkPass pays as well (docs/BENCHMARKS.md).
+//
+//	go test -run '^$' -bench BenchmarkLesson -benchmem ./internal/letter/
+func BenchmarkLesson(b *testing.B) {
+	l := shippedLetters(b, "https://lessons.example.org")
+	c := l.Course
+	now := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	for _, write := range []bool{false, true} {
+		name := "compose"
+		if write {
+			name = "write"
+		}
+		b.Run(name, func(b *testing.B) {
+			var id int64
+			for b.Loop() {
+				id++
+				sub := &drip.Subscriber{ID: id, Name: "Reader 1", Email: "reader1@example.com", NextLesson: 1}
+				m, _, err := l.Lesson(c, c.Lesson(1), sub, now)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if write {
+					if _, err := m.WriteTo(io.Discard); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
