@@ -21,7 +21,8 @@ import (
 
 // Ledger is what the delivery engine needs of the database, and all it
 // may do there: claim due readers with their ledger rows, hand claims
-// back, record each outcome, and keep the sender's pause.
+// back, record each outcome, keep the sender's pause, and fold the
+// dashboard's subscriber counts.
 type Ledger interface {
 	ClaimAndBegin(ctx context.Context, now time.Time, limit int, leaseNow, leaseUntil time.Time) ([]store.Claim, error)
 	Unbegin(ctx context.Context, as ...store.Attempt) error
@@ -32,6 +33,7 @@ type Ledger interface {
 	SenderPausedUntil(ctx context.Context) (time.Time, error)
 	ResumeExpired(ctx context.Context, now time.Time, defaultHour int) (int, error)
 	DueCount(ctx context.Context, now time.Time) (int, error)
+	FoldSubscriberCounts(ctx context.Context) error
 }
 
 // Engine runs delivery passes: it claims due subscribers, renders their
@@ -170,6 +172,11 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 	// A failure here must not hold back everyone else's lessons.
 	if _, err := e.DB.ResumeExpired(ctx, now(), e.Letters.Course.SendHour); err != nil {
 		e.Log.Error("resume ended pauses", "err", err)
+	}
+	// The dashboard's subscriber counts are exact without it; folding
+	// keeps reading them O(statuses × lessons).
+	if err := e.DB.FoldSubscriberCounts(ctx); err != nil {
+		e.Log.Error("fold subscriber counts", "err", err)
 	}
 	if n, err := e.DB.DueCount(ctx, now()); err == nil {
 		e.Metrics.setBacklog(n)

@@ -39,11 +39,13 @@ type OpenDelivery struct {
 // dashboard lists.
 const maxOpenDeliveries = 100
 
-// The dashboard's counts of the ledger and of tries read the rollups that
-// migration 00008 keeps with every write (ledger_counts, tried_counts), so
-// a view costs O(weeks charted + lessons), not O(history). The counts of
-// subscribers read their indexes (index-only scans): O(subscribers), never
-// O(ledger).
+// The dashboard reads rollups kept with every write, so a view costs
+// O(weeks charted + lessons), not O(history) nor O(subscribers): the
+// ledger and the tries from ledger_counts and tried_counts (migration
+// 00008), subscribers by status and lesson from subscriber_counts and its
+// deltas (migration 00010). Only what is small by nature is counted from
+// an index: pending signups (unconfirmed ones are deleted after a while)
+// and the readers due within a day.
 const (
 	// sentByWeekSQL is lessons sent by week since $1, from the rollup.
 	sentByWeekSQL = `
@@ -65,48 +67,49 @@ const (
 		LIMIT $1`
 	// triedSQL is how many readers tried each lesson, from the rollup.
 	triedSQL = `SELECT lesson, sum(n) FROM tried_counts GROUP BY lesson HAVING sum(n) <> 0`
-	// An index-only scan of subscribers_status_id_idx (status, id).
-	byStatusSQL = `SELECT status, count(*) FROM subscribers GROUP BY status`
-	// An index-only scan of subscribers_lesson_idx (next_lesson, status, id).
-	funnelSQL = `SELECT next_lesson, count(*) FROM subscribers WHERE status = 'active' GROUP BY next_lesson`
-	// A range of subscribers_due_idx (next_due_at WHERE status = 'active').
+	// subscriberCountsSQL is subscribers by status and next lesson, from
+	// the counts and the deltas not yet folded into them, and the pending
+	// ones from subscribers_pending_idx.
+	subscriberCountsSQL = `
+		SELECT status, lesson, sum(n)::bigint FROM (
+			SELECT status, lesson, n FROM subscriber_counts
+			UNION ALL
+			SELECT status, lesson, d FROM subscriber_count_deltas) c
+		GROUP BY 1, 2 HAVING sum(n) <> 0
+		UNION ALL
+		SELECT 'pending', 0, count(*) FROM subscribers WHERE status = 'pending'`
+	// dueSQL is the active readers due before $1 (a day ahead: a range of
+	// subscribers_due_idx, about a seventh of them) and those due at $2 (a
+	// week ahead) or later or never, to subtract from all active readers:
+	// a reader gets a lesson a week, so that range is nearly empty.
 	dueSQL = `
-		SELECT count(*) FILTER (WHERE next_due_at < $1), count(*)
-		FROM subscribers WHERE status = 'active' AND next_due_at < $2`
+		SELECT (SELECT count(*) FROM subscribers WHERE status = 'active' AND next_due_at < $1),
+		       (SELECT count(*) FROM subscribers WHERE status = 'active' AND next_due_at >= $2)
+		       + (SELECT count(*) FROM subscribers WHERE status = 'active' AND next_due_at IS NULL)`
 )
 
 // LoadDashboard counts what the dashboard shows as of now; weeks is how
 // many weeks of sending to chart, ending with the current one.
 func (db *DB) LoadDashboard(ctx context.Context, now time.Time, weeks int) (*Dashboard, error) {
 	d := &Dashboard{ByStatus: map[drip.Status]int{}, Funnel: map[int]int{}, SentByWeek: map[time.Time]int{}, Tried: map[int]int{}}
-	var status drip.Status
 	var n, count int
-	rows, err := db.Pool.Query(ctx, byStatusSQL)
-	if err != nil {
-		return nil, fmt.Errorf("count subscribers by status: %w", err)
-	}
-	if _, err := pgx.ForEachRow(rows, []any{&status, &count}, func() error { d.ByStatus[status] = count; return nil }); err != nil {
-		return nil, fmt.Errorf("count subscribers by status: %w", err)
-	}
-	rows, err = db.Pool.Query(ctx, funnelSQL)
-	if err != nil {
-		return nil, fmt.Errorf("count subscribers by lesson: %w", err)
-	}
-	if _, err := pgx.ForEachRow(rows, []any{&n, &count}, func() error { d.Funnel[n] = count; return nil }); err != nil {
-		return nil, fmt.Errorf("count subscribers by lesson: %w", err)
+	if err := db.loadSubscriberCounts(ctx, d); err != nil {
+		return nil, err
 	}
 	var week time.Time
 	from := WeekStart(now).AddDate(0, 0, -7*(weeks-1))
-	rows, err = db.Pool.Query(ctx, sentByWeekSQL, from)
+	rows, err := db.Pool.Query(ctx, sentByWeekSQL, from)
 	if err != nil {
 		return nil, fmt.Errorf("count lessons sent by week: %w", err)
 	}
 	if _, err := pgx.ForEachRow(rows, []any{&week, &count}, func() error { d.SentByWeek[week.UTC()] = count; return nil }); err != nil {
 		return nil, fmt.Errorf("count lessons sent by week: %w", err)
 	}
-	if err := db.Pool.QueryRow(ctx, dueSQL, now.Add(24*time.Hour), now.Add(7*24*time.Hour)).Scan(&d.Due24h, &d.Due7d); err != nil {
+	var later int
+	if err := db.Pool.QueryRow(ctx, dueSQL, now.Add(24*time.Hour), now.Add(7*24*time.Hour)).Scan(&d.Due24h, &later); err != nil {
 		return nil, fmt.Errorf("count due subscribers: %w", err)
 	}
+	d.Due7d = d.ByStatus[drip.StatusActive] - later
 	if err := db.Pool.QueryRow(ctx, openCountSQL).Scan(&d.OpenDeliveriesN); err != nil {
 		return nil, fmt.Errorf("count open deliveries: %w", err)
 	}
@@ -133,6 +136,37 @@ func (db *DB) LoadDashboard(ctx context.Context, now time.Time, weeks int) (*Das
 	return d, nil
 }
 
+// loadSubscriberCounts fills in d's subscribers by status and its funnel.
+func (db *DB) loadSubscriberCounts(ctx context.Context, d *Dashboard) error {
+	var status drip.Status
+	var lesson, n int
+	rows, err := db.Pool.Query(ctx, subscriberCountsSQL)
+	if err != nil {
+		return fmt.Errorf("count subscribers: %w", err)
+	}
+	_, err = pgx.ForEachRow(rows, []any{&status, &lesson, &n}, func() error {
+		d.ByStatus[status] += n
+		if status == drip.StatusActive {
+			d.Funnel[lesson] += n
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("count subscribers: %w", err)
+	}
+	return nil
+}
+
+// FoldSubscriberCounts moves the subscriber count deltas written since the
+// last fold into the counts, so that reading them stays O(statuses ×
+// lessons). The counts are exact either way; serve folds once a minute.
+func (db *DB) FoldSubscriberCounts(ctx context.Context) error {
+	if _, err := db.Pool.Exec(ctx, `SELECT subscriber_counts_fold()`); err != nil {
+		return fmt.Errorf("fold subscriber counts: %w", err)
+	}
+	return nil
+}
+
 // ExplainDashboard returns the plan of every query LoadDashboard runs, by
 // what it counts, for the scale test that keeps them off the ledger; with
 // analyze, each is run and timed (EXPLAIN ANALYZE).
@@ -147,8 +181,7 @@ func (db *DB) ExplainDashboard(ctx context.Context, now time.Time, weeks int, an
 		sql  string
 		args []any
 	}{
-		{"subscribers by status", byStatusSQL, nil},
-		{"subscribers by lesson", funnelSQL, nil},
+		{"subscribers by status and lesson", subscriberCountsSQL, nil},
 		{"lessons sent by week", sentByWeekSQL, []any{from}},
 		{"due subscribers", dueSQL, []any{now.Add(24 * time.Hour), now.Add(7 * 24 * time.Hour)}},
 		{"open deliveries", openCountSQL, nil},

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/twostep/twostep/internal/dbtest"
+	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/store"
 )
 
@@ -120,5 +121,130 @@ func TestTheDashboardCountsWhatTheLedgerAndTheTriesHold(t *testing.T) {
 		if want := count(t, db, `SELECT count(*) FROM tried WHERE lesson = $1`, n); d.Tried[n] != want || want == 0 {
 			t.Errorf("lesson %d: %d tries shown, %d recorded", n, d.Tried[n], want)
 		}
+	}
+}
+
+// subscriberDrift counts the (status, lesson) pairs where the subscriber
+// counts (with their deltas) and a count of subscribers disagree.
+func subscriberDrift(t *testing.T, db *store.DB) int {
+	t.Helper()
+	return count(t, db, `
+		WITH truth AS (
+			SELECT status, next_lesson AS lesson, count(*) AS n FROM subscribers WHERE status <> 'pending' GROUP BY 1, 2
+		), counted AS (
+			SELECT status, lesson, sum(n) AS n FROM (
+				SELECT status, lesson, n FROM subscriber_counts UNION ALL SELECT status, lesson, d FROM subscriber_count_deltas) c
+			GROUP BY 1, 2 HAVING sum(n) <> 0
+		)
+		SELECT count(*) FROM ((TABLE truth EXCEPT TABLE counted) UNION ALL (TABLE counted EXCEPT TABLE truth)) x`)
+}
+
+func TestTheSubscriberCountsStayEqualToTheSubscribersThroughEveryKindOfWrite(t *testing.T) {
+	db := dbtest.New(t)
+	ctx := context.Background()
+	files := []store.LessonFile{{Number: 1, Source: []byte("one")}, {Number: 2, Source: []byte("two")}, {Number: 3, Source: []byte("three")}}
+	if _, err := db.SyncLessons(ctx, files, now); err != nil {
+		t.Fatal(err)
+	}
+	check := func(step string) {
+		t.Helper()
+		if n := subscriberDrift(t, db); n != 0 {
+			t.Fatalf("after %s the subscriber counts are off in %d counts", step, n)
+		}
+	}
+	signedUp(t, db, "pending@example.com", false)
+	check("a signup")
+	ann := signedUp(t, db, "ann@example.com", true)
+	bob := signedUp(t, db, "bob@example.com", true)
+	check("two confirmations")
+
+	// The pass's record, which counts inline, for lessons 1 and 2; the
+	// last lesson completes in a transaction of its own.
+	record := func(s *drip.Subscriber) {
+		t.Helper()
+		if _, err := db.Pool.Exec(ctx, `UPDATE subscribers SET next_due_at = CASE WHEN id = $1 THEN $2::timestamptz ELSE $2::timestamptz + interval '30 days' END WHERE next_due_at IS NOT NULL`, s.ID, now); err != nil {
+			t.Fatal(err)
+		}
+		claims, err := db.ClaimAndBegin(ctx, now.Add(time.Minute), 10, now, now.Add(time.Hour))
+		if err != nil || len(claims) != 1 || claims[0].Attempt == nil {
+			t.Fatalf("claim: %v, %+v", err, claims)
+		}
+		c := claims[0]
+		d := store.Delivered{Sub: c.Sub, Attempt: *c.Attempt, MessageID: "m", Reply: "250 ok", At: now}
+		if c.Sub.NextLesson < 3 {
+			next := now.Add(7 * 24 * time.Hour)
+			d.NextDue = &next
+		}
+		for _, r := range db.Sent(ctx, []store.Delivered{d}) {
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+		}
+	}
+	record(ann)
+	check("a lesson recorded sent")
+	record(ann)
+	record(ann)
+	check("the last lesson recorded sent")
+	if n := count(t, db, `SELECT count(*) FROM subscribers WHERE status = 'completed'`); n != 1 {
+		t.Fatalf("%d completed; the steps should complete ann", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM subscriber_count_deltas WHERE status = 'active' AND lesson = 2 AND d = 1`); n != 1 {
+		t.Fatal("the record of lesson 1 wrote no inline delta: the row trigger counted it")
+	}
+	if _, err := db.Change(ctx, store.Ref{ID: bob.ID, Gen: bob.TokenGen}, drip.Change{Action: drip.ActPause, Actor: drip.ActorSubscriber, Now: now}, store.AdminAction{}); err != nil {
+		t.Fatal(err)
+	}
+	check("a pause")
+	if err := db.FoldSubscriberCounts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("a fold")
+	if n := count(t, db, `SELECT count(*) FROM subscriber_count_deltas`); n != 0 {
+		t.Fatalf("%d deltas left after a fold", n)
+	}
+	steps := []string{
+		`INSERT INTO subscribers (email, status, next_lesson, consent_at, consent_method)
+		 SELECT 'imported' || g || '@example.com', (ARRAY['active','paused','unsubscribed'])[1 + g % 3], 1 + g % 3, now(), 'import'
+		 FROM generate_series(1, 300) g`,
+		`UPDATE subscribers SET next_lesson = next_lesson + 1 WHERE status = 'active'`,
+		`UPDATE subscribers SET status = 'unsubscribed' WHERE id % 4 = 0`,
+		`UPDATE subscribers SET name = 'x'`,
+		`UPDATE subscribers SET status = 'active' WHERE status = 'pending'`,
+		`DELETE FROM subscribers WHERE id % 7 = 0`,
+	}
+	for _, sql := range steps {
+		if _, err := db.Pool.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		check(sql)
+	}
+	// Two folds at once move each delta once.
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { errs <- db.FoldSubscriberCounts(ctx) }()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("two folds at once")
+	d, err := db.LoadDashboard(ctx, now, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var truth int
+	for _, n := range d.ByStatus {
+		truth += n
+	}
+	if all := count(t, db, `SELECT count(*) FROM subscribers`); truth != all {
+		t.Fatalf("the dashboard counts %d subscribers of %d", truth, all)
+	}
+	if _, err := db.Pool.Exec(ctx, `TRUNCATE subscribers CASCADE`); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, `SELECT (SELECT count(*) FROM subscriber_counts) + (SELECT count(*) FROM subscriber_count_deltas)`); n != 0 {
+		t.Fatalf("%d counters left after subscribers were emptied", n)
 	}
 }

@@ -45,7 +45,7 @@ const claimSQL = `
 		INSERT INTO deliveries (subscriber_id, round, lesson, revision_id, status, attempts, due_at, lease_until, created_at, updated_at)
 		SELECT c.id, c.round, c.next_lesson, l.revision_id, 'sending', 1, c.next_due_at, $3, $1, $1
 		FROM claimed c JOIN lessons l ON l.number = c.next_lesson,
-			(SELECT set_config('synchronous_commit', 'off', true)) AS async
+			` + asyncCommit + `
 		ON CONFLICT (subscriber_id, round, lesson) DO UPDATE
 			SET status = 'sending', attempts = deliveries.attempts + 1, revision_id = EXCLUDED.revision_id,
 			    lease_until = EXCLUDED.lease_until, updated_at = EXCLUDED.updated_at
@@ -185,6 +185,13 @@ type Delivered struct {
 // the whole table, and kept while the ledger grows during the pass it made
 // every record cost O(ledger) (BenchmarkPass at 100,000: ~2,200 buffers
 // read per group of ~24, and half the throughput).
+//
+// Moving readers on is the one subscriber update that runs for every
+// lesson, so it keeps the dashboard's subscriber counts itself (migration
+// 00010): a delta per (status, lesson) it moves readers from and to,
+// counted from the rows it really moved, instead of the row trigger's
+// delta per reader (about 10 µs a lesson in BenchmarkLedger). It sets
+// twostep.subscriber_counts for its own implicit transaction only.
 const sentSQL = `
 	WITH o AS (
 		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::int[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[])
@@ -193,10 +200,20 @@ const sentSQL = `
 		UPDATE deliveries SET status = 'sent', message_id = o.message_id, smtp_reply = o.reply, sent_at = o.sent_at,
 			lease_until = NULL, next_attempt_at = NULL, updated_at = o.sent_at
 		FROM o WHERE deliveries.id = o.delivery_id
+	), moved AS (
+		UPDATE subscribers s SET next_lesson = s.next_lesson + 1, last_sent_at = o.sent_at, next_due_at = o.next_due,
+			updated_at = o.sent_at
+		FROM o, (SELECT set_config('twostep.subscriber_counts', 'inline', true)) AS inline
+		WHERE s.id = o.subscriber_id AND s.next_lesson = o.lesson AND s.round = o.round
+		RETURNING s.status, s.next_lesson
 	)
-	UPDATE subscribers s SET next_lesson = s.next_lesson + 1, last_sent_at = o.sent_at, next_due_at = o.next_due,
-		updated_at = o.sent_at
-	FROM o WHERE s.id = o.subscriber_id AND s.next_lesson = o.lesson AND s.round = o.round`
+	INSERT INTO subscriber_count_deltas (status, lesson, d)
+	SELECT status, lesson, sum(d) FROM (
+		SELECT status, next_lesson AS lesson, 1 AS d FROM moved
+		UNION ALL
+		SELECT status, next_lesson - 1, -1 FROM moved) x
+	WHERE status <> 'pending'
+	GROUP BY 1, 2`
 
 // SentResult is what recording one accepted delivery did.
 type SentResult struct {
@@ -243,8 +260,9 @@ func (db *DB) Sent(ctx context.Context, ds []Delivered) []SentResult {
 	if len(idx) == 0 {
 		return out
 	}
-	// The main UPDATE runs before the unreferenced data-modifying CTE, so
-	// subscribers are locked before deliveries, as in the claim.
+	// The main statement reads moved, so the subscribers UPDATE runs
+	// before the unreferenced data-modifying CTE d: subscribers are locked
+	// before deliveries, as in the claim.
 	if _, err := db.Pool.Exec(ctx, sentSQL, db.planEach, delivery, subscriber, lesson, round, messageID, reply, at, next); err != nil {
 		err = fmt.Errorf("record %d deliveries sent: %w", len(idx), err)
 		for _, i := range idx {

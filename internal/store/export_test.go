@@ -8,6 +8,13 @@ func PlanEach(db *DB) pgx.QueryExecMode { return db.planEach }
 // LockRetryable is lockRetryable.
 var LockRetryable = lockRetryable
 
+// ClaimSQL and SentSQL are the pass's two statements, for the benchmark
+// that explains them.
+const (
+	ClaimSQL = claimSQL
+	SentSQL  = sentSQL
+)
+
 // ClaimOutboxSQL and ClaimOutboxPlan are the outbox claim and the setting
 // it is planned with.
 const (

@@ -50,6 +50,13 @@ type DB struct {
 	planEach pgx.QueryExecMode
 }
 
+// asyncCommit, joined into a statement's FROM, makes the commit of its
+// implicit transaction not wait for the disk. It is only for writes whose
+// loss in a crash is harmless because nothing is sent on their strength
+// before a later ordinary commit, which flushes them too: the claim's
+// 'sending' rows and the signup.
+const asyncCommit = `(SELECT set_config('synchronous_commit', 'off', true)) AS async`
+
 // Open connects to the database at url. When the database does not exist
 // and the role may create it, it is created first (not through PgBouncer:
 // see ensureDatabase).

@@ -93,7 +93,7 @@ const SignupSQL = `
 		), ob AS (
 			INSERT INTO outbox (subscriber_id, kind, next_attempt_at, created_at) SELECT id, 'confirm', $4, $4 FROM ins
 		)
-		SELECT id FROM ins, (SELECT set_config('synchronous_commit', 'off', true)) AS async`
+		SELECT id FROM ins, ` + asyncCommit
 
 // Signup records a signup and, when the address should get one, queues its
 // mail in the same transaction: a new address gets a confirmation, a known

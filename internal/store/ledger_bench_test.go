@@ -1,0 +1,133 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twostep/twostep/internal/dbtest"
+	"github.com/twostep/twostep/internal/store"
+)
+
+var (
+	ledgerN   = flag.Int("ledger-n", 10_000, "due readers in BenchmarkLedger")
+	ledgerSQL = flag.String("ledger-sql", "", "SQL BenchmarkLedger runs on its fresh database first, to try a change of schema (an index dropped, a trigger disabled) against the same statements")
+)
+
+// oneConn is a pool of one connection to the database at base, so that its
+// PostgreSQL backend's CPU is that of what runs over it alone.
+func oneConn(b *testing.B, base string) *store.DB {
+	u, _ := url.Parse(base)
+	q := u.Query()
+	q.Set("pool_max_conns", "1")
+	u.RawQuery = q.Encode()
+	db, err := store.Open(context.Background(), u.String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(db.Close)
+	return db
+}
+
+// pidCPU is the CPU time db's one backend has used.
+func pidCPU(b *testing.B, db *store.DB) time.Duration {
+	var pid int
+	if err := db.Pool.QueryRow(context.Background(), `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		b.Fatal(err)
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+s) * 10 * time.Millisecond
+}
+
+// BenchmarkLedger runs the pass's statements alone, with no mail and no
+// rendering: claims of 200 on one connection and records of groups of 34
+// on another, over -ledger-n due readers, and reports each backend's CPU
+// per message. It is where the pass's PostgreSQL µs go, statement by
+// statement; -ledger-sql tries a change of schema against them.
+//
+//	go test ./internal/store/ -run '^$' -bench BenchmarkLedger -benchtime 3x
+func BenchmarkLedger(b *testing.B) {
+	ctx := context.Background()
+	base := dbtest.URL(b)
+	setup := oneConn(b, base)
+	if *ledgerSQL != "" {
+		if _, err := setup.Pool.Exec(ctx, *ledgerSQL); err != nil {
+			b.Fatal(err)
+		}
+	}
+	files := []store.LessonFile{}
+	for i := 1; i <= 52; i++ {
+		files = append(files, store.LessonFile{Number: i, Source: []byte("lesson " + strconv.Itoa(i))})
+	}
+	if _, err := setup.SyncLessons(ctx, files, now); err != nil {
+		b.Fatal(err)
+	}
+	claimDB, sentDB := oneConn(b, base), oneConn(b, base)
+	n := *ledgerN
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	var claimCPU, sentCPU time.Duration
+	var msgs int
+	for b.Loop() {
+		b.StopTimer()
+		for _, sql := range []string{`TRUNCATE subscribers RESTART IDENTITY CASCADE`} {
+			if _, err := setup.Pool.Exec(ctx, sql); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := setup.Pool.Exec(ctx, `
+		INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, next_lesson, next_due_at, consent_at, confirmed_at)
+		SELECT 'reader' || g || '@example.com', 'Reader ' || g, 'active', 'Europe/Berlin', 1, 8, 1, $2, $2, $2
+		FROM generate_series(1, $1) g`, n, t0.Add(-time.Minute)); err != nil {
+			b.Fatal(err)
+		}
+		for _, sql := range []string{`VACUUM ANALYZE subscribers, deliveries`, `CHECKPOINT`} {
+			if _, err := setup.Pool.Exec(ctx, sql); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c0, s0 := pidCPU(b, claimDB), pidCPU(b, sentDB)
+		b.StartTimer()
+		for {
+			claims, err := claimDB.ClaimAndBegin(ctx, t0, 200, t0, t0.Add(time.Hour))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(claims) == 0 {
+				break
+			}
+			next := t0.Add(7 * 24 * time.Hour)
+			for i := 0; i < len(claims); i += 34 {
+				var ds []store.Delivered
+				for _, c := range claims[i:min(i+34, len(claims))] {
+					ds = append(ds, store.Delivered{Sub: c.Sub, Attempt: *c.Attempt, MessageID: strconv.FormatInt(c.Attempt.DeliveryID, 10) + "@twostep.example",
+						Reply: "250 2.0.0 Ok: queued as ABC", At: t0, NextDue: &next})
+				}
+				for _, r := range sentDB.Sent(ctx, ds) {
+					if r.Err != nil {
+						b.Fatal(r.Err)
+					}
+				}
+				msgs += len(ds)
+			}
+		}
+		b.StopTimer()
+		claimCPU += pidCPU(b, claimDB) - c0
+		sentCPU += pidCPU(b, sentDB) - s0
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(claimCPU.Microseconds())/float64(msgs), "claim-us/msg")
+	b.ReportMetric(float64(sentCPU.Microseconds())/float64(msgs), "sent-us/msg")
+	b.ReportMetric(float64((claimCPU+sentCPU).Microseconds())/float64(msgs), "pg-us/msg")
+}
