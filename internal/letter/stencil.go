@@ -197,7 +197,11 @@ func (s *stencils) build(l *Letters, c *course.Course, ls *course.Lesson, named 
 	}
 	samples := []*drip.Subscriber{
 		{ID: 1, Name: "A"},
-		{ID: math.MaxInt64, TokenGen: math.MaxInt32, Name: `O'Brien&<Co>"+"` + strings.Repeat("ñ", 50)},
+		// Every character html/template escapes in some context: a no-break
+		// space (a space once the name is cleaned), = and ` end or open an
+		// unquoted attribute, so a template that puts the name in one is
+		// rendered in full.
+		{ID: math.MaxInt64, TokenGen: math.MaxInt32, Name: "O'Brien&<Co>\"+\"\u00a0=`" + strings.Repeat("ñ", 50)},
 	}
 	for _, sub := range samples {
 		if !named {

@@ -85,6 +85,9 @@ func TestCustomTemplatesAStencilCannotReproduceAreRenderedInFull(t *testing.T) {
 		"name in a link": {"email/layout.html",
 			`{{if .FirstName}}Hi {{.FirstName}},{{else}}Hi there,{{end}}`,
 			`{{if .FirstName}}Hi <a href="https://example.com/hello?n={{.FirstName}}">{{.FirstName}}</a>,{{else}}Hi there,{{end}}`},
+		"name in an unquoted attribute": {"email/layout.html",
+			`{{if .FirstName}}Hi {{.FirstName}},{{else}}Hi there,{{end}}`,
+			`{{if .FirstName}}Hi <span title={{.FirstName}}>{{.FirstName}}</span>,{{else}}Hi there,{{end}}`},
 		"name in a line that wraps": {"email/layout.txt",
 			`{{if .FirstName}}Hi {{.FirstName}},{{else}}Hi there,{{end}}`,
 			`{{if .FirstName}}Hi {{.FirstName}}, this greeting is long enough that a long name makes it wrap at seventy-eight.{{else}}Hi there,{{end}}`},
@@ -109,7 +112,9 @@ func TestCustomTemplatesAStencilCannotReproduceAreRenderedInFull(t *testing.T) {
 			}
 			signer, _ := token.NewSigner(bytes.Repeat([]byte{7}, 32))
 			l := &Letters{Course: c, Renderer: r, Signer: signer, BaseURL: "https://example.com", From: c.From}
-			for i, n := range []string{"Ann", "Zoë&Co", "Bartholomew-Maximilian-Alexander"} {
+			// The last: a no-break space becomes a space in the greeting,
+			// which an unquoted attribute must not end at.
+			for i, n := range []string{"Ann", "Zoë&Co", "Bartholomew-Maximilian-Alexander", "A\u00a0onmouseover=alert(1)`"} {
 				sameAsTemplates(t, l, c.Lessons[0], &drip.Subscriber{ID: int64(i + 1), Name: n})
 			}
 			if n := usable(l); n != 0 {
