@@ -159,7 +159,8 @@ func (db *DB) loadSubscriberCounts(ctx context.Context, d *Dashboard) error {
 
 // FoldSubscriberCounts moves the subscriber count deltas written since the
 // last fold into the counts, so that reading them stays O(statuses ×
-// lessons). The counts are exact either way; serve folds once a minute.
+// lessons). The counts are exact either way; every delivery pass folds
+// (serve's SEND_SCHEDULE, and `twostep send`).
 func (db *DB) FoldSubscriberCounts(ctx context.Context) error {
 	if _, err := db.Pool.Exec(ctx, `SELECT subscriber_counts_fold()`); err != nil {
 		return fmt.Errorf("fold subscriber counts: %w", err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/twostep/twostep/internal/dbtest"
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/store"
 )
 
 // consentRecord is what a signup may change of a subscriber's row.
@@ -132,5 +133,46 @@ func TestASignupAgainThatIsNeverConfirmedLeavesTheOldRecordAsItWas(t *testing.T)
 	after, _ := db.SubscriberByID(ctx, sub.ID)
 	if !recordOf(after).same(recordOf(before)) || after.Status != drip.StatusUnsubscribed {
 		t.Fatalf("unconfirmed signups changed the record:\nbefore %+v\nafter  %+v (%s)", recordOf(before), recordOf(after), after.Status)
+	}
+}
+
+func TestASignupWaitingForConfirmationIsDroppedWhenTheReaderComesBackWithoutIt(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.New(t)
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	first := drip.Signup{Email: "cy@example.org", Name: "Cy", TimeZone: "Europe/Paris", IP: "198.51.100.3", At: now.Add(-10 * 24 * time.Hour)}
+	if _, err := db.Signup(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := db.SubscriberByEmail(ctx, first.Email)
+	if _, err := db.Confirm(ctx, sub.ID, sub.TokenGen, time.Tuesday, 9, first.At.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	left, err := db.Change(ctx, store.Ref{ID: sub.ID, Gen: sub.TokenGen},
+		drip.Change{Action: drip.ActUnsubscribe, Actor: drip.ActorSubscriber, Now: now.Add(-time.Hour)}, store.AdminAction{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Signup(ctx, drip.Signup{Email: first.Email, Name: "Someone", TimeZone: "UTC", IP: "203.0.113.9", At: now}); err != nil {
+		t.Fatal(err)
+	}
+	waiting := func() bool {
+		t.Helper()
+		var w bool
+		if err := db.Pool.QueryRow(ctx, `SELECT signup_pending IS NOT NULL FROM subscribers WHERE id = $1`, sub.ID).Scan(&w); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	if !waiting() {
+		t.Fatal("signing up again left nothing waiting for confirmation")
+	}
+	// The reader comes back by their own link, without the confirmation.
+	if _, err := db.Change(ctx, store.Ref{ID: left.ID, Gen: left.TokenGen},
+		drip.Change{Action: drip.ActResubscribe, Actor: drip.ActorSubscriber, Now: now.Add(time.Minute)}, store.AdminAction{}); err != nil {
+		t.Fatal(err)
+	}
+	if waiting() {
+		t.Fatal("a reader back without the confirmation still has the other signup waiting, for a later confirmation to apply")
 	}
 }

@@ -67,7 +67,10 @@ func changeTx(ctx context.Context, tx pgx.Tx, ref Ref, c drip.Change, a AdminAct
 	}
 	after, err := scanSubscriber(tx.QueryRow(ctx, `
 		UPDATE subscribers SET status = $2, paused_until = $3, next_due_at = $4, next_lesson = $5, round = $6,
-			unsubscribed_at = $7, next_now_at = $8, updated_at = $9
+			unsubscribed_at = $7, next_now_at = $8, updated_at = $9,
+			-- A signup waiting for its confirmation is moot once the
+			-- reader is back without it.
+			signup_pending = CASE WHEN $2 IN ('pending', 'unsubscribed', 'bounced') THEN signup_pending END
 		WHERE id = $1
 		RETURNING `+subscriberColumns,
 		before.ID, next.Status, next.PausedUntil, next.NextDueAt, next.NextLesson, next.Round,
