@@ -51,6 +51,44 @@ func pidCPU(b *testing.B, db *store.DB) time.Duration {
 	return time.Duration(u+s) * 10 * time.Millisecond
 }
 
+// ledgerSetup runs -ledger-sql on db, then imports a course of 52 lessons.
+func ledgerSetup(b *testing.B, db *store.DB) {
+	ctx := context.Background()
+	if *ledgerSQL != "" {
+		if _, err := db.Pool.Exec(ctx, *ledgerSQL); err != nil {
+			b.Fatal(err)
+		}
+	}
+	files := []store.LessonFile{}
+	for i := 1; i <= 52; i++ {
+		files = append(files, store.LessonFile{Number: i, Source: []byte("lesson " + strconv.Itoa(i))})
+	}
+	if _, err := db.SyncLessons(ctx, files, now); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// seedLedgerReaders replaces every subscriber with n active readers due at
+// due, vacuumed and analysed, and checkpoints.
+func seedLedgerReaders(b *testing.B, db *store.DB, n int, due time.Time) {
+	for _, sql := range []string{
+		`TRUNCATE subscribers RESTART IDENTITY CASCADE`,
+		`INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, next_lesson, next_due_at, consent_at, confirmed_at)
+		 SELECT 'reader' || g || '@example.com', 'Reader ' || g, 'active', 'Europe/Berlin', 1, 8, 1, $2, $2, $2
+		 FROM generate_series(1, $1::int) g`,
+		`VACUUM ANALYZE subscribers, deliveries`,
+		`CHECKPOINT`,
+	} {
+		var args []any
+		if strings.Contains(sql, "$1") {
+			args = []any{n, due}
+		}
+		if _, err := db.Pool.Exec(context.Background(), sql, args...); err != nil {
+			b.Fatalf("%s: %v", sql, err)
+		}
+	}
+}
+
 // BenchmarkLedger runs the pass's statements alone, with no mail and no
 // rendering: claims of 200 on one connection and records of groups of 34
 // on another, over -ledger-n due readers, and reports each backend's CPU
@@ -62,18 +100,7 @@ func BenchmarkLedger(b *testing.B) {
 	ctx := context.Background()
 	base := dbtest.URL(b)
 	setup := oneConn(b, base)
-	if *ledgerSQL != "" {
-		if _, err := setup.Pool.Exec(ctx, *ledgerSQL); err != nil {
-			b.Fatal(err)
-		}
-	}
-	files := []store.LessonFile{}
-	for i := 1; i <= 52; i++ {
-		files = append(files, store.LessonFile{Number: i, Source: []byte("lesson " + strconv.Itoa(i))})
-	}
-	if _, err := setup.SyncLessons(ctx, files, now); err != nil {
-		b.Fatal(err)
-	}
+	ledgerSetup(b, setup)
 	claimDB, sentDB := oneConn(b, base), oneConn(b, base)
 	n := *ledgerN
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
@@ -81,22 +108,7 @@ func BenchmarkLedger(b *testing.B) {
 	var msgs int
 	for b.Loop() {
 		b.StopTimer()
-		for _, sql := range []string{`TRUNCATE subscribers RESTART IDENTITY CASCADE`} {
-			if _, err := setup.Pool.Exec(ctx, sql); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if _, err := setup.Pool.Exec(ctx, `
-		INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, next_lesson, next_due_at, consent_at, confirmed_at)
-		SELECT 'reader' || g || '@example.com', 'Reader ' || g, 'active', 'Europe/Berlin', 1, 8, 1, $2, $2, $2
-		FROM generate_series(1, $1) g`, n, t0.Add(-time.Minute)); err != nil {
-			b.Fatal(err)
-		}
-		for _, sql := range []string{`VACUUM ANALYZE subscribers, deliveries`, `CHECKPOINT`} {
-			if _, err := setup.Pool.Exec(ctx, sql); err != nil {
-				b.Fatal(err)
-			}
-		}
+		seedLedgerReaders(b, setup, n, t0.Add(-time.Minute))
 		c0, s0 := pidCPU(b, claimDB), pidCPU(b, sentDB)
 		b.StartTimer()
 		for {

@@ -115,24 +115,8 @@ func (c *stmtCost) String(msgs float64) string {
 func BenchmarkLedgerPlans(b *testing.B) {
 	ctx := context.Background()
 	db := dbtest.New(b)
-	files := []store.LessonFile{}
-	for i := 1; i <= 52; i++ {
-		files = append(files, store.LessonFile{Number: i, Source: []byte("lesson " + strconv.Itoa(i))})
-	}
-	if *ledgerSQL != "" {
-		if _, err := db.Pool.Exec(ctx, *ledgerSQL); err != nil {
-			b.Fatal(err)
-		}
-	}
+	ledgerSetup(b, db)
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	if _, err := db.SyncLessons(ctx, files, t0); err != nil {
-		b.Fatal(err)
-	}
-	exec := func(sql string, args ...any) {
-		if _, err := db.Pool.Exec(ctx, sql, args...); err != nil {
-			b.Fatalf("%s: %v", sql, err)
-		}
-	}
 	explain := func(sql string, args ...any) explained {
 		var js []byte
 		if err := db.Pool.QueryRow(ctx, "EXPLAIN (ANALYZE, BUFFERS, WAL, FORMAT JSON) "+sql, args...).Scan(&js); err != nil {
@@ -149,12 +133,7 @@ func BenchmarkLedgerPlans(b *testing.B) {
 	var msgs float64
 	for b.Loop() {
 		b.StopTimer()
-		exec(`TRUNCATE subscribers RESTART IDENTITY CASCADE`)
-		exec(`INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, next_lesson, next_due_at, consent_at, confirmed_at)
-			SELECT 'reader' || g || '@example.com', 'Reader ' || g, 'active', 'Europe/Berlin', 1, 8, 1, $2, $2, $2
-			FROM generate_series(1, $1) g`, n, t0.Add(-time.Minute))
-		exec(`VACUUM ANALYZE subscribers, deliveries`)
-		exec(`CHECKPOINT`)
+		seedLedgerReaders(b, db, n, t0.Add(-time.Minute))
 		b.StartTimer()
 		next := t0.Add(7 * 24 * time.Hour)
 		for {
