@@ -3,7 +3,6 @@ package admin
 import (
 	"archive/zip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -242,9 +241,8 @@ func (h *handler) previewLesson(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if strings.Contains(r.Header.Get("Accept"), "application/json") {
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(h.render1(ck, n))
+	if httpx.WantsJSON(r) {
+		httpx.WriteJSON(w, http.StatusOK, h.render1(ck, n))
 		return
 	}
 	base, _ := strconv.ParseInt(r.PostForm.Get("base"), 10, 64)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/httpx"
 	"github.com/twostep/twostep/internal/link"
 	"github.com/twostep/twostep/internal/token"
 )
@@ -43,8 +44,8 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.confirmations.Inc()
-	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": string(sub.Status)})
+	if httpx.WantsJSON(r) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": string(sub.Status)})
 		return
 	}
 	// POST-redirect-GET: a reload shows the welcome page, not a resubmit prompt.

@@ -37,8 +37,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		wd = words{"Something went wrong", "Something went wrong on our side. Please try again in a minute."}
 		s.log.Error("request failed", "method", r.Method, "path", redactPath(r.URL.Path), "err", err)
 	}
-	if wantsJSON(r) {
-		writeJSON(w, a.Status, map[string]string{"error": wd.message})
+	if httpx.WantsJSON(r) {
+		httpx.WriteJSON(w, a.Status, map[string]string{"error": wd.message})
 		return
 	}
 	s.render(w, r, a.Status, "error", page{Heading: wd.heading, Message: wd.message, NoIndex: true})

@@ -2,7 +2,6 @@ package web
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -188,8 +187,8 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) subscribed(w http.ResponseWriter, r *http.Request) {
-	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "check-inbox", "message": "Check your inbox for a confirmation link."})
+	if httpx.WantsJSON(r) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "check-inbox", "message": "Check your inbox for a confirmation link."})
 		return
 	}
 	http.Redirect(w, r, "/subscribed", http.StatusSeeOther)
@@ -197,8 +196,8 @@ func (s *Server) subscribed(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) invalidSignup(w http.ResponseWriter, r *http.Request, form signupForm, field string, err error) {
 	s.metrics.signups.WithLabelValues("invalid").Inc()
-	if wantsJSON(r) {
-		writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"error": err.Error(), "field": field})
+	if httpx.WantsJSON(r) {
+		httpx.WriteJSON(w, http.StatusUnprocessableEntity, map[string]string{"error": err.Error(), "field": field})
 		return
 	}
 	// Re-show what they typed, minus anything that could not be shown.
@@ -223,21 +222,10 @@ func (s *Server) signupLimit() func(http.Handler) http.Handler {
 		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
 			s.metrics.signups.WithLabelValues("rate_limited").Inc()
 			msg := "Too many signups from your network. Please wait a minute and try again."
-			if wantsJSON(r) {
-				writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": msg})
+			if httpx.WantsJSON(r) {
+				httpx.WriteJSON(w, http.StatusTooManyRequests, map[string]string{"error": msg})
 				return
 			}
 			s.render(w, r, http.StatusTooManyRequests, "error", page{Heading: "Please wait a minute", Message: msg})
 		}))
-}
-
-func wantsJSON(r *http.Request) bool {
-	return strings.Contains(r.Header.Get("Accept"), "application/json")
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
 }

@@ -42,8 +42,8 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.unsubscribes.Inc()
-	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "unsubscribed"})
+	if httpx.WantsJSON(r) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "unsubscribed"})
 		return
 	}
 	if r.PostFormValue("from") == "page" {
