@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -263,17 +264,6 @@ func recordReport(ctx context.Context, tx pgx.Tx, r drip.Report, t reportTarget,
 	return rec, true, setOutcome(ctx, tx, reportID, rec.Outcome)
 }
 
-// suppress puts email on the suppression list, for reason, unless it is
-// there already: from then on nothing mails it, whatever its reader's
-// status says.
-func suppress(ctx context.Context, tx pgx.Tx, email string, reason drip.ReportKind, reportID *int64, now time.Time) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO suppressions (email, reason, report_id, created_at) VALUES (lower($1), $2, $3, $4)
-		ON CONFLICT (email) DO NOTHING`, email, reason, reportID, now); err != nil {
-		return fmt.Errorf("suppress address: %w", err)
-	}
-	return nil
-}
-
 func setOutcome(ctx context.Context, tx pgx.Tx, id int64, o drip.ReportOutcome) error {
 	if _, err := tx.Exec(ctx, `UPDATE reports SET outcome = $2 WHERE id = $1`, id, o); err != nil {
 		return fmt.Errorf("set report outcome: %w", err)
@@ -281,18 +271,134 @@ func setOutcome(ctx context.Context, tx pgx.Tx, id int64, o drip.ReportOutcome) 
 	return nil
 }
 
-// Suppressed reports whether email is on the suppression list.
-func (db *DB) Suppressed(ctx context.Context, email string) (bool, error) {
-	return suppressed(ctx, db.Pool, email)
+// ReportFilter narrows the admin's list of bounces and complaints.
+type ReportFilter struct {
+	Kind     drip.ReportKind // "" = any
+	Provider drip.Provider   // "" = any
 }
 
-// suppressed is Suppressed on q, a pool or a transaction.
-func suppressed(ctx context.Context, q interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}, email string) (bool, error) {
-	var ok bool
-	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suppressions WHERE email = lower($1))`, email).Scan(&ok); err != nil {
-		return false, fmt.Errorf("check suppression: %w", err)
+// ReportQuery is one page of the list, newest first.
+type ReportQuery struct {
+	ReportFilter
+	// Before is the id the previous page ended with; 0 is the first page.
+	Before int64
+	Limit  int
+}
+
+// ReportRow is one stored report as the admin reads it, with the reader
+// it matched as they are now.
+type ReportRow struct {
+	ID         int64
+	Provider   drip.Provider
+	Kind       drip.ReportKind
+	Email      string // the reported address, as the report gave it
+	Reason     string // the provider's diagnostic
+	Lesson     *int   // nil: no lesson matched (other mail, or unmatched)
+	Outcome    drip.ReportOutcome
+	ReportedAt *time.Time
+	ReceivedAt time.Time
+	// SubscriberID is the matched reader, nil when none matched or they
+	// were erased since; SubscriberEmail is their current address.
+	SubscriberID    *int64
+	SubscriberEmail string
+}
+
+// ReportPage is a page of reports; Next is the cursor of the next page, 0
+// when this is the last.
+type ReportPage struct {
+	Reports []ReportRow
+	Next    int64
+}
+
+// Reports returns a page of bounce and complaint reports, newest first.
+// Ids grow with received_at (a report is stored when it arrives), so the
+// keyset on the primary key pages as the list reads and the thousandth
+// page costs what the first does.
+func (db *DB) Reports(ctx context.Context, q ReportQuery) (ReportPage, error) {
+	if q.Limit <= 0 {
+		q.Limit = 50
 	}
-	return ok, nil
+	var where []string
+	var args []any
+	if q.Kind != "" {
+		args = append(args, q.Kind)
+		where = append(where, `r.kind = $`+strconv.Itoa(len(args)))
+	}
+	if q.Provider != "" {
+		args = append(args, q.Provider)
+		where = append(where, `r.provider = $`+strconv.Itoa(len(args)))
+	}
+	if q.Before > 0 {
+		args = append(args, q.Before)
+		where = append(where, `r.id < $`+strconv.Itoa(len(args)))
+	}
+	cond := "TRUE"
+	if len(where) > 0 {
+		cond = strings.Join(where, " AND ")
+	}
+	args = append(args, q.Limit+1)
+	rows, err := db.Pool.Query(ctx, `
+		SELECT r.id, r.provider, r.kind, r.email, r.reason, r.lesson, r.outcome, r.reported_at, r.received_at,
+		       s.id, COALESCE(s.email, '')
+		FROM reports r LEFT JOIN subscribers s ON s.id = r.subscriber_id
+		WHERE `+cond+`
+		ORDER BY r.id DESC
+		LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return ReportPage{}, fmt.Errorf("list reports: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ReportRow, error) {
+		var x ReportRow
+		err := r.Scan(&x.ID, &x.Provider, &x.Kind, &x.Email, &x.Reason, &x.Lesson, &x.Outcome, &x.ReportedAt, &x.ReceivedAt,
+			&x.SubscriberID, &x.SubscriberEmail)
+		return x, err
+	})
+	if err != nil {
+		return ReportPage{}, fmt.Errorf("list reports: %w", err)
+	}
+	list, last := keyset(list, q.Limit)
+	p := ReportPage{Reports: list}
+	if last != nil {
+		p.Next = last.ID
+	}
+	return p, nil
+}
+
+// LessonReports counts the bounces and complaints about one lesson's mail.
+type LessonReports struct {
+	Hard, Soft, Complaint int
+}
+
+// ReportsByLessonSQL is the dashboard's count of reports by lesson and
+// kind, exported for the test that keeps it on reports_lesson_kind_idx.
+const ReportsByLessonSQL = `SELECT COALESCE(lesson, 0), kind, count(*) FROM reports GROUP BY lesson, kind`
+
+// ReportsByLesson counts reports by the lesson they were about; key 0 is
+// the reports about no lesson (confirmations and other mail, or nothing
+// matched). One index-only scan of reports_lesson_kind_idx.
+func (db *DB) ReportsByLesson(ctx context.Context) (map[int]LessonReports, error) {
+	rows, err := db.Pool.Query(ctx, ReportsByLessonSQL)
+	if err != nil {
+		return nil, fmt.Errorf("count reports by lesson: %w", err)
+	}
+	out := map[int]LessonReports{}
+	var lesson, n int
+	var kind drip.ReportKind
+	_, err = pgx.ForEachRow(rows, []any{&lesson, &kind, &n}, func() error {
+		c := out[lesson]
+		switch kind {
+		case drip.ReportHard:
+			c.Hard += n
+		case drip.ReportSoft:
+			c.Soft += n
+		case drip.ReportComplaint:
+			c.Complaint += n
+		}
+		out[lesson] = c
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count reports by lesson: %w", err)
+	}
+	return out, nil
 }

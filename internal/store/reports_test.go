@@ -3,11 +3,15 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/twostep/twostep/internal/dbtest"
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/store"
 )
 
 func TestAReportActsOnTheReaderItNamesOnceAndSuppressesTheAddress(t *testing.T) {
@@ -76,5 +80,66 @@ func TestABatchWhoseOneTimeTokenWasSeenBeforeIsARefusedReplayAndChangesNothing(t
 	}
 	if n := count(t, db, `SELECT count(*) FROM reports`); n != 0 {
 		t.Fatalf("a replayed batch stored %d reports", n)
+	}
+}
+
+// planOf is the plan PostgreSQL picks for sql with sequential scans
+// priced out, so the plan shows whether an index can serve the query at
+// all (a test table is too small for the planner to prefer one).
+func planOf(t *testing.T, db *store.DB, sql string, args ...any) string {
+	t.Helper()
+	ctx := context.Background()
+	var plan []string
+	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, "EXPLAIN "+sql, args...)
+		if err != nil {
+			return err
+		}
+		plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "\n")
+}
+
+func TestTheDashboardsPerLessonCountAndTheSuppressionSearchEachReadOneIndex(t *testing.T) {
+	db := dbtest.New(t)
+	if plan := planOf(t, db, store.ReportsByLessonSQL); !strings.Contains(plan, "Index Only Scan using reports_lesson_kind_idx") {
+		t.Errorf("the per-lesson count is not an index-only scan of reports_lesson_kind_idx:\n%s", plan)
+	}
+	if plan := planOf(t, db, store.SuppressionsSQL, "ann%", "", 51); !strings.Contains(plan, "suppressions_email_c_idx") {
+		t.Errorf("the suppression search does not use suppressions_email_c_idx:\n%s", plan)
+	}
+}
+
+func TestReportsByLessonCountsEachKindPerLessonAndPutsMailThatWasNoLessonUnderZero(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.New(t)
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	rows := []struct {
+		lesson *int
+		kind   drip.ReportKind
+	}{
+		{ptr(2), drip.ReportHard}, {ptr(2), drip.ReportHard}, {ptr(2), drip.ReportComplaint},
+		{ptr(5), drip.ReportSoft}, {nil, drip.ReportHard}, {nil, drip.ReportComplaint},
+	}
+	for i, r := range rows {
+		if _, err := db.Pool.Exec(ctx, `INSERT INTO reports (provider, event_id, kind, lesson, outcome, received_at)
+			VALUES ('generic', $1, $2, $3, 'no_change', $4)`, fmt.Sprint(i), r.kind, r.lesson, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.ReportsByLesson(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]store.LessonReports{2: {Hard: 2, Complaint: 1}, 5: {Soft: 1}, 0: {Hard: 1, Complaint: 1}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("ReportsByLesson = %v, want %v", got, want)
 	}
 }

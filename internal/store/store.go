@@ -14,8 +14,11 @@
 //   - deliveries.go: the delivery ledger (claims, records, retries, the
 //     sender's pause); outbox.go: the outbox of other mail
 //   - lessons.go, lesson_revisions.go: lessons and their revisions
-//   - reports.go: bounce and complaint reports, suppressions, replay keys;
-//     reports_admin.go: their pages; dashboard.go: the ledger's rollups
+//   - reports.go: bounce and complaint reports and replay keys, recorded
+//     and listed; suppressions.go: the suppression list, checked, listed
+//     and lifted
+//   - dashboard.go: the dashboard's counts, read from the rollups of the
+//     ledger and of subscribers (kept by migrations 00008 and 00010)
 //   - accounts.go: admin_accounts, admin_sessions, admin_login_attempts;
 //     audit.go: admin_audit
 package store

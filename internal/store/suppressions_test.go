@@ -3,11 +3,14 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/twostep/twostep/internal/dbtest"
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/store"
 )
 
 func TestASuppressedAddressIsNeverClaimedForALessonOrAnyMail(t *testing.T) {
@@ -90,3 +93,74 @@ func TestABouncedReaderMaySignUpAndConfirmAgainOnlyOnceTheSuppressionIsLifted(t 
 		t.Fatalf("after the lift the reader confirms: %+v, %v", s, err)
 	}
 }
+
+func TestSuppressionsPageByAddressFromThePrefixWithoutGapsOrRepeats(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.New(t)
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO suppressions (email, reason, created_at)
+		SELECT 'a' || lpad(g::text, 3, '0') || '@example.org', 'hard', $1::timestamptz FROM generate_series(1, 25) g
+		UNION ALL SELECT 'b_1@example.org', 'complaint', $1`, now); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		prefix string
+		want   int
+	}{{"", 26}, {"A0", 25}, {"a01", 10}, {"b_", 1}, {"a_", 0}, {"%", 0}}
+	for _, c := range cases {
+		var seen []string
+		q := store.SuppressionQuery{Email: c.prefix, Limit: 7}
+		for range 10 {
+			p, err := db.Suppressions(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range p.Suppressions {
+				seen = append(seen, s.Email)
+			}
+			if p.Next == "" {
+				break
+			}
+			q.After = p.Next
+		}
+		if len(seen) != c.want {
+			t.Errorf("prefix %q: %d addresses, want %d", c.prefix, len(seen), c.want)
+		}
+		for i := 1; i < len(seen); i++ {
+			if seen[i] <= seen[i-1] {
+				t.Errorf("prefix %q: %s after %s, not in address order without repeats", c.prefix, seen[i], seen[i-1])
+			}
+		}
+	}
+}
+
+func TestLiftingASuppressionKeepsTheAddressOutOfTheAuditLogAndAnUnknownAddressIsNotFound(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.New(t)
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO suppressions (email, reason, created_at) VALUES ('gone@example.org', 'complaint', $1)`, now); err != nil {
+		t.Fatal(err)
+	}
+	a := store.AdminAction{Actor: "owner@example.com", IP: "192.0.2.1", At: now}
+	if err := db.LiftSuppression(ctx, "nobody@example.org", a); !errors.Is(err, drip.ErrNotFound) {
+		t.Fatalf("lifting an address not suppressed = %v, want drip.ErrNotFound", err)
+	}
+	if err := db.LiftSuppression(ctx, "Gone@Example.org", a); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := db.Suppressed(ctx, "gone@example.org"); err != nil || ok {
+		t.Fatalf("after the lift Suppressed = %v, %v", ok, err)
+	}
+	entries, _, err := db.AuditLog(ctx, store.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Action != "suppression.lift" || entries[0].Before["reason"] != "complaint" {
+		t.Fatalf("audit log = %+v, want one suppression.lift with the reason", entries)
+	}
+	if s := fmt.Sprint(entries[0]); strings.Contains(s, "gone@") {
+		t.Errorf("the audit entry holds the address: %s", s)
+	}
+}
+
+func ptr(n int) *int { return &n }
