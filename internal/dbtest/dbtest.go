@@ -145,7 +145,27 @@ func URL(tb testing.TB) string {
 // New returns a store over a fresh migrated database for tb.
 func New(tb testing.TB) *store.DB {
 	tb.Helper()
-	db, err := store.Open(context.Background(), URL(tb))
+	return Open(tb, URL(tb))
+}
+
+// WithConns is the database URL raw with a pool of at most conns
+// connections (pgx's pool_max_conns).
+func WithConns(tb testing.TB, raw string, conns int) string {
+	tb.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		tb.Fatalf("dbtest: %v", err)
+	}
+	q := u.Query()
+	q.Set("pool_max_conns", strconv.Itoa(conns))
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Open returns a store over the database at url, closed when tb ends.
+func Open(tb testing.TB, url string) *store.DB {
+	tb.Helper()
+	db, err := store.Open(context.Background(), url)
 	if err != nil {
 		tb.Fatalf("dbtest: %v", err)
 	}

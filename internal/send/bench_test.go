@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -248,19 +247,7 @@ func benchDB(b *testing.B, conns int) *store.DB {
 	if conns == 0 {
 		return dbtest.New(b)
 	}
-	u, err := url.Parse(dbtest.URL(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("pool_max_conns", strconv.Itoa(conns))
-	u.RawQuery = q.Encode()
-	db, err := store.Open(context.Background(), u.String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(db.Close)
-	return db
+	return dbtest.Open(b, dbtest.WithConns(b, dbtest.URL(b), conns))
 }
 
 // seedDue replaces every subscriber with n active readers whose first

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"flag"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -23,16 +22,7 @@ var (
 // oneConn is a pool of one connection to the database at base, so that its
 // PostgreSQL backend's CPU is that of what runs over it alone.
 func oneConn(b *testing.B, base string) *store.DB {
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("pool_max_conns", "1")
-	u.RawQuery = q.Encode()
-	db, err := store.Open(context.Background(), u.String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(db.Close)
-	return db
+	return dbtest.Open(b, dbtest.WithConns(b, base, 1))
 }
 
 // pidCPU is the CPU time db's one backend has used.

@@ -133,7 +133,7 @@ type benchServer struct {
 func newBenchServer(b *testing.B) benchServer {
 	b.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, benchPoolURL(b, dbtest.URL(b)))
+	db, err := store.Open(ctx, dbtest.WithConns(b, dbtest.URL(b), int(benchPoolConns)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func benchEmail(i int) string { return fmt.Sprintf("reader-%07d@example.com", i)
 // newCeilingPool is a warm pgxpool over a second fresh database.
 func newCeilingPool(b *testing.B) *pgxpool.Pool {
 	b.Helper()
-	pool, err := pgxpool.New(context.Background(), benchPoolURL(b, dbtest.URL(b)))
+	pool, err := pgxpool.New(context.Background(), dbtest.WithConns(b, dbtest.URL(b), int(benchPoolConns)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -245,19 +245,6 @@ func benchInsertSignup(ctx context.Context, pool *pgxpool.Pool, i int) error {
 	return pool.QueryRow(ctx, store.SignupSQL,
 		benchEmail(i), "Bench Reader", "Europe/Berlin", now, "127.0.0.1", "twostep-bench/1",
 		"http://127.0.0.1/", web.ConsentVersion, nil, nil).Scan(&id)
-}
-
-// benchPoolURL sets pool_max_conns on a database URL.
-func benchPoolURL(b *testing.B, raw string) string {
-	b.Helper()
-	u, err := url.Parse(raw)
-	if err != nil {
-		b.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("pool_max_conns", fmt.Sprint(benchPoolConns))
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // benchWarmPool opens benchClients connections, so neither side pays for
