@@ -350,7 +350,6 @@ func (e *Engine) handBack(claims ...store.Claim) error {
 	return e.DB.Unbegin(context.Background(), as...)
 }
 
-// stopper records the first reason to stop a pass.
 // lowWater wakes the feed when the job queue has drained to level.
 type lowWater struct {
 	level atomic.Int64
@@ -367,6 +366,7 @@ func (l *lowWater) took(queued int) {
 	}
 }
 
+// stopper records the first reason to stop a pass.
 type stopper struct {
 	mu    sync.Mutex
 	cause error

@@ -91,8 +91,8 @@ const (
 // LoadDashboard counts what the dashboard shows as of now; weeks is how
 // many weeks of sending to chart, ending with the current one.
 func (db *DB) LoadDashboard(ctx context.Context, now time.Time, weeks int) (*Dashboard, error) {
-	d := &Dashboard{ByStatus: map[drip.Status]int{}, Funnel: map[int]int{}, SentByWeek: map[time.Time]int{}, Tried: map[int]int{}}
-	var n, count int
+	d := &Dashboard{ByStatus: map[drip.Status]int{}, Funnel: map[int]int{}, SentByWeek: map[time.Time]int{}}
+	var count int
 	if err := db.loadSubscriberCounts(ctx, d); err != nil {
 		return nil, err
 	}
@@ -126,12 +126,8 @@ func (db *DB) LoadDashboard(ctx context.Context, now time.Time, weeks int) (*Das
 	if err != nil {
 		return nil, fmt.Errorf("load open deliveries: %w", err)
 	}
-	rows, err = db.Pool.Query(ctx, triedSQL)
-	if err != nil {
-		return nil, fmt.Errorf("count tries by lesson: %w", err)
-	}
-	if _, err := pgx.ForEachRow(rows, []any{&n, &count}, func() error { d.Tried[n] = count; return nil }); err != nil {
-		return nil, fmt.Errorf("count tries by lesson: %w", err)
+	if d.Tried, err = db.countByLesson(ctx, "count tries by lesson", triedSQL); err != nil {
+		return nil, err
 	}
 	return d, nil
 }

@@ -332,6 +332,10 @@ type Failure struct {
 // bounce stops all mail to the subscriber.
 func (db *DB) Failed(ctx context.Context, sub *drip.Subscriber, a Attempt, f Failure, now time.Time) error {
 	status := f.Status
+	var next *time.Time // when a retry is due; nil for an end
+	if status == drip.DeliveryRetrying {
+		next = &f.RetryAt
+	}
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		// The subscriber first, then the delivery: the claim's lock order.
 		if status == drip.DeliveryBounced {
@@ -347,20 +351,12 @@ func (db *DB) Failed(ctx context.Context, sub *drip.Subscriber, a Attempt, f Fai
 				return err
 			}
 		} else {
-			var next *time.Time
-			if status == drip.DeliveryRetrying {
-				next = &f.RetryAt
-			}
 			if _, err := tx.Exec(ctx, `
 				UPDATE subscribers SET next_due_at = $2, updated_at = $3
 				WHERE id = $1 AND next_lesson = $4 AND round = $5`,
 				sub.ID, next, now, sub.NextLesson, sub.Round); err != nil {
 				return err
 			}
-		}
-		var next *time.Time
-		if status == drip.DeliveryRetrying {
-			next = &f.RetryAt
 		}
 		if _, err := tx.Exec(ctx, `
 			UPDATE deliveries SET status = $2, smtp_reply = $3, next_attempt_at = $4, lease_until = NULL, updated_at = $5
@@ -472,8 +468,7 @@ func (db *DB) RetryDelivery(ctx context.Context, id int64, a AdminAction) error 
 			return err
 		}
 		detail := map[string]any{"delivery": id, "lesson": d.Lesson, "was": d.Status}
-		if _, err := tx.Exec(ctx, `INSERT INTO events (subscriber_id, kind, actor, detail, at) VALUES ($1, 'admin.retry', $2, $3, $4)`,
-			*subID, a.Actor, detail, now); err != nil {
+		if err := addEvent(ctx, tx, now, *subID, "admin.retry", a.Actor, detail); err != nil {
 			return err
 		}
 		return addAudit(ctx, tx, AuditEntry{At: now, Actor: a.Actor, Action: "delivery.retry", SubjectType: "delivery",

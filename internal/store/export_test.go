@@ -21,3 +21,6 @@ const (
 	ClaimOutboxSQL  = claimOutboxSQL
 	ClaimOutboxPlan = claimOutboxPlan
 )
+
+// SuppressionsSQL is the suppression list's page, for the test of its plan.
+const SuppressionsSQL = suppressionsSQL

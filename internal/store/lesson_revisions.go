@@ -100,7 +100,7 @@ func (db *DB) SaveLessonRevision(ctx context.Context, e LessonEdit) (rev Revisio
 	sum := sha256.Sum256(e.Source)
 	err = db.inTx(ctx, func(tx pgx.Tx) error {
 		// The same lock SyncLessons takes, so an import and an edit take turns.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7421002)`); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lessonsLock); err != nil {
 			return err
 		}
 		var current int64

@@ -34,10 +34,16 @@ type LessonFile struct {
 // service sends the same text. Unchanged files do nothing, even when an
 // admin's edit has since made another revision current. It returns how
 // many revisions it added. Concurrent calls from several copies take turns.
+
+// lessonsLock is the transaction advisory lock every writer of lessons and
+// their revisions takes, so that revision numbers and the current lesson
+// change one writer at a time.
+const lessonsLock = 7421002
+
 func (db *DB) SyncLessons(ctx context.Context, files []LessonFile, now time.Time) (int, error) {
 	added := 0
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7421002)`); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lessonsLock); err != nil {
 			return err
 		}
 		known := map[int][]byte{}
@@ -112,7 +118,7 @@ func revisionTargets(rev *Revision, src *string) []any {
 }
 
 // insertRevision stores rev, with the next number of its lesson, and sets
-// its ID and Number. Callers hold the lessons' advisory lock (7421002), so
+// its ID and Number. Callers hold the lessons' advisory lock (lessonsLock), so
 // two inserts for one lesson never pick the same number.
 func insertRevision(ctx context.Context, tx pgx.Tx, rev *Revision, sum []byte) error {
 	return tx.QueryRow(ctx, `

@@ -119,8 +119,7 @@ func recordAdmin(ctx context.Context, tx pgx.Tx, now time.Time, before, after *d
 		d = map[string]any{}
 	}
 	d["before"], d["after"] = b, aft
-	if _, err := tx.Exec(ctx, `INSERT INTO events (subscriber_id, kind, actor, detail, at) VALUES ($1, $2, $3, $4, $5)`,
-		before.ID, "admin."+action, a.Actor, d, now); err != nil {
+	if err := addEvent(ctx, tx, now, before.ID, "admin."+action, a.Actor, d); err != nil {
 		return err
 	}
 	withOwn := maps.Clone(aft)

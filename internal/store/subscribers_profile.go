@@ -169,18 +169,14 @@ func (db *DB) ConfirmEmailChange(ctx context.Context, id int64, gen int, now tim
 // Every link to the subscriber stops working.
 func (db *DB) Erase(ctx context.Context, id int64, gen int, actor string) error {
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `SELECT 1 FROM subscribers WHERE id = $1 AND token_gen = $2 FOR UPDATE`, id, gen)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return drip.ErrNotFound
+		if _, err := lockSubscriber(ctx, tx, Ref{ID: id, Gen: gen}, true); err != nil {
+			return err // drip.ErrNotFound when no such link
 		}
 		if err := eraseTx(ctx, tx, id); err != nil {
 			return err
 		}
 		// An anonymous trace that an erasure happened, for the audit.
-		_, err = tx.Exec(ctx, `INSERT INTO events (subscriber_id, kind, actor) VALUES (NULL, 'erased', $1)`, actor)
+		_, err := tx.Exec(ctx, `INSERT INTO events (subscriber_id, kind, actor) VALUES (NULL, 'erased', $1)`, actor)
 		return err
 	})
 	if err != nil && !errors.Is(err, drip.ErrNotFound) {
@@ -264,11 +260,6 @@ func (db *DB) Tried(ctx context.Context, id int64, gen int, n int, now time.Time
 		return "tried", map[string]any{"lesson": n}, nil
 	})
 	return err
-}
-
-// TriedCounts is how many readers tried each lesson's action.
-func (db *DB) TriedCounts(ctx context.Context) (map[int]int, error) {
-	return db.countByLesson(ctx, "count tried", `SELECT lesson, count(*) FROM tried GROUP BY lesson`)
 }
 
 // DataExport is everything twostep keeps about one reader.

@@ -270,7 +270,7 @@ func (db *DB) RecordResend(ctx context.Context, r Resend) error {
 func (db *DB) EraseSubscriber(ctx context.Context, id int64, a AdminAction) error {
 	now := a.At
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		before, err := scanSubscriber(tx.QueryRow(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1 FOR UPDATE`, id))
+		before, err := lockSubscriber(ctx, tx, Ref{ID: id}, false)
 		if err != nil {
 			return err
 		}

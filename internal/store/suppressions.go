@@ -66,10 +66,10 @@ type SuppressionPage struct {
 	Next         string
 }
 
-// SuppressionsSQL is a page of the suppression list: $1 the LIKE prefix,
+// suppressionsSQL is a page of the suppression list: $1 the LIKE prefix,
 // $2 the address the last page ended with, $3 the limit. Exported for the
 // test that keeps it on suppressions_email_c_idx.
-const SuppressionsSQL = `
+const suppressionsSQL = `
 	SELECT x.email, x.reason, x.created_at, x.report_id, COALESCE(r.provider, ''), COALESCE(r.reason, '')
 	FROM suppressions x LEFT JOIN reports r ON r.id = x.report_id
 	WHERE x.email COLLATE "C" LIKE $1 AND x.email COLLATE "C" > $2
@@ -83,7 +83,7 @@ func (db *DB) Suppressions(ctx context.Context, q SuppressionQuery) (Suppression
 		q.Limit = 50
 	}
 	args := []any{likePrefix(q.Email), strings.ToLower(q.After), q.Limit + 1}
-	rows, err := db.Pool.Query(ctx, SuppressionsSQL, args...)
+	rows, err := db.Pool.Query(ctx, suppressionsSQL, args...)
 	if err != nil {
 		return SuppressionPage{}, fmt.Errorf("list suppressions: %w", err)
 	}
