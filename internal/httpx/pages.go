@@ -45,8 +45,8 @@ func ParsePages(fsys fs.FS, dir string, funcs template.FuncMap, want ...string) 
 	return pages, nil
 }
 
-// ErrNoPage is a page name with no template.
-var ErrNoPage = errors.New("no such page template")
+// errNoPage is a page name with no template.
+var errNoPage = errors.New("no such page template")
 
 // Render writes page name with status and data, executed into a buffer
 // first so that a template error becomes a clean 500 and never half a
@@ -56,7 +56,7 @@ func (p Pages) Render(w http.ResponseWriter, status int, name string, data any) 
 	t := p[name]
 	if t == nil {
 		http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
-		return fmt.Errorf("%w: %s", ErrNoPage, name)
+		return fmt.Errorf("%w: %s", errNoPage, name)
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {

@@ -26,16 +26,19 @@ var errorWords = map[httpx.Key]words{
 	httpx.KeyBadForm:  {"That didn't work", "The form could not be read."},
 }
 
-// fail answers err with its status and the reader's words for it. Any
-// other error is ours: it is logged, and the reader sees a generic
-// message.
+// fail answers err with its status (httpx's table) and the reader's words
+// for it; a kind the reader's pages have no words for gets general ones,
+// with its status. An error of ours is logged, and the reader sees a
+// generic message.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	a := httpx.Classify(err)
 	wd, known := errorWords[a.Key]
-	if !known {
-		a.Status = http.StatusInternalServerError
+	switch {
+	case a.Key == httpx.KeyInternal:
 		wd = words{"Something went wrong", "Something went wrong on our side. Please try again in a minute."}
 		s.log.Error("request failed", "method", r.Method, "path", redactPath(r.URL.Path), "err", err)
+	case !known:
+		wd = words{"That didn't work", "That can't be done right now."}
 	}
 	if httpx.WantsJSON(r) {
 		httpx.WriteJSON(w, a.Status, map[string]string{"error": wd.message})

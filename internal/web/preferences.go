@@ -50,7 +50,6 @@ type prefs struct {
 	Next     string // the next lesson's local time, "" when none
 	Received []receivedLesson
 	Lesson   receivedLesson
-	Body     template.HTML
 	Question string
 	Action   string
 	// The lesson page: its body cut after "Try this week", and the
@@ -93,8 +92,8 @@ func (s *Server) renderPrefs(w http.ResponseWriter, r *http.Request, status int,
 	slot := sub.SlotOf(s.opts.Site.SendHour, s.opts.Clock.Now())
 	p := prefs{
 		Sub: sub, Base: link.To(token.Preferences, chiToken(r)), Done: done, Problem: problem, Lessons: s.opts.Site.Lessons,
-		Weekdays: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday, time.Sunday},
-		Weekday:  slot.Weekday, Hour: slot.Hour,
+		Weekdays: weekdays, Hours: hours,
+		Weekday: slot.Weekday, Hour: slot.Hour,
 		// The zone the lessons are actually scheduled in, by its canonical
 		// name: the picker lists only canonical names, and a reader whose
 		// zone was missing from it (Europe/Amsterdam once was) saw the first
@@ -102,9 +101,6 @@ func (s *Server) renderPrefs(w http.ResponseWriter, r *http.Request, status int,
 		TimeZone: slot.Location.String(),
 	}
 	p.Zones = zonePicker(p.TimeZone, s.opts.Clock.Now())
-	for h := range 24 {
-		p.Hours = append(p.Hours, h)
-	}
 	switch {
 	case sub.NextDueAt != nil && sub.Status == drip.StatusActive:
 		p.Next = sub.NextDueAt.In(slot.Location).Format("Monday 2 January at 15:04")
@@ -441,7 +437,7 @@ func (s *Server) lessonPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := prefs{Sub: sub, Base: link.To(token.Preferences, chiToken(r)), Lessons: s.opts.Site.Lessons,
-		Lesson: receivedLesson{N: n, Title: title}, Body: body,
+		Lesson: receivedLesson{N: n, Title: title},
 		Action: link.To(token.Tried, s.signer.Sign(token.Claims{Purpose: token.Tried, Subscriber: sub.ID, Gen: sub.TokenGen})) + link.TriedLesson(n)}
 	p.BodyToTry, p.BodyAfterTry = splitAfterTry(body)
 	// Previous and next: the neighbours the reader has received, so every
