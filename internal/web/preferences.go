@@ -417,32 +417,19 @@ func (s *Server) lessonPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, drip.ErrNotFound)
 		return
 	}
-	ok, err := s.db.HasReceived(r.Context(), sub.ID, n)
+	// The lessons received, once: whether this one was, and its received
+	// neighbours for previous and next, so every link leads to a page that
+	// opens.
+	rec, err := s.db.ReceivedLessons(r.Context(), sub.ID)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if !ok {
+	if !slices.ContainsFunc(rec, func(l store.Received) bool { return l.Lesson == n }) {
 		s.notReceived(w, r, n)
 		return
 	}
 	body, err := s.opts.Lessons.Page(r.Context(), n, sub)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	title, err := s.opts.Lessons.Title(r.Context(), n)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	p := prefs{Sub: sub, Base: link.To(token.Preferences, chiToken(r)), Lessons: s.opts.Site.Lessons,
-		Lesson: receivedLesson{N: n, Title: title},
-		Action: link.To(token.Tried, s.signer.Sign(token.Claims{Purpose: token.Tried, Subscriber: sub.ID, Gen: sub.TokenGen})) + link.TriedLesson(n)}
-	p.BodyToTry, p.BodyAfterTry = splitAfterTry(body)
-	// Previous and next: the neighbours the reader has received, so every
-	// link leads to a page that opens.
-	rec, err := s.db.ReceivedLessons(r.Context(), sub.ID)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -452,6 +439,10 @@ func (s *Server) lessonPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	p := prefs{Sub: sub, Base: link.To(token.Preferences, chiToken(r)), Lessons: s.opts.Site.Lessons,
+		Lesson: receivedLesson{N: n, Title: titles[n]},
+		Action: link.To(token.Tried, s.signer.Sign(token.Claims{Purpose: token.Tried, Subscriber: sub.ID, Gen: sub.TokenGen})) + link.TriedLesson(n)}
+	p.BodyToTry, p.BodyAfterTry = splitAfterTry(body)
 	for _, l := range rec {
 		switch l.Lesson {
 		case n - 1:
