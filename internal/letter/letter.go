@@ -71,7 +71,13 @@ func (l *Letters) sender(id string) string {
 // Link returns the URL of a signed link of purpose p for sub, at the page
 // package link names for p.
 func (l *Letters) Link(p token.Purpose, sub *drip.Subscriber, expires time.Time) string {
-	return l.BaseURL + link.To(p, l.Signer.Sign(token.Claims{Purpose: p, Subscriber: sub.ID, Gen: sub.TokenGen, Expires: expires}))
+	return l.BaseURL + link.To(p, l.token(p, sub, expires))
+}
+
+// token is sub's signed token of purpose p, of their current link
+// generation; a zero expires never expires.
+func (l *Letters) token(p token.Purpose, sub *drip.Subscriber, expires time.Time) string {
+	return l.Signer.Sign(token.Claims{Purpose: p, Subscriber: sub.ID, Gen: sub.TokenGen, Expires: expires})
 }
 
 // Confirmation is the double opt-in mail for a signup queued at queuedAt;

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
@@ -224,9 +225,7 @@ func (s *stencils) build(l *Letters, c *course.Course, ls *course.Lesson, named 
 // (a line the templates would wrap differently) and the lesson must be
 // rendered in full.
 func (st *stencil) fill(l *Letters, sub *drip.Subscriber, name string) (e course.Email, unsub string, ok bool) {
-	sign := func(p token.Purpose) string {
-		return l.Signer.Sign(token.Claims{Purpose: p, Subscriber: sub.ID, Gen: sub.TokenGen})
-	}
+	sign := func(p token.Purpose) string { return l.token(p, sub, time.Time{}) }
 	var buf [slots + 4]string
 	vals := buf[:]
 	if n := slots + len(st.named); n > len(buf) {
