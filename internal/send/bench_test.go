@@ -105,7 +105,7 @@ func BenchmarkPass(b *testing.B) {
 		runs                   int
 		passTook, ceilingTook  time.Duration
 		passCPU, ceilingCPU    time.Duration
-		passMem, ceilingMem    heapUse
+		passMem, ceilingMem    procUse
 		passPG                 time.Duration
 		sends, gaps, ceilSends []time.Duration
 		peakMB                 float64
@@ -118,7 +118,7 @@ func BenchmarkPass(b *testing.B) {
 		times := &sendTimes{}
 		e.Open = times.wrap(open)
 		accepted := sink.Accepted()
-		cpu, pg, mem := processCPU(), backendCPU(b, db), heapNow()
+		cpu, pg, mem := processCPU(), backendCPU(b, db), procNow()
 		b.StartTimer()
 
 		start := time.Now()
@@ -128,7 +128,7 @@ func BenchmarkPass(b *testing.B) {
 
 		b.StopTimer()
 		passCPU += processCPU() - cpu
-		passMem = passMem.add(heapNow().since(mem))
+		passMem = passMem.add(procNow().since(mem))
 		passPG += backendCPU(b, db).since(pg)
 		peakMB = max(peakMB, peakRSSMB(b))
 		if err != nil {
@@ -147,11 +147,11 @@ func BenchmarkPass(b *testing.B) {
 		// checkpointer do not share the two cores with the ceiling.
 		settle(b, db, "subscribers", "deliveries")
 		accepted = ceilingSink.Accepted()
-		cpu, mem = processCPU(), heapNow()
+		cpu, mem = processCPU(), procNow()
 		var cs []time.Duration
 		labelled(ctx, "bare", "sender", func() { took, cs = bareGoMail(b, ceilingSink, msgs, conns) })
 		ceilingCPU += processCPU() - cpu
-		ceilingMem = ceilingMem.add(heapNow().since(mem))
+		ceilingMem = ceilingMem.add(procNow().since(mem))
 		if got := ceilingSink.Accepted() - accepted; got != int64(n) {
 			b.Fatalf("the bare go-mail loop delivered %d of %d", got, n)
 		}
@@ -188,34 +188,46 @@ func BenchmarkPass(b *testing.B) {
 		"(bare go-mail %.1f KB, %d, %.0fµs: its heap holds every message it sends, so it collects far less often)",
 		float64(passMem.bytes)/1024/total, passMem.gcs, float64(passMem.gcCPU.Microseconds())/total,
 		float64(ceilingMem.bytes)/1024/total, ceilingMem.gcs, float64(ceilingMem.gcCPU.Microseconds())/total)
+	b.Logf("test process threads: %.2f sleeps and %.2f preemptions by the kernel a message (bare go-mail %.2f and %.2f)",
+		float64(passMem.slept)/total, float64(passMem.descheduled)/total,
+		float64(ceilingMem.slept)/total, float64(ceilingMem.descheduled)/total)
 }
 
-// heapUse is what the test process allocated, how many times it collected
-// garbage, and the CPU the collector spent (the runtime's estimate).
-type heapUse struct {
-	bytes uint64
-	gcs   uint32
-	gcCPU time.Duration
+// procUse is what the test process allocated, how many times it collected
+// garbage, the CPU the collector spent (the runtime's estimate), and how
+// often its threads went to sleep (voluntary context switches: a thread
+// with nothing to run, waking again costs a system call) or were
+// descheduled by the kernel.
+type procUse struct {
+	bytes              uint64
+	gcs                uint32
+	gcCPU              time.Duration
+	slept, descheduled int64
 }
 
-func heapNow() heapUse {
+func procNow() procUse {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
 	metrics.Read(s)
-	var gc time.Duration
+	u := procUse{bytes: m.TotalAlloc, gcs: m.NumGC}
 	if s[0].Value.Kind() == metrics.KindFloat64 {
-		gc = time.Duration(s[0].Value.Float64() * float64(time.Second))
+		u.gcCPU = time.Duration(s[0].Value.Float64() * float64(time.Second))
 	}
-	return heapUse{m.TotalAlloc, m.NumGC, gc}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		u.slept, u.descheduled = ru.Nvcsw, ru.Nivcsw
+	}
+	return u
 }
 
-func (h heapUse) since(before heapUse) heapUse {
-	return heapUse{h.bytes - before.bytes, h.gcs - before.gcs, h.gcCPU - before.gcCPU}
+func (u procUse) since(before procUse) procUse {
+	return procUse{u.bytes - before.bytes, u.gcs - before.gcs, u.gcCPU - before.gcCPU,
+		u.slept - before.slept, u.descheduled - before.descheduled}
 }
 
-func (h heapUse) add(o heapUse) heapUse {
-	return heapUse{h.bytes + o.bytes, h.gcs + o.gcs, h.gcCPU + o.gcCPU}
+func (u procUse) add(o procUse) procUse {
+	return procUse{u.bytes + o.bytes, u.gcs + o.gcs, u.gcCPU + o.gcCPU, u.slept + o.slept, u.descheduled + o.descheduled}
 }
 
 // BenchmarkPassWithoutSMTP is BenchmarkPass with a transport that accepts
