@@ -125,10 +125,11 @@ type lessonBody struct {
 // lesson renders lesson ls for sub, from a stencil where it can, in full
 // where it must.
 func (l *Letters) lesson(c *course.Course, ls *course.Lesson, sub *drip.Subscriber) (lessonBody, error) {
-	if f, ok, err := l.stencils.lesson(l, c, ls, sub); ok || err != nil {
-		if err != nil {
-			return lessonBody{}, err
-		}
+	f, ok, err := l.stencils.lesson(l, c, ls, sub)
+	if err != nil {
+		return lessonBody{}, err
+	}
+	if ok {
 		e := f.st.email
 		e.Text, e.HTML = "", ""
 		return lessonBody{email: e, filled: f, unsubscribe: f.unsubscribeURL(l)}, nil

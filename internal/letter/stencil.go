@@ -134,26 +134,25 @@ func fill(ps []piece, vals []string) string {
 // without joining them first.
 func write(w io.Writer, ps []piece, vals []string) (int64, error) {
 	var n int64
+	put := func(s string) error {
+		if s == "" {
+			return nil
+		}
+		k, err := mail.WriteString(w, s)
+		n += int64(k)
+		return err
+	}
 	for _, p := range ps {
-		for _, s := range [2]string{p.lit, slotValue(vals, p.slot)} {
-			if s == "" {
-				continue
-			}
-			k, err := mail.WriteString(w, s)
-			n += int64(k)
-			if err != nil {
+		if err := put(p.lit); err != nil {
+			return n, err
+		}
+		if p.slot >= 0 {
+			if err := put(vals[p.slot]); err != nil {
 				return n, err
 			}
 		}
 	}
 	return n, nil
-}
-
-func slotValue(vals []string, slot int) string {
-	if slot < 0 {
-		return ""
-	}
-	return vals[slot]
 }
 
 func (s *stencils) mark(slot int) string { return s.marker + slotNames[slot:slot+1] + "x" }
