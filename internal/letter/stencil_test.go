@@ -161,7 +161,7 @@ func sameAsTemplates(t *testing.T, l *Letters, ls *course.Lesson, sub *drip.Subs
 // written is the message of e as go-mail writes it, with a fixed boundary.
 func written(t *testing.T, e mail.Envelope) []byte {
 	t.Helper()
-	m, err := mail.Compose(e)
+	m, err := new(mail.Composer).Compose(e)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ type Envelope struct {
 	// message before it is sent) and must write the same each time.
 	TextBody, HTMLBody func(io.Writer) (int64, error)
 	Date               time.Time
-	MessageID          string // without angle brackets; see NewMessageID
+	MessageID          string // without angle brackets; see NewMessageIDOn
 	UnsubscribeURL     string // List-Unsubscribe target, with one-click POST
 	Lesson             int    // X-Twostep-Lesson; 0 for mail that is not a lesson
 	// ListID is the List-Id header (RFC 2919), e.g. `"Lead & Relate"
@@ -56,14 +56,9 @@ var ErrCompose = errors.New("message cannot be composed")
 // past what RFC 5322 allows.
 const maxDisplayName = 200
 
-// NewMessageID returns a unique Message-ID on the domain of the From
-// address, so replies and bounces thread back to us and not to a relay.
-func NewMessageID(from string) string {
-	return NewMessageIDOn(MessageIDDomain(from))
-}
-
-// MessageIDDomain is the domain NewMessageID puts a Message-ID on for
-// mail from the address from.
+// MessageIDDomain is the domain of a Message-ID for mail from the address
+// from: the From address's own, so replies and bounces thread back to us
+// and not to a relay.
 func MessageIDDomain(from string) string {
 	if a, err := netmail.ParseAddress(from); err == nil {
 		if i := strings.LastIndexByte(a.Address, '@'); i >= 0 {
@@ -73,26 +68,19 @@ func MessageIDDomain(from string) string {
 	return "twostep.invalid"
 }
 
-// NewMessageIDOn returns a unique Message-ID on domain (MessageIDDomain):
-// for a sender that makes many, what NewMessageID does without parsing
-// the same From address every time.
+// NewMessageIDOn returns a unique Message-ID on domain (MessageIDDomain,
+// worked out once by a sender of many).
 func NewMessageIDOn(domain string) string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
 	return hex.EncodeToString(b[:]) + "@" + domain
 }
 
-// Compose builds the message: multipart/alternative with the text part
-// first and the HTML part second, and the headers the README's Mail section
-// promises. Its errors are ErrCompose.
-func Compose(e Envelope) (*gomail.Msg, error) {
-	return new(Composer).Compose(e)
-}
-
-// Composer is Compose for a sender of many messages: it parses the From
-// and Reply-To addresses of the last message it composed once, not again
-// for every message from the same ones. The zero Composer is ready to use;
-// it is safe for concurrent use.
+// Composer builds messages: multipart/alternative with the text part
+// first and the HTML part second, and the headers the README's Mail
+// section promises. It parses the From and Reply-To addresses of the last
+// message it composed once, not again for every message from the same
+// ones. The zero Composer is ready to use; it is safe for concurrent use.
 type Composer struct {
 	last atomic.Pointer[senderAddrs]
 }
@@ -124,7 +112,7 @@ func (c *Composer) senders(e Envelope) (*senderAddrs, error) {
 	return s, nil
 }
 
-// Compose builds the message of e, as the function Compose does.
+// Compose builds the message of e. Its errors are ErrCompose.
 func (c *Composer) Compose(e Envelope) (*gomail.Msg, error) {
 	senders, err := c.senders(e)
 	if err != nil {
