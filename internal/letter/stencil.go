@@ -3,6 +3,7 @@ package letter
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"math"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/link"
+	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/token"
 )
 
@@ -128,11 +130,36 @@ func fill(ps []piece, vals []string) string {
 	return b.String()
 }
 
+// write writes pieces with the values in vals to w, as fill joins them,
+// without joining them first.
+func write(w io.Writer, ps []piece, vals []string) (int64, error) {
+	var n int64
+	put := func(s string) error {
+		if s == "" {
+			return nil
+		}
+		k, err := mail.WriteString(w, s)
+		n += int64(k)
+		return err
+	}
+	for _, p := range ps {
+		if err := put(p.lit); err != nil {
+			return n, err
+		}
+		if p.slot >= 0 {
+			if err := put(vals[p.slot]); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, nil
+}
+
 func (s *stencils) mark(slot int) string { return s.marker + slotNames[slot:slot+1] + "x" }
 
-// lesson renders lesson ls for sub, with sub's links, from a stencil when
-// it can; ok is false when the caller must render it in full.
-func (s *stencils) lesson(l *Letters, c *course.Course, ls *course.Lesson, sub *drip.Subscriber) (e course.Email, unsubURL string, ok bool, err error) {
+// lesson is lesson ls for sub, with sub's links, from a stencil when it
+// can; ok is false when the caller must render it in full.
+func (s *stencils) lesson(l *Letters, c *course.Course, ls *course.Lesson, sub *drip.Subscriber) (f *filled, ok bool, err error) {
 	s.once.Do(func() {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
@@ -146,7 +173,7 @@ func (s *stencils) lesson(l *Letters, c *course.Course, ls *course.Lesson, sub *
 	s.mu.Unlock()
 	if !cached {
 		if st, err = s.build(l, c, ls, key.named); err != nil {
-			return course.Email{}, "", false, err
+			return nil, false, err
 		}
 		s.mu.Lock()
 		if len(s.cache) >= maxStencils {
@@ -156,13 +183,12 @@ func (s *stencils) lesson(l *Letters, c *course.Course, ls *course.Lesson, sub *
 		s.mu.Unlock()
 	}
 	if st == nil {
-		return course.Email{}, "", false, nil
+		return nil, false, nil
 	}
-	e, unsub, fits := st.fill(l, sub, name)
-	if !fits {
-		return course.Email{}, "", false, nil
+	if f, ok = st.fill(l, sub, name); !ok {
+		return nil, false, nil
 	}
-	return e, l.BaseURL + link.To(token.Unsubscribe, unsub), true, nil
+	return f, true, nil
 }
 
 // build renders the stencil of lesson ls, or returns nil when the lesson
@@ -213,35 +239,63 @@ func (s *stencils) build(l *Letters, c *course.Course, ls *course.Lesson, named 
 			return nil, err
 		}
 		// A name that does not fit is rendered in full, never from the stencil.
-		if got, _, fits := st.fill(l, sub, course.CleanName(sub.FirstName())); fits && got != want {
+		if f, fits := st.fill(l, sub, course.CleanName(sub.FirstName())); fits && f.email() != want {
 			return nil, nil
 		}
 	}
 	return st, nil
 }
 
-// fill is the stencil with sub's name and links put in, and sub's
-// unsubscribe token; ok is false when this name does not fit the stencil
-// (a line the templates would wrap differently) and the lesson must be
-// rendered in full.
-func (st *stencil) fill(l *Letters, sub *drip.Subscriber, name string) (e course.Email, unsub string, ok bool) {
-	sign := func(p token.Purpose) string { return l.token(p, sub, time.Time{}) }
-	var buf [slots + 4]string
-	vals := buf[:]
-	if n := slots + len(st.named); n > len(buf) {
-		vals = make([]string, n)
+// filled is a stencil with one reader's values put in: it writes the
+// lesson's two parts straight into a message, or makes them strings.
+type filled struct {
+	st *stencil
+	// text holds the values by slot as the text part has them, html as
+	// the HTML part has them: the same but for the name, escaped there.
+	text []string
+	html [slots]string
+	buf  [slots + 4]string // text, unless it has more
+}
+
+// fill is the stencil with sub's name and links put in; ok is false when
+// this name does not fit the stencil (a line the templates would wrap
+// differently) and the lesson must be rendered in full.
+func (st *stencil) fill(l *Letters, sub *drip.Subscriber, name string) (f *filled, ok bool) {
+	f = &filled{st: st}
+	f.text = f.buf[:]
+	if n := slots + len(st.named); n > len(f.buf) {
+		f.text = make([]string, n)
 	}
+	vals := f.text
+	sign := func(p token.Purpose) string { return l.token(p, sub, time.Time{}) }
+	vals[slotName] = name
 	vals[slotUnsubscribe], vals[slotPreferences], vals[slotTried] = sign(token.Unsubscribe), sign(token.Preferences), sign(token.Tried)
 	for i, nb := range st.named {
 		var fits bool
 		if vals[slots+i], fits = nb.Text(name); !fits {
-			return course.Email{}, "", false
+			return nil, false
 		}
 	}
-	e = st.email
-	vals[slotName] = name
-	e.Text = fill(st.text, vals)
-	vals[slotName] = course.EscapeHTMLText(name)
-	e.HTML = fill(st.html, vals)
-	return e, vals[slotUnsubscribe], true
+	copy(f.html[:], vals)
+	f.html[slotName] = course.EscapeHTMLText(name)
+	return f, true
+}
+
+// unsubscribeURL is the reader's unsubscribe link.
+func (f *filled) unsubscribeURL(l *Letters) string {
+	return l.BaseURL + link.To(token.Unsubscribe, f.text[slotUnsubscribe])
+}
+
+// writeText and writeHTML write the text and the HTML part to w, as
+// go-mail's body writers.
+func (f *filled) writeText(w io.Writer) (int64, error) { return write(w, f.st.text, f.text) }
+func (f *filled) writeHTML(w io.Writer) (int64, error) { return write(w, f.st.html, f.html[:]) }
+
+// email is the lesson with its parts as strings: what writeText and
+// writeHTML write.
+func (f *filled) email() course.Email {
+	e := f.st.email
+	e.Text = fill(f.st.text, f.text)
+	e.HTML = fill(f.st.html, f.html[:])
+	return e
 }

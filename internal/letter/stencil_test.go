@@ -6,10 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	twostep "github.com/twostep/twostep"
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/token"
 )
 
@@ -125,13 +127,15 @@ func TestCustomTemplatesAStencilCannotReproduceAreRenderedInFull(t *testing.T) {
 }
 
 // sameAsTemplates fails t unless the lesson ls that a pass sends sub is
-// exactly what the templates render for sub.
+// exactly what the templates render for sub, and, from a stencil, the
+// message it writes is byte for byte the one its parts as strings make.
 func sameAsTemplates(t *testing.T, l *Letters, ls *course.Lesson, sub *drip.Subscriber) {
 	t.Helper()
-	got, _, err := l.lessonEmail(l.Course, ls, sub)
+	lb, err := l.lesson(l.Course, ls, sub)
 	if err != nil {
 		t.Fatal(err)
 	}
+	got := lb.strings()
 	want, err := l.Renderer.Lesson(l.Course, ls, l.LessonRecipient(sub, ls.Number))
 	if err != nil {
 		t.Fatal(err)
@@ -140,6 +144,33 @@ func sameAsTemplates(t *testing.T, l *Letters, ls *course.Lesson, sub *drip.Subs
 		t.Fatalf("lesson %d for %q differs from the templates:\nHTML equal %v\ntext equal %v\nsent text:\n%s\ntemplate text:\n%s",
 			ls.Number, sub.Name, got.HTML == want.HTML, got.Text == want.Text, got.Text, want.Text)
 	}
+	if lb.filled == nil {
+		return
+	}
+	e := mail.Envelope{From: l.From, ToName: sub.Name, ToAddr: "reader@example.com", Subject: got.Subject,
+		Date: time.Unix(0, 0), MessageID: "1@twostep.example", Lesson: ls.Number}
+	fromPieces, fromStrings := e, e
+	fromPieces.TextBody, fromPieces.HTMLBody = lb.filled.writeText, lb.filled.writeHTML
+	fromStrings.Text, fromStrings.HTML = got.Text, got.HTML
+	if a, b := written(t, fromPieces), written(t, fromStrings); !bytes.Equal(a, b) {
+		t.Fatalf("lesson %d for %q: the message written from the stencil's pieces differs from the one of its strings:\n%s\n---\n%s",
+			ls.Number, sub.Name, a, b)
+	}
+}
+
+// written is the message of e as go-mail writes it, with a fixed boundary.
+func written(t *testing.T, e mail.Envelope) []byte {
+	t.Helper()
+	m, err := new(mail.Composer).Compose(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetBoundary("BOUNDARY")
+	var buf bytes.Buffer
+	if _, err := m.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // A lesson that uses the reader's name in its body is wrapped around the

@@ -21,16 +21,22 @@ import (
 
 // Envelope is everything about a message besides its rendered content.
 type Envelope struct {
-	From           string // "Name <addr>"
-	ReplyTo        string // optional
-	ToName         string // as the reader typed it; encoded here, whatever it holds
-	ToAddr         string
-	Subject        string
-	Text, HTML     string
-	Date           time.Time
-	MessageID      string // without angle brackets; see NewMessageID
-	UnsubscribeURL string // List-Unsubscribe target, with one-click POST
-	Lesson         int    // X-Twostep-Lesson; 0 for mail that is not a lesson
+	From       string // "Name <addr>"
+	ReplyTo    string // optional
+	ToName     string // as the reader typed it; encoded here, whatever it holds
+	ToAddr     string
+	Subject    string
+	Text, HTML string
+	// TextBody and HTMLBody, when set, write the text and the HTML part in
+	// place of Text and HTML, straight into the message as it is written:
+	// a sender that assembles its bodies from pieces need not join them
+	// first. Each may be called more than once (DKIM signing writes the
+	// message before it is sent) and must write the same each time.
+	TextBody, HTMLBody func(io.Writer) (int64, error)
+	Date               time.Time
+	MessageID          string // without angle brackets; see NewMessageIDOn
+	UnsubscribeURL     string // List-Unsubscribe target, with one-click POST
+	Lesson             int    // X-Twostep-Lesson; 0 for mail that is not a lesson
 	// ListID is the List-Id header (RFC 2919), e.g. `"Lead & Relate"
 	// <lead-and-relate.twostep.example>`, so filters and providers can tell
 	// the course's mail apart; "" leaves it out. course.ListID makes it.
@@ -143,20 +149,34 @@ func (c *Composer) Compose(e Envelope) (*gomail.Msg, error) {
 	if e.Lesson > 0 {
 		m.SetGenHeader("X-Twostep-Lesson", strconv.Itoa(e.Lesson))
 	}
-	m.SetBodyWriter(gomail.TypeTextPlain, writeString(e.Text))
-	m.AddAlternativeWriter(gomail.TypeTextHTML, writeString(e.HTML))
+	text, html := e.TextBody, e.HTMLBody
+	if text == nil {
+		text = writeString(e.Text)
+	}
+	if html == nil {
+		html = writeString(e.HTML)
+	}
+	m.SetBodyWriter(gomail.TypeTextPlain, text)
+	m.AddAlternativeWriter(gomail.TypeTextHTML, html)
 	return m, nil
 }
 
 // writeString writes a body part straight from s, where go-mail's
-// SetBodyString copies it first: a lesson's two parts are most of the
-// bytes a pass allocates per message. An io.Writer may not modify what it
-// is given, so handing it s's bytes leaves s as it was.
+// SetBodyString copies it first.
 func writeString(s string) func(io.Writer) (int64, error) {
 	return func(w io.Writer) (int64, error) {
-		n, err := w.Write(unsafe.Slice(unsafe.StringData(s), len(s)))
+		n, err := WriteString(w, s)
 		return int64(n), err
 	}
+}
+
+// WriteString writes s to w without copying it, where io.WriteString
+// copies s into a new byte slice for a writer with no WriteString method,
+// as go-mail's body encoders are: a lesson's two parts are most of the
+// bytes a pass would allocate per message. An io.Writer may not modify
+// what it is given, so handing it s's bytes leaves s as it was.
+func WriteString(w io.Writer, s string) (int, error) {
+	return w.Write(unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
 // HeaderListID is the List-Id header of RFC 2919.
