@@ -24,23 +24,26 @@ import (
 // wrapped again for each reader (course.NamedBlock). The result is byte
 // for byte what Renderer.Lesson makes
 // (TestStencilsRenderExactlyWhatTheTemplatesDo).
+//
+// The cache holds the stencils of one course: Library.Current returns the
+// same *course.Course until a lesson changes, and templates (which
+// TEMPLATES_DIR may replace) can read anything in it, so a stencil is good
+// only for the course it was made for. When a pass brings a new one, the
+// old course's stencils are dropped, so they never pile up.
 type stencils struct {
 	once   sync.Once
 	marker string // random per process, so no lesson or name can hold it
 	mu     sync.Mutex
+	course *course.Course // whose stencils cache holds
 	cache  map[stencilKey]*stencil
 }
 
 type stencilKey struct {
-	// Library.Current returns the same course until a lesson changes,
-	// and parses each revision once, so these are stable per revision.
-	course *course.Course
+	// Library.Current parses each revision once, so a lesson is stable
+	// per revision.
 	lesson *course.Lesson
 	named  bool
 }
-
-// maxStencils bounds the cache; every edit of a lesson makes a new key.
-const maxStencils = 1024
 
 // The values a stencil leaves out, in the order of slotNames.
 const (
@@ -167,16 +170,18 @@ func (s *stencils) lesson(l *Letters, c *course.Course, ls *course.Lesson, sub *
 		s.cache = map[stencilKey]*stencil{}
 	})
 	name := course.CleanName(sub.FirstName())
-	key := stencilKey{c, ls, name != ""}
+	key := stencilKey{ls, name != ""}
 	s.mu.Lock()
 	st, cached := s.cache[key]
+	cached = cached && s.course == c
 	s.mu.Unlock()
 	if !cached {
 		if st, err = s.build(l, c, ls, key.named); err != nil {
 			return nil, false, err
 		}
 		s.mu.Lock()
-		if len(s.cache) >= maxStencils {
+		if s.course != c {
+			s.course = c
 			clear(s.cache)
 		}
 		s.cache[key] = st // nil: this lesson is rendered in full

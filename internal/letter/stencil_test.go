@@ -215,3 +215,46 @@ func TestStencilsWrapTheNameAsTheTemplatesDo(t *testing.T) {
 		t.Fatalf("%d stencils in use, want both shapes of each of the %d lessons", n, len(lessons))
 	}
 }
+
+// A stencil is good for the course it was made for: the templates may read
+// anything in it. When a lesson is edited, Library.Current brings a new
+// course, and the pass's next lessons come from stencils made for it, of
+// the edited lesson and of the others alike; the old course's stencils are
+// dropped instead of piling up.
+func TestAfterALessonEditEveryLessonComesFromAStencilOfTheNewCourse(t *testing.T) {
+	l := shippedLetters(t, "https://example.com")
+	old := l.Course
+	sub := &drip.Subscriber{ID: 7, Name: "Ann", Email: "ann@example.com"}
+	for _, ls := range old.Lessons[:3] {
+		if _, err := l.lesson(old, ls, sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The edit: lesson 1 gets a new title, and the course-wide title is
+	// changed too, which every lesson's email shows.
+	edited := *old.Lessons[0]
+	edited.Title = "A first step, edited"
+	cur := *old
+	cur.Title = "Relate Two"
+	cur.Lessons = append([]*course.Lesson{&edited}, old.Lessons[1:]...)
+	for _, ls := range cur.Lessons[:2] {
+		lb, err := l.lesson(&cur, ls, sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := lb.strings()
+		want, err := l.Renderer.Lesson(&cur, ls, l.LessonRecipient(sub, ls.Number))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want || !strings.Contains(got.Text, cur.Title) {
+			t.Fatalf("lesson %d after the edit is not the new course's (course title in it: %v)", ls.Number, strings.Contains(got.Text, cur.Title))
+		}
+	}
+	if !strings.Contains(l.stencils.cache[stencilKey{&edited, true}].email.Subject, edited.Title) {
+		t.Fatal("the edited lesson's stencil does not carry its new title")
+	}
+	if l.stencils.course != &cur || len(l.stencils.cache) != 2 {
+		t.Fatalf("%d stencils cached after the edit, want only the new course's 2", len(l.stencils.cache))
+	}
+}
