@@ -29,8 +29,8 @@ func TestTheQueryModeInDatabaseURLIsTheModeOfEveryQueryThePlanPerCallOnesToo(t *
 	}{
 		// The default keeps named statements, whose generic plans the
 		// claims and the sent record must not run from.
-		{"", pgx.QueryExecModeCacheStatement, pgx.QueryExecModeExec},
-		{"cache_statement", pgx.QueryExecModeCacheStatement, pgx.QueryExecModeExec},
+		{"", pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe},
+		{"cache_statement", pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe},
 		// The modes for PgBouncer are kept everywhere.
 		{"simple_protocol", pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeSimpleProtocol},
 		{"exec", pgx.QueryExecModeExec, pgx.QueryExecModeExec},
