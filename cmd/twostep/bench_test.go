@@ -66,21 +66,11 @@ end
 // serve's PostgreSQL backends, wrk, and this process (the SMTP sink); for
 // the ceiling, pgbench's backends and pgbench. With -serve-profile, serve
 // writes its Go CPU profile there; with -confirmations=false the outbox
-// sends nothing (see the flag).
+// sends nothing (see the flag). With -twostep-bin it runs that executable
+// instead of this tree's, so a build of another commit and this one can be
+// measured alternately by the same wrk against the same ceiling.
 //
 //	go test -run '^$' -bench BenchmarkSignupExternal -benchtime 1x ./cmd/twostep/
-//
-// closedAddr is a local address nothing listens on.
-func closedAddr(b *testing.B) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 func BenchmarkSignupExternal(b *testing.B) {
 	for _, tool := range []string{"wrk", "pgbench"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -95,9 +85,14 @@ func BenchmarkSignupExternal(b *testing.B) {
 		b.Fatal(err)
 	}
 	ceilingURL := dbtest.URL(b) // created before anything is timed
+	bin, newDB := binary, dbtest.URL
+	if *twostepBin != "" {
+		// Another commit's schema is not this one's: it migrates its own.
+		bin, newDB = *twostepBin, dbtest.EmptyURL
+	}
 	for b.Loop() {
 		arr := newArrivals(sink)
-		dbURL := dbtest.URL(b)
+		dbURL := newDB(b)
 		vars := map[string]string{
 			"DATABASE_URL":      dbURL,
 			"SMTP_URL":          "smtp://" + sink.Addr + "?tls=none",
@@ -117,7 +112,7 @@ func BenchmarkSignupExternal(b *testing.B) {
 			}
 			vars["DATABASE_URL"] = dbURL + sep + *serveDBParams
 		}
-		p, base := startServe(b, dir, vars)
+		p, base := serveBin(b, bin, dir, vars)
 		// A short warm-up: connections open, plans cached, as on a server
 		// that has been up a while.
 		start := time.Now()
@@ -143,10 +138,16 @@ func BenchmarkSignupExternal(b *testing.B) {
 			for deadline := time.Now().Add(2 * time.Minute); arr.count() < stored && time.Now().Before(deadline); {
 				time.Sleep(20 * time.Millisecond)
 			}
-			if arr.count() < stored {
+			switch {
+			case arr.count() >= stored:
+				endToEnd = float64(stored) / arr.last().Sub(start).Seconds()
+			case *twostepBin == "":
 				b.Fatalf("%d of %d confirmations arrived within 2 minutes of the run", arr.count(), stored)
+			default:
+				// Older outboxes sent one mail at a time: what they had
+				// not sent by then is left unsent, and said so.
+				b.Logf("only %d of %d confirmations arrived within 2 minutes of the run", arr.count(), stored)
 			}
-			endToEnd = float64(stored) / arr.last().Sub(start).Seconds()
 		}
 		terminate(b, p) // idle during the ceiling's run; its profile is written on exit
 		c := runPgbench(b, ceilingURL, dir, *benchDuration)
@@ -160,7 +161,9 @@ func BenchmarkSignupExternal(b *testing.B) {
 		b.ReportMetric(100*w.rate/c.rate, "pct-of-ceiling")
 		if *confirmations {
 			b.ReportMetric(100*float64(sent)/float64(w.requests), "pct-confirmations-sent")
-			b.ReportMetric(endToEnd, "confirmed-signups/s")
+			if endToEnd > 0 {
+				b.ReportMetric(endToEnd, "confirmed-signups/s")
+			}
 		}
 		b.ReportMetric(perSignup(serveCPU, w.requests), "serve-µs/signup")
 		b.ReportMetric(perSignup(pgCPU, w.requests), "pg-µs/signup")
@@ -168,8 +171,10 @@ func BenchmarkSignupExternal(b *testing.B) {
 		b.Logf("signups %.0f/s p50 %.1f ms p99 %.1f ms; bare SQL (pgbench) %.0f/s p50 %.1f ms p99 %.1f ms; %.0f %% of the ceiling (%d conns, %s)",
 			w.rate, w.p50, w.p99, c.rate, c.p50, c.p99, 100*w.rate/c.rate, *benchConns, *benchDuration)
 		if *confirmations {
-			b.Logf("confirmations sent during the run: %d for %d signups (%.0f %%); all %d signups with their confirmation sent: %.0f/s, first request to last mail",
-				sent, w.requests, 100*float64(sent)/float64(w.requests), stored, endToEnd)
+			b.Logf("confirmations sent during the run: %d for %d signups (%.0f %%)", sent, w.requests, 100*float64(sent)/float64(w.requests))
+			if endToEnd > 0 {
+				b.Logf("all %d signups with their confirmation sent: %.0f/s, first request to last mail", stored, endToEnd)
+			}
 		} else {
 			b.Logf("confirmations held back: the outbox had no SMTP server to reach")
 		}
@@ -183,7 +188,19 @@ var (
 	serveProfile  = flag.String("serve-profile", "", "BenchmarkSignupExternal: file for serve's Go CPU profile")
 	confirmations = flag.Bool("confirmations", true, "BenchmarkSignupExternal: send the confirmations during the run; false points serve at a closed SMTP port, so the outbox sends nothing and the signup path runs alone, as the outbox of earlier versions (94 mails/s) nearly left it")
 	serveDBParams = flag.String("serve-db-params", "", "BenchmarkSignupExternal: parameters added to serve's DATABASE_URL, e.g. pool_max_conns=16")
+	twostepBin    = flag.String("twostep-bin", "", "BenchmarkSignupExternal: the twostep executable to serve, e.g. one built at an older commit, instead of this tree's; it gets an empty database and migrates it itself")
 )
+
+// closedAddr is a local address nothing listens on.
+func closedAddr(b *testing.B) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
 
 // procCPU is the user and system CPU time process pid has used so far; 0
 // once it has gone.
