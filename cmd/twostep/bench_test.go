@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"maps"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,7 +102,7 @@ func BenchmarkSignupExternal(b *testing.B) {
 			vars[cpuProfileVar] = *serveProfile
 		}
 		if !*confirmations {
-			vars["SMTP_URL"] = "smtp://" + closedAddr(b) + "?tls=none"
+			vars["SMTP_URL"] = "smtp://" + freeAddr(b) + "?tls=none"
 		}
 		if *serveDBParams != "" {
 			sep := "?"
@@ -190,17 +189,6 @@ var (
 	serveDBParams = flag.String("serve-db-params", "", "BenchmarkSignupExternal: parameters added to serve's DATABASE_URL, e.g. pool_max_conns=16")
 	twostepBin    = flag.String("twostep-bin", "", "BenchmarkSignupExternal: the twostep executable to serve, e.g. one built at an older commit, instead of this tree's; it gets an empty database and migrates it itself")
 )
-
-// closedAddr is a local address nothing listens on.
-func closedAddr(b *testing.B) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
 
 // procCPU is the user and system CPU time process pid has used so far; 0
 // once it has gone.

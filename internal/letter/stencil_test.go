@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	twostep "github.com/twostep/twostep"
 	"github.com/twostep/twostep/internal/course"
@@ -18,16 +19,11 @@ import (
 // sends (from a stencil) with the email the templates render for the same
 // reader and links.
 func TestStencilsRenderExactlyWhatTheTemplatesDo(t *testing.T) {
-	l := shippedLetters(t, "https://mail.example.org/course?x=1&y=<2>")
+	l := shippedLetters(t, stencilBaseURL)
 	c, r := l.Course, l.Renderer
-	names := []string{
-		"", "Ann", "Zoë Ünal", "O'Brien & <Sons> \"Ltd\"", "a+b", "  spaced \t out\r\nname ",
-		"{{first_name}}", "<script>alert(1)</script>", "\u202eevil", strings.Repeat("x", 80),
-		"tsmk", "tsmk0123456789abcdefnx", "\x00nul",
-	}
 	named := 0
 	for _, ls := range c.Lessons {
-		for i, name := range names {
+		for i, name := range stencilNames {
 			sameAsTemplates(t, l, ls, &drip.Subscriber{ID: int64(1000 + i), Name: name, TokenGen: i})
 		}
 		if blocks, _ := r.NamedBlocks(ls); len(blocks) > 0 {
@@ -40,6 +36,50 @@ func TestStencilsRenderExactlyWhatTheTemplatesDo(t *testing.T) {
 	// Lessons that use the name in their body too, like every other.
 	if n := usable(l); n != 2*len(c.Lessons) {
 		t.Fatalf("%d stencils cached, want one per lesson and shape (%d)", n, 2*len(c.Lessons))
+	}
+}
+
+// stencilBaseURL is a base URL with characters each part escapes.
+const stencilBaseURL = "https://mail.example.org/course?x=1&y=<2>"
+
+// stencilNames are names that test every escaping rule, the cleaning of a
+// name and markers like a stencil's own.
+var stencilNames = []string{
+	"", "Ann", "Zoë Ünal", "O'Brien & <Sons> \"Ltd\"", "a+b", "  spaced \t out\r\nname ",
+	"{{first_name}}", "<script>alert(1)</script>", "\u202eevil", strings.Repeat("x", 80),
+	"tsmk", "tsmk0123456789abcdefnx", "\x00nul",
+}
+
+// The confirmation a signup gets comes from a stencil too, and is exactly
+// what the templates render for the same reader and links.
+func TestTheConfirmationStencilRendersExactlyWhatTheTemplatesDo(t *testing.T) {
+	l := shippedLetters(t, stencilBaseURL)
+	for i, name := range stencilNames {
+		sub := &drip.Subscriber{ID: int64(1000 + i), Name: name, TokenGen: i}
+		for _, expires := range []time.Time{time.Date(2026, 3, 9, 8, 0, 0, 0, time.UTC), time.Unix(1<<40, 0)} {
+			sameConfirmationAsTemplates(t, l, sub, expires)
+		}
+	}
+	if n := usable(l); n != 2 {
+		t.Fatalf("%d confirmation stencils cached, want one per shape (2)", n)
+	}
+}
+
+// sameConfirmationAsTemplates fails t unless the confirmation the outbox
+// sends sub is exactly what the templates render for sub.
+func sameConfirmationAsTemplates(t *testing.T, l *Letters, sub *drip.Subscriber, expires time.Time) {
+	t.Helper()
+	got, gotUnsub, err := l.confirmationEmail(sub, expires)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := l.Renderer.Confirmation(l.Course, sub.FirstName(), l.Link(token.Confirm, sub, expires), l.Link(token.Unsubscribe, sub, time.Time{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want || gotUnsub != l.Link(token.Unsubscribe, sub, time.Time{}) {
+		t.Fatalf("the confirmation for %q differs from the templates:\nHTML equal %v\ntext equal %v\nsent text:\n%s\ntemplate text:\n%s",
+			sub.Name, got.HTML == want.HTML, got.Text == want.Text, got.Text, want.Text)
 	}
 }
 
@@ -75,7 +115,7 @@ func usable(l *Letters) int {
 
 // Templates from TEMPLATES_DIR may put the name where a stencil cannot
 // reproduce the escaping or the wrapping; such lessons are rendered in full,
-// so the mail is still exactly what the templates say.
+// so the mail is still exactly what the templates say; so is the confirmation.
 func TestCustomTemplatesAStencilCannotReproduceAreRenderedInFull(t *testing.T) {
 	c, problems := course.Load(twostep.Lessons)
 	if len(problems) > 0 {
@@ -115,7 +155,9 @@ func TestCustomTemplatesAStencilCannotReproduceAreRenderedInFull(t *testing.T) {
 			// The last: a no-break space becomes a space in the greeting,
 			// which an unquoted attribute must not end at.
 			for i, n := range []string{"Ann", "Zoë&Co", "Bartholomew-Maximilian-Alexander", "A\u00a0onmouseover=alert(1)`"} {
-				sameAsTemplates(t, l, c.Lessons[0], &drip.Subscriber{ID: int64(i + 1), Name: n})
+				sub := &drip.Subscriber{ID: int64(i + 1), Name: n}
+				sameAsTemplates(t, l, c.Lessons[0], sub)
+				sameConfirmationAsTemplates(t, l, sub, time.Date(2026, 3, 9, 8, 0, 0, 0, time.UTC))
 			}
 			if n := usable(l); n != 0 {
 				t.Fatalf("%d stencils in use for templates a stencil cannot reproduce", n)
