@@ -374,20 +374,19 @@ func parseRow(field func([]string, string) string, rec []string, o ImportOptions
 func parseSlot(weekday, hour string) (*time.Weekday, *int, string) {
 	var wd *time.Weekday
 	if weekday != "" {
-		for d := time.Sunday; d <= time.Saturday; d++ {
-			if strings.EqualFold(weekday, d.String()) || weekday == strconv.Itoa(int(d)) {
-				wd = &d
-				break
-			}
+		d, ok := drip.ParseWeekday(weekday)
+		for name := time.Sunday; !ok && name <= time.Saturday; name++ {
+			d, ok = name, strings.EqualFold(weekday, name.String())
 		}
-		if wd == nil {
+		if !ok {
 			return nil, nil, fmt.Sprintf("send_weekday %q must be a day such as Monday", drip.Truncate(weekday, 20))
 		}
+		wd = &d
 	}
 	var h *int
 	if hour != "" {
-		n, err := strconv.Atoi(hour)
-		if err != nil || n < 0 || n > 23 {
+		n, ok := drip.ParseHour(hour)
+		if !ok {
 			return nil, nil, fmt.Sprintf("send_hour %q must be a whole number from 0 to 23", drip.Truncate(hour, 20))
 		}
 		h = &n

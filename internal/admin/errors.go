@@ -27,7 +27,7 @@ func (h *handler) words(err error) (httpx.Answer, string, bool) {
 		if errors.As(err, &r) {
 			return a, refusalText(r, h.d.Library.Base.LessonCount), true
 		}
-		return a, fmt.Sprintf("Choose a lesson from 1 to %d.", h.d.Library.Base.LessonCount), true
+		return a, chooseLesson(h.d.Library.Base.LessonCount), true
 	case httpx.KeyNotApplicable, httpx.KeyProblem:
 		return a, err.Error(), true
 	case httpx.KeyStale:
@@ -63,12 +63,16 @@ func (h *handler) explain(err error) (int, string, bool) {
 	return 0, "", false
 }
 
+// chooseLesson is what the admin reads when a lesson number is not one of
+// the course's lessons.
+func chooseLesson(lessons int) string { return fmt.Sprintf("Choose a lesson from 1 to %d.", lessons) }
+
 // refusalText is what the admin reads when the state machine refuses.
 func refusalText(r *drip.Refused, lessons int) string {
 	this := "; this one is " + string(r.Status) + "."
 	switch {
 	case errors.Is(r, drip.ErrNoSuchLesson):
-		return fmt.Sprintf("Choose a lesson from 1 to %d.", lessons)
+		return chooseLesson(lessons)
 	case r.Action == drip.ActPause:
 		return "Only an active subscriber can be paused" + this
 	case r.Action == drip.ActResume:

@@ -240,7 +240,7 @@ func (h *handler) resend(r *http.Request, id int64, n int, a store.AdminAction) 
 	}
 	ls := cur.Course.Lesson(n)
 	if ls == nil {
-		return httpx.Problem(fmt.Sprintf("Choose a lesson from 1 to %d.", cur.Course.LessonCount))
+		return httpx.Problem(chooseLesson(cur.Course.LessonCount))
 	}
 	// A resend repeats a lesson; it never sends one ahead of the course.
 	rec, err := h.db.ReceivedLessons(ctx, id)

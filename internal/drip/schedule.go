@@ -3,6 +3,7 @@ package drip
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -34,6 +35,18 @@ func (s Slot) Valid() error {
 		return errors.New("slot has no time zone")
 	}
 	return nil
+}
+
+// ParseWeekday reads a slot's day as the forms send it: 0 for Sunday to 6.
+func ParseWeekday(s string) (time.Weekday, bool) {
+	n, err := strconv.Atoi(s)
+	return time.Weekday(n), err == nil && n >= 0 && n <= 6 && len(s) == 1
+}
+
+// ParseHour reads a slot's hour, a whole number from 0 to 23.
+func ParseHour(s string) (int, bool) {
+	n, err := strconv.Atoi(s)
+	return n, err == nil && n >= 0 && n <= 23
 }
 
 // Next returns the earliest instant at or after t at which the subscriber's

@@ -638,3 +638,30 @@ func TestLoadLocationRejectsGarbage(t *testing.T) {
 		})
 	}
 }
+
+// A slot's day and hour as the forms send them: the signup form, the
+// preferences page and the CSV import (which takes day names too) read
+// them with these.
+func TestSlotDaysAndHoursAreReadOneWayEverywhere(t *testing.T) {
+	days := map[string]time.Weekday{"0": time.Sunday, "1": time.Monday, "6": time.Saturday}
+	for s, want := range days {
+		if got, ok := ParseWeekday(s); !ok || got != want {
+			t.Errorf("ParseWeekday(%q) = %v, %v; want %v", s, got, ok, want)
+		}
+	}
+	for _, s := range []string{"", "7", "-1", "+1", "01", " 1", "1\r\n", "Monday", "1.0", "٣", "99999999999999999999"} {
+		if d, ok := ParseWeekday(s); ok {
+			t.Errorf("ParseWeekday(%q) = %v, want refused", s, d)
+		}
+	}
+	for s, want := range map[string]int{"0": 0, "8": 8, "23": 23, "07": 7} {
+		if got, ok := ParseHour(s); !ok || got != want {
+			t.Errorf("ParseHour(%q) = %v, %v; want %v", s, got, ok, want)
+		}
+	}
+	for _, s := range []string{"", "24", "-1", " 8", "8\n", "8:00", "eight", "1e1", "99999999999999999999"} {
+		if h, ok := ParseHour(s); ok {
+			t.Errorf("ParseHour(%q) = %v, want refused", s, h)
+		}
+	}
+}

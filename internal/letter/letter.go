@@ -6,6 +6,7 @@ package letter
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -94,8 +95,13 @@ func (l *Letters) Confirmation(sub *drip.Subscriber, queuedAt, now time.Time) (*
 // expires, from a stencil where it can, in full where it must, and returns
 // it with its unsubscribe link.
 func (l *Letters) confirmationEmail(sub *drip.Subscriber, expires time.Time) (course.Email, string, error) {
-	e, unsubURL, ok, err := l.stencils.confirmation(l, l.Course, sub, expires)
-	if !ok && err == nil {
+	f, ok, err := l.stencils.confirmation(l, l.Course, sub, expires)
+	if ok {
+		return f.email(), f.unsubscribeURL(l), nil
+	}
+	var e course.Email
+	var unsubURL string
+	if err == nil {
 		e, unsubURL, err = l.confirmationInFull(sub, expires)
 	}
 	if err != nil {
@@ -119,23 +125,51 @@ func (l *Letters) Lesson(c *course.Course, ls *course.Lesson, sub *drip.Subscrib
 // LessonWithPrefix is Lesson with prefix before the subject, for copies
 // sent outside the schedule such as the admin's "[Test]".
 func (l *Letters) LessonWithPrefix(c *course.Course, ls *course.Lesson, sub *drip.Subscriber, now time.Time, prefix string) (*gomail.Msg, string, error) {
-	e, unsubURL, err := l.lessonEmail(c, ls, sub)
+	lb, err := l.lesson(c, ls, sub)
 	if err != nil {
 		return nil, "", fmt.Errorf("render lesson %d: %w", ls.Number, err)
 	}
-	e.Subject = prefix + e.Subject
-	return l.compose(outgoing{course: c, name: sub.Name, to: sub.Email, email: e, unsubscribe: unsubURL, lesson: ls.Number}, now)
+	o := outgoing{course: c, name: sub.Name, to: sub.Email, email: lb.email, unsubscribe: lb.unsubscribe, lesson: ls.Number}
+	o.email.Subject = prefix + o.email.Subject
+	if lb.filled != nil {
+		o.text, o.html = lb.filled.writeText, lb.filled.writeHTML
+	}
+	return l.compose(o, now)
 }
 
-// lessonEmail renders lesson ls for sub, from a stencil where it can, in
-// full where it must, and returns it with its unsubscribe link.
-func (l *Letters) lessonEmail(c *course.Course, ls *course.Lesson, sub *drip.Subscriber) (course.Email, string, error) {
-	if e, unsubURL, ok, err := l.stencils.lesson(l, c, ls, sub); ok || err != nil {
-		return e, unsubURL, err
+// lessonBody is a lesson as one reader gets it: from a stencil (filled),
+// which writes the two parts straight into the message, or rendered in
+// full (email's Text and HTML).
+type lessonBody struct {
+	email       course.Email // Text and HTML empty when filled is set
+	filled      *filled
+	unsubscribe string // the reader's unsubscribe link
+}
+
+// lesson renders lesson ls for sub, from a stencil where it can, in full
+// where it must.
+func (l *Letters) lesson(c *course.Course, ls *course.Lesson, sub *drip.Subscriber) (lessonBody, error) {
+	f, ok, err := l.stencils.lesson(l, c, ls, sub)
+	if err != nil {
+		return lessonBody{}, err
+	}
+	if ok {
+		e := f.st.email
+		e.Text, e.HTML = "", ""
+		return lessonBody{email: e, filled: f, unsubscribe: f.unsubscribeURL(l)}, nil
 	}
 	rc := l.LessonRecipient(sub, ls.Number)
 	e, err := l.Renderer.Lesson(c, ls, rc)
-	return e, rc.UnsubscribeURL, err
+	return lessonBody{email: e, unsubscribe: rc.UnsubscribeURL}, err
+}
+
+// strings is the lesson with both parts as strings, as a stencil writes
+// them or the templates rendered them.
+func (lb lessonBody) strings() course.Email {
+	if lb.filled != nil {
+		return lb.filled.email()
+	}
+	return lb.email
 }
 
 // LessonRecipient is Recipient plus lesson n's "view in browser" and "I
@@ -218,6 +252,9 @@ type outgoing struct {
 	email       course.Email
 	unsubscribe string
 	lesson      int
+	// text and html, when set, write the two parts in place of email's
+	// Text and HTML (mail.Envelope's TextBody and HTMLBody).
+	text, html func(io.Writer) (int64, error)
 }
 
 // compose is the one envelope of every mail twostep sends: From and
@@ -228,7 +265,7 @@ func (l *Letters) compose(o outgoing, now time.Time) (*gomail.Msg, string, error
 	id := mail.NewMessageIDOn(h.idDomain)
 	m, err := l.composer.Compose(mail.Envelope{
 		From: l.From, ReplyTo: o.course.ReplyTo, ToName: o.name, ToAddr: o.to,
-		Subject: o.email.Subject, Text: o.email.Text, HTML: o.email.HTML, Date: now, MessageID: id,
+		Subject: o.email.Subject, Text: o.email.Text, HTML: o.email.HTML, TextBody: o.text, HTMLBody: o.html, Date: now, MessageID: id,
 		UnsubscribeURL: o.unsubscribe, Lesson: o.lesson, ListID: h.listID, Sender: l.sender(id),
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package letter
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"math"
 	"strings"
 	"sync"
@@ -11,35 +12,49 @@ import (
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/link"
+	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/token"
 )
 
 // stencils renders each lesson's email once per revision and shape (with or
 // without a name in the greeting) with markers where a reader's name and
 // link tokens go, so that a pass only puts those in per reader instead of
-// running the templates for every message; the confirmation likewise, once
-// per course and shape. In the text part, a paragraph that uses the name
-// in the lesson's body is wrapped around it, so it is wrapped again for
-// each reader (course.NamedBlock). The result is byte for byte what
+// running the templates for every message. In the text part, a paragraph
+// that uses the name in the lesson's body is wrapped around it, so it is
+// wrapped again for each reader (course.NamedBlock). The confirmation is
+// made the same way, once per shape. The result is byte for byte what
 // Renderer.Lesson (Renderer.Confirmation) makes
-// (TestStencilsRenderExactlyWhatTheTemplatesDo, TestTheConfirmationStencilRendersExactlyWhatTheTemplatesDo).
+// (TestStencilsRenderExactlyWhatTheTemplatesDo,
+// TestTheConfirmationStencilRendersExactlyWhatTheTemplatesDo).
+//
+// A cache holds the stencils of one course: Library.Current returns the
+// same *course.Course until a lesson changes, and templates (which
+// TEMPLATES_DIR may replace) can read anything in it, so a stencil is good
+// only for the course it was made for. When a pass brings a new one, the
+// old course's stencils are dropped, so they never pile up. The
+// confirmations have a cache of their own: they are of Letters.Course,
+// which a pass's course replaces after the first edit of a lesson, and
+// sharing one would drop the other's at every turn.
 type stencils struct {
-	once   sync.Once
-	marker string // random per process, so no lesson or name can hold it
-	mu     sync.Mutex
-	cache  map[stencilKey]*stencil
+	once          sync.Once
+	marker        string // random per process, so no lesson or name can hold it
+	mu            sync.Mutex
+	lessons       stencilCache
+	confirmations stencilCache
+}
+
+// stencilCache is the stencils of one course, by key.
+type stencilCache struct {
+	course *course.Course
+	m      map[stencilKey]*stencil
 }
 
 type stencilKey struct {
-	// Library.Current returns the same course until a lesson changes,
-	// and parses each revision once, so these are stable per revision.
-	course *course.Course
+	// Library.Current parses each revision once, so a lesson is stable
+	// per revision.
 	lesson *course.Lesson // nil: the confirmation
 	named  bool
 }
-
-// maxStencils bounds the cache; every edit of a lesson makes a new key.
-const maxStencils = 1024
 
 // The values a stencil leaves out, in the order of slotNames.
 const (
@@ -137,52 +152,70 @@ func fill(ps []piece, vals []string) string {
 	return b.String()
 }
 
+// write writes pieces with the values in vals to w, as fill joins them,
+// without joining them first.
+func write(w io.Writer, ps []piece, vals []string) (int64, error) {
+	var n int64
+	put := func(s string) error {
+		if s == "" {
+			return nil
+		}
+		k, err := mail.WriteString(w, s)
+		n += int64(k)
+		return err
+	}
+	for _, p := range ps {
+		if err := put(p.lit); err != nil {
+			return n, err
+		}
+		if p.slot >= 0 {
+			if err := put(vals[p.slot]); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, nil
+}
+
 func (s *stencils) mark(slot int) string { return s.marker + slotNames[slot:slot+1] + "x" }
 
-// lesson renders lesson ls for sub, with sub's links, from a stencil when
-// it can; ok is false when the caller must render it in full.
-func (s *stencils) lesson(l *Letters, c *course.Course, ls *course.Lesson, sub *drip.Subscriber) (e course.Email, unsubURL string, ok bool, err error) {
+// lesson is lesson ls for sub, with sub's links, from a stencil when it
+// can; ok is false when the caller must render it in full.
+func (s *stencils) lesson(l *Letters, c *course.Course, ls *course.Lesson, sub *drip.Subscriber) (f *filled, ok bool, err error) {
 	name := course.CleanName(sub.FirstName())
-	st, err := s.get(stencilKey{c, ls, name != ""}, func() (*stencil, error) { return s.build(l, c, ls, name != "") })
+	st, err := s.get(&s.lessons, c, stencilKey{ls, name != ""}, func() (*stencil, error) { return s.build(l, c, ls, name != "") })
 	if st == nil || err != nil {
-		return course.Email{}, "", false, err
+		return nil, false, err
 	}
-	return s.filled(l, st, sub, name, time.Time{})
+	f, ok = st.fill(l, sub, name, time.Time{})
+	return f, ok, nil
 }
 
-// confirmation renders the confirmation of course c for sub, its link
-// expiring at expires, from a stencil when it can; ok is false when the
-// caller must render it in full.
-func (s *stencils) confirmation(l *Letters, c *course.Course, sub *drip.Subscriber, expires time.Time) (e course.Email, unsubURL string, ok bool, err error) {
+// confirmation is course c's confirmation for sub, its link expiring at
+// expires, from a stencil when it can; ok is false when the caller must
+// render it in full.
+func (s *stencils) confirmation(l *Letters, c *course.Course, sub *drip.Subscriber, expires time.Time) (f *filled, ok bool, err error) {
 	name := course.CleanName(sub.FirstName())
-	st, err := s.get(stencilKey{c, nil, name != ""}, func() (*stencil, error) { return s.buildConfirmation(l, c, name != "") })
+	st, err := s.get(&s.confirmations, c, stencilKey{nil, name != ""}, func() (*stencil, error) { return s.buildConfirmation(l, c, name != "") })
 	if st == nil || err != nil {
-		return course.Email{}, "", false, err
+		return nil, false, err
 	}
-	return s.filled(l, st, sub, name, expires)
+	f, ok = st.fill(l, sub, name, expires)
+	return f, ok, nil
 }
 
-// filled is st filled for sub, with its unsubscribe link; ok is false when
-// the name does not fit.
-func (s *stencils) filled(l *Letters, st *stencil, sub *drip.Subscriber, name string, expires time.Time) (e course.Email, unsubURL string, ok bool, err error) {
-	e, unsub, fits := st.fill(l, sub, name, expires)
-	if !fits {
-		return course.Email{}, "", false, nil
-	}
-	return e, l.BaseURL + link.To(token.Unsubscribe, unsub), true, nil
-}
-
-// get returns the stencil of key, made by build the first time it is asked
-// for; nil when the mail is to be rendered in full.
-func (s *stencils) get(key stencilKey, build func() (*stencil, error)) (*stencil, error) {
+// get returns the stencil of key for course c from cache, made by build
+// the first time it is asked for; nil when the mail is to be rendered in
+// full.
+func (s *stencils) get(cache *stencilCache, c *course.Course, key stencilKey, build func() (*stencil, error)) (*stencil, error) {
 	s.once.Do(func() {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
 		s.marker = "tsmk" + hex.EncodeToString(b[:])
-		s.cache = map[stencilKey]*stencil{}
 	})
 	s.mu.Lock()
-	st, cached := s.cache[key]
+	st, cached := cache.m[key]
+	cached = cached && cache.course == c
 	s.mu.Unlock()
 	if cached {
 		return st, nil
@@ -192,10 +225,10 @@ func (s *stencils) get(key stencilKey, build func() (*stencil, error)) (*stencil
 		return nil, err
 	}
 	s.mu.Lock()
-	if len(s.cache) >= maxStencils {
-		clear(s.cache)
+	if cache.course != c || cache.m == nil {
+		cache.course, cache.m = c, map[stencilKey]*stencil{}
 	}
-	s.cache[key] = st // nil: this mail is rendered in full
+	cache.m[key] = st // nil: this mail is rendered in full
 	s.mu.Unlock()
 	return st, nil
 }
@@ -288,23 +321,36 @@ func (st *stencil) checked(l *Letters, named bool, expires time.Time, inFull fun
 			return nil, err
 		}
 		// A name that does not fit is rendered in full, never from the stencil.
-		if got, _, fits := st.fill(l, sub, course.CleanName(sub.FirstName()), expires); fits && got != want {
+		if f, fits := st.fill(l, sub, course.CleanName(sub.FirstName()), expires); fits && f.email() != want {
 			return nil, nil
 		}
 	}
 	return st, nil
 }
 
+// filled is a stencil with one reader's values put in: it writes the
+// lesson's two parts straight into a message, or makes them strings.
+type filled struct {
+	st *stencil
+	// text holds the values by slot as the text part has them, html as
+	// the HTML part has them: the same but for the name, escaped there.
+	text []string
+	html [slots]string
+	buf  [slots + 4]string // text, unless it has more
+}
+
 // fill is the stencil with sub's name and links put in (a confirmation
-// link expiring at expires), and sub's unsubscribe token; ok is false when
-// this name does not fit the stencil (a line the templates would wrap
-// differently) and the mail must be rendered in full.
-func (st *stencil) fill(l *Letters, sub *drip.Subscriber, name string, expires time.Time) (e course.Email, unsub string, ok bool) {
-	var buf [slots + 4]string
-	vals := buf[:]
-	if n := slots + len(st.named); n > len(buf) {
-		vals = make([]string, n)
+// link expiring at expires); ok is false when this name does not fit the
+// stencil (a line the templates would wrap differently) and the mail must
+// be rendered in full.
+func (st *stencil) fill(l *Letters, sub *drip.Subscriber, name string, expires time.Time) (f *filled, ok bool) {
+	f = &filled{st: st}
+	f.text = f.buf[:]
+	if n := slots + len(st.named); n > len(f.buf) {
+		f.text = make([]string, n)
 	}
+	vals := f.text
+	vals[slotName] = name
 	for _, slot := range st.links {
 		var exp time.Time
 		if slot == slotConfirm {
@@ -319,13 +365,29 @@ func (st *stencil) fill(l *Letters, sub *drip.Subscriber, name string, expires t
 	for i, nb := range st.named {
 		var fits bool
 		if vals[slots+i], fits = nb.Text(name); !fits {
-			return course.Email{}, "", false
+			return nil, false
 		}
 	}
-	e = st.email
-	vals[slotName] = name
-	e.Text = fill(st.text, vals)
-	vals[slotName] = course.EscapeHTMLText(name)
-	e.HTML = fill(st.html, vals)
-	return e, vals[slotUnsubscribe], true
+	copy(f.html[:], vals)
+	f.html[slotName] = course.EscapeHTMLText(name)
+	return f, true
+}
+
+// unsubscribeURL is the reader's unsubscribe link.
+func (f *filled) unsubscribeURL(l *Letters) string {
+	return l.BaseURL + link.To(token.Unsubscribe, f.text[slotUnsubscribe])
+}
+
+// writeText and writeHTML write the text and the HTML part to w, as
+// go-mail's body writers.
+func (f *filled) writeText(w io.Writer) (int64, error) { return write(w, f.st.text, f.text) }
+func (f *filled) writeHTML(w io.Writer) (int64, error) { return write(w, f.st.html, f.html[:]) }
+
+// email is the lesson with its parts as strings: what writeText and
+// writeHTML write.
+func (f *filled) email() course.Email {
+	e := f.st.email
+	e.Text = fill(f.st.text, f.text)
+	e.HTML = fill(f.st.html, f.html[:])
+	return e
 }

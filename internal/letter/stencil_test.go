@@ -11,6 +11,7 @@ import (
 	twostep "github.com/twostep/twostep"
 	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
+	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/token"
 )
 
@@ -63,6 +64,15 @@ func TestTheConfirmationStencilRendersExactlyWhatTheTemplatesDo(t *testing.T) {
 	if n := usable(l); n != 2 {
 		t.Fatalf("%d confirmation stencils cached, want one per shape (2)", n)
 	}
+	// A pass of an edited course, whose lessons' stencils replace the old
+	// course's, leaves the confirmation's (of Letters.Course) in place.
+	edited := *l.Course
+	if _, err := l.lesson(&edited, edited.Lessons[0], &drip.Subscriber{ID: 7, Name: "Ann"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(l.stencils.confirmations.m); n != 2 || l.stencils.confirmations.course != l.Course {
+		t.Fatalf("%d confirmation stencils cached after a pass of another course, want 2", n)
+	}
 }
 
 // sameConfirmationAsTemplates fails t unless the confirmation the outbox
@@ -102,12 +112,15 @@ func shippedLetters(t testing.TB, baseURL string) *Letters {
 	return &Letters{Course: c, Renderer: r, Signer: signer, BaseURL: baseURL, From: c.From}
 }
 
-// usable counts the cached stencils, not the lessons rendered in full.
+// usable counts the cached stencils, lessons' and confirmations', not
+// the mails rendered in full.
 func usable(l *Letters) int {
 	n := 0
-	for _, st := range l.stencils.cache {
-		if st != nil {
-			n++
+	for _, c := range []stencilCache{l.stencils.lessons, l.stencils.confirmations} {
+		for _, st := range c.m {
+			if st != nil {
+				n++
+			}
 		}
 	}
 	return n
@@ -167,13 +180,15 @@ func TestCustomTemplatesAStencilCannotReproduceAreRenderedInFull(t *testing.T) {
 }
 
 // sameAsTemplates fails t unless the lesson ls that a pass sends sub is
-// exactly what the templates render for sub.
+// exactly what the templates render for sub, and, from a stencil, the
+// message it writes is byte for byte the one its parts as strings make.
 func sameAsTemplates(t *testing.T, l *Letters, ls *course.Lesson, sub *drip.Subscriber) {
 	t.Helper()
-	got, _, err := l.lessonEmail(l.Course, ls, sub)
+	lb, err := l.lesson(l.Course, ls, sub)
 	if err != nil {
 		t.Fatal(err)
 	}
+	got := lb.strings()
 	want, err := l.Renderer.Lesson(l.Course, ls, l.LessonRecipient(sub, ls.Number))
 	if err != nil {
 		t.Fatal(err)
@@ -182,6 +197,33 @@ func sameAsTemplates(t *testing.T, l *Letters, ls *course.Lesson, sub *drip.Subs
 		t.Fatalf("lesson %d for %q differs from the templates:\nHTML equal %v\ntext equal %v\nsent text:\n%s\ntemplate text:\n%s",
 			ls.Number, sub.Name, got.HTML == want.HTML, got.Text == want.Text, got.Text, want.Text)
 	}
+	if lb.filled == nil {
+		return
+	}
+	e := mail.Envelope{From: l.From, ToName: sub.Name, ToAddr: "reader@example.com", Subject: got.Subject,
+		Date: time.Unix(0, 0), MessageID: "1@twostep.example", Lesson: ls.Number}
+	fromPieces, fromStrings := e, e
+	fromPieces.TextBody, fromPieces.HTMLBody = lb.filled.writeText, lb.filled.writeHTML
+	fromStrings.Text, fromStrings.HTML = got.Text, got.HTML
+	if a, b := written(t, fromPieces), written(t, fromStrings); !bytes.Equal(a, b) {
+		t.Fatalf("lesson %d for %q: the message written from the stencil's pieces differs from the one of its strings:\n%s\n---\n%s",
+			ls.Number, sub.Name, a, b)
+	}
+}
+
+// written is the message of e as go-mail writes it, with a fixed boundary.
+func written(t *testing.T, e mail.Envelope) []byte {
+	t.Helper()
+	m, err := new(mail.Composer).Compose(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetBoundary("BOUNDARY")
+	var buf bytes.Buffer
+	if _, err := m.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // A lesson that uses the reader's name in its body is wrapped around the
@@ -224,5 +266,49 @@ func TestStencilsWrapTheNameAsTheTemplatesDo(t *testing.T) {
 	}
 	if n := usable(l); n != 2*len(lessons) {
 		t.Fatalf("%d stencils in use, want both shapes of each of the %d lessons", n, len(lessons))
+	}
+}
+
+// A stencil is good for the course it was made for: the templates may read
+// anything in it. When a lesson is edited, Library.Current brings a new
+// course, and the pass's next lessons come from stencils made for it, of
+// the edited lesson and of the others alike; the old course's stencils are
+// dropped instead of piling up.
+func TestAfterALessonEditEveryLessonComesFromAStencilOfTheNewCourse(t *testing.T) {
+	l := shippedLetters(t, "https://example.com")
+	old := l.Course
+	sub := &drip.Subscriber{ID: 7, Name: "Ann", Email: "ann@example.com"}
+	for _, ls := range old.Lessons[:3] {
+		if _, err := l.lesson(old, ls, sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The edit: lesson 1 gets a new title, and the course-wide title is
+	// changed too, which every lesson's email shows.
+	edited := *old.Lessons[0]
+	edited.Title = "A first step, edited"
+	cur := *old
+	cur.Title = "Relate Two"
+	cur.Lessons = append([]*course.Lesson{&edited}, old.Lessons[1:]...)
+	for _, ls := range cur.Lessons[:2] {
+		lb, err := l.lesson(&cur, ls, sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := lb.strings()
+		want, err := l.Renderer.Lesson(&cur, ls, l.LessonRecipient(sub, ls.Number))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want || !strings.Contains(got.Text, cur.Title) {
+			t.Fatalf("lesson %d after the edit is not the new course's (course title in it: %v)", ls.Number, strings.Contains(got.Text, cur.Title))
+		}
+	}
+	lessons := l.stencils.lessons
+	if !strings.Contains(lessons.m[stencilKey{&edited, true}].email.Subject, edited.Title) {
+		t.Fatal("the edited lesson's stencil does not carry its new title")
+	}
+	if lessons.course != &cur || len(lessons.m) != 2 {
+		t.Fatalf("%d stencils cached after the edit, want only the new course's 2", len(lessons.m))
 	}
 }

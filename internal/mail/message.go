@@ -21,16 +21,22 @@ import (
 
 // Envelope is everything about a message besides its rendered content.
 type Envelope struct {
-	From           string // "Name <addr>"
-	ReplyTo        string // optional
-	ToName         string // as the reader typed it; encoded here, whatever it holds
-	ToAddr         string
-	Subject        string
-	Text, HTML     string
-	Date           time.Time
-	MessageID      string // without angle brackets; see NewMessageID
-	UnsubscribeURL string // List-Unsubscribe target, with one-click POST
-	Lesson         int    // X-Twostep-Lesson; 0 for mail that is not a lesson
+	From       string // "Name <addr>"
+	ReplyTo    string // optional
+	ToName     string // as the reader typed it; encoded here, whatever it holds
+	ToAddr     string
+	Subject    string
+	Text, HTML string
+	// TextBody and HTMLBody, when set, write the text and the HTML part in
+	// place of Text and HTML, straight into the message as it is written:
+	// a sender that assembles its bodies from pieces need not join them
+	// first. Each may be called more than once (DKIM signing writes the
+	// message before it is sent) and must write the same each time.
+	TextBody, HTMLBody func(io.Writer) (int64, error)
+	Date               time.Time
+	MessageID          string // without angle brackets; see NewMessageIDOn
+	UnsubscribeURL     string // List-Unsubscribe target, with one-click POST
+	Lesson             int    // X-Twostep-Lesson; 0 for mail that is not a lesson
 	// ListID is the List-Id header (RFC 2919), e.g. `"Lead & Relate"
 	// <lead-and-relate.twostep.example>`, so filters and providers can tell
 	// the course's mail apart; "" leaves it out. course.ListID makes it.
@@ -50,14 +56,9 @@ var ErrCompose = errors.New("message cannot be composed")
 // past what RFC 5322 allows.
 const maxDisplayName = 200
 
-// NewMessageID returns a unique Message-ID on the domain of the From
-// address, so replies and bounces thread back to us and not to a relay.
-func NewMessageID(from string) string {
-	return NewMessageIDOn(MessageIDDomain(from))
-}
-
-// MessageIDDomain is the domain NewMessageID puts a Message-ID on for
-// mail from the address from.
+// MessageIDDomain is the domain of a Message-ID for mail from the address
+// from: the From address's own, so replies and bounces thread back to us
+// and not to a relay.
 func MessageIDDomain(from string) string {
 	if a, err := netmail.ParseAddress(from); err == nil {
 		if i := strings.LastIndexByte(a.Address, '@'); i >= 0 {
@@ -67,26 +68,19 @@ func MessageIDDomain(from string) string {
 	return "twostep.invalid"
 }
 
-// NewMessageIDOn returns a unique Message-ID on domain (MessageIDDomain):
-// for a sender that makes many, what NewMessageID does without parsing
-// the same From address every time.
+// NewMessageIDOn returns a unique Message-ID on domain (MessageIDDomain,
+// worked out once by a sender of many).
 func NewMessageIDOn(domain string) string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
 	return hex.EncodeToString(b[:]) + "@" + domain
 }
 
-// Compose builds the message: multipart/alternative with the text part
-// first and the HTML part second, and the headers the README's Mail section
-// promises. Its errors are ErrCompose.
-func Compose(e Envelope) (*gomail.Msg, error) {
-	return new(Composer).Compose(e)
-}
-
-// Composer is Compose for a sender of many messages: it parses the From
-// and Reply-To addresses of the last message it composed once, not again
-// for every message from the same ones. The zero Composer is ready to use;
-// it is safe for concurrent use.
+// Composer builds messages: multipart/alternative with the text part
+// first and the HTML part second, and the headers the README's Mail
+// section promises. It parses the From and Reply-To addresses of the last
+// message it composed once, not again for every message from the same
+// ones. The zero Composer is ready to use; it is safe for concurrent use.
 type Composer struct {
 	last atomic.Pointer[senderAddrs]
 }
@@ -118,7 +112,7 @@ func (c *Composer) senders(e Envelope) (*senderAddrs, error) {
 	return s, nil
 }
 
-// Compose builds the message of e, as the function Compose does.
+// Compose builds the message of e. Its errors are ErrCompose.
 func (c *Composer) Compose(e Envelope) (*gomail.Msg, error) {
 	senders, err := c.senders(e)
 	if err != nil {
@@ -155,20 +149,34 @@ func (c *Composer) Compose(e Envelope) (*gomail.Msg, error) {
 	if e.Lesson > 0 {
 		m.SetGenHeader("X-Twostep-Lesson", strconv.Itoa(e.Lesson))
 	}
-	m.SetBodyWriter(gomail.TypeTextPlain, writeString(e.Text))
-	m.AddAlternativeWriter(gomail.TypeTextHTML, writeString(e.HTML))
+	text, html := e.TextBody, e.HTMLBody
+	if text == nil {
+		text = writeString(e.Text)
+	}
+	if html == nil {
+		html = writeString(e.HTML)
+	}
+	m.SetBodyWriter(gomail.TypeTextPlain, text)
+	m.AddAlternativeWriter(gomail.TypeTextHTML, html)
 	return m, nil
 }
 
 // writeString writes a body part straight from s, where go-mail's
-// SetBodyString copies it first: a lesson's two parts are most of the
-// bytes a pass allocates per message. An io.Writer may not modify what it
-// is given, so handing it s's bytes leaves s as it was.
+// SetBodyString copies it first.
 func writeString(s string) func(io.Writer) (int64, error) {
 	return func(w io.Writer) (int64, error) {
-		n, err := w.Write(unsafe.Slice(unsafe.StringData(s), len(s)))
+		n, err := WriteString(w, s)
 		return int64(n), err
 	}
+}
+
+// WriteString writes s to w without copying it, where io.WriteString
+// copies s into a new byte slice for a writer with no WriteString method,
+// as go-mail's body encoders are: a lesson's two parts are most of the
+// bytes a pass would allocate per message. An io.Writer may not modify
+// what it is given, so handing it s's bytes leaves s as it was.
+func WriteString(w io.Writer, s string) (int, error) {
+	return w.Write(unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
 // HeaderListID is the List-Id header of RFC 2919.

@@ -9,6 +9,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,6 +73,10 @@ var (
 // where Linux allows it (/proc/self/clear_refs), else it is the process's
 // lifetime peak and only the first run in a process means anything: run
 // the 100,000 case in a process of its own either way.
+//
+// A CPU profile of it (-test.cpuprofile) tells the two sides apart by
+// their labels: side=pass or side=bare, and part=sender (the engine, or the
+// bare loop) or part=sink, e.g. `go tool pprof -tagfocus side=bare -top`.
 func BenchmarkPass(b *testing.B) {
 	n, conns := *benchSubscribers, *benchConns
 	if n < 1 || conns < 1 {
@@ -82,7 +88,9 @@ func BenchmarkPass(b *testing.B) {
 	due := now.Add(-time.Minute)
 
 	db := benchDB(b, *benchPool)
-	sink, ceilingSink := benchSink(b, *benchSMTPDelay), benchSink(b, *benchSMTPDelay)
+	var sink, ceilingSink *smtptest.Server
+	labelled(ctx, "pass", "sink", func() { sink = benchSink(b, *benchSMTPDelay) })
+	labelled(ctx, "bare", "sink", func() { ceilingSink = benchSink(b, *benchSMTPDelay) })
 	// As `serve` configures it, but for the sink and the flags.
 	e := newEngine(b, db, sink)
 	e.Conns, e.Batch = conns, send.DefaultBatch
@@ -97,6 +105,7 @@ func BenchmarkPass(b *testing.B) {
 		runs                   int
 		passTook, ceilingTook  time.Duration
 		passCPU, ceilingCPU    time.Duration
+		passMem, ceilingMem    procUse
 		passPG                 time.Duration
 		sends, gaps, ceilSends []time.Duration
 		peakMB                 float64
@@ -109,15 +118,17 @@ func BenchmarkPass(b *testing.B) {
 		times := &sendTimes{}
 		e.Open = times.wrap(open)
 		accepted := sink.Accepted()
-		cpu, pg := processCPU(), backendCPU(b, db)
+		cpu, pg, mem := processCPU(), backendCPU(b, db), procNow()
 		b.StartTimer()
 
 		start := time.Now()
-		sum, err := e.Pass(ctx, clock)
+		var sum send.Summary
+		labelled(ctx, "pass", "sender", func() { sum, err = e.Pass(ctx, clock) })
 		took := time.Since(start)
 
 		b.StopTimer()
 		passCPU += processCPU() - cpu
+		passMem = passMem.add(procNow().since(mem))
 		passPG += backendCPU(b, db).since(pg)
 		peakMB = max(peakMB, peakRSSMB(b))
 		if err != nil {
@@ -136,9 +147,11 @@ func BenchmarkPass(b *testing.B) {
 		// checkpointer do not share the two cores with the ceiling.
 		settle(b, db, "subscribers", "deliveries")
 		accepted = ceilingSink.Accepted()
-		cpu = processCPU()
-		took, cs := bareGoMail(b, ceilingSink, msgs, conns)
+		cpu, mem = processCPU(), procNow()
+		var cs []time.Duration
+		labelled(ctx, "bare", "sender", func() { took, cs = bareGoMail(b, ceilingSink, msgs, conns) })
 		ceilingCPU += processCPU() - cpu
+		ceilingMem = ceilingMem.add(procNow().since(mem))
 		if got := ceilingSink.Accepted() - accepted; got != int64(n) {
 			b.Fatalf("the bare go-mail loop delivered %d of %d", got, n)
 		}
@@ -158,6 +171,8 @@ func BenchmarkPass(b *testing.B) {
 	b.ReportMetric(100*rate/ceiling, "pct-of-ceiling")
 	b.ReportMetric(float64((passCPU+passPG).Microseconds())/total, "cpu-us/msg")
 	b.ReportMetric(float64(ceilingCPU.Microseconds())/total, "ceiling-cpu-us/msg")
+	b.ReportMetric(float64(passMem.bytes)/1024/total, "alloc-KB/msg")
+	b.ReportMetric(float64(ceilingMem.bytes)/1024/total, "ceiling-alloc-KB/msg")
 	peakNote := ""
 	if !peakReset {
 		peakNote = " (process lifetime peak: /proc/self/clear_refs refused the reset)"
@@ -169,6 +184,50 @@ func BenchmarkPass(b *testing.B) {
 		ms(quantile(sends, 0.5)), ms(quantile(ceilSends, 0.5)), ms(quantile(ceilSends, 0.99)),
 		ms(quantile(gaps, 0.5)), ms(quantile(gaps, 0.99)),
 		float64(passCPU.Microseconds())/total, float64(passPG.Microseconds())/total, float64(ceilingCPU.Microseconds())/total)
+	b.Logf("test process heap: %.1f KB allocated a message, %d collections, GC CPU %.0fµs a message "+
+		"(bare go-mail %.1f KB, %d, %.0fµs: its heap holds every message it sends, so it collects far less often)",
+		float64(passMem.bytes)/1024/total, passMem.gcs, float64(passMem.gcCPU.Microseconds())/total,
+		float64(ceilingMem.bytes)/1024/total, ceilingMem.gcs, float64(ceilingMem.gcCPU.Microseconds())/total)
+	b.Logf("test process threads: %.2f sleeps and %.2f preemptions by the kernel a message (bare go-mail %.2f and %.2f)",
+		float64(passMem.slept)/total, float64(passMem.descheduled)/total,
+		float64(ceilingMem.slept)/total, float64(ceilingMem.descheduled)/total)
+}
+
+// procUse is what the test process allocated, how many times it collected
+// garbage, the CPU the collector spent (the runtime's estimate), and how
+// often its threads went to sleep (voluntary context switches: a thread
+// with nothing to run, waking again costs a system call) or were
+// descheduled by the kernel.
+type procUse struct {
+	bytes              uint64
+	gcs                uint32
+	gcCPU              time.Duration
+	slept, descheduled int64
+}
+
+func procNow() procUse {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	u := procUse{bytes: m.TotalAlloc, gcs: m.NumGC}
+	if s[0].Value.Kind() == metrics.KindFloat64 {
+		u.gcCPU = time.Duration(s[0].Value.Float64() * float64(time.Second))
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		u.slept, u.descheduled = ru.Nvcsw, ru.Nivcsw
+	}
+	return u
+}
+
+func (u procUse) since(before procUse) procUse {
+	return procUse{u.bytes - before.bytes, u.gcs - before.gcs, u.gcCPU - before.gcCPU,
+		u.slept - before.slept, u.descheduled - before.descheduled}
+}
+
+func (u procUse) add(o procUse) procUse {
+	return procUse{u.bytes + o.bytes, u.gcs + o.gcs, u.gcCPU + o.gcCPU, u.slept + o.slept, u.descheduled + o.descheduled}
 }
 
 // BenchmarkPassWithoutSMTP is BenchmarkPass with a transport that accepts
@@ -215,6 +274,12 @@ func BenchmarkPassWithoutSMTP(b *testing.B) {
 	b.ReportMetric(float64(goCPU.Microseconds())/total, "go-cpu-us/msg")
 	b.ReportMetric(float64(pgCPU.Microseconds())/total, "pg-cpu-us/msg")
 	b.ReportMetric(peakMB, "peak-RSS-MB")
+}
+
+// labelled runs f with the profiler labels side and part, which the
+// goroutines f starts inherit: a sink's connections, a pass's workers.
+func labelled(ctx context.Context, side, part string, f func()) {
+	pprof.Do(ctx, pprof.Labels("side", side, "part", part), func(context.Context) { f() })
 }
 
 // acceptAll is a Transport that accepts every message without reading it.

@@ -201,7 +201,7 @@ func (e *Engine) pass(ctx context.Context, now func() time.Time, c *counts) erro
 	stop := stopper{done: make(chan struct{})}
 	var wg sync.WaitGroup
 	var tried atomic.Int64
-	taken := &takenSet{m: map[int64]struct{}{}}
+	taken := &takenSet{}
 	rec := startRecorder(ctx, e.Log, max(e.Conns, 1), "sent lessons", e.DB.Sent,
 		func(r store.SentResult) error { return r.Err })
 	defer rec.stop()
@@ -278,10 +278,31 @@ func (e *Engine) feed(ctx context.Context, now func() time.Time, jobs chan store
 }
 
 // takenSet is the readers a pass has taken, shared by the feed and the
-// workers.
+// workers: a bit per subscriber id, in pages of takenPage ids, so that a
+// pass of a million readers holds about 128 KB for it (a map of ids held
+// some 40 MB, most of the pass's memory at that size).
 type takenSet struct {
-	mu sync.Mutex
-	m  map[int64]struct{}
+	mu    sync.Mutex
+	pages map[int64]*[takenPage / 64]uint64
+}
+
+const takenPage = 1 << 15
+
+// bit is where id's bit is: its page, word and mask.
+func (t *takenSet) bit(id int64, add bool) (*uint64, uint64) {
+	page := t.pages[id/takenPage]
+	if page == nil {
+		if !add {
+			return nil, 0
+		}
+		if t.pages == nil {
+			t.pages = map[int64]*[takenPage / 64]uint64{}
+		}
+		page = new([takenPage / 64]uint64)
+		t.pages[id/takenPage] = page
+	}
+	i := uint64(id % takenPage) // subscriber ids are positive
+	return &page[i/64], 1 << (i % 64)
 }
 
 // split marks the claims' readers taken and returns the claims of readers
@@ -290,11 +311,12 @@ func (t *takenSet) split(claims []store.Claim) (fresh, again []store.Claim) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, c := range claims {
-		if _, ok := t.m[c.Sub.ID]; ok {
+		w, mask := t.bit(c.Sub.ID, true)
+		if *w&mask != 0 {
 			again = append(again, c)
 			continue
 		}
-		t.m[c.Sub.ID] = struct{}{}
+		*w |= mask
 		fresh = append(fresh, c)
 	}
 	return fresh, again
@@ -304,7 +326,9 @@ func (t *takenSet) split(claims []store.Claim) (fresh, again []store.Claim) {
 // untried, and they are still owed this pass.
 func (t *takenSet) untake(id int64) {
 	t.mu.Lock()
-	delete(t.m, id)
+	if w, mask := t.bit(id, false); w != nil {
+		*w &^= mask
+	}
 	t.mu.Unlock()
 }
 

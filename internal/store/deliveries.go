@@ -31,7 +31,7 @@ import (
 // status says: however it became active again, it gets no lesson.
 const claimSQL = `
 	WITH claimed AS (
-		SELECT ` + subscriberColumns + ` FROM subscribers s
+		SELECT ` + deliveryColumns + ` FROM subscribers s
 		WHERE status = 'active' AND next_due_at <= $1
 		  AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email = lower(s.email))
 		  AND NOT EXISTS (
@@ -59,9 +59,9 @@ const claimSQL = `
 // Claim is one claimed subscriber and, when its lesson could be begun,
 // the ledger row written for it.
 type Claim struct {
-	Sub        *drip.Subscriber
-	Attempt    *Attempt // nil: begun by another copy at the same moment, or no such lesson
-	RevisionID int64    // the revision the ledger row records
+	Sub        *drip.Subscriber // only what sending reads (deliveryColumns)
+	Attempt    *Attempt         // nil: begun by another copy at the same moment, or no such lesson
+	RevisionID int64            // the revision the ledger row records
 	// LeaseUntil is when the claim ends: after it another copy may begin
 	// the same delivery again.
 	LeaseUntil time.Time
@@ -89,7 +89,7 @@ func (db *DB) ClaimAndBegin(ctx context.Context, now time.Time, limit int, lease
 		var id, rev *int64
 		var attempts *int
 		var first, due *time.Time
-		if err := r.Scan(sc.targets(&id, &attempts, &first, &due, &rev)...); err != nil {
+		if err := r.Scan(sc.deliveryTargets(&id, &attempts, &first, &due, &rev)...); err != nil {
 			return Claim{}, err
 		}
 		c := Claim{Sub: sc.subscriber(), LeaseUntil: leaseUntil}

@@ -46,6 +46,19 @@ func (sc *subscriberScan) targets(more ...any) []any {
 		&s.PausedUntil, &s.NextNowAt, &s.PendingEmail, &s.PendingEmailAt}, more...)
 }
 
+// deliveryColumns are the subscriber columns sending a lesson reads: who
+// the reader is, their slot, where they are in the course, and the
+// generation their links are signed with. A subscriber read with them
+// (a delivery claim's) holds these and nothing else.
+const deliveryColumns = `id, email, name, status, time_zone, send_weekday, send_hour, round, next_lesson, next_due_at, token_gen`
+
+// deliveryTargets receives the deliveryColumns of one row, then more.
+func (sc *subscriberScan) deliveryTargets(more ...any) []any {
+	s := &sc.s
+	return append([]any{&s.ID, &s.Email, &s.Name, &s.Status, &s.TimeZone, &sc.weekday, &sc.hour,
+		&s.Round, &s.NextLesson, &s.NextDueAt, &s.TokenGen}, more...)
+}
+
 func (sc *subscriberScan) subscriber() *drip.Subscriber {
 	s := sc.s
 	if sc.weekday != nil {

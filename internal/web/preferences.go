@@ -208,15 +208,15 @@ func statusText(st drip.Status) string {
 }
 
 func (s *Server) setSchedule(r *http.Request, sub *drip.Subscriber) error {
-	wd, err1 := strconv.Atoi(r.PostFormValue("weekday"))
-	hour, err2 := strconv.Atoi(r.PostFormValue("hour"))
+	wd, ok1 := drip.ParseWeekday(r.PostFormValue("weekday"))
+	hour, ok2 := drip.ParseHour(r.PostFormValue("hour"))
 	tz := r.PostFormValue("tz")
 	if _, sent := r.PostForm["tz"]; !sent {
 		tz = sub.TimeZone // a form without the field keeps the zone
 	}
 	loc, ok := drip.LoadLocation(tz) // a legacy name becomes its canonical zone
-	slot := drip.Slot{Weekday: time.Weekday(wd), Hour: hour, Location: loc}
-	if err1 != nil || err2 != nil || !ok || slot.Valid() != nil {
+	slot := drip.Slot{Weekday: wd, Hour: hour, Location: loc}
+	if !ok1 || !ok2 || !ok || slot.Valid() != nil {
 		return httpx.Problem("Please choose a day, an hour and a time zone from the lists.")
 	}
 	_, err := s.db.SetSchedule(r.Context(), sub.ID, sub.TokenGen, slot, s.opts.Clock.Now())

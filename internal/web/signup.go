@@ -50,16 +50,15 @@ func parseSlotChoice(f signupForm) (*time.Weekday, *int, error) {
 	var wd *time.Weekday
 	var hour *int
 	if f.Weekday != "" {
-		n, err := strconv.Atoi(f.Weekday)
-		if err != nil || n < 0 || n > 6 {
+		d, ok := drip.ParseWeekday(f.Weekday)
+		if !ok {
 			return nil, nil, httpx.Problem("Please choose a day from the list.")
 		}
-		d := time.Weekday(n)
 		wd = &d
 	}
 	if f.Hour != "" {
-		n, err := strconv.Atoi(f.Hour)
-		if err != nil || n < 0 || n > 23 {
+		n, ok := drip.ParseHour(f.Hour)
+		if !ok {
 			return nil, nil, httpx.Problem("Please choose an hour from the list.")
 		}
 		hour = &n
