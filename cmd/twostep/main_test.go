@@ -65,6 +65,13 @@ type proc struct {
 // stderr logged if the test failed.
 func startCmd(t testing.TB, dir string, vars map[string]string, args ...string) *proc {
 	t.Helper()
+	return startBin(t, binary, dir, vars, args...)
+}
+
+// startBin is startCmd running the executable bin instead of the one built
+// from this tree.
+func startBin(t testing.TB, bin, dir string, vars map[string]string, args ...string) *proc {
+	t.Helper()
 	var env []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
@@ -75,7 +82,7 @@ func startCmd(t testing.TB, dir string, vars map[string]string, args ...string) 
 	for k, v := range vars {
 		env = append(env, k+"="+v)
 	}
-	p := &proc{args: args, cmd: exec.Command(binary, args...), done: make(chan struct{})}
+	p := &proc{args: args, cmd: exec.Command(bin, args...), done: make(chan struct{})}
 	p.cmd.Dir = dir
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
@@ -475,6 +482,12 @@ var noRedirect = &http.Client{
 // process and its base URL.
 func startServe(t testing.TB, dir string, vars map[string]string) (*proc, string) {
 	t.Helper()
+	return serveBin(t, binary, dir, vars)
+}
+
+// serveBin is startServe running the executable bin.
+func serveBin(t testing.TB, bin, dir string, vars map[string]string) (*proc, string) {
+	t.Helper()
 	addr := freeAddr(t)
 	base := "http://" + addr
 	if vars["DATABASE_URL"] == "" {
@@ -482,7 +495,7 @@ func startServe(t testing.TB, dir string, vars map[string]string) (*proc, string
 	}
 	vars["LISTEN_ADDR"] = addr
 	vars["BASE_URL"] = base
-	p := startCmd(t, dir, vars, "serve")
+	p := startBin(t, bin, dir, vars, "serve")
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if p.exited() {

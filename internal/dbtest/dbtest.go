@@ -130,10 +130,29 @@ func URL(tb testing.TB) string {
 	if err != nil {
 		tb.Fatalf("dbtest: %v", err)
 	}
+	return create(tb, base, "TEMPLATE "+tmpl)
+}
+
+// EmptyURL creates a fresh database with no tables for tb and returns its
+// URL, for a twostep built at another commit to migrate itself; the
+// database is dropped when tb ends.
+func EmptyURL(tb testing.TB) string {
+	tb.Helper()
+	base, err := srv.get()
+	if err != nil {
+		tb.Fatalf("dbtest: %v", err)
+	}
+	return create(tb, base, "TEMPLATE template0")
+}
+
+// create makes a database on the server at base, CREATE DATABASE … opts,
+// dropped when tb ends.
+func create(tb testing.TB, base, opts string) string {
+	tb.Helper()
 	var b [6]byte
 	rand.Read(b[:])
 	name := "twostep_test_" + hex.EncodeToString(b[:])
-	if err := exec1(ctx, base, "CREATE DATABASE "+name+" TEMPLATE "+tmpl); err != nil {
+	if err := exec1(context.Background(), base, "CREATE DATABASE "+name+" "+opts); err != nil {
 		tb.Fatalf("dbtest: create database: %v", err)
 	}
 	tb.Cleanup(func() {

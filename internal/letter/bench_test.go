@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twostep/twostep/internal/course"
 	"github.com/twostep/twostep/internal/drip"
 )
 
@@ -38,6 +39,31 @@ func BenchmarkLesson(b *testing.B) {
 					if _, err := m.WriteTo(io.Discard); err != nil {
 						b.Fatal(err)
 					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkConfirmation renders the shipped confirmation for one reader,
+// with its signed links: /stencil from its stencil, as the outbox does;
+// /templates with the templates, as every confirmation was rendered before
+// the stencil. Composing the message is the same for both (BenchmarkLesson).
+//
+//	go test -run '^$' -bench BenchmarkConfirmation -benchmem ./internal/letter/
+func BenchmarkConfirmation(b *testing.B) {
+	l := shippedLetters(b, "https://lessons.example.org")
+	now := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name   string
+		render func(*drip.Subscriber, time.Time) (course.Email, string, error)
+	}{{"stencil", l.confirmationEmail}, {"templates", l.confirmationInFull}} {
+		b.Run(c.name, func(b *testing.B) {
+			var id int64
+			for b.Loop() {
+				id++
+				if _, _, err := c.render(&drip.Subscriber{ID: id, Name: "Reader 1", Email: "reader1@example.com"}, now); err != nil {
+					b.Fatal(err)
 				}
 			}
 		})

@@ -84,13 +84,37 @@ func (l *Letters) token(p token.Purpose, sub *drip.Subscriber, expires time.Time
 // Confirmation is the double opt-in mail for a signup queued at queuedAt;
 // its link expires token.ConfirmTTL after that.
 func (l *Letters) Confirmation(sub *drip.Subscriber, queuedAt, now time.Time) (*gomail.Msg, string, error) {
-	confirmURL := l.Link(token.Confirm, sub, queuedAt.Add(token.ConfirmTTL))
-	unsubURL := l.Link(token.Unsubscribe, sub, time.Time{})
-	e, err := l.Renderer.Confirmation(l.Course, sub.FirstName(), confirmURL, unsubURL)
+	e, unsubURL, err := l.confirmationEmail(sub, queuedAt.Add(token.ConfirmTTL))
 	if err != nil {
-		return nil, "", fmt.Errorf("render confirmation: %w", err)
+		return nil, "", err
 	}
 	return l.compose(outgoing{what: "confirmation", course: l.Course, name: sub.Name, to: sub.Email, email: e, unsubscribe: unsubURL}, now)
+}
+
+// confirmationEmail renders sub's confirmation, its link expiring at
+// expires, from a stencil where it can, in full where it must, and returns
+// it with its unsubscribe link.
+func (l *Letters) confirmationEmail(sub *drip.Subscriber, expires time.Time) (course.Email, string, error) {
+	f, ok, err := l.stencils.confirmation(l, l.Course, sub, expires)
+	if ok {
+		return f.email(), f.unsubscribeURL(l), nil
+	}
+	var e course.Email
+	var unsubURL string
+	if err == nil {
+		e, unsubURL, err = l.confirmationInFull(sub, expires)
+	}
+	if err != nil {
+		return course.Email{}, "", fmt.Errorf("render confirmation: %w", err)
+	}
+	return e, unsubURL, nil
+}
+
+// confirmationInFull runs the templates for sub's confirmation.
+func (l *Letters) confirmationInFull(sub *drip.Subscriber, expires time.Time) (course.Email, string, error) {
+	unsubURL := l.Link(token.Unsubscribe, sub, time.Time{})
+	e, err := l.Renderer.Confirmation(l.Course, sub.FirstName(), l.Link(token.Confirm, sub, expires), unsubURL)
+	return e, unsubURL, err
 }
 
 // Lesson is lesson l of course c as sub gets it, with its signed links.

@@ -21,27 +21,38 @@ import (
 // link tokens go, so that a pass only puts those in per reader instead of
 // running the templates for every message. In the text part, a paragraph
 // that uses the name in the lesson's body is wrapped around it, so it is
-// wrapped again for each reader (course.NamedBlock). The result is byte
-// for byte what Renderer.Lesson makes
-// (TestStencilsRenderExactlyWhatTheTemplatesDo).
+// wrapped again for each reader (course.NamedBlock). The confirmation is
+// made the same way, once per shape. The result is byte for byte what
+// Renderer.Lesson (Renderer.Confirmation) makes
+// (TestStencilsRenderExactlyWhatTheTemplatesDo,
+// TestTheConfirmationStencilRendersExactlyWhatTheTemplatesDo).
 //
-// The cache holds the stencils of one course: Library.Current returns the
+// A cache holds the stencils of one course: Library.Current returns the
 // same *course.Course until a lesson changes, and templates (which
 // TEMPLATES_DIR may replace) can read anything in it, so a stencil is good
 // only for the course it was made for. When a pass brings a new one, the
-// old course's stencils are dropped, so they never pile up.
+// old course's stencils are dropped, so they never pile up. The
+// confirmations have a cache of their own: they are of Letters.Course,
+// which a pass's course replaces after the first edit of a lesson, and
+// sharing one would drop the other's at every turn.
 type stencils struct {
-	once   sync.Once
-	marker string // random per process, so no lesson or name can hold it
-	mu     sync.Mutex
-	course *course.Course // whose stencils cache holds
-	cache  map[stencilKey]*stencil
+	once          sync.Once
+	marker        string // random per process, so no lesson or name can hold it
+	mu            sync.Mutex
+	lessons       stencilCache
+	confirmations stencilCache
+}
+
+// stencilCache is the stencils of one course, by key.
+type stencilCache struct {
+	course *course.Course
+	m      map[stencilKey]*stencil
 }
 
 type stencilKey struct {
 	// Library.Current parses each revision once, so a lesson is stable
 	// per revision.
-	lesson *course.Lesson
+	lesson *course.Lesson // nil: the confirmation
 	named  bool
 }
 
@@ -51,10 +62,16 @@ const (
 	slotUnsubscribe
 	slotPreferences
 	slotTried
+	slotConfirm
 	slots
 )
 
-const slotNames = "nupt"
+const slotNames = "nuptc"
+
+// slotPurposes are the tokens the link slots hold.
+var slotPurposes = [slots]token.Purpose{
+	slotUnsubscribe: token.Unsubscribe, slotPreferences: token.Preferences, slotTried: token.Tried, slotConfirm: token.Confirm,
+}
 
 // stencil is a rendered lesson email cut at its markers.
 type stencil struct {
@@ -63,6 +80,8 @@ type stencil struct {
 	// named are the text part's blocks that hold the name; the text's
 	// pieces refer to named[i] as slot slots+i.
 	named []course.NamedBlock
+	// links are the link slots the email holds: only their tokens are signed.
+	links []int
 }
 
 // piece is literal text followed by a slot's value (slot < 0: nothing).
@@ -163,37 +182,55 @@ func (s *stencils) mark(slot int) string { return s.marker + slotNames[slot:slot
 // lesson is lesson ls for sub, with sub's links, from a stencil when it
 // can; ok is false when the caller must render it in full.
 func (s *stencils) lesson(l *Letters, c *course.Course, ls *course.Lesson, sub *drip.Subscriber) (f *filled, ok bool, err error) {
+	name := course.CleanName(sub.FirstName())
+	st, err := s.get(&s.lessons, c, stencilKey{ls, name != ""}, func() (*stencil, error) { return s.build(l, c, ls, name != "") })
+	if st == nil || err != nil {
+		return nil, false, err
+	}
+	f, ok = st.fill(l, sub, name, time.Time{})
+	return f, ok, nil
+}
+
+// confirmation is course c's confirmation for sub, its link expiring at
+// expires, from a stencil when it can; ok is false when the caller must
+// render it in full.
+func (s *stencils) confirmation(l *Letters, c *course.Course, sub *drip.Subscriber, expires time.Time) (f *filled, ok bool, err error) {
+	name := course.CleanName(sub.FirstName())
+	st, err := s.get(&s.confirmations, c, stencilKey{nil, name != ""}, func() (*stencil, error) { return s.buildConfirmation(l, c, name != "") })
+	if st == nil || err != nil {
+		return nil, false, err
+	}
+	f, ok = st.fill(l, sub, name, expires)
+	return f, ok, nil
+}
+
+// get returns the stencil of key for course c from cache, made by build
+// the first time it is asked for; nil when the mail is to be rendered in
+// full.
+func (s *stencils) get(cache *stencilCache, c *course.Course, key stencilKey, build func() (*stencil, error)) (*stencil, error) {
 	s.once.Do(func() {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
 		s.marker = "tsmk" + hex.EncodeToString(b[:])
-		s.cache = map[stencilKey]*stencil{}
 	})
-	name := course.CleanName(sub.FirstName())
-	key := stencilKey{ls, name != ""}
 	s.mu.Lock()
-	st, cached := s.cache[key]
-	cached = cached && s.course == c
+	st, cached := cache.m[key]
+	cached = cached && cache.course == c
 	s.mu.Unlock()
-	if !cached {
-		if st, err = s.build(l, c, ls, key.named); err != nil {
-			return nil, false, err
-		}
-		s.mu.Lock()
-		if s.course != c {
-			s.course = c
-			clear(s.cache)
-		}
-		s.cache[key] = st // nil: this lesson is rendered in full
-		s.mu.Unlock()
+	if cached {
+		return st, nil
 	}
-	if st == nil {
-		return nil, false, nil
+	st, err := build()
+	if err != nil {
+		return nil, err
 	}
-	if f, ok = st.fill(l, sub, name); !ok {
-		return nil, false, nil
+	s.mu.Lock()
+	if cache.course != c || cache.m == nil {
+		cache.course, cache.m = c, map[stencilKey]*stencil{}
 	}
-	return f, true, nil
+	cache.m[key] = st // nil: this mail is rendered in full
+	s.mu.Unlock()
+	return st, nil
 }
 
 // build renders the stencil of lesson ls, or returns nil when the lesson
@@ -215,7 +252,7 @@ func (s *stencils) build(l *Letters, c *course.Course, ls *course.Lesson, named 
 	if err != nil {
 		return nil, err
 	}
-	st := &stencil{email: rendered, html: s.cut(rendered.HTML), text: s.cut(rendered.Text)}
+	st := s.stencil(rendered)
 	if named {
 		// Without a name, the body's placeholders hold their fallbacks,
 		// the same for every reader.
@@ -227,6 +264,46 @@ func (s *stencils) build(l *Letters, c *course.Course, ls *course.Lesson, named 
 			return nil, nil
 		}
 	}
+	return st.checked(l, named, time.Time{}, func(sub *drip.Subscriber) (course.Email, error) {
+		return l.Renderer.Lesson(c, ls, l.LessonRecipient(sub, ls.Number))
+	})
+}
+
+// buildConfirmation renders the stencil of course c's confirmation, or
+// returns nil when it must be rendered in full, as build does a lesson's.
+func (s *stencils) buildConfirmation(l *Letters, c *course.Course, named bool) (*stencil, error) {
+	name := ""
+	if named {
+		name = s.mark(slotName)
+	}
+	rendered, err := l.Renderer.Confirmation(c, name,
+		l.BaseURL+link.To(token.Confirm, s.mark(slotConfirm)), l.BaseURL+link.To(token.Unsubscribe, s.mark(slotUnsubscribe)))
+	if err != nil {
+		return nil, err
+	}
+	// The longest expiry a token holds, so the sample links are as long
+	// as any.
+	expires := time.Unix(math.MaxInt64, 0)
+	return s.stencil(rendered).checked(l, named, expires, func(sub *drip.Subscriber) (course.Email, error) {
+		e, _, err := l.confirmationInFull(sub, expires)
+		return e, err
+	})
+}
+
+// stencil cuts a mail rendered with markers.
+func (s *stencils) stencil(rendered course.Email) *stencil {
+	st := &stencil{email: rendered, html: s.cut(rendered.HTML), text: s.cut(rendered.Text)}
+	for slot := slotUnsubscribe; slot < slots; slot++ {
+		if strings.Contains(rendered.HTML, s.mark(slot)) || strings.Contains(rendered.Text, s.mark(slot)) {
+			st.links = append(st.links, slot)
+		}
+	}
+	return st
+}
+
+// checked is st, or nil when it does not come out as inFull renders the
+// mail for two sample readers (named or not) whose links expire at expires.
+func (st *stencil) checked(l *Letters, named bool, expires time.Time, inFull func(*drip.Subscriber) (course.Email, error)) (*stencil, error) {
 	samples := []*drip.Subscriber{
 		{ID: 1, Name: "A"},
 		// Every character html/template escapes in some context: a no-break
@@ -239,12 +316,12 @@ func (s *stencils) build(l *Letters, c *course.Course, ls *course.Lesson, named 
 		if !named {
 			sub.Name = ""
 		}
-		want, err := l.Renderer.Lesson(c, ls, l.LessonRecipient(sub, ls.Number))
+		want, err := inFull(sub)
 		if err != nil {
 			return nil, err
 		}
 		// A name that does not fit is rendered in full, never from the stencil.
-		if f, fits := st.fill(l, sub, course.CleanName(sub.FirstName())); fits && f.email() != want {
+		if f, fits := st.fill(l, sub, course.CleanName(sub.FirstName()), expires); fits && f.email() != want {
 			return nil, nil
 		}
 	}
@@ -262,19 +339,29 @@ type filled struct {
 	buf  [slots + 4]string // text, unless it has more
 }
 
-// fill is the stencil with sub's name and links put in; ok is false when
-// this name does not fit the stencil (a line the templates would wrap
-// differently) and the lesson must be rendered in full.
-func (st *stencil) fill(l *Letters, sub *drip.Subscriber, name string) (f *filled, ok bool) {
+// fill is the stencil with sub's name and links put in (a confirmation
+// link expiring at expires); ok is false when this name does not fit the
+// stencil (a line the templates would wrap differently) and the mail must
+// be rendered in full.
+func (st *stencil) fill(l *Letters, sub *drip.Subscriber, name string, expires time.Time) (f *filled, ok bool) {
 	f = &filled{st: st}
 	f.text = f.buf[:]
 	if n := slots + len(st.named); n > len(f.buf) {
 		f.text = make([]string, n)
 	}
 	vals := f.text
-	sign := func(p token.Purpose) string { return l.token(p, sub, time.Time{}) }
 	vals[slotName] = name
-	vals[slotUnsubscribe], vals[slotPreferences], vals[slotTried] = sign(token.Unsubscribe), sign(token.Preferences), sign(token.Tried)
+	for _, slot := range st.links {
+		var exp time.Time
+		if slot == slotConfirm {
+			exp = expires
+		}
+		vals[slot] = l.token(slotPurposes[slot], sub, exp)
+	}
+	// The List-Unsubscribe header's, whether or not the body shows it.
+	if vals[slotUnsubscribe] == "" {
+		vals[slotUnsubscribe] = l.token(token.Unsubscribe, sub, time.Time{})
+	}
 	for i, nb := range st.named {
 		var fits bool
 		if vals[slots+i], fits = nb.Text(name); !fits {

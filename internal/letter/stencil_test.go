@@ -20,16 +20,11 @@ import (
 // sends (from a stencil) with the email the templates render for the same
 // reader and links.
 func TestStencilsRenderExactlyWhatTheTemplatesDo(t *testing.T) {
-	l := shippedLetters(t, "https://mail.example.org/course?x=1&y=<2>")
+	l := shippedLetters(t, stencilBaseURL)
 	c, r := l.Course, l.Renderer
-	names := []string{
-		"", "Ann", "Zoë Ünal", "O'Brien & <Sons> \"Ltd\"", "a+b", "  spaced \t out\r\nname ",
-		"{{first_name}}", "<script>alert(1)</script>", "\u202eevil", strings.Repeat("x", 80),
-		"tsmk", "tsmk0123456789abcdefnx", "\x00nul",
-	}
 	named := 0
 	for _, ls := range c.Lessons {
-		for i, name := range names {
+		for i, name := range stencilNames {
 			sameAsTemplates(t, l, ls, &drip.Subscriber{ID: int64(1000 + i), Name: name, TokenGen: i})
 		}
 		if blocks, _ := r.NamedBlocks(ls); len(blocks) > 0 {
@@ -42,6 +37,59 @@ func TestStencilsRenderExactlyWhatTheTemplatesDo(t *testing.T) {
 	// Lessons that use the name in their body too, like every other.
 	if n := usable(l); n != 2*len(c.Lessons) {
 		t.Fatalf("%d stencils cached, want one per lesson and shape (%d)", n, 2*len(c.Lessons))
+	}
+}
+
+// stencilBaseURL is a base URL with characters each part escapes.
+const stencilBaseURL = "https://mail.example.org/course?x=1&y=<2>"
+
+// stencilNames are names that test every escaping rule, the cleaning of a
+// name and markers like a stencil's own.
+var stencilNames = []string{
+	"", "Ann", "Zoë Ünal", "O'Brien & <Sons> \"Ltd\"", "a+b", "  spaced \t out\r\nname ",
+	"{{first_name}}", "<script>alert(1)</script>", "\u202eevil", strings.Repeat("x", 80),
+	"tsmk", "tsmk0123456789abcdefnx", "\x00nul",
+}
+
+// The confirmation a signup gets comes from a stencil too, and is exactly
+// what the templates render for the same reader and links.
+func TestTheConfirmationStencilRendersExactlyWhatTheTemplatesDo(t *testing.T) {
+	l := shippedLetters(t, stencilBaseURL)
+	for i, name := range stencilNames {
+		sub := &drip.Subscriber{ID: int64(1000 + i), Name: name, TokenGen: i}
+		for _, expires := range []time.Time{time.Date(2026, 3, 9, 8, 0, 0, 0, time.UTC), time.Unix(1<<40, 0)} {
+			sameConfirmationAsTemplates(t, l, sub, expires)
+		}
+	}
+	if n := usable(l); n != 2 {
+		t.Fatalf("%d confirmation stencils cached, want one per shape (2)", n)
+	}
+	// A pass of an edited course, whose lessons' stencils replace the old
+	// course's, leaves the confirmation's (of Letters.Course) in place.
+	edited := *l.Course
+	if _, err := l.lesson(&edited, edited.Lessons[0], &drip.Subscriber{ID: 7, Name: "Ann"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(l.stencils.confirmations.m); n != 2 || l.stencils.confirmations.course != l.Course {
+		t.Fatalf("%d confirmation stencils cached after a pass of another course, want 2", n)
+	}
+}
+
+// sameConfirmationAsTemplates fails t unless the confirmation the outbox
+// sends sub is exactly what the templates render for sub.
+func sameConfirmationAsTemplates(t *testing.T, l *Letters, sub *drip.Subscriber, expires time.Time) {
+	t.Helper()
+	got, gotUnsub, err := l.confirmationEmail(sub, expires)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := l.Renderer.Confirmation(l.Course, sub.FirstName(), l.Link(token.Confirm, sub, expires), l.Link(token.Unsubscribe, sub, time.Time{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want || gotUnsub != l.Link(token.Unsubscribe, sub, time.Time{}) {
+		t.Fatalf("the confirmation for %q differs from the templates:\nHTML equal %v\ntext equal %v\nsent text:\n%s\ntemplate text:\n%s",
+			sub.Name, got.HTML == want.HTML, got.Text == want.Text, got.Text, want.Text)
 	}
 }
 
@@ -64,12 +112,15 @@ func shippedLetters(t testing.TB, baseURL string) *Letters {
 	return &Letters{Course: c, Renderer: r, Signer: signer, BaseURL: baseURL, From: c.From}
 }
 
-// usable counts the cached stencils, not the lessons rendered in full.
+// usable counts the cached stencils, lessons' and confirmations', not
+// the mails rendered in full.
 func usable(l *Letters) int {
 	n := 0
-	for _, st := range l.stencils.cache {
-		if st != nil {
-			n++
+	for _, c := range []stencilCache{l.stencils.lessons, l.stencils.confirmations} {
+		for _, st := range c.m {
+			if st != nil {
+				n++
+			}
 		}
 	}
 	return n
@@ -77,7 +128,7 @@ func usable(l *Letters) int {
 
 // Templates from TEMPLATES_DIR may put the name where a stencil cannot
 // reproduce the escaping or the wrapping; such lessons are rendered in full,
-// so the mail is still exactly what the templates say.
+// so the mail is still exactly what the templates say; so is the confirmation.
 func TestCustomTemplatesAStencilCannotReproduceAreRenderedInFull(t *testing.T) {
 	c, problems := course.Load(twostep.Lessons)
 	if len(problems) > 0 {
@@ -117,7 +168,9 @@ func TestCustomTemplatesAStencilCannotReproduceAreRenderedInFull(t *testing.T) {
 			// The last: a no-break space becomes a space in the greeting,
 			// which an unquoted attribute must not end at.
 			for i, n := range []string{"Ann", "Zoë&Co", "Bartholomew-Maximilian-Alexander", "A\u00a0onmouseover=alert(1)`"} {
-				sameAsTemplates(t, l, c.Lessons[0], &drip.Subscriber{ID: int64(i + 1), Name: n})
+				sub := &drip.Subscriber{ID: int64(i + 1), Name: n}
+				sameAsTemplates(t, l, c.Lessons[0], sub)
+				sameConfirmationAsTemplates(t, l, sub, time.Date(2026, 3, 9, 8, 0, 0, 0, time.UTC))
 			}
 			if n := usable(l); n != 0 {
 				t.Fatalf("%d stencils in use for templates a stencil cannot reproduce", n)
@@ -251,10 +304,11 @@ func TestAfterALessonEditEveryLessonComesFromAStencilOfTheNewCourse(t *testing.T
 			t.Fatalf("lesson %d after the edit is not the new course's (course title in it: %v)", ls.Number, strings.Contains(got.Text, cur.Title))
 		}
 	}
-	if !strings.Contains(l.stencils.cache[stencilKey{&edited, true}].email.Subject, edited.Title) {
+	lessons := l.stencils.lessons
+	if !strings.Contains(lessons.m[stencilKey{&edited, true}].email.Subject, edited.Title) {
 		t.Fatal("the edited lesson's stencil does not carry its new title")
 	}
-	if l.stencils.course != &cur || len(l.stencils.cache) != 2 {
-		t.Fatalf("%d stencils cached after the edit, want only the new course's 2", len(l.stencils.cache))
+	if lessons.course != &cur || len(lessons.m) != 2 {
+		t.Fatalf("%d stencils cached after the edit, want only the new course's 2", len(lessons.m))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/twostep/twostep/internal/dbtest"
@@ -22,7 +23,8 @@ func texts[T ~string](vs []T) []string {
 
 func TestEachEnumerationHoldsExactlyTheValuesItsCheckConstraintAllows(t *testing.T) {
 	db := dbtest.New(t)
-	quoted := regexp.MustCompile(`'([^']*)'::text`)
+	quoted := regexp.MustCompile(`'([^']*)'::text\b`)
+	array := regexp.MustCompile(`'\{([^}']*)\}'::text\[\]`)
 	cases := []struct {
 		table, column string
 		values        []string
@@ -35,7 +37,8 @@ func TestEachEnumerationHoldsExactlyTheValuesItsCheckConstraintAllows(t *testing
 	for _, c := range cases {
 		t.Run(c.table+"."+c.column, func(t *testing.T) {
 			// The constraint on the column as the migrations left it, in
-			// PostgreSQL's own words: CHECK ((col = ANY (ARRAY['a'::text, …]))).
+			// PostgreSQL's own words: CHECK ((col = ANY (ARRAY['a'::text, …])))
+			// or, one array constant, CHECK ((col = ANY ('{a,…}'::text[]))).
 			var def string
 			err := db.Pool.QueryRow(context.Background(), `
 				SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c
@@ -45,8 +48,12 @@ func TestEachEnumerationHoldsExactlyTheValuesItsCheckConstraintAllows(t *testing
 				t.Fatalf("find the CHECK constraint: %v", err)
 			}
 			var allowed []string
-			for _, m := range quoted.FindAllStringSubmatch(def, -1) {
-				allowed = append(allowed, m[1])
+			if m := array.FindStringSubmatch(def); m != nil {
+				allowed = strings.Split(m[1], ",")
+			} else {
+				for _, m := range quoted.FindAllStringSubmatch(def, -1) {
+					allowed = append(allowed, m[1])
+				}
 			}
 			slices.Sort(allowed)
 			if !slices.Equal(allowed, c.values) {

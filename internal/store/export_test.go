@@ -24,3 +24,6 @@ const (
 
 // SuppressionsSQL is the suppression list's page, for the test of its plan.
 const SuppressionsSQL = suppressionsSQL
+
+// ByAddress is the condition of every lookup by address.
+const ByAddress = byAddress

@@ -106,7 +106,7 @@ func matchReport(ctx context.Context, tx pgx.Tx, r drip.Report) (reportTarget, e
 	if r.Provider == drip.ProviderIMAP || r.Email == "" {
 		return t, nil
 	}
-	err := tx.QueryRow(ctx, `SELECT id FROM subscribers WHERE lower(email) = lower($1)`, r.Email).Scan(&t.subscriberID)
+	err := tx.QueryRow(ctx, `SELECT id FROM subscribers WHERE `+byAddress, r.Email).Scan(&t.subscriberID)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return t, fmt.Errorf("match address: %w", err)
 	}

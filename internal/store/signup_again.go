@@ -38,7 +38,7 @@ func (db *DB) signupAgain(ctx context.Context, s drip.Signup) (queued bool, err 
 		var id int64
 		var status drip.Status
 		var waiting *pendingSignup
-		err := tx.QueryRow(ctx, `SELECT id, status, signup_pending FROM subscribers WHERE lower(email) = lower($1) FOR UPDATE`,
+		err := tx.QueryRow(ctx, `SELECT id, status, signup_pending FROM subscribers WHERE `+byAddress+` FOR UPDATE`,
 			s.Email).Scan(&id, &status, &waiting)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // erased between the insert and now: nothing to do

@@ -72,6 +72,12 @@ func (sc *subscriberScan) subscriber() *drip.Subscriber {
 	return &s
 }
 
+// byAddress finds the subscriber whose address is $1 in any letter case.
+// It names the "C" collation of subscribers_email_key, the one index of
+// addresses (migration 00014), so that the lookup can read it: compared in
+// the database's collation it could not. Equality is the same in both.
+const byAddress = `lower(email) COLLATE "C" = lower($1)`
+
 // SignupSQL is the one statement that stores a new address's signup: the
 // subscriber, its history and its queued confirmation, in one round trip
 // and an implicit transaction ($1 email, $2 name, $3 zone, $4 time, $5 IP,
@@ -157,7 +163,7 @@ func (db *DB) Subscriber(ctx context.Context, id int64, gen int) (*drip.Subscrib
 // SubscriberByEmail returns the subscriber with that address in any letter case.
 func (db *DB) SubscriberByEmail(ctx context.Context, email string) (*drip.Subscriber, error) {
 	s, err := scanSubscriber(db.Pool.QueryRow(ctx,
-		`SELECT `+subscriberColumns+` FROM subscribers WHERE lower(email) = lower($1)`, email))
+		`SELECT `+subscriberColumns+` FROM subscribers WHERE `+byAddress, email))
 	if err != nil && !errors.Is(err, drip.ErrNotFound) {
 		return nil, fmt.Errorf("load subscriber by email: %w", err)
 	}

@@ -110,7 +110,7 @@ func (db *DB) RequestEmailChange(ctx context.Context, id int64, gen int, newEmai
 			return "", nil, drip.ErrTooSoon
 		}
 		var taken bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM subscribers WHERE lower(email) = lower($1) AND id <> $2)`, newEmail, s.ID).Scan(&taken); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM subscribers WHERE `+byAddress+` AND id <> $2)`, newEmail, s.ID).Scan(&taken); err != nil {
 			return "", nil, err
 		}
 		if taken {

@@ -88,7 +88,7 @@ func searchSQL(q SubscriberQuery, cols string) (string, []any, error) {
 
 // SearchSubscribers returns a page of subscribers by keyset pagination, so
 // the thousandth page costs what the first does. An email search is
-// ordered by address and walks subscribers_email_c_idx from the prefix;
+// ordered by address and walks subscribers_email_key from the prefix;
 // otherwise the newest come first, by id, along subscribers_status_id_idx,
 // subscribers_lesson_idx or the primary key.
 func (db *DB) SearchSubscribers(ctx context.Context, q SubscriberQuery) (SubscriberPage, error) {

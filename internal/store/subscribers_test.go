@@ -3,9 +3,12 @@ package store_test
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/twostep/twostep/internal/dbtest"
 	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/store"
@@ -143,5 +146,44 @@ func TestTheSignupStatementAloneCommitsWithoutWaitingForTheDisk(t *testing.T) {
 	}
 	if v := show(); v != "on" {
 		t.Errorf("synchronous_commit = %q after the signup's transaction, want on again", v)
+	}
+}
+
+// Addresses have one index, unique in any letter case, and a lookup by
+// address and the signup's ON CONFLICT read it (migration 00014; the
+// admin's search by prefix is TestEverySubscriberSearchUsesAnIndexAtAMillionRows's).
+func TestEveryUseOfAnAddressReadsTheOneIndexOfAddresses(t *testing.T) {
+	db := dbtest.New(t)
+	var indexes []string
+	rows, err := db.Pool.Query(context.Background(), `SELECT indexname FROM pg_indexes
+		WHERE tablename = 'subscribers' AND indexdef LIKE '%lower(email)%' ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if indexes, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(indexes, []string{"subscribers_email_key"}) {
+		t.Fatalf("indexes of addresses: %v, want only subscribers_email_key", indexes)
+	}
+	for _, c := range []struct {
+		what, sql string
+		args      []any
+	}{
+		{"a lookup by address", `SELECT id FROM subscribers WHERE ` + store.ByAddress, []any{"Ann@Example.com"}},
+		{"the signup", store.SignupSQL, []any{"ann@example.com", "", "UTC", now, "192.0.2.1", "ua", "", "v1", nil, nil}},
+	} {
+		if plan := planOf(t, db, c.sql, c.args...); !strings.Contains(plan, "subscribers_email_key") {
+			t.Errorf("%s does not read subscribers_email_key:\n%s", c.what, plan)
+		}
+	}
+	if _, err := db.Signup(context.Background(), drip.Signup{Email: "Ann@Example.com", TimeZone: "UTC", At: now}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Signup(context.Background(), drip.Signup{Email: "ann@EXAMPLE.com", TimeZone: "UTC", At: now}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM subscribers`); n != 1 {
+		t.Fatalf("the same address in two letter cases made %d subscribers, want 1", n)
 	}
 }
