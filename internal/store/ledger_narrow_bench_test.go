@@ -146,7 +146,5 @@ func BenchmarkLedgerNarrowSchedule(b *testing.B) {
 		sentCPU += pidCPU(b, sentDB) - s0
 		b.StartTimer()
 	}
-	b.ReportMetric(float64(claimCPU.Microseconds())/float64(msgs), "claim-us/msg")
-	b.ReportMetric(float64(sentCPU.Microseconds())/float64(msgs), "sent-us/msg")
-	b.ReportMetric(float64((claimCPU+sentCPU).Microseconds())/float64(msgs), "pg-us/msg")
+	reportLedgerCPU(b, claimCPU, sentCPU, msgs)
 }
