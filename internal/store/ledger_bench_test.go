@@ -94,13 +94,7 @@ func BenchmarkLedger(b *testing.B) {
 	claimDB, sentDB := oneConn(b, base), oneConn(b, base)
 	n := *ledgerN
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	var claimCPU, sentCPU time.Duration
-	var msgs int
-	for b.Loop() {
-		b.StopTimer()
-		seedLedgerReaders(b, setup, n, t0.Add(-time.Minute))
-		c0, s0 := pidCPU(b, claimDB), pidCPU(b, sentDB)
-		b.StartTimer()
+	measureLedger(b, claimDB, sentDB, func() { seedLedgerReaders(b, setup, n, t0.Add(-time.Minute)) }, func() (msgs int) {
 		for {
 			claims, err := claimDB.ClaimAndBegin(ctx, t0, 200, t0, t0.Add(time.Hour))
 			if err != nil {
@@ -124,17 +118,28 @@ func BenchmarkLedger(b *testing.B) {
 				msgs += len(ds)
 			}
 		}
+		return msgs
+	})
+}
+
+// measureLedger runs b's loop: seed puts the due readers in place, pass
+// claims them on claimDB and records them on sentDB until none is due and
+// returns how many it recorded; it reports each backend's CPU per message,
+// and their sum.
+func measureLedger(b *testing.B, claimDB, sentDB *store.DB, seed func(), pass func() int) {
+	var claimCPU, sentCPU time.Duration
+	var msgs int
+	for b.Loop() {
+		b.StopTimer()
+		seed()
+		c0, s0 := pidCPU(b, claimDB), pidCPU(b, sentDB)
+		b.StartTimer()
+		msgs += pass()
 		b.StopTimer()
 		claimCPU += pidCPU(b, claimDB) - c0
 		sentCPU += pidCPU(b, sentDB) - s0
 		b.StartTimer()
 	}
-	reportLedgerCPU(b, claimCPU, sentCPU, msgs)
-}
-
-// reportLedgerCPU reports the claims' and the records' backend CPU per
-// message, and their sum.
-func reportLedgerCPU(b *testing.B, claimCPU, sentCPU time.Duration, msgs int) {
 	b.ReportMetric(float64(claimCPU.Microseconds())/float64(msgs), "claim-us/msg")
 	b.ReportMetric(float64(sentCPU.Microseconds())/float64(msgs), "sent-us/msg")
 	b.ReportMetric(float64((claimCPU+sentCPU).Microseconds())/float64(msgs), "pg-us/msg")

@@ -85,10 +85,7 @@ func BenchmarkLedgerNarrowSchedule(b *testing.B) {
 	claimDB, sentDB := oneConn(b, base), oneConn(b, base)
 	n := *ledgerN
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	var claimCPU, sentCPU time.Duration
-	var msgs int
-	for b.Loop() {
-		b.StopTimer()
+	seed := func() {
 		seedLedgerReaders(b, setup, n, t0.Add(-time.Minute))
 		for _, sql := range []string{`TRUNCATE ledger2`, `INSERT INTO schedule (subscriber_id, round, lesson, due_at) SELECT id, round, next_lesson, next_due_at FROM subscribers`,
 			`VACUUM ANALYZE schedule, ledger2`, `CHECKPOINT`} {
@@ -96,8 +93,8 @@ func BenchmarkLedgerNarrowSchedule(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		c0, s0 := pidCPU(b, claimDB), pidCPU(b, sentDB)
-		b.StartTimer()
+	}
+	measureLedger(b, claimDB, sentDB, seed, func() (msgs int) {
 		for {
 			rows, err := claimDB.Pool.Query(ctx, narrowClaim, pgx.QueryExecModeExec, t0, 200, t0.Add(time.Hour), t0)
 			if err != nil {
@@ -141,10 +138,6 @@ func BenchmarkLedgerNarrowSchedule(b *testing.B) {
 				msgs += len(g)
 			}
 		}
-		b.StopTimer()
-		claimCPU += pidCPU(b, claimDB) - c0
-		sentCPU += pidCPU(b, sentDB) - s0
-		b.StartTimer()
-	}
-	reportLedgerCPU(b, claimCPU, sentCPU, msgs)
+		return msgs
+	})
 }
