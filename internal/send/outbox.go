@@ -92,7 +92,9 @@ func (o *Outbox) Flush(ctx context.Context, asOf clock.Clock) (FlushResult, erro
 // Run flushes the outbox whenever nudge fires or Poll passes, and deletes
 // signups left unconfirmed for seven days, until ctx ends. Its connections
 // stay open between flushes, for outboxIdle. A flush under way when ctx
-// ends finishes the mails in hand and stops.
+// ends finishes the mails in hand and stops. While the SMTP server cannot
+// be reached, only Poll brings the next flush: each signup's nudge would
+// otherwise claim a batch, fail to connect and hand the batch back.
 func (o *Outbox) Run(ctx context.Context, nudge <-chan struct{}) {
 	p := o.start(ctx)
 	defer p.close()
@@ -103,13 +105,17 @@ func (o *Outbox) Run(ctx context.Context, nudge <-chan struct{}) {
 	o.cleanup()
 	for {
 		// A shutdown lets the mails in hand finish and leaves the rest queued.
+		wake := nudge
 		if _, err := p.drain(ctx, o.Clock); err != nil {
 			o.Log.Error("outbox flush stopped", "err", err)
+			if mail.Classify(err).Kind == mail.Unreachable {
+				wake = nil
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-nudge:
+		case <-wake:
 		case <-poll.C:
 		case <-cleanup.C:
 			o.cleanup()

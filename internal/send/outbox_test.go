@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/twostep/twostep/internal/mail"
 	"github.com/twostep/twostep/internal/send"
 	"github.com/twostep/twostep/internal/smtptest"
+	gomail "github.com/wneessen/go-mail"
 )
 
 // queueConfirmations inserts n readers who signed up and are waiting for
@@ -122,3 +124,65 @@ func TestAnUnreachableServerStopsTheFlushAndHandsBackTheMailsNotTriedDueAtOnce(t
 		t.Errorf("%d mails handed back untried and due at once, want %d", untried, n-res.Retrying)
 	}
 }
+
+// While the server cannot be reached, signups arriving do not each bring
+// on a flush (a claim of a batch, a failed connection, the batch handed
+// back): the outbox tries again at its poll, and once the server is back
+// the mails not yet tried go out at once.
+func TestWhileTheServerIsUnreachableSignupsDoNotEachBringOnAFlush(t *testing.T) {
+	f := newFixture(t)
+	const n = 20
+	f.queueConfirmations(n, f.clock())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	dead := mail.NewOpener(&config.SMTP{Host: "127.0.0.1", Port: port, TLS: "none"}, "", testMailOptions)
+	live := openerFor(f.smtp)
+	var up atomic.Bool
+	var tries atomic.Int64
+	o := f.outbox(1, func() mail.Transport { return &switchedTransport{dead: dead(), live: live(), up: &up, tries: &tries} })
+	o.Poll = 300 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	nudge := make(chan struct{}, 1)
+	go func() { o.Run(ctx, nudge); close(done) }()
+	defer func() { cancel(); <-done }()
+	for range 100 { // a signup every 10 ms for a second
+		select {
+		case nudge <- struct{}{}:
+		default:
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := tries.Load(); n < 1 || n > 8 {
+		t.Fatalf("%d sends tried in a second of signups to an unreachable server, want one at the start and one a poll (about 4)", n)
+	}
+	// The mails tried during the outage wait for their retry; the others
+	// go at the next poll.
+	tried := tries.Load()
+	up.Store(true)
+	if !f.smtp.WaitFor(n-tried, 10*time.Second) {
+		t.Fatalf("%d of the %d confirmations not tried during the outage sent after the server came back", f.smtp.Accepted(), n-tried)
+	}
+}
+
+// switchedTransport sends through dead until up, then through live, and
+// counts the sends tried.
+type switchedTransport struct {
+	dead, live mail.Transport
+	up         *atomic.Bool
+	tries      *atomic.Int64
+}
+
+func (s *switchedTransport) Send(ctx context.Context, m *gomail.Msg) (string, error) {
+	s.tries.Add(1)
+	if s.up.Load() {
+		return s.live.Send(ctx, m)
+	}
+	return s.dead.Send(ctx, m)
+}
+
+func (s *switchedTransport) Close() error { return errors.Join(s.dead.Close(), s.live.Close()) }
