@@ -43,10 +43,11 @@ func ParseWeekday(s string) (time.Weekday, bool) {
 	return time.Weekday(n), err == nil && n >= 0 && n <= 6 && len(s) == 1
 }
 
-// ParseHour reads a slot's hour, a whole number from 0 to 23.
+// ParseHour reads a slot's hour as the forms send it: one or two digits,
+// 0 to 23.
 func ParseHour(s string) (int, bool) {
 	n, err := strconv.Atoi(s)
-	return n, err == nil && n >= 0 && n <= 23
+	return n, err == nil && n >= 0 && n <= 23 && len(s) <= 2 && s[0] != '+' && s[0] != '-'
 }
 
 // Next returns the earliest instant at or after t at which the subscriber's

@@ -659,7 +659,7 @@ func TestSlotDaysAndHoursAreReadOneWayEverywhere(t *testing.T) {
 			t.Errorf("ParseHour(%q) = %v, %v; want %v", s, got, ok, want)
 		}
 	}
-	for _, s := range []string{"", "24", "-1", " 8", "8\n", "8:00", "eight", "1e1", "99999999999999999999"} {
+	for _, s := range []string{"", "24", "-1", "+8", "-0", "0007", " 8", "8\n", "8:00", "eight", "1e1", "99999999999999999999"} {
 		if h, ok := ParseHour(s); ok {
 			t.Errorf("ParseHour(%q) = %v, want refused", s, h)
 		}

@@ -163,15 +163,6 @@ func (l *Letters) lesson(c *course.Course, ls *course.Lesson, sub *drip.Subscrib
 	return lessonBody{email: e, unsubscribe: rc.UnsubscribeURL}, err
 }
 
-// strings is the lesson with both parts as strings, as a stencil writes
-// them or the templates rendered them.
-func (lb lessonBody) strings() course.Email {
-	if lb.filled != nil {
-		return lb.filled.email()
-	}
-	return lb.email
-}
-
 // LessonRecipient is Recipient plus lesson n's "view in browser" and "I
 // tried it" links.
 func (l *Letters) LessonRecipient(sub *drip.Subscriber, n int) course.Recipient {

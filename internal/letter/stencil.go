@@ -27,14 +27,16 @@ import (
 // (TestStencilsRenderExactlyWhatTheTemplatesDo,
 // TestTheConfirmationStencilRendersExactlyWhatTheTemplatesDo).
 //
-// A cache holds the stencils of one course: Library.Current returns the
-// same *course.Course until a lesson changes, and templates (which
-// TEMPLATES_DIR may replace) can read anything in it, so a stencil is good
-// only for the course it was made for. When a pass brings a new one, the
-// old course's stencils are dropped, so they never pile up. The
-// confirmations have a cache of their own: they are of Letters.Course,
-// which a pass's course replaces after the first edit of a lesson, and
-// sharing one would drop the other's at every turn.
+// A stencil is good only for the course it was made for: Library.Current
+// returns the same *course.Course until a lesson changes, and templates
+// (which TEMPLATES_DIR may replace) can read anything in it. A cache holds
+// the stencils of the last two courses asked for, because during a pass
+// over a lesson just edited some workers still send the course they began
+// with while others have the new one: with one course, every turn between
+// them would drop the other's stencils and build them again. An older
+// course's stencils are dropped, so they never pile up. The confirmations
+// have a cache of their own: they are of Letters.Course, which a pass's
+// course replaces after the first edit of a lesson.
 type stencils struct {
 	once          sync.Once
 	marker        string // random per process, so no lesson or name can hold it
@@ -43,10 +45,26 @@ type stencils struct {
 	confirmations stencilCache
 }
 
-// stencilCache is the stencils of one course, by key.
+// stencilCache is the stencils of the last two courses, by key.
 type stencilCache struct {
-	course *course.Course
-	m      map[stencilKey]*stencil
+	courses [2]*course.Course // [0] the newest
+	m       [2]map[stencilKey]*stencil
+}
+
+// of is course c's stencils; with add, a course not held becomes the
+// newest, and the older of the two held is dropped.
+func (sc *stencilCache) of(c *course.Course, add bool) map[stencilKey]*stencil {
+	for i, held := range sc.courses {
+		if held == c && sc.m[i] != nil {
+			return sc.m[i]
+		}
+	}
+	if !add {
+		return nil
+	}
+	sc.courses[1], sc.m[1] = sc.courses[0], sc.m[0]
+	sc.courses[0], sc.m[0] = c, map[stencilKey]*stencil{}
+	return sc.m[0]
 }
 
 type stencilKey struct {
@@ -132,23 +150,10 @@ func (s *stencils) cutNamed(text string, named []course.NamedBlock, name string)
 	return append(ps, s.cut(text)...), true
 }
 
-// fill joins pieces with the values in vals.
+// fill joins pieces with the values in vals, as write writes them.
 func fill(ps []piece, vals []string) string {
-	n := 0
-	for _, p := range ps {
-		n += len(p.lit)
-		if p.slot >= 0 {
-			n += len(vals[p.slot])
-		}
-	}
 	var b strings.Builder
-	b.Grow(n)
-	for _, p := range ps {
-		b.WriteString(p.lit)
-		if p.slot >= 0 {
-			b.WriteString(vals[p.slot])
-		}
-	}
+	_, _ = write(&b, ps, vals) // a strings.Builder takes every write
 	return b.String()
 }
 
@@ -214,8 +219,7 @@ func (s *stencils) get(cache *stencilCache, c *course.Course, key stencilKey, bu
 		s.marker = "tsmk" + hex.EncodeToString(b[:])
 	})
 	s.mu.Lock()
-	st, cached := cache.m[key]
-	cached = cached && cache.course == c
+	st, cached := cache.of(c, false)[key]
 	s.mu.Unlock()
 	if cached {
 		return st, nil
@@ -225,10 +229,7 @@ func (s *stencils) get(cache *stencilCache, c *course.Course, key stencilKey, bu
 		return nil, err
 	}
 	s.mu.Lock()
-	if cache.course != c || cache.m == nil {
-		cache.course, cache.m = c, map[stencilKey]*stencil{}
-	}
-	cache.m[key] = st // nil: this mail is rendered in full
+	cache.of(c, true)[key] = st // nil: this mail is rendered in full
 	s.mu.Unlock()
 	return st, nil
 }
@@ -351,6 +352,8 @@ func (st *stencil) fill(l *Letters, sub *drip.Subscriber, name string, expires t
 	}
 	vals := f.text
 	vals[slotName] = name
+	// Tokens go in as they are, in both parts: they are unpadded URL-safe
+	// base64 (token.Signer), which no part, URL or attribute escapes.
 	for _, slot := range st.links {
 		var exp time.Time
 		if slot == slotConfirm {

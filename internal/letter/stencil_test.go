@@ -70,7 +70,7 @@ func TestTheConfirmationStencilRendersExactlyWhatTheTemplatesDo(t *testing.T) {
 	if _, err := l.lesson(&edited, edited.Lessons[0], &drip.Subscriber{ID: 7, Name: "Ann"}); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(l.stencils.confirmations.m); n != 2 || l.stencils.confirmations.course != l.Course {
+	if n := len(l.stencils.confirmations.of(l.Course, false)); n != 2 {
 		t.Fatalf("%d confirmation stencils cached after a pass of another course, want 2", n)
 	}
 }
@@ -117,9 +117,11 @@ func shippedLetters(t testing.TB, baseURL string) *Letters {
 func usable(l *Letters) int {
 	n := 0
 	for _, c := range []stencilCache{l.stencils.lessons, l.stencils.confirmations} {
-		for _, st := range c.m {
-			if st != nil {
-				n++
+		for _, m := range c.m {
+			for _, st := range m {
+				if st != nil {
+					n++
+				}
 			}
 		}
 	}
@@ -272,8 +274,9 @@ func TestStencilsWrapTheNameAsTheTemplatesDo(t *testing.T) {
 // A stencil is good for the course it was made for: the templates may read
 // anything in it. When a lesson is edited, Library.Current brings a new
 // course, and the pass's next lessons come from stencils made for it, of
-// the edited lesson and of the others alike; the old course's stencils are
-// dropped instead of piling up.
+// the edited lesson and of the others alike. Workers still on the course
+// they began with keep theirs, so turning between the two builds nothing
+// again; a third course drops the oldest, so stencils do not pile up.
 func TestAfterALessonEditEveryLessonComesFromAStencilOfTheNewCourse(t *testing.T) {
 	l := shippedLetters(t, "https://example.com")
 	old := l.Course
@@ -304,11 +307,40 @@ func TestAfterALessonEditEveryLessonComesFromAStencilOfTheNewCourse(t *testing.T
 			t.Fatalf("lesson %d after the edit is not the new course's (course title in it: %v)", ls.Number, strings.Contains(got.Text, cur.Title))
 		}
 	}
-	lessons := l.stencils.lessons
-	if !strings.Contains(lessons.m[stencilKey{&edited, true}].email.Subject, edited.Title) {
+	lessons := &l.stencils.lessons
+	if !strings.Contains(lessons.of(&cur, false)[stencilKey{&edited, true}].email.Subject, edited.Title) {
 		t.Fatal("the edited lesson's stencil does not carry its new title")
 	}
-	if lessons.course != &cur || len(lessons.m) != 2 {
-		t.Fatalf("%d stencils cached after the edit, want only the new course's 2", len(lessons.m))
+	if len(lessons.of(&cur, false)) != 2 || len(lessons.of(old, false)) != 3 {
+		t.Fatalf("%d and %d stencils cached for the new and the old course, want 2 and 3", len(lessons.of(&cur, false)), len(lessons.of(old, false)))
 	}
+	// Workers on either course, in turn: nothing is built again.
+	before := lessons.of(old, false)[stencilKey{old.Lessons[1], true}]
+	for range 3 {
+		for _, c := range []*course.Course{old, &cur} {
+			if _, err := l.lesson(c, c.Lessons[1], sub); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if lessons.of(old, false)[stencilKey{old.Lessons[1], true}] != before {
+		t.Fatal("the old course's stencil was built again while workers turned between the two courses")
+	}
+	// Another edit: the oldest course's stencils go.
+	next := cur
+	if _, err := l.lesson(&next, next.Lessons[1], sub); err != nil {
+		t.Fatal(err)
+	}
+	if lessons.of(old, false) != nil || len(lessons.of(&cur, false)) != 2 || len(lessons.of(&next, false)) != 1 {
+		t.Fatal("after a third course, want the two newest courses' stencils only")
+	}
+}
+
+// strings is the lesson with both parts as strings, as a stencil writes
+// them or the templates rendered them.
+func (lb lessonBody) strings() course.Email {
+	if lb.filled != nil {
+		return lb.filled.email()
+	}
+	return lb.email
 }

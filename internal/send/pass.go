@@ -279,8 +279,9 @@ func (e *Engine) feed(ctx context.Context, now func() time.Time, jobs chan store
 
 // takenSet is the readers a pass has taken, shared by the feed and the
 // workers: a bit per subscriber id, in pages of takenPage ids, so that a
-// pass of a million readers holds about 128 KB for it (a map of ids held
-// some 40 MB, most of the pass's memory at that size).
+// pass holds about 128 KB for it per million ids up to the highest it
+// takes, however spread (a map of ids held some 40 MB for a million
+// readers, most of the pass's memory at that size).
 type takenSet struct {
 	mu    sync.Mutex
 	pages map[int64]*[takenPage / 64]uint64

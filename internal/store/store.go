@@ -109,7 +109,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 // binary (exec sends them as text, which cost the pass ~8 µs of Go a
 // message to encode and parse). Every other mode already plans each call
 // and is kept, so a mode the operator chose for a pooler (simple_protocol
-// through PgBouncer) is the mode of every query, these too.
+// through PgBouncer) is the mode of every query, these too. Descriptions,
+// like the default's prepared statements, are cached per connection: a
+// migration that changes the type of a column these statements read wants
+// every copy restarted, as upgrading does.
 func planEachMode(configured pgx.QueryExecMode) pgx.QueryExecMode {
 	if configured == pgx.QueryExecModeCacheStatement {
 		return pgx.QueryExecModeCacheDescribe

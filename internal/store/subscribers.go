@@ -72,11 +72,15 @@ func (sc *subscriberScan) subscriber() *drip.Subscriber {
 	return &s
 }
 
+// addressKey is the expression of subscribers_email_key, the one index of
+// addresses (migration 00014): the address in lower case, in the "C"
+// collation. A query that compares or orders addresses names it whole, so
+// that it can read the index: in the database's collation it could not.
+const addressKey = `lower(email) COLLATE "C"`
+
 // byAddress finds the subscriber whose address is $1 in any letter case.
-// It names the "C" collation of subscribers_email_key, the one index of
-// addresses (migration 00014), so that the lookup can read it: compared in
-// the database's collation it could not. Equality is the same in both.
-const byAddress = `lower(email) COLLATE "C" = lower($1)`
+// Equality is the same in "C" as in the database's collation.
+const byAddress = addressKey + ` = lower($1)`
 
 // SignupSQL is the one statement that stores a new address's signup: the
 // subscriber, its history and its queued confirmation, in one round trip

@@ -48,7 +48,7 @@ func filterSQL(f SubscriberFilter, args []any) (string, []any) {
 	var where []string
 	if f.Email != "" {
 		args = append(args, likePrefix(f.Email))
-		where = append(where, `lower(email) COLLATE "C" LIKE $`+strconv.Itoa(len(args)))
+		where = append(where, addressKey+` LIKE $`+strconv.Itoa(len(args)))
 	}
 	if f.Status != "" {
 		args = append(args, string(f.Status))
@@ -69,10 +69,10 @@ func searchSQL(q SubscriberQuery, cols string) (string, []any, error) {
 	where, args := filterSQL(q.SubscriberFilter, nil)
 	order := "id DESC"
 	if q.Email != "" {
-		order = `lower(email) COLLATE "C"`
+		order = addressKey
 		if q.After != "" {
 			args = append(args, q.After)
-			where += ` AND lower(email) COLLATE "C" > $` + strconv.Itoa(len(args))
+			where += ` AND ` + addressKey + ` > $` + strconv.Itoa(len(args))
 		}
 	} else if q.After != "" {
 		after, err := strconv.ParseInt(q.After, 10, 64)
