@@ -375,8 +375,12 @@ func parseSlot(weekday, hour string) (*time.Weekday, *int, string) {
 	var wd *time.Weekday
 	if weekday != "" {
 		d, ok := drip.ParseWeekday(weekday)
-		for name := time.Sunday; !ok && name <= time.Saturday; name++ {
-			d, ok = name, strings.EqualFold(weekday, name.String())
+		if !ok { // or a day's English name
+			for name := time.Sunday; name <= time.Saturday; name++ {
+				if strings.EqualFold(weekday, name.String()) {
+					d, ok = name, true
+				}
+			}
 		}
 		if !ok {
 			return nil, nil, fmt.Sprintf("send_weekday %q must be a day such as Monday", drip.Truncate(weekday, 20))

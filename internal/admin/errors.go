@@ -10,7 +10,7 @@ import (
 )
 
 // internalError is what the admin reads when the fault is ours.
-const internalError = "Something went wrong on our side. Please try again in a minute."
+const internalError = httpx.InternalMessage
 
 // words puts an error into the admin's words, by its key in the one table
 // of statuses (httpx.Classify); the admin's pages say nothing else about

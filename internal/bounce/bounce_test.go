@@ -291,7 +291,7 @@ func TestTheBounceMailboxStopsMailForDSNsAndComplaintsOnceAndMarksWhatItRead(t *
 		dsn("bounces@lead.example", "delayed", "4.4.1", "fine@example.net", "3333@lead.example"),
 		autoReply,
 	)
-	m := &Mailbox{Account: acct, Rec: db, Clock: time.Now, Log: slog.New(slog.DiscardHandler)}
+	m := &Mailbox{Account: acct, Rec: db, Log: slog.New(slog.DiscardHandler)}
 	res, err := m.Poll(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -325,7 +325,7 @@ func TestABounceMailboxThatRefusesTheLoginIsAnErrorAndLeavesTheMessages(t *testi
 	acct := imapServer(t, dsn("bounces@lead.example", "failed", "5.1.1", "x@example.net", "q@x"))
 	wrong := acct
 	wrong.Password = "guess"
-	m := &Mailbox{Account: wrong, Rec: db, Clock: time.Now, Log: slog.New(slog.DiscardHandler)}
+	m := &Mailbox{Account: wrong, Rec: db, Log: slog.New(slog.DiscardHandler)}
 	if _, err := m.Poll(context.Background()); err == nil || !strings.Contains(err.Error(), "log in") {
 		t.Errorf("wrong password: err %v", err)
 	}
@@ -360,7 +360,7 @@ func TestAForgedBounceNamingOnlyAnAddressChangesNothing(t *testing.T) {
 	// Anyone can mail the bounce address a report about anyone.
 	forged := dsn("bounces@lead.example", "failed", "5.1.1", "victim@example.net", "made-up@lead.example")
 	acct := imapServer(t, forged)
-	m := &Mailbox{Account: acct, Rec: db, Clock: time.Now, Log: slog.New(slog.DiscardHandler)}
+	m := &Mailbox{Account: acct, Rec: db, Log: slog.New(slog.DiscardHandler)}
 	if _, err := m.Poll(context.Background()); err != nil {
 		t.Fatal(err)
 	}

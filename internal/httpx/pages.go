@@ -48,6 +48,10 @@ func ParsePages(fsys fs.FS, dir string, funcs template.FuncMap, want ...string) 
 // errNoPage is a page name with no template.
 var errNoPage = errors.New("no such page template")
 
+// InternalMessage is what a reader or an admin reads when the fault is
+// ours, on every surface.
+const InternalMessage = "Something went wrong on our side. Please try again in a minute."
+
 // Render writes page name with status and data, executed into a buffer
 // first so that a template error becomes a clean 500 and never half a
 // page. Headers the caller set on w are kept. The error is returned for
@@ -55,12 +59,12 @@ var errNoPage = errors.New("no such page template")
 func (p Pages) Render(w http.ResponseWriter, status int, name string, data any) error {
 	t := p[name]
 	if t == nil {
-		http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
+		http.Error(w, InternalMessage, http.StatusInternalServerError)
 		return fmt.Errorf("%w: %s", errNoPage, name)
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
-		http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
+		http.Error(w, InternalMessage, http.StatusInternalServerError)
 		return err
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -154,9 +154,7 @@ func (l *Letters) lesson(c *course.Course, ls *course.Lesson, sub *drip.Subscrib
 		return lessonBody{}, err
 	}
 	if ok {
-		e := f.st.email
-		e.Text, e.HTML = "", ""
-		return lessonBody{email: e, filled: f, unsubscribe: f.unsubscribeURL(l)}, nil
+		return lessonBody{email: f.st.email, filled: f, unsubscribe: f.unsubscribeURL(l)}, nil
 	}
 	rc := l.LessonRecipient(sub, ls.Number)
 	e, err := l.Renderer.Lesson(c, ls, rc)

@@ -93,7 +93,7 @@ var slotPurposes = [slots]token.Purpose{
 
 // stencil is a rendered lesson email cut at its markers.
 type stencil struct {
-	email      course.Email
+	email      course.Email // subject and preheader; the parts are the pieces
 	html, text []piece
 	// named are the text part's blocks that hold the name; the text's
 	// pieces refer to named[i] as slot slots+i.
@@ -299,6 +299,8 @@ func (s *stencils) stencil(rendered course.Email) *stencil {
 			st.links = append(st.links, slot)
 		}
 	}
+	// The parts live on as pieces; the rest (subject, preheader) is kept.
+	st.email.Text, st.email.HTML = "", ""
 	return st
 }
 

@@ -213,7 +213,8 @@ const sentSQL = `
 		UNION ALL
 		SELECT status, next_lesson - 1, -1 FROM moved) x
 	WHERE status <> 'pending'
-	GROUP BY 1, 2`
+	GROUP BY 1, 2
+	HAVING sum(d) <> 0`
 
 // SentResult is what recording one accepted delivery did.
 type SentResult struct {

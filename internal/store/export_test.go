@@ -22,8 +22,12 @@ const (
 	ClaimOutboxPlan = claimOutboxPlan
 )
 
-// SuppressionsSQL is the suppression list's page, for the test of its plan.
-const SuppressionsSQL = suppressionsSQL
+// SuppressionsSQL and ReportsByLessonSQL are the suppression list's page
+// and the dashboard's reports by lesson, for the tests of their plans.
+const (
+	SuppressionsSQL    = suppressionsSQL
+	ReportsByLessonSQL = reportsByLessonSQL
+)
 
 // ByAddress is the condition of every lookup by address.
 const ByAddress = byAddress

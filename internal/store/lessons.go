@@ -29,17 +29,16 @@ type LessonFile struct {
 	Source []byte
 }
 
-// SyncLessons stores each file whose content changed since it was last
-// imported as a new revision that becomes current, so every copy of the
-// service sends the same text. Unchanged files do nothing, even when an
-// admin's edit has since made another revision current. It returns how
-// many revisions it added. Concurrent calls from several copies take turns.
-
 // lessonsLock is the transaction advisory lock every writer of lessons and
 // their revisions takes, so that revision numbers and the current lesson
 // change one writer at a time.
 const lessonsLock = 7421002
 
+// SyncLessons stores each file whose content changed since it was last
+// imported as a new revision that becomes current, so every copy of the
+// service sends the same text. Unchanged files do nothing, even when an
+// admin's edit has since made another revision current. It returns how
+// many revisions it added. Concurrent calls from several copies take turns.
 func (db *DB) SyncLessons(ctx context.Context, files []LessonFile, now time.Time) (int, error) {
 	added := 0
 	err := db.inTx(ctx, func(tx pgx.Tx) error {

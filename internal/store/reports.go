@@ -369,15 +369,16 @@ type LessonReports struct {
 	Hard, Soft, Complaint int
 }
 
-// ReportsByLessonSQL is the dashboard's count of reports by lesson and
-// kind, exported for the test that keeps it on reports_lesson_kind_idx.
-const ReportsByLessonSQL = `SELECT COALESCE(lesson, 0), kind, count(*) FROM reports GROUP BY lesson, kind`
+// reportsByLessonSQL is the dashboard's count of reports by lesson and
+// kind; the test that keeps it on reports_lesson_kind_idx reads it
+// through export_test.go.
+const reportsByLessonSQL = `SELECT COALESCE(lesson, 0), kind, count(*) FROM reports GROUP BY lesson, kind`
 
 // ReportsByLesson counts reports by the lesson they were about; key 0 is
 // the reports about no lesson (confirmations and other mail, or nothing
 // matched). One index-only scan of reports_lesson_kind_idx.
 func (db *DB) ReportsByLesson(ctx context.Context) (map[int]LessonReports, error) {
-	rows, err := db.Pool.Query(ctx, ReportsByLessonSQL)
+	rows, err := db.Pool.Query(ctx, reportsByLessonSQL)
 	if err != nil {
 		return nil, fmt.Errorf("count reports by lesson: %w", err)
 	}

@@ -205,7 +205,7 @@ func (db *DB) Timeline(ctx context.Context, id int64) ([]TimelineEntry, error) {
 	}
 	ds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeliveryRecord, error) {
 		var d DeliveryRecord
-		err := r.Scan(append(deliveryTargets(&d), &d.RevisionNumber)...)
+		err := r.Scan(append(deliveryRecordTargets(&d), &d.RevisionNumber)...)
 		return d, err
 	})
 	if err != nil {
@@ -222,10 +222,10 @@ func (db *DB) Timeline(ctx context.Context, id int64) ([]TimelineEntry, error) {
 	return out, nil
 }
 
-// deliveryTargets are the fields of d a ledger query reads, in the order
+// deliveryRecordTargets are the fields of d a ledger query reads, in the order
 // id, round, lesson, revision_id, status, attempts, message_id,
 // smtp_reply, due_at, sent_at, updated_at.
-func deliveryTargets(d *DeliveryRecord) []any {
+func deliveryRecordTargets(d *DeliveryRecord) []any {
 	return []any{&d.ID, &d.Round, &d.Lesson, &d.RevisionID, &d.Status, &d.Attempts, &d.MessageID, &d.SMTPReply,
 		&d.DueAt, &d.SentAt, &d.UpdatedAt}
 }

@@ -67,8 +67,8 @@ type SuppressionPage struct {
 }
 
 // suppressionsSQL is a page of the suppression list: $1 the LIKE prefix,
-// $2 the address the last page ended with, $3 the limit. Exported for the
-// test that keeps it on suppressions_email_c_idx.
+// $2 the address the last page ended with, $3 the limit; the test that
+// keeps it on suppressions_email_c_idx reads it through export_test.go.
 const suppressionsSQL = `
 	SELECT x.email, x.reason, x.created_at, x.report_id, COALESCE(r.provider, ''), COALESCE(r.reason, '')
 	FROM suppressions x LEFT JOIN reports r ON r.id = x.report_id

@@ -35,7 +35,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	wd, known := errorWords[a.Key]
 	switch {
 	case a.Key == httpx.KeyInternal:
-		wd = words{"Something went wrong", "Something went wrong on our side. Please try again in a minute."}
+		wd = words{"Something went wrong", httpx.InternalMessage}
 		s.log.Error("request failed", "method", r.Method, "path", redactPath(r.URL.Path), "err", err)
 	case !known:
 		wd = words{"That didn't work", "That can't be done right now."}

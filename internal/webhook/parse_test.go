@@ -29,12 +29,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twostep/twostep/internal/clock"
 	"github.com/twostep/twostep/internal/drip"
 )
 
 var testNow = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 
-func testClock() time.Time { return testNow }
+var testClock = clock.Fixed(testNow)
 
 // testCA is a certificate authority made for one test, and an SNS-like
 // HTTPS server whose certificates it issued.
@@ -258,7 +259,7 @@ func TestSNSRefusesForgeriesUnknownTopicsAndForeignCertificateHosts(t *testing.T
 		t.Errorf("certificate over untrusted TLS: err %v, reports %v", err, b.Reports)
 	}
 	// An expired signing certificate is refused.
-	late := &SNS{Topics: []string{topic}, Client: ca.client, Clock: func() time.Time { return testNow.Add(48 * time.Hour) }}
+	late := &SNS{Topics: []string{topic}, Client: ca.client, Clock: clock.Fixed(testNow.Add(48 * time.Hour))}
 	if _, err := late.Parse(context.Background(), request(good, nil), good); !errors.Is(err, ErrSignature) {
 		t.Errorf("expired certificate: err %v", err)
 	}
