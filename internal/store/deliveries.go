@@ -275,11 +275,11 @@ type SentResult struct {
 func (db *DB) Sent(ctx context.Context, ds []Delivered) []SentResult {
 	out := make([]SentResult, len(ds))
 	var (
-		idx                   []int
-		subscriber, revision  []int64
-		lesson, round, tries  []int32
-		messageID, reply      []string
-		due, first, at, next  []time.Time
+		idx                  []int
+		subscriber, revision []int64
+		lesson, round, tries []int32
+		messageID, reply     []string
+		due, first, at, next []time.Time
 	)
 	for i, d := range ds {
 		if d.NextDue == nil {
