@@ -14,7 +14,9 @@
 --
 -- A subscriber without a row here (a signup not yet confirmed) is on lesson
 -- 1 of round 1 and due never: signups, the busiest write of all, insert
--- nothing here. A row is deleted only with its subscriber.
+-- nothing here. Every subscriber who is not pending has one: the triggers
+-- below add it, at lesson 1, when a subscriber is written with or changed
+-- to another status without one. A row is deleted only with its subscriber.
 CREATE TABLE schedule (
     subscriber_id bigint PRIMARY KEY REFERENCES subscribers (id) ON DELETE CASCADE,
     round         int NOT NULL DEFAULT 1,
@@ -79,6 +81,10 @@ BEGIN
     END IF;
     UPDATE schedule SET active = NEW.status = 'active' WHERE subscriber_id = NEW.id RETURNING lesson INTO l;
     IF NOT FOUND THEN
+        IF NEW.status <> 'pending' THEN
+            -- schedule_counts counts the new row.
+            INSERT INTO schedule (subscriber_id, active) VALUES (NEW.id, NEW.status = 'active');
+        END IF;
         RETURN NULL;
     END IF;
     IF OLD.status <> 'pending' THEN
@@ -111,6 +117,20 @@ END
 $$;
 -- +goose StatementEnd
 
+-- +goose StatementBegin
+CREATE FUNCTION subscriber_place() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO schedule (subscriber_id, active) VALUES (NEW.id, NEW.status = 'active')
+    ON CONFLICT (subscriber_id) DO NOTHING;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+
+-- Checked before any function runs: a signup costs nothing here.
+CREATE TRIGGER subscriber_place AFTER INSERT ON subscribers
+    FOR EACH ROW WHEN (NEW.status <> 'pending') EXECUTE FUNCTION subscriber_place();
 CREATE TRIGGER subscriber_status_counts AFTER UPDATE OF status ON subscribers
     FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION subscriber_status_counts();
 CREATE TRIGGER subscriber_status_counts_delete BEFORE DELETE ON subscribers
@@ -137,6 +157,8 @@ DROP TRIGGER schedule_counts_update ON schedule;
 DROP TRIGGER schedule_counts_insert ON schedule;
 DROP TRIGGER subscriber_status_counts_delete ON subscribers;
 DROP TRIGGER subscriber_status_counts ON subscribers;
+DROP TRIGGER subscriber_place ON subscribers;
+DROP FUNCTION subscriber_place();
 DROP FUNCTION schedule_counts();
 DROP FUNCTION subscriber_status_counts();
 DROP TABLE schedule;

@@ -37,8 +37,8 @@ func TestABounceMarksTheReaderAndTheLedgerRowBouncedAndRecordsIt(t *testing.T) {
 	if s.Status != drip.StatusBounced || s.NextDueAt != nil {
 		t.Fatalf("reader %s due %v", s.Status, s.NextDueAt)
 	}
-	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE id = $1 AND status = 'bounced' AND smtp_reply = $2 AND lease_until IS NULL`,
-		c.Attempt.DeliveryID, f.Reply); n != 1 {
+	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE subscriber_id = $1 AND lesson = 1 AND status = 'bounced' AND smtp_reply = $2`,
+		c.Sub.ID, f.Reply); n != 1 {
 		t.Fatal("ledger row not bounced")
 	}
 	if n := count(t, db, `SELECT count(*) FROM events WHERE subscriber_id = $1 AND kind = 'bounced' AND actor = 'system' AND detail->>'lesson' = '1'`,
@@ -59,9 +59,12 @@ func TestARetryLeavesTheReaderOnTheLessonDueAtTheRetry(t *testing.T) {
 	if s.Status != drip.StatusActive || s.NextLesson != 1 || s.NextDueAt == nil || !s.NextDueAt.Equal(retry) {
 		t.Fatalf("reader %s on %d due %v", s.Status, s.NextLesson, s.NextDueAt)
 	}
-	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE id = $1 AND status = 'retrying' AND next_attempt_at = $2`,
-		c.Attempt.DeliveryID, retry); n != 1 {
+	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE subscriber_id = $1 AND lesson = 1 AND status = 'retrying' AND next_attempt_at = $2 AND attempts = 1`,
+		c.Sub.ID, retry); n != 1 {
 		t.Fatal("ledger row not retrying at the retry time")
+	}
+	if n := count(t, db, `SELECT count(*) FROM schedule WHERE subscriber_id = $1 AND lease_until IS NULL AND attempts = 1`, c.Sub.ID); n != 1 {
+		t.Fatal("the retry kept its lease or lost its count of attempts")
 	}
 }
 
@@ -77,7 +80,10 @@ func TestAnAcceptedLessonIsSentInTheLedgerAndMovesTheReaderOn(t *testing.T) {
 	if s.NextLesson != 2 || s.NextDueAt == nil || !s.NextDueAt.Equal(next) || s.LastSentAt == nil {
 		t.Fatalf("reader on %d due %v", s.NextLesson, s.NextDueAt)
 	}
-	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE id = $1 AND status = 'sent' AND message_id = '<m@x>'`, c.Attempt.DeliveryID); n != 1 {
+	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE subscriber_id = $1 AND lesson = 1 AND status = 'sent' AND message_id = '<m@x>' AND attempts = 1`, c.Sub.ID); n != 1 {
 		t.Fatal("ledger row not sent")
+	}
+	if n := count(t, db, `SELECT count(*) FROM schedule WHERE subscriber_id = $1 AND lease_until IS NULL AND attempts = 0`, c.Sub.ID); n != 1 {
+		t.Fatal("the next lesson kept the lease or the attempts of this one")
 	}
 }
