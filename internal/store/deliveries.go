@@ -48,7 +48,7 @@ const claimSQL = `
 		WHERE p.subscriber_id = due.subscriber_id
 		RETURNING p.*
 	)
-	SELECT ` + deliveryColumns + `, p.attempts, COALESCE(d.created_at, $4), l.revision_id
+	SELECT ` + deliveryColumns + `, p.attempts, COALESCE(d.created_at, $1), l.revision_id
 	FROM leased p JOIN subscribers s ON s.id = p.subscriber_id
 	LEFT JOIN lessons l ON l.number = p.lesson
 	LEFT JOIN deliveries d ON d.subscriber_id = p.subscriber_id AND d.round = p.round AND d.lesson = p.lesson`
