@@ -57,10 +57,11 @@ LEFT JOIN deliveries d ON d.subscriber_id = s.id AND d.round = s.round AND d.les
 --   - a status change or a delete, on subscribers (the delete before the
 --     row goes, while its schedule row is still there to read);
 --   - a new schedule row or a lesson change, on schedule, except when the
---     writer keeps the counts itself (the pass's record: see store.sentSQL).
--- Every writer locks the subscriber row before the schedule row (the record
--- with FOR SHARE, a change with FOR UPDATE), so the status one reads and
--- the lesson the other reads are never both stale.
+--     writer keeps the counts itself (the pass's record, for readers still
+--     active: see store.sentSQL).
+-- A status change writes the schedule row too (its active flag), so a
+-- status change and a lesson change of one reader always wait for each
+-- other: the one that comes second reads what the first wrote.
 DROP TRIGGER subscriber_counts_insert ON subscribers;
 DROP TRIGGER subscriber_counts_update ON subscribers;
 DROP TRIGGER subscriber_counts_delete ON subscribers;
@@ -139,15 +140,49 @@ CREATE TRIGGER schedule_counts_insert AFTER INSERT ON schedule
     FOR EACH ROW EXECUTE FUNCTION schedule_counts();
 CREATE TRIGGER schedule_counts_update AFTER UPDATE OF lesson ON schedule
     FOR EACH ROW WHEN (OLD.lesson IS DISTINCT FROM NEW.lesson
-        AND current_setting('twostep.subscriber_counts', true) IS DISTINCT FROM 'inline')
+        AND (NOT NEW.active OR current_setting('twostep.subscriber_counts', true) IS DISTINCT FROM 'inline'))
     EXECUTE FUNCTION schedule_counts();
 CREATE TRIGGER schedule_counts_truncate AFTER TRUNCATE ON schedule
     FOR EACH STATEMENT EXECUTE FUNCTION subscriber_counts_truncate();
 
 ALTER TABLE subscribers DROP COLUMN round, DROP COLUMN next_lesson, DROP COLUMN next_due_at, DROP COLUMN last_sent_at;
 
+-- The ledger's foreign key to subscribers made every lesson recorded lock
+-- the reader's wide row (FOR KEY SHARE: a WAL record and a dirtied page)
+-- in a trigger of its own. The record already holds the reader's schedule
+-- row, which an erasure must delete (ON DELETE CASCADE) and so waits for;
+-- every other writer of the ledger locks the subscriber first. What the key
+-- did on delete, these triggers do: a subscriber who goes leaves ledger rows
+-- that name no one, as before.
+ALTER TABLE deliveries DROP CONSTRAINT deliveries_subscriber_id_fkey;
+
+-- +goose StatementBegin
+CREATE FUNCTION subscribers_gone() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        UPDATE deliveries SET subscriber_id = NULL WHERE subscriber_id IS NOT NULL;
+    ELSE
+        UPDATE deliveries d SET subscriber_id = NULL FROM gone WHERE d.subscriber_id = gone.id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+
+CREATE TRIGGER subscribers_gone AFTER DELETE ON subscribers
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION subscribers_gone();
+CREATE TRIGGER subscribers_gone_truncate AFTER TRUNCATE ON subscribers
+    FOR EACH STATEMENT EXECUTE FUNCTION subscribers_gone();
+
 -- +goose Down
 LOCK TABLE subscribers IN SHARE ROW EXCLUSIVE MODE;
+DROP TRIGGER subscribers_gone_truncate ON subscribers;
+DROP TRIGGER subscribers_gone ON subscribers;
+DROP FUNCTION subscribers_gone();
+UPDATE deliveries d SET subscriber_id = NULL WHERE NOT EXISTS (SELECT 1 FROM subscribers s WHERE s.id = d.subscriber_id);
+ALTER TABLE deliveries ADD CONSTRAINT deliveries_subscriber_id_fkey
+    FOREIGN KEY (subscriber_id) REFERENCES subscribers (id) ON DELETE SET NULL;
 ALTER TABLE subscribers ADD COLUMN round int NOT NULL DEFAULT 1, ADD COLUMN next_lesson int NOT NULL DEFAULT 1 CHECK (next_lesson >= 1),
     ADD COLUMN next_due_at timestamptz, ADD COLUMN last_sent_at timestamptz;
 UPDATE subscribers s SET round = p.round, next_lesson = p.lesson, next_due_at = p.due_at, last_sent_at = p.last_sent_at

@@ -321,7 +321,7 @@ func benchDB(b *testing.B, conns int) *store.DB {
 func seedDue(b *testing.B, db *store.DB, n int, due time.Time) {
 	b.Helper()
 	ctx := context.Background()
-	if _, err := db.Pool.Exec(ctx, `TRUNCATE subscribers RESTART IDENTITY CASCADE`); err != nil {
+	if _, err := db.Pool.Exec(ctx, `TRUNCATE subscribers, deliveries RESTART IDENTITY CASCADE`); err != nil {
 		b.Fatal(err)
 	}
 	addMany(b, db, n, due)

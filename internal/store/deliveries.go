@@ -23,7 +23,9 @@ import (
 // A reader leased by a pass whose lease has not ended is not taken, nor one
 // whose current lesson has a ledger row that may not be begun again (sent,
 // bounced or given up: one probe of the ledger's unique index). SKIP LOCKED
-// lets copies claim side by side without waiting for each other; a copy
+// lets copies claim side by side without waiting for each other (the
+// lease finds its rows by their keys, an array: joined to the CTE, the
+// planner would read the whole schedule to hash it); a copy
 // that reaches a row another has just leased sees the lease and passes it
 // by. A crashed copy's readers are claimed again once their lease ends. A
 // suppressed address (a hard bounce or a complaint reported later) is never
@@ -44,8 +46,8 @@ const claimSQL = `
 		FOR UPDATE OF p SKIP LOCKED
 	), leased AS (
 		UPDATE schedule p SET lease_until = $3, attempts = p.attempts + 1
-		FROM due, ` + asyncCommit + `
-		WHERE p.subscriber_id = due.subscriber_id
+		FROM ` + asyncCommit + `
+		WHERE p.subscriber_id = ANY (ARRAY(SELECT subscriber_id FROM due))
 		RETURNING p.*
 	)
 	SELECT ` + deliveryColumns + `, p.attempts, COALESCE(d.created_at, $1), l.revision_id
@@ -72,8 +74,11 @@ type Claim struct {
 // the disk: a lease lost in a crash only makes the reader due again, and
 // every outcome is recorded with a synchronous commit that flushes it too.
 func (db *DB) ClaimAndBegin(ctx context.Context, now time.Time, limit int, leaseNow, leaseUntil time.Time) ([]Claim, error) {
-	// Planned afresh each time (see sentSQL): the ledger grows fast while
-	// passes run.
+	// Planned afresh each time, never from a cached generic plan: one made
+	// while the ledger was small, early in a new database's first pass,
+	// scanned it for every reader it probed, and kept while the ledger grew
+	// during the pass it made every claim cost O(ledger) (BenchmarkPass at
+	// 100,000: half the throughput).
 	rows, err := db.Pool.Query(ctx, claimSQL, db.planEach, now, limit, leaseUntil, leaseNow)
 	if err != nil {
 		return nil, fmt.Errorf("claim due subscribers: %w", err)
@@ -209,52 +214,52 @@ func writeOutcome(ctx context.Context, tx pgx.Tx, sub *drip.Subscriber, a Attemp
 // sent (outcomeSQL's rule). Only a reader still on that lesson and round
 // moves on: an admin's change during the send wins.
 //
-// It locks the subscribers first, FOR SHARE and in id order, as every
-// change of a subscriber locks them (FOR UPDATE) before their schedule row:
-// the status it reads is the one that stands when it moves the lesson, so
-// the counts it writes are right, and a change waits for it or it for the
-// change, never both. A subscriber erased during the send leaves a ledger
-// row that names no one, as an erasure leaves their others.
+// It touches no subscriber row, only the narrow schedule rows, which it
+// locks first, in key order. That lock is what every other writer of the
+// reader waits for: a status change writes the row's active flag, and an
+// erasure deletes the row (so the ledger row it nulls is already there). A
+// subscriber erased before the record leaves a ledger row that names no
+// one, as an erasure leaves their others.
 //
-// It is planned for each group (db.planEach), never run from a cached
-// generic plan: one made while the ledger was small, early in a new
-// database's first pass, scanned whole tables, and kept while they grew it
-// made every record cost O(ledger) (BenchmarkPass at 100,000: ~2,200
-// buffers read per group of ~24, and half the throughput).
+// Its plan may be cached (the pgx default): it finds every row by key,
+// through its indexes, and reads no table that grows during a pass. The
+// claim, which probes the ledger, is planned afresh each time (see
+// claimSQL's caller): a plan made while the ledger was small scanned it.
 //
 // Moving readers on is the one schedule update that runs for every lesson,
-// so it keeps the dashboard's subscriber counts itself: a delta per
-// (status, lesson) it moves readers from and to, counted from the rows it
-// really moved, instead of the row trigger's delta per reader (about 10 µs
-// a lesson in BenchmarkLedger). It sets twostep.subscriber_counts for its
-// own implicit transaction only.
+// so it keeps the dashboard's subscriber counts itself for the readers
+// still active: a delta per lesson it moves them from and to, counted from
+// the rows it really moved, instead of the row trigger's delta per reader
+// (about 10 µs a lesson in BenchmarkLedger). It sets
+// twostep.subscriber_counts for its own implicit transaction only; the row
+// trigger still counts a reader who left during the send, from their status.
 const sentSQL = `
 	WITH o AS (
 		SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::int[], $5::bigint[], $6::timestamptz[], $7::timestamptz[],
 				$8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[])
 			AS o(subscriber_id, lesson, round, attempts, revision_id, due_at, first_try, message_id, reply, sent_at, next_due)
-	), s AS (
-		SELECT id, status FROM subscribers WHERE id = ANY($1) ORDER BY id FOR SHARE
+	), held AS (
+		SELECT subscriber_id FROM schedule WHERE subscriber_id = ANY ($1) ORDER BY subscriber_id FOR NO KEY UPDATE
 	), l AS (
 		INSERT INTO deliveries AS d (subscriber_id, round, lesson, revision_id, status, attempts, due_at, message_id, smtp_reply,
 			created_at, sent_at, updated_at)
-		SELECT s.id, o.round, o.lesson, o.revision_id, 'sent', o.attempts, o.due_at, o.message_id, o.reply,
+		SELECT h.subscriber_id, o.round, o.lesson, o.revision_id, 'sent', o.attempts, o.due_at, o.message_id, o.reply,
 			o.first_try, o.sent_at, o.sent_at
-		FROM o LEFT JOIN s ON s.id = o.subscriber_id
+		FROM o LEFT JOIN held h ON h.subscriber_id = o.subscriber_id
 		ON CONFLICT (subscriber_id, round, lesson) DO UPDATE SET ` + outcomeUpdate + `
 	), moved AS (
 		UPDATE schedule p SET lesson = p.lesson + 1, due_at = o.next_due, last_sent_at = o.sent_at,
 			lease_until = NULL, attempts = 0
-		FROM o JOIN s ON s.id = o.subscriber_id, (SELECT set_config('twostep.subscriber_counts', 'inline', true)) AS inline
-		WHERE p.subscriber_id = o.subscriber_id AND p.lesson = o.lesson AND p.round = o.round
-		RETURNING s.status, p.lesson
+		FROM o JOIN held h ON h.subscriber_id = o.subscriber_id,
+			(SELECT set_config('twostep.subscriber_counts', 'inline', true)) AS inline
+		WHERE p.subscriber_id = ANY ($1) AND p.subscriber_id = o.subscriber_id AND p.lesson = o.lesson AND p.round = o.round
+		RETURNING p.active, p.lesson
 	)
 	INSERT INTO subscriber_count_deltas (status, lesson, d)
-	SELECT status, lesson, sum(d) FROM (
-		SELECT status, lesson, 1 AS d FROM moved
+	SELECT 'active', lesson, sum(d) FROM (
+		SELECT lesson, 1 AS d FROM moved WHERE active
 		UNION ALL
-		SELECT status, lesson - 1, -1 FROM moved) x
-	WHERE status <> 'pending'
+		SELECT lesson - 1, -1 FROM moved WHERE active) x
 	GROUP BY 1, 2
 	HAVING sum(d) <> 0`
 
@@ -302,7 +307,7 @@ func (db *DB) Sent(ctx context.Context, ds []Delivered) []SentResult {
 	if len(idx) == 0 {
 		return out
 	}
-	if _, err := db.Pool.Exec(ctx, sentSQL, db.planEach, subscriber, lesson, round, tries, revision, due, first,
+	if _, err := db.Pool.Exec(ctx, sentSQL, subscriber, lesson, round, tries, revision, due, first,
 		messageID, reply, at, next); err != nil {
 		err = fmt.Errorf("record %d deliveries sent: %w", len(idx), err)
 		for _, i := range idx {
@@ -332,15 +337,16 @@ func (db *DB) sentLast(ctx context.Context, d Delivered) (bool, error) {
 		if err != nil {
 			return err
 		}
-		if err := writeOutcome(ctx, tx, sub, d.Attempt, drip.DeliverySent, d.MessageID, d.Reply, nil, &now, now); err != nil {
-			return err
-		}
 		// Only a subscriber still active and on this lesson completes: an
-		// unsubscribe or an admin's change during the send wins.
+		// unsubscribe or an admin's change during the send wins. The
+		// schedule row before the ledger's, as in sentSQL.
 		tag, err := tx.Exec(ctx, `
 			UPDATE schedule SET lesson = lesson + 1, last_sent_at = $2, due_at = NULL, lease_until = NULL, attempts = 0
 			WHERE subscriber_id = $1 AND lesson = $3 AND round = $4`, sub.ID, now, int32(sub.NextLesson), int32(sub.Round))
 		if err != nil {
+			return err
+		}
+		if err := writeOutcome(ctx, tx, sub, d.Attempt, drip.DeliverySent, d.MessageID, d.Reply, nil, &now, now); err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 || status != drip.StatusActive {
@@ -496,10 +502,11 @@ func (db *DB) RetryDelivery(ctx context.Context, id int64, a AdminAction) error 
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var d DeliveryRecord
 		var subID *int64
-		// The subscriber first, then the ledger row: the lock order of
-		// every writer (see sentSQL).
+		// The subscriber first, then their schedule row, then the ledger
+		// row: the lock order of every writer (see sentSQL).
 		err := tx.QueryRow(ctx, `
-			SELECT s.id FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id WHERE d.id = $1 FOR UPDATE OF s`, id).Scan(&subID)
+			SELECT s.id FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id JOIN schedule p ON p.subscriber_id = s.id
+			WHERE d.id = $1 FOR UPDATE OF s FOR NO KEY UPDATE OF p`, id).Scan(&subID)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}

@@ -62,7 +62,7 @@ func ledgerSetup(b *testing.B, db *store.DB) {
 // due, vacuumed and analysed, and checkpoints.
 func seedLedgerReaders(b *testing.B, db *store.DB, n int, due time.Time) {
 	for _, sql := range []string{
-		`TRUNCATE subscribers RESTART IDENTITY CASCADE`,
+		`TRUNCATE subscribers, deliveries RESTART IDENTITY CASCADE`,
 		`WITH s AS (
 			INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, consent_at, confirmed_at)
 			SELECT 'reader' || g || '@example.com', 'Reader ' || g, 'active', 'Europe/Berlin', 1, 8, $2, $2
