@@ -258,3 +258,74 @@ func TestTheSubscriberCountsStayEqualToTheSubscribersThroughEveryKindOfWrite(t *
 		t.Fatalf("%d counters left after subscribers were emptied", n)
 	}
 }
+
+// The pass's record counts the readers it moves on by their status as it
+// finds them; a reader who pauses or leaves at the same moment is counted
+// by the change's trigger. Whichever commits first, the other must see it,
+// or a reader is counted under a status or a lesson they no longer have.
+func TestTheSubscriberCountsStayExactWhenReadersLeaveWhileTheirLessonsAreRecorded(t *testing.T) {
+	db := dbtest.New(t)
+	ctx := context.Background()
+	files := []store.LessonFile{{Number: 1, Source: []byte("one")}, {Number: 2, Source: []byte("two")}, {Number: 3, Source: []byte("three")}}
+	if _, err := db.SyncLessons(ctx, files, now); err != nil {
+		t.Fatal(err)
+	}
+	const n = 120
+	if _, err := db.Pool.Exec(ctx, `
+		WITH s AS (
+			INSERT INTO subscribers (email, status, time_zone, send_weekday, send_hour, consent_at, confirmed_at)
+			SELECT 'reader' || g || '@example.com', 'active', 'UTC', 1, 8, $1, $1 FROM generate_series(1, $2::int) g
+			RETURNING id)
+		INSERT INTO schedule (subscriber_id, lesson, due_at, active) SELECT id, 1, $1, true FROM s`, now, n); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := db.ClaimAndBegin(ctx, now.Add(time.Minute), n, now, now.Add(time.Hour))
+	if err != nil || len(claims) != n {
+		t.Fatalf("claimed %d of %d: %v", len(claims), n, err)
+	}
+	next := now.Add(7 * 24 * time.Hour)
+	errs := make(chan error, 2)
+	go func() { // the pass records in groups of 6
+		for i := 0; i < n; i += 6 {
+			var ds []store.Delivered
+			for _, c := range claims[i : i+6] {
+				ds = append(ds, store.Delivered{Sub: c.Sub, Attempt: *c.Attempt, MessageID: "m", Reply: "250 ok", At: now, NextDue: &next})
+			}
+			for _, r := range db.Sent(ctx, ds) {
+				if r.Err != nil {
+					errs <- r.Err
+					return
+				}
+			}
+		}
+		errs <- nil
+	}()
+	go func() { // every third reader leaves, by turns pausing and unsubscribing, as the records land
+		for i := 0; i < n; i += 3 {
+			c := claims[i]
+			act := drip.ActPause
+			if i%2 == 0 {
+				act = drip.ActUnsubscribe
+			}
+			if _, err := db.Change(ctx, store.Ref{ID: c.Sub.ID, Gen: c.Sub.TokenGen}, drip.Change{Action: act, Actor: drip.ActorSubscriber, Now: now}, store.AdminAction{}); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := subscriberDrift(t, db); n != 0 {
+		t.Fatalf("the subscriber counts are off in %d counts", n)
+	}
+	if moved := count(t, db, `SELECT count(*) FROM schedule WHERE lesson = 2`); moved != n {
+		t.Fatalf("%d of %d readers moved on to lesson 2; each had it sent", moved, n)
+	}
+	if left := count(t, db, `SELECT count(*) FROM subscribers WHERE status IN ('paused', 'unsubscribed')`); left != n/3 {
+		t.Fatalf("%d readers left, want %d", left, n/3)
+	}
+}

@@ -96,13 +96,28 @@ func changeTx(ctx context.Context, tx pgx.Tx, ref Ref, c drip.Change, a AdminAct
 }
 
 // lockSubscriber reads and locks the subscriber ref picks, by id and, when
-// byGen, by the generation of their links.
+// byGen, by the generation of their links, and their schedule row: the
+// subscriber's row first, then the schedule's, the lock order of every
+// writer. The pass's record moves a reader on holding only the schedule
+// row, so a change that read the place unlocked could put the reader back
+// on the lesson they were just sent.
 func lockSubscriber(ctx context.Context, tx pgx.Tx, ref Ref, byGen bool) (*drip.Subscriber, error) {
+	var id int64
+	var err error
 	if byGen {
-		return scanSubscriber(tx.QueryRow(ctx,
-			`SELECT `+subscriberColumns+` FROM `+subscribersFrom+` WHERE id = $1 AND token_gen = $2 FOR UPDATE OF s`, ref.ID, ref.Gen))
+		err = tx.QueryRow(ctx, `SELECT id FROM subscribers WHERE id = $1 AND token_gen = $2 FOR UPDATE`, ref.ID, ref.Gen).Scan(&id)
+	} else {
+		err = tx.QueryRow(ctx, `SELECT id FROM subscribers WHERE id = $1 FOR UPDATE`, ref.ID).Scan(&id)
 	}
-	return scanSubscriber(tx.QueryRow(ctx, `SELECT `+subscriberColumns+` FROM `+subscribersFrom+` WHERE id = $1 FOR UPDATE OF s`, ref.ID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, drip.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return scanSubscriber(tx.QueryRow(ctx, `SELECT `+subscriberColumns+` FROM subscribers s
+		LEFT JOIN LATERAL (SELECT * FROM schedule WHERE subscriber_id = s.id FOR NO KEY UPDATE) p ON true
+		WHERE id = $1`, id))
 }
 
 // sameTime reports whether a and b are both nil or the same instant.

@@ -192,17 +192,14 @@ func (db *DB) SubscriberByEmail(ctx context.Context, email string) (*drip.Subscr
 func (db *DB) Confirm(ctx context.Context, id int64, gen int, defaultWeekday time.Weekday, defaultHour int, now time.Time) (*drip.Subscriber, error) {
 	var s *drip.Subscriber
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		var sc subscriberScan
-		var pending *pendingSignup
-		err := tx.QueryRow(ctx, `SELECT `+subscriberColumns+`, signup_pending FROM `+subscribersFrom+`
-			WHERE id = $1 AND token_gen = $2 FOR UPDATE OF s`, id, gen).Scan(sc.targets(&pending)...)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return drip.ErrNotFound
-		}
-		if err != nil {
+		var err error
+		if s, err = lockSubscriber(ctx, tx, Ref{ID: id, Gen: gen}, true); err != nil {
 			return err
 		}
-		s = sc.subscriber()
+		var pending *pendingSignup
+		if err := tx.QueryRow(ctx, `SELECT signup_pending FROM subscribers WHERE id = $1`, id).Scan(&pending); err != nil {
+			return err
+		}
 		switch s.Status {
 		case drip.StatusPending, drip.StatusUnsubscribed:
 		case drip.StatusBounced:
