@@ -87,3 +87,44 @@ func TestAnAcceptedLessonIsSentInTheLedgerAndMovesTheReaderOn(t *testing.T) {
 		t.Fatal("the next lesson kept the lease or the attempts of this one")
 	}
 }
+
+// The record counts the lessons it writes itself, not through the ledger's
+// triggers: a lesson sent at its first try is one more sent, and one sent
+// at a retry is also one retry fewer.
+func TestTheRecordKeepsTheLedgerRollupExactForFreshAndRetriedLessons(t *testing.T) {
+	db := dbtest.New(t)
+	ctx := context.Background()
+	ann := claimed(t, db) // lesson 1, first try
+	retry := now.Add(2 * time.Minute)
+	if err := db.Failed(ctx, ann.Sub, *ann.Attempt, store.Failure{Status: drip.DeliveryRetrying, Reply: "451 later", RetryAt: retry}, now); err != nil {
+		t.Fatal(err)
+	}
+	signedUp(t, db, "bob@example.com", true)
+	claims, err := db.ClaimAndBegin(ctx, retry, 10, retry, retry.Add(time.Hour))
+	if err != nil || len(claims) != 2 {
+		t.Fatalf("claimed %d: %v", len(claims), err)
+	}
+	next := now.Add(7 * 24 * time.Hour)
+	var ds []store.Delivered
+	for _, c := range claims {
+		ds = append(ds, store.Delivered{Sub: c.Sub, Attempt: *c.Attempt, MessageID: "<" + c.Sub.Email + ">", Reply: "250 ok", At: retry, NextDue: &next})
+	}
+	for _, r := range db.Sent(ctx, ds) {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE status = 'sent'`); n != 2 {
+		t.Fatalf("%d sent, want ann's retried lesson and bob's first", n)
+	}
+	if n := rollupDrift(t, db); n != 0 {
+		t.Fatalf("the ledger rollup is off in %d counts", n)
+	}
+	d, err := db.LoadDashboard(ctx, retry, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.OpenDeliveriesN != 0 {
+		t.Fatalf("the dashboard shows %d open deliveries after the retry was sent", d.OpenDeliveriesN)
+	}
+}
