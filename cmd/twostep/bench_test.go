@@ -719,9 +719,11 @@ func seedDrain(b *testing.B, dbURL string, n int) {
 			INSERT INTO subscribers (email, time_zone, consent_at, confirmation_sent_at)
 			SELECT 'c' || g || '@bench.example', 'UTC', now(), now() FROM generate_series(1, $1) g RETURNING id)
 		INSERT INTO outbox (subscriber_id, kind, next_attempt_at) SELECT id, 'confirm', now() - interval '1 second' FROM s`,
-		`INSERT INTO subscribers (email, status, time_zone, send_weekday, send_hour, next_lesson, next_due_at, consent_at, confirmed_at)
-		SELECT 'l' || g || '@bench.example', 'active', 'UTC', 1, 8, 2, now() - interval '1 minute', now() - interval '8 days', now() - interval '8 days'
-		FROM generate_series(1, $1) g`,
+		`WITH s AS (
+			INSERT INTO subscribers (email, status, time_zone, send_weekday, send_hour, consent_at, confirmed_at)
+			SELECT 'l' || g || '@bench.example', 'active', 'UTC', 1, 8, now() - interval '8 days', now() - interval '8 days'
+			FROM generate_series(1, $1) g RETURNING id, status)
+		INSERT INTO schedule (subscriber_id, lesson, due_at, active) SELECT id, 2, now() - interval '1 minute', status = 'active' FROM s`,
 		`INSERT INTO deliveries (subscriber_id, round, lesson, status, attempts, due_at, sent_at)
 		SELECT id, 1, 1, 'sent', 1, now() - interval '7 days', now() - interval '7 days' FROM subscribers WHERE status = 'active'`,
 	} {

@@ -141,8 +141,7 @@ func TestSendSignsTheLessonWithTheConfiguredKeyAndItVerifies(t *testing.T) {
 	if code, _, stderr := runCmd(t, other, "migrate"); code != 0 || !strings.Contains(stderr, "DMARC will not count") {
 		t.Fatalf("migrate with DKIM_DOMAIN elsewhere: exit %d, no warning in %s", code, stderr)
 	}
-	sql(t, url, `INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, next_due_at, consent_at, confirmed_at)
-		VALUES ('mary@example.com', 'Mary O"Brien', 'active', 'UTC', 1, 8, '2026-03-02T08:00:00Z', '2026-03-01T08:00:00Z', '2026-03-01T08:00:00Z')`)
+	addReader(t, url, "mary@example.com", `Mary O"Brien`, 1, "2026-03-02T08:00:00Z", "2026-03-01T08:00:00Z")
 	if code, stdout, stderr := runCmd(t, vars, "send", "--now", "2026-03-02T08:00:30Z"); code != 0 || !strings.HasPrefix(stdout, "sent 1,") {
 		t.Fatalf("send: exit %d, %q %s", code, stdout, stderr)
 	}

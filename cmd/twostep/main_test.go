@@ -260,6 +260,20 @@ func sql(t *testing.T, dbURL, stmt string, args ...any) (n int64) {
 	return n
 }
 
+// addReader inserts an active reader, in UTC on Mondays at 8, who signed
+// up and confirmed at since, on lesson, due at due: the subscriber and
+// their schedule row (migration 00016), in one statement.
+func addReader(t *testing.T, dbURL, email, name string, lesson int, due, since string) {
+	t.Helper()
+	sql(t, dbURL, `
+		WITH s AS (
+			INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, consent_at, confirmed_at)
+			VALUES ($1, $2, 'active', 'UTC', 1, 8, $5::timestamptz, $5::timestamptz) RETURNING id, status
+		)
+		INSERT INTO schedule (subscriber_id, lesson, due_at, active) SELECT id, $3::int, $4::timestamptz, status = 'active' FROM s`,
+		email, name, lesson, due, since)
+}
+
 func TestMigrateRunTwiceSucceedsAndTheSecondRunChangesNothing(t *testing.T) {
 	t.Parallel()
 	dbURL := dbtest.URL(t)

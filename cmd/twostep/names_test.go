@@ -43,10 +43,10 @@ func TestEveryNameReachesTheConfirmationTheLessonAndTheClosingEmail(t *testing.T
 				sql(t, dbURL, `WITH s AS (INSERT INTO subscribers (email, name, status, consent_at) VALUES ($1, $2, 'pending', '2026-03-01T08:00:00Z') RETURNING id)
 					INSERT INTO outbox (subscriber_id, kind, next_attempt_at, created_at) SELECT id, 'confirm', '2026-03-01T08:00:00Z', '2026-03-01T08:00:00Z' FROM s`, addr, n.typed)
 			case "lesson":
-				sql(t, dbURL, `INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, next_due_at, consent_at, confirmed_at)
-					VALUES ($1, $2, 'active', 'UTC', 1, 8, '2026-03-02T08:00:00Z', '2026-03-01T08:00:00Z', '2026-03-01T08:00:00Z')`, addr, n.typed)
+				addReader(t, dbURL, addr, n.typed, 1, "2026-03-02T08:00:00Z", "2026-03-01T08:00:00Z")
 			case "graduation":
-				sql(t, dbURL, `WITH s AS (INSERT INTO subscribers (email, name, status, next_lesson, consent_at, confirmed_at) VALUES ($1, $2, 'completed', 53, '2025-03-01T08:00:00Z', '2025-03-01T08:00:00Z') RETURNING id)
+				sql(t, dbURL, `WITH s AS (INSERT INTO subscribers (email, name, status, consent_at, confirmed_at) VALUES ($1, $2, 'completed', '2025-03-01T08:00:00Z', '2025-03-01T08:00:00Z') RETURNING id),
+					p AS (INSERT INTO schedule (subscriber_id, lesson, active) SELECT id, 53, false FROM s)
 					INSERT INTO outbox (subscriber_id, kind, next_attempt_at, created_at) SELECT id, 'graduation', '2026-03-01T08:00:00Z', '2026-03-01T08:00:00Z' FROM s`, addr, n.typed)
 			}
 		}

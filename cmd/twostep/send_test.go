@@ -15,12 +15,7 @@ func TestSendRunsOnePassAsOfNowAndSaysWhatItDid(t *testing.T) {
 	t.Parallel()
 	// migrate imports the lessons; then one reader due on 2 March.
 	vars, sink, conn := sendSetup(t)
-	_, err := conn.Exec(context.Background(), `
-		INSERT INTO subscribers (email, status, time_zone, send_weekday, send_hour, next_due_at, consent_at, confirmed_at)
-		VALUES ('ann@example.com', 'active', 'UTC', 1, 8, '2026-03-02T08:00:00Z', '2026-03-01T08:00:00Z', '2026-03-01T08:00:00Z')`)
-	if err != nil {
-		t.Fatal(err)
-	}
+	addReader(t, vars["DATABASE_URL"], "ann@example.com", "", 1, "2026-03-02T08:00:00Z", "2026-03-01T08:00:00Z")
 
 	code, stdout, stderr := runCmd(t, vars, "send", "--now", "2026-03-01T09:00:00Z")
 	if code != 0 || !strings.HasPrefix(stdout, "sent 0, retrying 0, bounced 0, failed 0 in ") {
@@ -43,7 +38,7 @@ func TestSendRunsOnePassAsOfNowAndSaysWhatItDid(t *testing.T) {
 		t.Fatalf("with the server down: exit %d, %q, %s", code, stdout, stderr)
 	}
 	var next int
-	conn.QueryRow(context.Background(), `SELECT next_lesson FROM subscribers`).Scan(&next)
+	conn.QueryRow(context.Background(), `SELECT lesson FROM schedule`).Scan(&next)
 	if next != 2 {
 		t.Fatalf("next lesson %d after a failed pass, want still 2", next)
 	}
@@ -81,12 +76,7 @@ func TestSendMailsTheClosingEmailInTheRunThatSendsTheLastLessonAndCountsItByName
 	t.Parallel()
 	vars, sink, conn := sendSetup(t)
 	// A reader whose last lesson (52) is due.
-	_, err := conn.Exec(context.Background(), `
-		INSERT INTO subscribers (email, status, time_zone, send_weekday, send_hour, next_lesson, next_due_at, consent_at, confirmed_at)
-		VALUES ('ann@example.com', 'active', 'UTC', 1, 8, 52, '2026-03-02T08:00:00Z', '2025-03-01T08:00:00Z', '2025-03-01T08:00:00Z')`)
-	if err != nil {
-		t.Fatal(err)
-	}
+	addReader(t, vars["DATABASE_URL"], "ann@example.com", "", 52, "2026-03-02T08:00:00Z", "2025-03-01T08:00:00Z")
 	code, stdout, stderr := runCmd(t, vars, "send", "--now", "2026-03-02T08:00:30Z")
 	if code != 0 || !strings.HasPrefix(stdout, "sent 1,") {
 		t.Fatalf("send: exit %d, %q %s", code, stdout, stderr)

@@ -32,8 +32,7 @@ func TestSendOverImplicitTLSToAPrivateCATrustedBySSLCertFile(t *testing.T) {
 	if code, _, stderr := runCmd(t, vars, "migrate"); code != 0 {
 		t.Fatalf("migrate: %s", stderr)
 	}
-	sql(t, dbURL, `INSERT INTO subscribers (email, status, time_zone, send_weekday, send_hour, next_due_at, consent_at, confirmed_at)
-		VALUES ('ann@example.com', 'active', 'UTC', 1, 8, '2026-03-02T08:00:00Z', '2026-03-01T08:00:00Z', '2026-03-01T08:00:00Z')`)
+	addReader(t, dbURL, "ann@example.com", "", 1, "2026-03-02T08:00:00Z", "2026-03-01T08:00:00Z")
 	// Each refusal schedules a retry minutes later; each run is past it.
 	runs := []string{"2026-03-02T08:00:30Z", "2026-03-02T09:00:00Z", "2026-03-02T10:00:00Z"}
 
@@ -48,7 +47,7 @@ func TestSendOverImplicitTLSToAPrivateCATrustedBySSLCertFile(t *testing.T) {
 	if code, _, stderr := runCmd(t, wrong, "send", "--now", runs[1]); code == 0 || !strings.Contains(stderr, "refused our login") {
 		t.Fatalf("with a wrong password: exit %d, %s", code, stderr)
 	}
-	if sink.Accepted() != 0 || sql(t, dbURL, `SELECT count(*) FROM subscribers WHERE next_lesson = 1`) != 1 {
+	if sink.Accepted() != 0 || sql(t, dbURL, `SELECT count(*) FROM schedule WHERE lesson = 1`) != 1 {
 		t.Fatalf("after the refusals: %d accepted; the reader moved on", sink.Accepted())
 	}
 	code, stdout, stderr := runCmd(t, vars, "send", "--now", runs[2])

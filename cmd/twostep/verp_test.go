@@ -19,8 +19,7 @@ func TestWithABounceAddressEachLessonsEnvelopeSenderNamesItsMessage(t *testing.T
 	if code, _, stderr := runCmd(t, vars, "migrate"); code != 0 {
 		t.Fatalf("migrate: exit %d: %s", code, stderr)
 	}
-	sql(t, url, `INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, next_due_at, consent_at, confirmed_at)
-		VALUES ('ann@example.com', 'Ann', 'active', 'UTC', 1, 8, '2026-03-02T08:00:00Z', '2026-03-01T08:00:00Z', '2026-03-01T08:00:00Z')`)
+	addReader(t, url, "ann@example.com", "Ann", 1, "2026-03-02T08:00:00Z", "2026-03-01T08:00:00Z")
 	if code, stdout, stderr := runCmd(t, vars, "send", "--now", "2026-03-02T08:00:30Z"); code != 0 || !strings.HasPrefix(stdout, "sent 1,") {
 		t.Fatalf("send: exit %d, %q %s", code, stdout, stderr)
 	}

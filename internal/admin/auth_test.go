@@ -70,7 +70,7 @@ func TestEveryRouteWithoutASessionRedirectsToTheSignInPage(t *testing.T) {
 			}
 		})
 	}
-	if n := h.count(`SELECT count(*) FROM subscribers WHERE status = 'active' AND next_lesson = 2`); n != 1 {
+	if n := h.count(`SELECT count(*) FROM subscribers s JOIN schedule p ON p.subscriber_id = s.id WHERE s.status = 'active' AND p.lesson = 2`); n != 1 {
 		t.Fatal("a request without a session changed the subscriber")
 	}
 	if n := h.count(`SELECT count(*) FROM admin_audit`); n != 0 {
@@ -299,7 +299,7 @@ func TestCrossOriginPostsGet403AndChangeNothing(t *testing.T) {
 	if after != before {
 		t.Fatalf("events + audit + revisions went from %d to %d", before, after)
 	}
-	if n := h.count(`SELECT count(*) FROM subscribers WHERE id = $1 AND status = 'active' AND next_lesson = 2`, id); n != 1 {
+	if n := h.count(`SELECT count(*) FROM subscribers s JOIN schedule p ON p.subscriber_id = s.id WHERE s.id = $1 AND s.status = 'active' AND p.lesson = 2`, id); n != 1 {
 		t.Fatal("the subscriber changed")
 	}
 	if len(h.smtp.Messages()) != 0 {

@@ -70,10 +70,9 @@ func TestExportImportedIntoAFreshDatabaseExportsTheSameFileByteForByte(t *testin
 	// Every status, every column filled somewhere, times with microseconds,
 	// and free text a spreadsheet would run or a CSV writer must quote.
 	h.exec(`
-		INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, round, next_lesson,
-			next_due_at, paused_until, consent_method, consent_at, consent_ip, consent_user_agent, consent_form_url,
-			consent_version, confirmed_at, unsubscribed_at)
-		VALUES
+		WITH v (email, name, status, time_zone, send_weekday, send_hour, round, lesson,
+			due_at, paused_until, consent_method, consent_at, consent_ip, consent_user_agent, consent_form_url,
+			consent_version, confirmed_at, unsubscribed_at) AS (VALUES
 		('Ann@Example.com', 'Ann "the first" Lee, Jr.', 'active', 'Europe/Berlin', 2, 7, 2, 5,
 			'2026-03-03 06:00:00.123456+00', NULL, 'form', '2025-11-01 10:11:12.654321+00', '203.0.113.7',
 			'=cmd|'' /C calc''!A0', 'https://x.test/?a=1,b=2', '2025-10', '2025-11-01 10:20:00.5+00', NULL),
@@ -88,7 +87,18 @@ func TestExportImportedIntoAFreshDatabaseExportsTheSameFileByteForByte(t *testin
 		('fay@example.com', 'Fay', 'unsubscribed', 'Europe/London', 1, 9, 1, 20,
 			NULL, NULL, 'form', '2025-06-01 00:00:00+00', '', '', '', '', '2025-06-01 01:00:00+00', '2026-02-01 12:00:00.25+00'),
 		('gus@example.com', 'Gus', 'bounced', 'UTC', 3, 10, 1, 2,
-			NULL, NULL, 'import', '2025-06-01 00:00:00+00', '', '', '', '', '2025-06-01 00:00:00+00', NULL)`)
+			NULL, NULL, 'import', '2025-06-01 00:00:00+00', '', '', '', '', '2025-06-01 00:00:00+00', NULL)
+		), s AS (
+			INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, paused_until,
+				consent_method, consent_at, consent_ip, consent_user_agent, consent_form_url, consent_version,
+				confirmed_at, unsubscribed_at)
+			SELECT email, name, status, time_zone, send_weekday::smallint, send_hour::smallint, paused_until::timestamptz,
+				consent_method, consent_at::timestamptz, consent_ip, consent_user_agent, consent_form_url, consent_version,
+				confirmed_at::timestamptz, unsubscribed_at::timestamptz
+			FROM v RETURNING id, email, status
+		)
+		INSERT INTO schedule (subscriber_id, round, lesson, due_at, active)
+		SELECT s.id, v.round, v.lesson, v.due_at::timestamptz, s.status = 'active' FROM s JOIN v USING (email)`)
 
 	first := body(t, h.get("/admin/subscribers/export.csv"))
 	other := newHarness(t)
@@ -127,7 +137,8 @@ func TestImportNeverActivatesAnAddressThatLeftBouncedOrNeverConfirmed(t *testing
 			h := newHarness(t)
 			h.login()
 			left := h.addSubscriber("left@example.com", "Left", 4, h.clock())
-			h.exec(`UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = $2, next_due_at = NULL WHERE id = $1`, left, h.clock())
+			h.exec(`UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = $2 WHERE id = $1`, left, h.clock())
+			h.exec(`UPDATE schedule SET due_at = NULL WHERE subscriber_id = $1`, left)
 			h.exec(`INSERT INTO subscribers (email, status, consent_at) VALUES ('waiting@example.com', 'pending', $1)`, h.clock())
 			file := "email,status,consent_at,confirmed_at\n" +
 				"left@example.com,active,2026-01-05,2026-01-05\n" + // known, unsubscribed

@@ -114,11 +114,18 @@ func seedAtScale(b *testing.B, pool *pgxpool.Pool, subs, ledger int, now time.Ti
 		}
 	}
 	exec(`
-		INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, next_lesson, next_due_at, consent_at, confirmed_at)
-		SELECT 'reader' || g || '@example' || (g % 100) || '.com', 'Reader ' || g,
-			(ARRAY['active','active','active','active','active','active','paused','completed','unsubscribed','bounced'])[1 + g % 10],
-			'UTC', 1, 8, 1 + g % 52, $1::timestamptz + (g % 10080) * interval '1 minute', $1, $1
-		FROM generate_series(1, $2::int) g`, now, subs)
+		WITH v AS (
+			SELECT 'reader' || g || '@example' || (g % 100) || '.com' AS email, 'Reader ' || g AS name,
+				(ARRAY['active','active','active','active','active','active','paused','completed','unsubscribed','bounced'])[1 + g % 10] AS status,
+				1 + g % 52 AS lesson, $1::timestamptz + (g % 10080) * interval '1 minute' AS due_at
+			FROM generate_series(1, $2::int) g
+		), s AS (
+			INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, consent_at, confirmed_at)
+			SELECT email, name, status, 'UTC', 1, 8, $1, $1 FROM v
+			RETURNING id, email, status
+		)
+		INSERT INTO schedule (subscriber_id, lesson, due_at, active)
+		SELECT s.id, v.lesson, v.due_at, s.status = 'active' FROM s JOIN v USING (email)`, now, subs)
 
 	rows, err := conn.Query(ctx, `
 		SELECT 'ALTER TABLE deliveries ADD CONSTRAINT ' || quote_ident(conname) || ' ' || pg_get_constraintdef(oid)
@@ -179,6 +186,7 @@ func seedAtScale(b *testing.B, pool *pgxpool.Pool, subs, ledger int, now time.Ti
 	exec(`SELECT subscriber_counts_fold()`)
 	exec(`VACUUM ANALYZE subscriber_count_deltas, subscriber_counts`)
 	exec(`VACUUM ANALYZE subscribers`)
+	exec(`VACUUM ANALYZE schedule`)
 	exec(`VACUUM ANALYZE deliveries`)
 	exec(`VACUUM ANALYZE ledger_counts`)
 	b.Logf("seeded %d subscribers and %d ledger rows in %s", subs, ledger, time.Since(start).Round(time.Second))

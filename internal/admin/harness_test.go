@@ -212,8 +212,13 @@ func (h *harness) addSubscriber(email, name string, next int, due time.Time) int
 	h.t.Helper()
 	var id int64
 	err := h.db.Pool.QueryRow(context.Background(), `
-		INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, next_lesson, next_due_at, consent_at, confirmed_at)
-		VALUES ($1, $2, 'active', 'Europe/Berlin', 1, 8, $3, $4, $4, $4) RETURNING id`,
+		WITH s AS (
+			INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, consent_at, confirmed_at)
+			VALUES ($1, $2, 'active', 'Europe/Berlin', 1, 8, $4, $4) RETURNING id, status
+		), p AS (
+			INSERT INTO schedule (subscriber_id, lesson, due_at, active) SELECT id, $3, $4, status = 'active' FROM s
+		)
+		SELECT id FROM s`,
 		email, name, next, due).Scan(&id)
 	if err != nil {
 		h.t.Fatal(err)

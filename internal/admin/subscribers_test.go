@@ -39,10 +39,17 @@ func TestSearchFiltersByEmailStatusAndLessonAndPagesWithoutGapsOrRepeats(t *test
 	h := newHarness(t)
 	h.login()
 	h.exec(`
-		INSERT INTO subscribers (email, name, status, next_lesson, consent_at)
-		SELECT 'reader' || lpad(g::text, 3, '0') || '@example.com', 'Reader ' || g,
-			CASE WHEN g % 3 = 0 THEN 'paused' ELSE 'active' END, 1 + g % 4, now()
-		FROM generate_series(1, 120) g`)
+		WITH v AS (
+			SELECT 'reader' || lpad(g::text, 3, '0') || '@example.com' AS email, 'Reader ' || g AS name,
+				CASE WHEN g % 3 = 0 THEN 'paused' ELSE 'active' END AS status, 1 + g % 4 AS lesson
+			FROM generate_series(1, 120) g
+		), s AS (
+			INSERT INTO subscribers (email, name, status, consent_at)
+			SELECT email, name, status, now() FROM v
+			RETURNING id, email, status
+		)
+		INSERT INTO schedule (subscriber_id, lesson, active)
+		SELECT s.id, v.lesson, s.status = 'active' FROM s JOIN v USING (email)`)
 	h.addSubscriber("Zed.Special@Example.org", "Zed", 7, h.clock())
 
 	cases := []struct {

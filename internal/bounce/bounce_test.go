@@ -255,9 +255,13 @@ func addReader(t *testing.T, db *store.DB, email, msgID string) int64 {
 		t.Fatal(err)
 	}
 	var id int64
-	if err := db.Pool.QueryRow(ctx, `UPDATE subscribers SET status = 'active', confirmed_at = $2, next_lesson = 4, next_due_at = $2
+	if err := db.Pool.QueryRow(ctx, `UPDATE subscribers SET status = 'active', confirmed_at = $2
 		WHERE email = $1 RETURNING id`, email, now).Scan(&id); err != nil {
 		t.Fatal(err)
+	}
+	// Confirmed, the reader has a schedule row (migration 00016's trigger).
+	if tag, err := db.Pool.Exec(ctx, `UPDATE schedule SET lesson = 4, due_at = $2 WHERE subscriber_id = $1`, id, now); err != nil || tag.RowsAffected() != 1 {
+		t.Fatalf("schedule the reader: %v, %d rows", err, tag.RowsAffected())
 	}
 	if _, err := db.Pool.Exec(ctx, `INSERT INTO deliveries (subscriber_id, lesson, status, due_at, message_id, sent_at)
 		VALUES ($1, 3, 'sent', $2, $3, $2)`, id, now.Add(-time.Hour), msgID); err != nil {

@@ -145,7 +145,7 @@ func BenchmarkPass(b *testing.B) {
 		msgs := renderAgain(b, e, cur, n, due, now)
 		// Settle what the pass left (dead rows, WAL) so autovacuum and the
 		// checkpointer do not share the two cores with the ceiling.
-		settle(b, db, "subscribers", "deliveries")
+		settle(b, db, "subscribers", "schedule", "deliveries")
 		accepted = ceilingSink.Accepted()
 		cpu, mem = processCPU(), procNow()
 		var cs []time.Duration
@@ -321,11 +321,11 @@ func benchDB(b *testing.B, conns int) *store.DB {
 func seedDue(b *testing.B, db *store.DB, n int, due time.Time) {
 	b.Helper()
 	ctx := context.Background()
-	if _, err := db.Pool.Exec(ctx, `TRUNCATE subscribers RESTART IDENTITY CASCADE`); err != nil {
+	if _, err := db.Pool.Exec(ctx, `TRUNCATE subscribers, deliveries RESTART IDENTITY CASCADE`); err != nil {
 		b.Fatal(err)
 	}
 	addMany(b, db, n, due)
-	settle(b, db, "subscribers")
+	settle(b, db, "subscribers", "schedule")
 }
 
 // settle vacuums and analyses tables and checkpoints, as a database at rest
@@ -350,7 +350,7 @@ func renderAgain(b *testing.B, e *send.Engine, cur *course.Current, n int, due, 
 	if _, err := db.Pool.Exec(ctx, `DELETE FROM deliveries`); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := db.Pool.Exec(ctx, `UPDATE subscribers SET next_lesson = 1, next_due_at = $1`, due); err != nil {
+	if _, err := db.Pool.Exec(ctx, `UPDATE schedule SET lesson = 1, due_at = $1, lease_until = NULL, attempts = 0`, due); err != nil {
 		b.Fatal(err)
 	}
 	claims, err := e.DB.ClaimAndBegin(ctx, now, n, now, now.Add(time.Hour))
@@ -562,7 +562,7 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // BenchmarkClaim times the claim every pass runs — 500 due readers taken
-// and their 'sending' ledger rows written, in one statement — among 100,000
+// and leased, in one statement — among 100,000
 // and among 1,000,000 subscribers, 1% of them due in both: a claim that
 // costs about the same in both is O(due), not O(subscribers). After each
 // claim (outside ms/claim, inside ns/op) the claimed readers move a month
@@ -583,7 +583,7 @@ func benchClaim(b *testing.B, n int) {
 	newEngine(b, db, nil) // imports the lessons the ledger rows point at
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	seedSubscribers(b, db, n, now)
-	settle(b, db, "subscribers", "deliveries")
+	settle(b, db, "subscribers", "schedule", "deliveries")
 
 	var claims []time.Duration
 	ids := make([]int64, 0, batch)
@@ -597,19 +597,19 @@ func benchClaim(b *testing.B, n int) {
 		ids = ids[:0]
 		for _, c := range got {
 			if c.Attempt == nil {
-				b.Fatalf("subscriber %d claimed without a ledger row", c.Sub.ID)
+				b.Fatalf("subscriber %d claimed without a lesson", c.Sub.ID)
 			}
 			ids = append(ids, c.Sub.ID)
 		}
 		// As if sent: the claimed readers are due again in a month, and the
 		// next 500 come due, so every claim finds 1% due and new readers,
 		// as a week of passes would.
-		if _, err := db.Pool.Exec(ctx, `UPDATE subscribers SET next_due_at = $2::timestamptz + interval '30 days' WHERE id = ANY($1)`, ids, now); err != nil {
+		if _, err := db.Pool.Exec(ctx, `UPDATE schedule SET due_at = $2::timestamptz + interval '30 days', lease_until = NULL WHERE subscriber_id = ANY($1)`, ids, now); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := db.Pool.Exec(ctx, `
-			UPDATE subscribers SET next_due_at = $1::timestamptz - interval '1 minute'
-			WHERE id IN (SELECT id FROM subscribers WHERE status = 'active' AND next_due_at > $1 ORDER BY next_due_at LIMIT $2)`, now, batch); err != nil {
+			UPDATE schedule SET due_at = $1::timestamptz - interval '1 minute'
+			WHERE subscriber_id IN (SELECT subscriber_id FROM schedule WHERE active AND due_at > $1 ORDER BY due_at LIMIT $2)`, now, batch); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -619,7 +619,7 @@ func benchClaim(b *testing.B, n int) {
 	}
 	b.ReportMetric(ms(sum)/float64(len(claims)), "ms/claim")
 	b.ReportMetric(ms(quantile(claims, 0.99)), "p99-ms/claim")
-	b.Logf("claim of %d among %d subscribers (%d due), ledger rows included: mean %.2fms, p50 %.2fms, p99 %.2fms over %d claims",
+	b.Logf("claim of %d among %d subscribers (%d due), leases included: mean %.2fms, p50 %.2fms, p99 %.2fms over %d claims",
 		batch, n, n/100, ms(sum)/float64(len(claims)), ms(quantile(claims, 0.5)), ms(quantile(claims, 0.99)), len(claims))
 }
 
@@ -630,10 +630,14 @@ func seedSubscribers(t testing.TB, db *store.DB, n int, now time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	_, err := db.Pool.Exec(ctx, `
-		INSERT INTO subscribers (email, status, time_zone, send_weekday, send_hour, next_lesson, next_due_at, consent_at)
-		SELECT 'r' || g || '@example.com', 'active', 'UTC', 1, 8, 2,
-			CASE WHEN g % 100 = 0 THEN $1::timestamptz - interval '1 minute' ELSE $1::timestamptz + (g % 10000) * interval '1 minute' END, $1
-		FROM generate_series(1, $2) g`, now, n)
+		WITH s AS (
+			INSERT INTO subscribers (email, status, time_zone, send_weekday, send_hour, consent_at)
+			SELECT 'r' || g || '@example.com', 'active', 'UTC', 1, 8, $1
+			FROM generate_series(1, $2) g
+			RETURNING id)
+		INSERT INTO schedule (subscriber_id, lesson, due_at, active)
+		SELECT id, 2, CASE WHEN id % 100 = 0 THEN $1::timestamptz - interval '1 minute' ELSE $1::timestamptz + (id % 10000) * interval '1 minute' END, true
+		FROM s`, now, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -645,7 +649,7 @@ func seedSubscribers(t testing.TB, db *store.DB, n int, now time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Pool.Exec(ctx, `ANALYZE subscribers, deliveries`); err != nil {
+	if _, err := db.Pool.Exec(ctx, `ANALYZE subscribers, schedule, deliveries`); err != nil {
 		t.Fatal(err)
 	}
 }

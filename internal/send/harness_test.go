@@ -117,8 +117,10 @@ func (f *fixture) addActive(email, tz string, weekday time.Weekday, hour int, du
 	f.t.Helper()
 	var id int64
 	err := f.db.Pool.QueryRow(context.Background(), `
-		INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, next_lesson, next_due_at, consent_at, confirmed_at)
-		VALUES ($1, 'Reader', 'active', $2, $3, $4, 1, $5, $5, $5) RETURNING id`,
+		WITH s AS (
+			INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, consent_at, confirmed_at)
+			VALUES ($1, 'Reader', 'active', $2, $3, $4, $5, $5) RETURNING id)
+		INSERT INTO schedule (subscriber_id, lesson, due_at, active) SELECT id, 1, $5, true FROM s RETURNING subscriber_id`,
 		email, tz, int(weekday), hour, due).Scan(&id)
 	if err != nil {
 		f.t.Fatal(err)
@@ -130,9 +132,12 @@ func (f *fixture) addActive(email, tz string, weekday time.Weekday, hour int, du
 func addMany(t testing.TB, db *store.DB, n int, due time.Time) {
 	t.Helper()
 	_, err := db.Pool.Exec(context.Background(), `
-		INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, next_lesson, next_due_at, consent_at, confirmed_at)
-		SELECT 'reader' || g || '@example.com', 'Reader ' || g, 'active', 'Europe/Berlin', 1, 8, 1, $2, $2, $2
-		FROM generate_series(1, $1) g`, n, due)
+		WITH s AS (
+			INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, consent_at, confirmed_at)
+			SELECT 'reader' || g || '@example.com', 'Reader ' || g, 'active', 'Europe/Berlin', 1, 8, $2, $2
+			FROM generate_series(1, $1) g
+			RETURNING id)
+		INSERT INTO schedule (subscriber_id, lesson, due_at, active) SELECT id, 1, $2, true FROM s`, n, due)
 	if err != nil {
 		t.Fatal(err)
 	}

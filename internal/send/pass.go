@@ -25,7 +25,7 @@ import (
 // dashboard's subscriber counts.
 type Ledger interface {
 	ClaimAndBegin(ctx context.Context, now time.Time, limit int, leaseNow, leaseUntil time.Time) ([]store.Claim, error)
-	Unbegin(ctx context.Context, as ...store.Attempt) error
+	Unbegin(ctx context.Context, cs ...store.Claim) error
 	Sent(ctx context.Context, ds []store.Delivered) []store.SentResult
 	Failed(ctx context.Context, sub *drip.Subscriber, a store.Attempt, f store.Failure, now time.Time) error
 	Complete(ctx context.Context, sub *drip.Subscriber, now time.Time) error
@@ -366,13 +366,7 @@ func (e *Engine) clock() time.Time { return e.Clock.Now() }
 // handBack returns claims that were not tried, with their ledger rows, so
 // the next pass takes them at once.
 func (e *Engine) handBack(claims ...store.Claim) error {
-	var as []store.Attempt
-	for _, c := range claims {
-		if c.Attempt != nil {
-			as = append(as, *c.Attempt)
-		}
-	}
-	return e.DB.Unbegin(context.Background(), as...)
+	return e.DB.Unbegin(context.Background(), claims...)
 }
 
 // lowWater wakes the feed when the job queue has drained to level.

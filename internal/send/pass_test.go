@@ -257,7 +257,7 @@ func TestAnSMTPServerThatIsDownEndsThePassQuicklyAndLosesNothing(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second {
 		t.Fatalf("pass took %v with the server down", took)
 	}
-	if sum.Sent != 0 || f.count(`SELECT count(*) FROM subscribers WHERE next_lesson = 1 AND status = 'active'`) != 30 {
+	if sum.Sent != 0 || f.count(`SELECT count(*) FROM schedule WHERE lesson = 1 AND active`) != 30 {
 		t.Fatalf("summary %v; subscribers moved on without their lesson", sum)
 	}
 	// A new server: everything goes out once its retry time comes.
@@ -339,10 +339,10 @@ func TestClaimQueryUsesTheDueIndexAtAMillionSubscribers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(plan, "subscribers_due_idx") {
+	if !strings.Contains(plan, "schedule_due_idx") {
 		t.Fatalf("claim plan does not use the due index:\n%s", plan)
 	}
-	for _, bad := range []string{"Seq Scan on subscribers", "Seq Scan on deliveries"} {
+	for _, bad := range []string{"Seq Scan on subscribers", "Seq Scan on schedule", "Seq Scan on deliveries"} {
 		if strings.Contains(plan, bad) {
 			t.Fatalf("claim plan has a %s:\n%s", bad, plan)
 		}
@@ -361,7 +361,7 @@ func TestClaimQueryUsesTheDueIndexAtAMillionSubscribers(t *testing.T) {
 func TestAfterTheLastLessonAClosingEmailGoesOutOnce(t *testing.T) {
 	f := newFixture(t)
 	id := f.addActive("ann@example.com", "UTC", time.Monday, 8, f.clock())
-	f.db.Pool.Exec(context.Background(), `UPDATE subscribers SET next_lesson = 52 WHERE id = $1`, id)
+	f.db.Pool.Exec(context.Background(), `UPDATE schedule SET lesson = 52 WHERE subscriber_id = $1`, id)
 	if s := f.pass(); s.Sent != 1 || s.Completed != 1 {
 		t.Fatalf("pass %v", s)
 	}
@@ -514,7 +514,7 @@ func TestAChangeMadeDuringTheSendWinsOverTheRecord(t *testing.T) {
 	left := f.addActive("left@example.com", "UTC", time.Monday, 8, f.clock())
 	plain := f.addActive("plain@example.com", "UTC", time.Monday, 8, f.clock())
 	// left is on the last lesson, so its record would complete the course.
-	if _, err := f.db.Pool.Exec(ctx, `UPDATE subscribers SET next_lesson = 52 WHERE id = $1`, left); err != nil {
+	if _, err := f.db.Pool.Exec(ctx, `UPDATE schedule SET lesson = 52 WHERE subscriber_id = $1`, left); err != nil {
 		t.Fatal(err)
 	}
 	f.smtp.SetHook(func(ev smtptest.Event) error {
@@ -524,9 +524,9 @@ func TestAChangeMadeDuringTheSendWinsOverTheRecord(t *testing.T) {
 		var err error
 		switch ev.To {
 		case "moved@example.com":
-			_, err = f.db.Pool.Exec(ctx, `UPDATE subscribers SET next_lesson = 5 WHERE id = $1`, moved)
+			_, err = f.db.Pool.Exec(ctx, `UPDATE schedule SET lesson = 5 WHERE subscriber_id = $1`, moved)
 		case "left@example.com":
-			_, err = f.db.Pool.Exec(ctx, `UPDATE subscribers SET status = 'unsubscribed', next_due_at = NULL WHERE id = $1`, left)
+			_, err = f.db.Pool.Exec(ctx, `WITH p AS (UPDATE schedule SET due_at = NULL WHERE subscriber_id = $1) UPDATE subscribers SET status = 'unsubscribed' WHERE id = $1`, left)
 		}
 		return err
 	})
@@ -626,8 +626,8 @@ func TestCancellingAPassStopsSendingAndHandsBackWhatWasQueued(t *testing.T) {
 	if sum.Sent != got {
 		t.Fatalf("pass %v, but the server accepted %d: every accepted message must be recorded", sum, got)
 	}
-	if n := f.count(`SELECT count(*) FROM deliveries WHERE status = 'sending'`); n != 0 {
-		t.Fatalf("%d deliveries left 'sending' (leased) after the pass stopped", n)
+	if n := f.count(`SELECT count(*) FROM schedule WHERE lease_until IS NOT NULL`); n != 0 {
+		t.Fatalf("%d readers left leased after the pass stopped", n)
 	}
 	f.smtp.SetHook(nil)
 	if s := f.pass(); s.Sent != 50-got {
@@ -649,10 +649,13 @@ func TestClaimsWhoseLeaseRunsShortAreNotSentTwiceByAnotherCopy(t *testing.T) {
 	// The first 30 come due first, so the slow copy claims them and the
 	// other copy, starting later, looks at them first.
 	if _, err := f.db.Pool.Exec(context.Background(), `
-		INSERT INTO subscribers (email, status, time_zone, send_weekday, send_hour, next_lesson, next_due_at, consent_at, confirmed_at)
-		SELECT 'reader' || g || '@example.com', 'active', 'UTC', 1, 8, 1,
-			now() - CASE WHEN g <= 30 THEN interval '2 minutes' ELSE interval '1 minute' END, now(), now()
-		FROM generate_series(1, $1) g`, n); err != nil {
+		WITH s AS (
+			INSERT INTO subscribers (email, status, time_zone, send_weekday, send_hour, consent_at, confirmed_at)
+			SELECT 'reader' || g || '@example.com', 'active', 'UTC', 1, 8, now(), now()
+			FROM generate_series(1, $1) g
+			RETURNING id)
+		INSERT INTO schedule (subscriber_id, lesson, due_at, active)
+		SELECT id, 1, now() - CASE WHEN id <= 30 THEN interval '2 minutes' ELSE interval '1 minute' END, true FROM s`, n); err != nil {
 		t.Fatal(err)
 	}
 	// The slow copy's server takes 100 ms a message: its batch of 30 takes
@@ -708,7 +711,7 @@ func TestOneFailingRecordDoesNotLoseTheOthersInItsGroup(t *testing.T) {
 	for _, e := range []string{"a@example.com", "last@example.com", "c@example.com"} {
 		ids = append(ids, f.addActive(e, "UTC", time.Monday, 8, f.clock()))
 	}
-	if _, err := f.db.Pool.Exec(ctx, `UPDATE subscribers SET next_lesson = 52 WHERE id = $1`, ids[1]); err != nil {
+	if _, err := f.db.Pool.Exec(ctx, `UPDATE schedule SET lesson = 52 WHERE subscriber_id = $1`, ids[1]); err != nil {
 		t.Fatal(err)
 	}
 	claims, err := f.db.ClaimAndBegin(ctx, f.clock(), 10, f.clock(), f.clock().Add(time.Hour))
@@ -757,7 +760,7 @@ func TestOneFailingRecordDoesNotLoseTheOthersInItsGroup(t *testing.T) {
 	}
 	if completed != 1 || f.count(`SELECT count(*) FROM deliveries WHERE status = 'sent'`) != 3 ||
 		f.count(`SELECT count(*) FROM outbox WHERE kind = 'graduation'`) != 1 ||
-		f.count(`SELECT count(*) FROM subscribers WHERE next_lesson = 2`) != 2 {
+		f.count(`SELECT count(*) FROM schedule WHERE lesson = 2`) != 2 {
 		t.Fatalf("after recording again: %d completed; want one graduation, three sent, two readers on lesson 2", completed)
 	}
 }
@@ -772,7 +775,7 @@ func TestARecordThatFailsOnceIsWrittenOnTheNextTry(t *testing.T) {
 		`CREATE SEQUENCE refusals`,
 		`CREATE FUNCTION refuse_once() RETURNS trigger LANGUAGE plpgsql AS $$
 			BEGIN IF nextval('refusals') = 1 THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$`,
-		`CREATE TRIGGER refuse_once BEFORE UPDATE OF next_lesson ON subscribers FOR EACH ROW EXECUTE FUNCTION refuse_once()`,
+		`CREATE TRIGGER refuse_once BEFORE UPDATE OF lesson ON schedule FOR EACH ROW EXECUTE FUNCTION refuse_once()`,
 	} {
 		if _, err := f.db.Pool.Exec(ctx, sql); err != nil {
 			t.Fatal(err)
@@ -796,8 +799,10 @@ func TestARecordRefusedForOneReaderIsWrittenForTheOthersInItsGroup(t *testing.T)
 	ctx := context.Background()
 	addMany(t, f.db, 12, f.clock())
 	for _, sql := range []string{
-		`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$`,
-		`CREATE TRIGGER refuse BEFORE UPDATE OF next_lesson ON subscribers FOR EACH ROW WHEN (OLD.email = 'reader5@example.com') EXECUTE FUNCTION refuse()`,
+		`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+			IF (SELECT email FROM subscribers WHERE id = OLD.subscriber_id) = 'reader5@example.com' THEN RAISE EXCEPTION 'injected failure'; END IF;
+			RETURN NEW; END $$`,
+		`CREATE TRIGGER refuse BEFORE UPDATE OF lesson ON schedule FOR EACH ROW EXECUTE FUNCTION refuse()`,
 	} {
 		if _, err := f.db.Pool.Exec(ctx, sql); err != nil {
 			t.Fatal(err)
@@ -809,9 +814,10 @@ func TestARecordRefusedForOneReaderIsWrittenForTheOthersInItsGroup(t *testing.T)
 	if n := f.count(`SELECT count(*) FROM deliveries WHERE status = 'sent'`); n != 11 {
 		t.Fatalf("%d recorded sent, want 11", n)
 	}
-	if n := f.count(`SELECT count(*) FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
-		WHERE d.status = 'sending' AND s.email = 'reader5@example.com'`); n != 1 {
-		t.Fatal("the refused record should stay 'sending', to be retried after its lease")
+	if n := f.count(`SELECT count(*) FROM schedule p JOIN subscribers s ON s.id = p.subscriber_id
+		WHERE p.lease_until IS NOT NULL AND p.lesson = 1 AND s.email = 'reader5@example.com'
+		  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.subscriber_id = s.id)`); n != 1 {
+		t.Fatal("the refused record should leave the reader leased on lesson 1, with no ledger row, to be retried after the lease")
 	}
 }
 
@@ -859,10 +865,10 @@ func TestAHandBackDoesNotUndoAnotherPassesClaim(t *testing.T) {
 	if err != nil || len(second) != 1 || second[0].Attempt == nil || second[0].Attempt.Attempts != 2 {
 		t.Fatalf("second claim %v: %v", second, err)
 	}
-	if err := f.db.Unbegin(ctx, *first[0].Attempt); err != nil {
+	if err := f.db.Unbegin(ctx, first[0]); err != nil {
 		t.Fatal(err)
 	}
-	if n := f.count(`SELECT count(*) FROM deliveries WHERE status = 'sending' AND attempts = 2`); n != 1 {
+	if n := f.count(`SELECT count(*) FROM schedule WHERE lease_until IS NOT NULL AND attempts = 2`); n != 1 {
 		t.Fatal("the first pass's hand-back undid the second pass's claim")
 	}
 	third, err := f.db.ClaimAndBegin(ctx, now, 10, later, later.Add(time.Hour))

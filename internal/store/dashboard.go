@@ -79,13 +79,13 @@ const (
 		UNION ALL
 		SELECT 'pending', 0, count(*) FROM subscribers WHERE status = 'pending'`
 	// dueSQL is the active readers due before $1 (a day ahead: a range of
-	// subscribers_due_idx, about a seventh of them) and those due at $2 (a
+	// schedule_due_idx, about a seventh of them) and those due at $2 (a
 	// week ahead) or later or never, to subtract from all active readers:
 	// a reader gets a lesson a week, so that range is nearly empty.
 	dueSQL = `
-		SELECT (SELECT count(*) FROM subscribers WHERE status = 'active' AND next_due_at < $1),
-		       (SELECT count(*) FROM subscribers WHERE status = 'active' AND next_due_at >= $2)
-		       + (SELECT count(*) FROM subscribers WHERE status = 'active' AND next_due_at IS NULL)`
+		SELECT (SELECT count(*) FROM schedule WHERE active AND due_at < $1),
+		       (SELECT count(*) FROM schedule WHERE active AND due_at >= $2)
+		       + (SELECT count(*) FROM schedule WHERE active AND due_at IS NULL)`
 )
 
 // LoadDashboard counts what the dashboard shows as of now; weeks is how

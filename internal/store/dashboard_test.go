@@ -125,12 +125,15 @@ func TestTheDashboardCountsWhatTheLedgerAndTheTriesHold(t *testing.T) {
 }
 
 // subscriberDrift counts the (status, lesson) pairs where the subscriber
-// counts (with their deltas) and a count of subscribers disagree.
+// counts (with their deltas) and a count of subscribers disagree. A
+// subscriber is counted once they have a place in the course (a schedule
+// row) and are not pending.
 func subscriberDrift(t *testing.T, db *store.DB) int {
 	t.Helper()
 	return count(t, db, `
 		WITH truth AS (
-			SELECT status, next_lesson AS lesson, count(*) AS n FROM subscribers WHERE status <> 'pending' GROUP BY 1, 2
+			SELECT status, lesson, count(*) AS n FROM subscribers s JOIN schedule p ON p.subscriber_id = s.id
+			WHERE status <> 'pending' GROUP BY 1, 2
 		), counted AS (
 			SELECT status, lesson, sum(n) AS n FROM (
 				SELECT status, lesson, n FROM subscriber_counts UNION ALL SELECT status, lesson, d FROM subscriber_count_deltas) c
@@ -162,7 +165,7 @@ func TestTheSubscriberCountsStayEqualToTheSubscribersThroughEveryKindOfWrite(t *
 	// last lesson completes in a transaction of its own.
 	record := func(s *drip.Subscriber) {
 		t.Helper()
-		if _, err := db.Pool.Exec(ctx, `UPDATE subscribers SET next_due_at = CASE WHEN id = $1 THEN $2::timestamptz ELSE $2::timestamptz + interval '30 days' END WHERE next_due_at IS NOT NULL`, s.ID, now); err != nil {
+		if _, err := db.Pool.Exec(ctx, `UPDATE schedule SET due_at = CASE WHEN subscriber_id = $1 THEN $2::timestamptz ELSE $2::timestamptz + interval '30 days' END WHERE due_at IS NOT NULL`, s.ID, now); err != nil {
 			t.Fatal(err)
 		}
 		claims, err := db.ClaimAndBegin(ctx, now.Add(time.Minute), 10, now, now.Add(time.Hour))
@@ -204,10 +207,17 @@ func TestTheSubscriberCountsStayEqualToTheSubscribersThroughEveryKindOfWrite(t *
 		t.Fatalf("%d deltas left after a fold", n)
 	}
 	steps := []string{
-		`INSERT INTO subscribers (email, status, next_lesson, consent_at, consent_method)
-		 SELECT 'imported' || g || '@example.com', (ARRAY['active','paused','unsubscribed'])[1 + g % 3], 1 + g % 3, now(), 'import'
-		 FROM generate_series(1, 300) g`,
-		`UPDATE subscribers SET next_lesson = next_lesson + 1 WHERE status = 'active'`,
+		`WITH s AS (
+			INSERT INTO subscribers (email, status, consent_at, consent_method)
+			SELECT 'imported' || g || '@example.com', (ARRAY['active','paused','unsubscribed'])[1 + g % 3], now(), 'import'
+			FROM generate_series(1, 300) g
+			RETURNING id, status)
+		 INSERT INTO schedule (subscriber_id, lesson, active) SELECT id, 1 + id % 3, status = 'active' FROM s`,
+		`INSERT INTO subscribers (email, status, consent_at, consent_method)
+		 SELECT 'placeless' || g || '@example.com', 'active', now(), 'import' FROM generate_series(1, 5) g`,
+		`UPDATE schedule SET lesson = 2 WHERE subscriber_id IN (SELECT id FROM subscribers WHERE email LIKE 'placeless%')`,
+		`UPDATE schedule SET lesson = lesson + 1 WHERE active`,
+		`UPDATE schedule SET due_at = now()`,
 		`UPDATE subscribers SET status = 'unsubscribed' WHERE id % 4 = 0`,
 		`UPDATE subscribers SET name = 'x'`,
 		`UPDATE subscribers SET status = 'active' WHERE status = 'pending'`,
@@ -246,5 +256,76 @@ func TestTheSubscriberCountsStayEqualToTheSubscribersThroughEveryKindOfWrite(t *
 	}
 	if n := count(t, db, `SELECT (SELECT count(*) FROM subscriber_counts) + (SELECT count(*) FROM subscriber_count_deltas)`); n != 0 {
 		t.Fatalf("%d counters left after subscribers were emptied", n)
+	}
+}
+
+// The pass's record counts the readers it moves on by their status as it
+// finds them; a reader who pauses or leaves at the same moment is counted
+// by the change's trigger. Whichever commits first, the other must see it,
+// or a reader is counted under a status or a lesson they no longer have.
+func TestTheSubscriberCountsStayExactWhenReadersLeaveWhileTheirLessonsAreRecorded(t *testing.T) {
+	db := dbtest.New(t)
+	ctx := context.Background()
+	files := []store.LessonFile{{Number: 1, Source: []byte("one")}, {Number: 2, Source: []byte("two")}, {Number: 3, Source: []byte("three")}}
+	if _, err := db.SyncLessons(ctx, files, now); err != nil {
+		t.Fatal(err)
+	}
+	const n = 120
+	if _, err := db.Pool.Exec(ctx, `
+		WITH s AS (
+			INSERT INTO subscribers (email, status, time_zone, send_weekday, send_hour, consent_at, confirmed_at)
+			SELECT 'reader' || g || '@example.com', 'active', 'UTC', 1, 8, $1, $1 FROM generate_series(1, $2::int) g
+			RETURNING id)
+		INSERT INTO schedule (subscriber_id, lesson, due_at, active) SELECT id, 1, $1, true FROM s`, now, n); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := db.ClaimAndBegin(ctx, now.Add(time.Minute), n, now, now.Add(time.Hour))
+	if err != nil || len(claims) != n {
+		t.Fatalf("claimed %d of %d: %v", len(claims), n, err)
+	}
+	next := now.Add(7 * 24 * time.Hour)
+	errs := make(chan error, 2)
+	go func() { // the pass records in groups of 6
+		for i := 0; i < n; i += 6 {
+			var ds []store.Delivered
+			for _, c := range claims[i : i+6] {
+				ds = append(ds, store.Delivered{Sub: c.Sub, Attempt: *c.Attempt, MessageID: "m", Reply: "250 ok", At: now, NextDue: &next})
+			}
+			for _, r := range db.Sent(ctx, ds) {
+				if r.Err != nil {
+					errs <- r.Err
+					return
+				}
+			}
+		}
+		errs <- nil
+	}()
+	go func() { // every third reader leaves, by turns pausing and unsubscribing, as the records land
+		for i := 0; i < n; i += 3 {
+			c := claims[i]
+			act := drip.ActPause
+			if i%2 == 0 {
+				act = drip.ActUnsubscribe
+			}
+			if _, err := db.Change(ctx, store.Ref{ID: c.Sub.ID, Gen: c.Sub.TokenGen}, drip.Change{Action: act, Actor: drip.ActorSubscriber, Now: now}, store.AdminAction{}); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := subscriberDrift(t, db); n != 0 {
+		t.Fatalf("the subscriber counts are off in %d counts", n)
+	}
+	if moved := count(t, db, `SELECT count(*) FROM schedule WHERE lesson = 2`); moved != n {
+		t.Fatalf("%d of %d readers moved on to lesson 2; each had it sent", moved, n)
+	}
+	if left := count(t, db, `SELECT count(*) FROM subscribers WHERE status IN ('paused', 'unsubscribed')`); left != n/3 {
+		t.Fatalf("%d readers left, want %d", left, n/3)
 	}
 }

@@ -13,89 +13,92 @@ import (
 )
 
 // claimSQL is the claim every pass runs ($1 the time it is due as of, $2
-// limit, $3 lease end, $4 the time leases are judged at):
-// due active subscribers and, for each, its 'sending' ledger row, in one
-// statement. The partial index subscribers_due_idx (next_due_at WHERE
-// status = 'active') makes it read only the due rows, so a pass costs
-// O(due), not O(subscribers).
+// limit, $3 lease end, $4 the time leases are judged at): due active
+// subscribers, each leased until $3, in one statement. The partial index
+// schedule_due_idx (due_at WHERE active) makes it read only the due rows,
+// so a pass costs O(due), not O(subscribers).
 //
-// The 'sending' row is the claim: a subscriber whose current lesson has a
-// ledger row that may not be begun again — sent, bounced, given up, or
-// being sent under a lease that has not ended — is not taken (one probe of
-// the ledger's unique index). SKIP LOCKED lets copies claim side by side
-// without waiting for each other, and should two copies still pick the same
-// reader, the unique (subscriber, round, lesson) row lets only one begin
-// it: the other gets the reader back with no Attempt. A crashed copy's
-// rows are begun again once their lease ends. A suppressed address (a hard
-// bounce or a complaint reported later) is never claimed, whatever its
-// status says: however it became active again, it gets no lesson.
+// The lease is the claim (migration 00016): an in-place update of the
+// reader's narrow schedule row, and no ledger row until the attempt ends.
+// A reader leased by a pass whose lease has not ended is not taken, nor one
+// whose current lesson has a ledger row that may not be begun again (sent,
+// bounced or given up: one probe of the ledger's unique index). SKIP LOCKED
+// lets copies claim side by side without waiting for each other (the
+// lease finds its rows by their keys, an array: joined to the CTE, the
+// planner would read the whole schedule to hash it); a copy
+// that reaches a row another has just leased sees the lease and passes it
+// by. A crashed copy's readers are claimed again once their lease ends. A
+// suppressed address (a hard bounce or a complaint reported later) is never
+// claimed, whatever its status says: however it became active again, it
+// gets no lesson.
 const claimSQL = `
-	WITH claimed AS (
-		SELECT ` + deliveryColumns + ` FROM subscribers s
-		WHERE status = 'active' AND next_due_at <= $1
+	WITH due AS (
+		SELECT p.subscriber_id FROM schedule p JOIN subscribers s ON s.id = p.subscriber_id
+		WHERE p.active AND p.due_at <= $1 AND (p.lease_until IS NULL OR p.lease_until < $4)
+		  AND s.status = 'active'
 		  AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email = lower(s.email))
 		  AND NOT EXISTS (
 			SELECT 1 FROM deliveries d
-			WHERE d.subscriber_id = s.id AND d.round = s.round AND d.lesson = s.next_lesson
-			  AND NOT (d.status = 'retrying' OR (d.status = 'sending' AND d.lease_until < $4)))
-		ORDER BY next_due_at
+			WHERE d.subscriber_id = p.subscriber_id AND d.round = p.round AND d.lesson = p.lesson
+			  AND d.status <> 'retrying')
+		ORDER BY p.due_at
 		LIMIT $2
-		FOR UPDATE SKIP LOCKED
-	), begun AS (
-		INSERT INTO deliveries (subscriber_id, round, lesson, revision_id, status, attempts, due_at, lease_until, created_at, updated_at)
-		SELECT c.id, c.round, c.next_lesson, l.revision_id, 'sending', 1, c.next_due_at, $3, $1, $1
-		FROM claimed c JOIN lessons l ON l.number = c.next_lesson,
-			` + asyncCommit + `
-		ON CONFLICT (subscriber_id, round, lesson) DO UPDATE
-			SET status = 'sending', attempts = deliveries.attempts + 1, revision_id = EXCLUDED.revision_id,
-			    lease_until = EXCLUDED.lease_until, updated_at = EXCLUDED.updated_at
-			WHERE deliveries.status = 'retrying'
-			   OR (deliveries.status = 'sending' AND deliveries.lease_until < $4)
-		RETURNING subscriber_id, id, attempts, created_at, due_at, revision_id
+		FOR UPDATE OF p SKIP LOCKED
+	), leased AS (
+		UPDATE schedule p SET lease_until = $3, attempts = p.attempts + 1
+		FROM ` + asyncCommit + `
+		WHERE p.subscriber_id = ANY (ARRAY(SELECT subscriber_id FROM due))
+		RETURNING p.*
 	)
-	SELECT c.*, b.id, b.attempts, b.created_at, b.due_at, b.revision_id
-	FROM claimed c LEFT JOIN begun b ON b.subscriber_id = c.id`
+	SELECT ` + deliveryColumns + `, p.attempts,
+		CASE WHEN p.attempts = 1 THEN $1 ELSE COALESCE((SELECT d.created_at FROM deliveries d
+			WHERE d.subscriber_id = p.subscriber_id AND d.round = p.round AND d.lesson = p.lesson), $1) END,
+		l.revision_id
+	FROM leased p JOIN subscribers s ON s.id = p.subscriber_id
+	LEFT JOIN lessons l ON l.number = p.lesson`
 
-// Claim is one claimed subscriber and, when its lesson could be begun,
-// the ledger row written for it.
+// Claim is one claimed subscriber and, when their lesson exists, the
+// attempt to send it.
 type Claim struct {
-	Sub        *drip.Subscriber // only what sending reads (deliveryColumns)
-	Attempt    *Attempt         // nil: begun by another copy at the same moment, or no such lesson
-	RevisionID int64            // the revision the ledger row records
+	Sub     *drip.Subscriber // only what sending reads (deliveryColumns)
+	Attempt *Attempt         // nil: no such lesson (past the last one)
 	// LeaseUntil is when the claim ends: after it another copy may begin
 	// the same delivery again.
 	LeaseUntil time.Time
 }
 
-// ClaimAndBegin claims up to limit subscribers due at now and begins their
-// ledger rows, leased until leaseUntil, in one statement: one round trip
-// and one commit per batch. Leases are judged at leaseNow, the wall clock,
-// which differs from now when a pass runs "as of" another time (`twostep
-// send --now`): leases must mean the same to every copy. Rows are begun
-// only for lessons that exist (a subscriber past the last lesson comes
-// back with no Attempt, for the caller to complete). The commit does not
-// wait for the disk: a 'sending' row lost in a crash only makes the reader
-// due again, and every outcome is recorded with a synchronous commit that
-// flushes these rows too.
+// ClaimAndBegin claims up to limit subscribers due at now, leased until
+// leaseUntil, in one statement: one round trip and one commit per batch.
+// Leases are judged at leaseNow, the wall clock, which differs from now
+// when a pass runs "as of" another time (`twostep send --now`): leases must
+// mean the same to every copy. A subscriber past the last lesson comes back
+// with no Attempt, for the caller to complete. The commit does not wait for
+// the disk: a lease lost in a crash only makes the reader due again, and
+// every outcome is recorded with a synchronous commit that flushes it too.
 func (db *DB) ClaimAndBegin(ctx context.Context, now time.Time, limit int, leaseNow, leaseUntil time.Time) ([]Claim, error) {
-	// Planned afresh each time (see sentSQL): the ledger grows fast while
-	// passes run.
+	// Planned afresh each time, never from a cached generic plan: one made
+	// while the ledger was small, early in a new database's first pass,
+	// scanned it for every reader it probed, and kept while the ledger grew
+	// during the pass it made every claim cost O(ledger) (BenchmarkPass at
+	// 100,000: half the throughput).
 	rows, err := db.Pool.Query(ctx, claimSQL, db.planEach, now, limit, leaseUntil, leaseNow)
 	if err != nil {
 		return nil, fmt.Errorf("claim due subscribers: %w", err)
 	}
 	claims, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Claim, error) {
 		var sc subscriberScan
-		var id, rev *int64
-		var attempts *int
-		var first, due *time.Time
-		if err := r.Scan(sc.deliveryTargets(&id, &attempts, &first, &due, &rev)...); err != nil {
+		var a Attempt
+		var rev *int64
+		if err := r.Scan(sc.deliveryTargets(&a.Attempts, &a.FirstTry, &rev)...); err != nil {
 			return Claim{}, err
 		}
 		c := Claim{Sub: sc.subscriber(), LeaseUntil: leaseUntil}
-		if id != nil {
-			c.Attempt = &Attempt{DeliveryID: *id, Attempts: *attempts, FirstTry: *first, DueAt: *due}
-			c.RevisionID = *rev
+		if rev != nil {
+			a.RevisionID, a.LeaseUntil = *rev, leaseUntil
+			if c.Sub.NextDueAt != nil {
+				a.DueAt = *c.Sub.NextDueAt
+			}
+			c.Attempt = &a
 		}
 		return c, nil
 	})
@@ -105,26 +108,29 @@ func (db *DB) ClaimAndBegin(ctx context.Context, now time.Time, limit int, lease
 	return claims, nil
 }
 
-// Unbegin hands back begun deliveries that were never tried (the pass
-// stopped first, or their lease ran short): each is retried at once by the
-// next pass, and its attempt does not count. Only a row still as this
-// attempt left it is handed back: after a lease ended, another pass may
-// have begun the same row again (one more attempt) and be sending it.
-func (db *DB) Unbegin(ctx context.Context, as ...Attempt) error {
-	if len(as) == 0 {
+// Unbegin hands back claimed attempts that were never tried (the pass
+// stopped first, or their lease ran short): each reader is claimed again at
+// once by the next pass, and the attempt does not count. Only a lease still
+// as this attempt left it is handed back: after a lease ended, another pass
+// may have claimed the same reader again and be sending to them.
+func (db *DB) Unbegin(ctx context.Context, cs ...Claim) error {
+	var ids []int64
+	var attempts []int32
+	var leases []time.Time
+	for _, c := range cs {
+		if c.Attempt != nil {
+			ids, attempts, leases = append(ids, c.Sub.ID), append(attempts, int32(c.Attempt.Attempts)), append(leases, c.Attempt.LeaseUntil)
+		}
+	}
+	if len(ids) == 0 {
 		return nil
 	}
-	ids := make([]int64, len(as))
-	attempts := make([]int32, len(as))
-	for i, a := range as {
-		ids[i], attempts[i] = a.DeliveryID, int32(a.Attempts)
-	}
 	_, err := db.Pool.Exec(ctx, `
-		UPDATE deliveries d SET status = 'retrying', attempts = d.attempts - 1, lease_until = NULL
-		FROM unnest($1::bigint[], $2::int[]) AS u(id, attempts)
-		WHERE d.id = u.id AND d.attempts = u.attempts AND d.status = 'sending'`, ids, attempts)
+		UPDATE schedule p SET lease_until = NULL, attempts = p.attempts - 1
+		FROM unnest($1::bigint[], $2::int[], $3::timestamptz[]) AS u(id, attempts, lease)
+		WHERE p.subscriber_id = u.id AND p.attempts = u.attempts AND p.lease_until = u.lease`, ids, attempts, leases)
 	if err != nil {
-		return fmt.Errorf("hand back %d deliveries: %w", len(as), err)
+		return fmt.Errorf("hand back %d deliveries: %w", len(ids), err)
 	}
 	return nil
 }
@@ -146,7 +152,8 @@ func (db *DB) ExplainClaim(ctx context.Context, now time.Time, limit int) (strin
 // DueCount is how many active subscribers are due at now (the backlog).
 func (db *DB) DueCount(ctx context.Context, now time.Time) (int, error) {
 	var n int
-	err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM subscribers s WHERE status = 'active' AND next_due_at <= $1
+	err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM schedule p JOIN subscribers s ON s.id = p.subscriber_id
+		WHERE p.active AND p.due_at <= $1 AND s.status = 'active'
 		AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email = lower(s.email))`, now).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count due subscribers: %w", err)
@@ -154,12 +161,13 @@ func (db *DB) DueCount(ctx context.Context, now time.Time) (int, error) {
 	return n, nil
 }
 
-// Attempt is one delivery attempt begun in the ledger.
+// Attempt is one claimed attempt to send a reader's current lesson.
 type Attempt struct {
-	DeliveryID int64
 	Attempts   int       // including this one
-	FirstTry   time.Time // when the ledger row was created
+	FirstTry   time.Time // when the first attempt of this lesson was claimed
 	DueAt      time.Time // when the lesson was due, for the next due time
+	RevisionID int64     // the revision of the lesson to send, which the ledger records
+	LeaseUntil time.Time // this claim's lease: Unbegin hands back only a lease still as it was
 }
 
 // Delivered is a delivery the SMTP server accepted.
@@ -173,46 +181,103 @@ type Delivered struct {
 	NextDue *time.Time
 }
 
-// sentSQL finalises a group of deliveries and moves their subscribers on,
-// from parallel arrays: $1 delivery, $2 subscriber, $3 lesson, $4 round,
-// $5 Message-ID, $6 reply, $7 sent at, $8 next due. Only a subscriber still
-// on that lesson and round moves on: an admin's change during the send
-// wins.
+// outcomeSQL writes the ledger row of an attempt that ended ($1
+// subscriber, $2 round, $3 lesson, $4 revision, $5 status, $6 attempts, $7
+// due, $8 Message-ID, $9 reply, $10 next attempt, $11 first try, $12 sent
+// at, $13 now; subscriber 0 for one erased during the send, whose row
+// names no one): the row is written once, when the attempt ends, or made
+// final from 'retrying'. A row another pass already ended (after this
+// one's lease ran out) stays as it is.
+const outcomeSQL = `
+	INSERT INTO deliveries AS d (subscriber_id, round, lesson, revision_id, status, attempts, due_at, message_id, smtp_reply,
+		next_attempt_at, created_at, sent_at, updated_at)
+	VALUES (NULLIF($1::bigint, 0), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+	ON CONFLICT (subscriber_id, round, lesson) DO UPDATE SET ` + outcomeUpdate
+
+// outcomeUpdate is how a later attempt's end updates the row of a lesson
+// that was retrying, in outcomeSQL and sentSQL alike.
+const outcomeUpdate = `status = EXCLUDED.status, attempts = EXCLUDED.attempts, revision_id = EXCLUDED.revision_id,
+		message_id = EXCLUDED.message_id, smtp_reply = EXCLUDED.smtp_reply, next_attempt_at = EXCLUDED.next_attempt_at,
+		sent_at = EXCLUDED.sent_at, updated_at = EXCLUDED.updated_at
+	WHERE d.status = 'retrying'`
+
+// writeOutcome writes the ledger row of sub's attempt a, ended as status.
+func writeOutcome(ctx context.Context, tx pgx.Tx, sub *drip.Subscriber, a Attempt, status drip.DeliveryStatus,
+	messageID, reply string, next, sentAt *time.Time, now time.Time) error {
+	_, err := tx.Exec(ctx, outcomeSQL, sub.ID, int32(sub.Round), int32(sub.NextLesson), a.RevisionID, status,
+		int32(a.Attempts), a.DueAt, messageID, reply, next, a.FirstTry, sentAt, now)
+	return err
+}
+
+// sentSQL records a group of deliveries the server accepted and moves
+// their subscribers on, from parallel arrays: $1 subscriber, $2 lesson, $3
+// round, $4 attempts, $5 revision, $6 due, $7 first try, $8 Message-ID, $9
+// reply, $10 sent at, $11 next due. The ledger row is written once, as
+// sent (outcomeSQL's rule). Only a reader still on that lesson and round
+// moves on: an admin's change during the send wins.
 //
-// It is planned for each group (db.planEach), never run from a
-// cached generic plan: one made while the ledger was small — early in a
-// new database's first pass — joins the group to deliveries by scanning
-// the whole table, and kept while the ledger grows during the pass it made
-// every record cost O(ledger) (BenchmarkPass at 100,000: ~2,200 buffers
-// read per group of ~24, and half the throughput).
+// It touches no subscriber row, only the narrow schedule rows, which it
+// locks first, in key order. That lock is what every other writer of the
+// reader waits for: a status change writes the row's active flag, and an
+// erasure deletes the row (so the ledger row it nulls is already there). A
+// subscriber erased before the record leaves a ledger row that names no
+// one, as an erasure leaves their others.
 //
-// Moving readers on is the one subscriber update that runs for every
-// lesson, so it keeps the dashboard's subscriber counts itself (migration
-// 00010): a delta per (status, lesson) it moves readers from and to,
-// counted from the rows it really moved, instead of the row trigger's
-// delta per reader (about 10 µs a lesson in BenchmarkLedger). It sets
-// twostep.subscriber_counts for its own implicit transaction only.
+// Its plan may be cached (the pgx default): it finds every row by key,
+// through its indexes, and reads no table that grows during a pass. The
+// claim, which probes the ledger, is planned afresh each time (see
+// claimSQL's caller): a plan made while the ledger was small scanned it.
+//
+// It is the one write that runs for every lesson, so it keeps the
+// dashboard's counts itself, and sets twostep.ledger_counts and
+// twostep.subscriber_counts to 'inline' for its own implicit transaction,
+// which the triggers that would count the same rows read:
+//   - the ledger's (migration 00008): each row it wrote is a lesson sent in
+//     its week, and one it made final from 'retrying' (the new version of
+//     an updated row holds a lock in xmax; an inserted one does not) is one
+//     retry fewer. The two statement triggers an upsert fires cost ~10 µs a
+//     message in BenchmarkLedger.
+//   - the subscribers' (migration 00016), for the readers still active: a
+//     delta per lesson it moves them from and to, counted from the rows it
+//     really moved, instead of the row trigger's delta per reader (about
+//     10 µs a lesson). The row trigger still counts a reader who left
+//     during the send, from their status.
 const sentSQL = `
 	WITH o AS (
-		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::int[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[])
-			AS o(delivery_id, subscriber_id, lesson, round, message_id, reply, sent_at, next_due)
-	), d AS (
-		UPDATE deliveries SET status = 'sent', message_id = o.message_id, smtp_reply = o.reply, sent_at = o.sent_at,
-			lease_until = NULL, next_attempt_at = NULL, updated_at = o.sent_at
-		FROM o WHERE deliveries.id = o.delivery_id
+		SELECT o.* FROM unnest($1::bigint[], $2::int[], $3::int[], $4::int[], $5::bigint[], $6::timestamptz[], $7::timestamptz[],
+				$8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[])
+			AS o(subscriber_id, lesson, round, attempts, revision_id, due_at, first_try, message_id, reply, sent_at, next_due),
+			(SELECT set_config('twostep.ledger_counts', 'inline', true), set_config('twostep.subscriber_counts', 'inline', true)) AS inline
+	), held AS (
+		SELECT subscriber_id FROM schedule WHERE subscriber_id = ANY ($1) ORDER BY subscriber_id FOR NO KEY UPDATE
+	), l AS (
+		INSERT INTO deliveries AS d (subscriber_id, round, lesson, revision_id, status, attempts, due_at, message_id, smtp_reply,
+			created_at, sent_at, updated_at)
+		SELECT h.subscriber_id, o.round, o.lesson, o.revision_id, 'sent', o.attempts, o.due_at, o.message_id, o.reply,
+			o.first_try, o.sent_at, o.sent_at
+		FROM o LEFT JOIN held h ON h.subscriber_id = o.subscriber_id
+		ON CONFLICT (subscriber_id, round, lesson) DO UPDATE SET ` + outcomeUpdate + `
+		RETURNING d.sent_at, d.xmax = 0 AS fresh
+	), counted AS (
+		INSERT INTO ledger_counts AS c (status, week, shard, n)
+		SELECT status, week, pg_backend_pid() % 8, sum(n) FROM (
+			SELECT 'sent' AS status, ledger_counts_week('sent', sent_at) AS week, 1 AS n FROM l
+			UNION ALL
+			SELECT 'retrying', '-infinity', -1 FROM l WHERE NOT fresh) x
+		GROUP BY 1, 2 ORDER BY 1, 2
+		ON CONFLICT (status, week, shard) DO UPDATE SET n = c.n + EXCLUDED.n
 	), moved AS (
-		UPDATE subscribers s SET next_lesson = s.next_lesson + 1, last_sent_at = o.sent_at, next_due_at = o.next_due,
-			updated_at = o.sent_at
-		FROM o, (SELECT set_config('twostep.subscriber_counts', 'inline', true)) AS inline
-		WHERE s.id = o.subscriber_id AND s.next_lesson = o.lesson AND s.round = o.round
-		RETURNING s.status, s.next_lesson
+		UPDATE schedule p SET lesson = p.lesson + 1, due_at = o.next_due, last_sent_at = o.sent_at,
+			lease_until = NULL, attempts = 0
+		FROM o JOIN held h ON h.subscriber_id = o.subscriber_id
+		WHERE p.subscriber_id = ANY ($1) AND p.subscriber_id = o.subscriber_id AND p.lesson = o.lesson AND p.round = o.round
+		RETURNING p.active, p.lesson
 	)
 	INSERT INTO subscriber_count_deltas (status, lesson, d)
-	SELECT status, lesson, sum(d) FROM (
-		SELECT status, next_lesson AS lesson, 1 AS d FROM moved
+	SELECT 'active', lesson, sum(d) FROM (
+		SELECT lesson, 1 AS d FROM moved WHERE active
 		UNION ALL
-		SELECT status, next_lesson - 1, -1 FROM moved) x
-	WHERE status <> 'pending'
+		SELECT lesson - 1, -1 FROM moved WHERE active) x
 	GROUP BY 1, 2
 	HAVING sum(d) <> 0`
 
@@ -230,18 +295,14 @@ type SentResult struct {
 // commit; a last lesson also queues the graduation mail, in a transaction
 // of its own. The result for ds[i] is at [i]. Recording again what was
 // recorded changes nothing, so a failed record may be retried.
-//
-// Like the claim, every write here locks the subscriber's row before the
-// delivery's, so a claim and a record never wait for each other in a
-// circle.
 func (db *DB) Sent(ctx context.Context, ds []Delivered) []SentResult {
 	out := make([]SentResult, len(ds))
 	var (
 		idx                  []int
-		delivery, subscriber []int64
-		lesson, round        []int32
+		subscriber, revision []int64
+		lesson, round, tries []int32
 		messageID, reply     []string
-		at, next             []time.Time
+		due, first, at, next []time.Time
 	)
 	for i, d := range ds {
 		if d.NextDue == nil {
@@ -249,10 +310,13 @@ func (db *DB) Sent(ctx context.Context, ds []Delivered) []SentResult {
 			continue
 		}
 		idx = append(idx, i)
-		delivery = append(delivery, d.Attempt.DeliveryID)
 		subscriber = append(subscriber, d.Sub.ID)
 		lesson = append(lesson, int32(d.Sub.NextLesson))
 		round = append(round, int32(d.Sub.Round))
+		tries = append(tries, int32(d.Attempt.Attempts))
+		revision = append(revision, d.Attempt.RevisionID)
+		due = append(due, d.Attempt.DueAt)
+		first = append(first, d.Attempt.FirstTry)
 		messageID = append(messageID, d.MessageID)
 		reply = append(reply, d.Reply)
 		at = append(at, d.At)
@@ -261,10 +325,8 @@ func (db *DB) Sent(ctx context.Context, ds []Delivered) []SentResult {
 	if len(idx) == 0 {
 		return out
 	}
-	// The main statement reads moved, so the subscribers UPDATE runs
-	// before the unreferenced data-modifying CTE d: subscribers are locked
-	// before deliveries, as in the claim.
-	if _, err := db.Pool.Exec(ctx, sentSQL, db.planEach, delivery, subscriber, lesson, round, messageID, reply, at, next); err != nil {
+	if _, err := db.Pool.Exec(ctx, sentSQL, subscriber, lesson, round, tries, revision, due, first,
+		messageID, reply, at, next); err != nil {
 		err = fmt.Errorf("record %d deliveries sent: %w", len(idx), err)
 		for _, i := range idx {
 			out[i].Err = err
@@ -281,29 +343,37 @@ func (db *DB) sentLast(ctx context.Context, d Delivered) (bool, error) {
 	completed := false
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		completed = false
-		// Only a subscriber still active and on this lesson completes: an
-		// unsubscribe or an admin's change during the send wins.
 		var status drip.Status
-		err := tx.QueryRow(ctx, `
-			UPDATE subscribers SET next_lesson = next_lesson + 1, last_sent_at = $3, next_due_at = NULL,
-				status = CASE WHEN status = 'active' THEN 'completed' ELSE status END,
-				updated_at = $3
-			WHERE id = $1 AND next_lesson = $2 AND round = $4
-			RETURNING status`,
-			sub.ID, sub.NextLesson, now, sub.Round).Scan(&status)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		err := tx.QueryRow(ctx, `SELECT status FROM subscribers WHERE id = $1 FOR UPDATE`, sub.ID).Scan(&status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// Erased during the send: the ledger row names no one.
+			gone := *sub
+			gone.ID = 0
+			return writeOutcome(ctx, tx, &gone, d.Attempt,
+				drip.DeliverySent, d.MessageID, d.Reply, nil, &now, now)
+		}
+		if err != nil {
 			return err
 		}
-		completed = err == nil && status == drip.StatusCompleted
-		if _, err := tx.Exec(ctx, `
-			UPDATE deliveries SET status = 'sent', message_id = $2, smtp_reply = $3, sent_at = $4,
-				lease_until = NULL, next_attempt_at = NULL, updated_at = $4
-			WHERE id = $1`, d.Attempt.DeliveryID, d.MessageID, d.Reply, now); err != nil {
+		// Only a subscriber still active and on this lesson completes: an
+		// unsubscribe or an admin's change during the send wins. The
+		// schedule row before the ledger's, as in sentSQL.
+		tag, err := tx.Exec(ctx, `
+			UPDATE schedule SET lesson = lesson + 1, last_sent_at = $2, due_at = NULL, lease_until = NULL, attempts = 0
+			WHERE subscriber_id = $1 AND lesson = $3 AND round = $4`, sub.ID, now, int32(sub.NextLesson), int32(sub.Round))
+		if err != nil {
 			return err
 		}
-		if !completed {
+		if err := writeOutcome(ctx, tx, sub, d.Attempt, drip.DeliverySent, d.MessageID, d.Reply, nil, &now, now); err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 || status != drip.StatusActive {
 			return nil // moved or left during the send: no graduation
 		}
+		if _, err := tx.Exec(ctx, `UPDATE subscribers SET status = 'completed', updated_at = $2 WHERE id = $1`, sub.ID, now); err != nil {
+			return err
+		}
+		completed = true
 		// The closing email goes through the outbox, in this same
 		// transaction, so it is sent exactly when the course ends.
 		if err := enqueue(ctx, tx, sub.ID, drip.MailGraduation, now); err != nil {
@@ -312,7 +382,7 @@ func (db *DB) sentLast(ctx context.Context, d Delivered) (bool, error) {
 		return addEvent(ctx, tx, now, sub.ID, "completed", "system", nil)
 	})
 	if err != nil {
-		return false, fmt.Errorf("record delivery %d sent: %w", d.Attempt.DeliveryID, err)
+		return false, fmt.Errorf("record lesson %d of subscriber %d sent: %w", sub.NextLesson, sub.ID, err)
 	}
 	return completed, nil
 }
@@ -338,12 +408,23 @@ func (db *DB) Failed(ctx context.Context, sub *drip.Subscriber, a Attempt, f Fai
 		next = &f.RetryAt
 	}
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		// The subscriber first, then the delivery: the claim's lock order.
+		// The subscriber first, then their schedule and the ledger: the
+		// lock order of every change.
+		var one int
+		err := tx.QueryRow(ctx, `SELECT 1 FROM subscribers WHERE id = $1 FOR UPDATE`, sub.ID).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// Erased during the send: the ledger row names no one.
+			gone := *sub
+			gone.ID = 0
+			return writeOutcome(ctx, tx, &gone, a, status, "", f.Reply, next, nil, now)
+		}
+		if err != nil {
+			return err
+		}
 		if status == drip.DeliveryBounced {
 			c := drip.Change{Action: drip.ActBounce, Actor: drip.ActorSystem, Now: now,
 				Lesson: sub.NextLesson, Round: sub.Round, Reply: f.Reply}
-			// A reader erased during the send has nothing left to mark.
-			if _, err := changeTx(ctx, tx, Ref{ID: sub.ID}, c, AdminAction{}); err != nil && !errors.Is(err, drip.ErrNotFound) {
+			if _, err := changeTx(ctx, tx, Ref{ID: sub.ID}, c, AdminAction{}); err != nil {
 				return err
 			}
 			// Whatever the reader does next (resume, sign up again after
@@ -351,17 +432,13 @@ func (db *DB) Failed(ctx context.Context, sub *drip.Subscriber, a Attempt, f Fai
 			if err := suppress(ctx, tx, sub.Email, drip.ReportHard, nil, now); err != nil {
 				return err
 			}
-		} else {
-			if _, err := tx.Exec(ctx, `
-				UPDATE subscribers SET next_due_at = $2, updated_at = $3
-				WHERE id = $1 AND next_lesson = $4 AND round = $5`,
-				sub.ID, next, now, sub.NextLesson, sub.Round); err != nil {
-				return err
-			}
+		} else if _, err := tx.Exec(ctx, `
+			UPDATE schedule SET due_at = $2, lease_until = NULL
+			WHERE subscriber_id = $1 AND lesson = $3 AND round = $4`,
+			sub.ID, next, int32(sub.NextLesson), int32(sub.Round)); err != nil {
+			return err
 		}
-		if _, err := tx.Exec(ctx, `
-			UPDATE deliveries SET status = $2, smtp_reply = $3, next_attempt_at = $4, lease_until = NULL, updated_at = $5
-			WHERE id = $1`, a.DeliveryID, status, f.Reply, next, now); err != nil {
+		if err := writeOutcome(ctx, tx, sub, a, status, "", f.Reply, next, nil, now); err != nil {
 			return err
 		}
 		if status == drip.DeliveryFailed {
@@ -370,7 +447,7 @@ func (db *DB) Failed(ctx context.Context, sub *drip.Subscriber, a Attempt, f Fai
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("record delivery %d %s: %w", a.DeliveryID, status, err)
+		return fmt.Errorf("record lesson %d of subscriber %d %s: %w", sub.NextLesson, sub.ID, status, err)
 	}
 	return nil
 }
@@ -379,13 +456,16 @@ func (db *DB) Failed(ctx context.Context, sub *drip.Subscriber, a Attempt, f Fai
 func (db *DB) Complete(ctx context.Context, sub *drip.Subscriber, now time.Time) error {
 	return db.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
-			UPDATE subscribers SET status = 'completed', next_due_at = NULL, updated_at = $2
+			UPDATE subscribers SET status = 'completed', updated_at = $2
 			WHERE id = $1 AND status = 'active'`, sub.ID, now)
 		if err != nil {
 			return fmt.Errorf("complete subscriber %d: %w", sub.ID, err)
 		}
 		if tag.RowsAffected() == 0 {
 			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE schedule SET due_at = NULL, lease_until = NULL, attempts = 0 WHERE subscriber_id = $1`, sub.ID); err != nil {
+			return fmt.Errorf("complete subscriber %d: %w", sub.ID, err)
 		}
 		return addEvent(ctx, tx, now, sub.ID, "completed", "system", nil)
 	})
@@ -440,7 +520,15 @@ func (db *DB) RetryDelivery(ctx context.Context, id int64, a AdminAction) error 
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var d DeliveryRecord
 		var subID *int64
+		// The subscriber first, then their schedule row, then the ledger
+		// row: the lock order of every writer (see sentSQL).
 		err := tx.QueryRow(ctx, `
+			SELECT s.id FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id JOIN schedule p ON p.subscriber_id = s.id
+			WHERE d.id = $1 FOR UPDATE OF s FOR NO KEY UPDATE OF p`, id).Scan(&subID)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		err = tx.QueryRow(ctx, `
 			SELECT id, round, lesson, status, attempts, subscriber_id FROM deliveries WHERE id = $1 FOR UPDATE`, id).
 			Scan(&d.ID, &d.Round, &d.Lesson, &d.Status, &d.Attempts, &subID)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -456,8 +544,8 @@ func (db *DB) RetryDelivery(ctx context.Context, id int64, a AdminAction) error 
 			return NotApplicableError("The subscriber of this delivery was erased.")
 		}
 		tag, err := tx.Exec(ctx, `
-			UPDATE subscribers SET next_due_at = $2, updated_at = $2
-			WHERE id = $1 AND status = 'active' AND next_lesson = $3 AND round = $4`, *subID, now, d.Lesson, d.Round)
+			UPDATE schedule SET due_at = $2
+			WHERE subscriber_id = $1 AND active AND lesson = $3 AND round = $4`, *subID, now, d.Lesson, d.Round)
 		if err != nil {
 			return err
 		}

@@ -37,8 +37,8 @@ func TestABounceMarksTheReaderAndTheLedgerRowBouncedAndRecordsIt(t *testing.T) {
 	if s.Status != drip.StatusBounced || s.NextDueAt != nil {
 		t.Fatalf("reader %s due %v", s.Status, s.NextDueAt)
 	}
-	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE id = $1 AND status = 'bounced' AND smtp_reply = $2 AND lease_until IS NULL`,
-		c.Attempt.DeliveryID, f.Reply); n != 1 {
+	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE subscriber_id = $1 AND lesson = 1 AND status = 'bounced' AND smtp_reply = $2`,
+		c.Sub.ID, f.Reply); n != 1 {
 		t.Fatal("ledger row not bounced")
 	}
 	if n := count(t, db, `SELECT count(*) FROM events WHERE subscriber_id = $1 AND kind = 'bounced' AND actor = 'system' AND detail->>'lesson' = '1'`,
@@ -59,9 +59,12 @@ func TestARetryLeavesTheReaderOnTheLessonDueAtTheRetry(t *testing.T) {
 	if s.Status != drip.StatusActive || s.NextLesson != 1 || s.NextDueAt == nil || !s.NextDueAt.Equal(retry) {
 		t.Fatalf("reader %s on %d due %v", s.Status, s.NextLesson, s.NextDueAt)
 	}
-	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE id = $1 AND status = 'retrying' AND next_attempt_at = $2`,
-		c.Attempt.DeliveryID, retry); n != 1 {
+	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE subscriber_id = $1 AND lesson = 1 AND status = 'retrying' AND next_attempt_at = $2 AND attempts = 1`,
+		c.Sub.ID, retry); n != 1 {
 		t.Fatal("ledger row not retrying at the retry time")
+	}
+	if n := count(t, db, `SELECT count(*) FROM schedule WHERE subscriber_id = $1 AND lease_until IS NULL AND attempts = 1`, c.Sub.ID); n != 1 {
+		t.Fatal("the retry kept its lease or lost its count of attempts")
 	}
 }
 
@@ -77,7 +80,51 @@ func TestAnAcceptedLessonIsSentInTheLedgerAndMovesTheReaderOn(t *testing.T) {
 	if s.NextLesson != 2 || s.NextDueAt == nil || !s.NextDueAt.Equal(next) || s.LastSentAt == nil {
 		t.Fatalf("reader on %d due %v", s.NextLesson, s.NextDueAt)
 	}
-	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE id = $1 AND status = 'sent' AND message_id = '<m@x>'`, c.Attempt.DeliveryID); n != 1 {
+	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE subscriber_id = $1 AND lesson = 1 AND status = 'sent' AND message_id = '<m@x>' AND attempts = 1`, c.Sub.ID); n != 1 {
 		t.Fatal("ledger row not sent")
+	}
+	if n := count(t, db, `SELECT count(*) FROM schedule WHERE subscriber_id = $1 AND lease_until IS NULL AND attempts = 0`, c.Sub.ID); n != 1 {
+		t.Fatal("the next lesson kept the lease or the attempts of this one")
+	}
+}
+
+// The record counts the lessons it writes itself, not through the ledger's
+// triggers: a lesson sent at its first try is one more sent, and one sent
+// at a retry is also one retry fewer.
+func TestTheRecordKeepsTheLedgerRollupExactForFreshAndRetriedLessons(t *testing.T) {
+	db := dbtest.New(t)
+	ctx := context.Background()
+	ann := claimed(t, db) // lesson 1, first try
+	retry := now.Add(2 * time.Minute)
+	if err := db.Failed(ctx, ann.Sub, *ann.Attempt, store.Failure{Status: drip.DeliveryRetrying, Reply: "451 later", RetryAt: retry}, now); err != nil {
+		t.Fatal(err)
+	}
+	signedUp(t, db, "bob@example.com", true)
+	claims, err := db.ClaimAndBegin(ctx, retry, 10, retry, retry.Add(time.Hour))
+	if err != nil || len(claims) != 2 {
+		t.Fatalf("claimed %d: %v", len(claims), err)
+	}
+	next := now.Add(7 * 24 * time.Hour)
+	var ds []store.Delivered
+	for _, c := range claims {
+		ds = append(ds, store.Delivered{Sub: c.Sub, Attempt: *c.Attempt, MessageID: "<" + c.Sub.Email + ">", Reply: "250 ok", At: retry, NextDue: &next})
+	}
+	for _, r := range db.Sent(ctx, ds) {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE status = 'sent'`); n != 2 {
+		t.Fatalf("%d sent, want ann's retried lesson and bob's first", n)
+	}
+	if n := rollupDrift(t, db); n != 0 {
+		t.Fatalf("the ledger rollup is off in %d counts", n)
+	}
+	d, err := db.LoadDashboard(ctx, retry, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.OpenDeliveriesN != 0 {
+		t.Fatalf("the dashboard shows %d open deliveries after the retry was sent", d.OpenDeliveriesN)
 	}
 }

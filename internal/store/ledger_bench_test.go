@@ -62,11 +62,14 @@ func ledgerSetup(b *testing.B, db *store.DB) {
 // due, vacuumed and analysed, and checkpoints.
 func seedLedgerReaders(b *testing.B, db *store.DB, n int, due time.Time) {
 	for _, sql := range []string{
-		`TRUNCATE subscribers RESTART IDENTITY CASCADE`,
-		`INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, next_lesson, next_due_at, consent_at, confirmed_at)
-		 SELECT 'reader' || g || '@example.com', 'Reader ' || g, 'active', 'Europe/Berlin', 1, 8, 1, $2, $2, $2
-		 FROM generate_series(1, $1::int) g`,
-		`VACUUM ANALYZE subscribers, deliveries`,
+		`TRUNCATE subscribers, deliveries RESTART IDENTITY CASCADE`,
+		`WITH s AS (
+			INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, consent_at, confirmed_at)
+			SELECT 'reader' || g || '@example.com', 'Reader ' || g, 'active', 'Europe/Berlin', 1, 8, $2, $2
+			FROM generate_series(1, $1::int) g
+			RETURNING id)
+		 INSERT INTO schedule (subscriber_id, lesson, due_at, active) SELECT id, 1, $2, true FROM s`,
+		`VACUUM ANALYZE subscribers, schedule, deliveries`,
 		`CHECKPOINT`,
 	} {
 		var args []any
@@ -107,7 +110,7 @@ func BenchmarkLedger(b *testing.B) {
 			for i := 0; i < len(claims); i += 34 {
 				var ds []store.Delivered
 				for _, c := range claims[i:min(i+34, len(claims))] {
-					ds = append(ds, store.Delivered{Sub: c.Sub, Attempt: *c.Attempt, MessageID: strconv.FormatInt(c.Attempt.DeliveryID, 10) + "@twostep.example",
+					ds = append(ds, store.Delivered{Sub: c.Sub, Attempt: *c.Attempt, MessageID: strconv.FormatInt(c.Sub.ID, 10) + "@twostep.example",
 						Reply: "250 2.0.0 Ok: queued as ABC", At: t0, NextDue: &next})
 				}
 				for _, r := range sentDB.Sent(ctx, ds) {

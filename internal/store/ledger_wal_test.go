@@ -139,17 +139,22 @@ func BenchmarkLedgerPlans(b *testing.B) {
 		for {
 			claim.add(explain(store.ClaimSQL, t0, 200, t0.Add(time.Hour), t0))
 			type row struct {
-				id, sub       int64
-				lesson, round int32
+				sub, rev                int64
+				lesson, round, attempts int32
+				due                     time.Time
 			}
-			rows, err := db.Pool.Query(ctx, `SELECT id, subscriber_id, lesson, round FROM deliveries WHERE status = 'sending' ORDER BY id`)
+			// The claimed readers: leased, not yet recorded.
+			rows, err := db.Pool.Query(ctx, `
+				SELECT p.subscriber_id, l.revision_id, p.lesson, p.round, p.attempts, p.due_at
+				FROM schedule p JOIN lessons l ON l.number = p.lesson
+				WHERE p.lease_until IS NOT NULL ORDER BY p.subscriber_id`)
 			if err != nil {
 				b.Fatal(err)
 			}
 			var rs []row
 			for rows.Next() {
 				var r row
-				if err := rows.Scan(&r.id, &r.sub, &r.lesson, &r.round); err != nil {
+				if err := rows.Scan(&r.sub, &r.rev, &r.lesson, &r.round, &r.attempts, &r.due); err != nil {
 					b.Fatal(err)
 				}
 				rs = append(rs, r)
@@ -162,16 +167,16 @@ func BenchmarkLedgerPlans(b *testing.B) {
 			}
 			for i := 0; i < len(rs); i += 24 {
 				g := rs[i:min(i+24, len(rs))]
-				var ds, ss []int64
-				var ls, rds []int32
+				var ss, revs []int64
+				var ls, rds, as []int32
 				var ids, replies []string
-				var at, nx []time.Time
+				var due, first, at, nx []time.Time
 				for _, r := range g {
-					ds, ss, ls, rds = append(ds, r.id), append(ss, r.sub), append(ls, r.lesson), append(rds, r.round)
-					ids, replies = append(ids, strconv.FormatInt(r.id, 10)+".1.abcdefgh@twostep.example"), append(replies, "250 2.0.0 Ok: queued as ABC123")
-					at, nx = append(at, t0), append(nx, next)
+					ss, revs, ls, rds, as = append(ss, r.sub), append(revs, r.rev), append(ls, r.lesson), append(rds, r.round), append(as, r.attempts)
+					ids, replies = append(ids, strconv.FormatInt(r.sub, 10)+".1.abcdefgh@twostep.example"), append(replies, "250 2.0.0 Ok: queued as ABC123")
+					due, first, at, nx = append(due, r.due), append(first, t0), append(at, t0), append(nx, next)
 				}
-				sent.add(explain(store.SentSQL, ds, ss, ls, rds, ids, replies, at, nx))
+				sent.add(explain(store.SentSQL, ss, ls, rds, as, revs, due, first, ids, replies, at, nx))
 				msgs += float64(len(g))
 			}
 		}

@@ -44,12 +44,12 @@ func (db *DB) LessonStates(ctx context.Context) ([]LessonState, error) {
 }
 
 // DueByLesson counts the active subscribers due before until, by the
-// lesson they will get. It reads the partial index subscribers_due_idx.
+// lesson they will get. It reads the partial index schedule_due_idx.
 func (db *DB) DueByLesson(ctx context.Context, until time.Time) (map[int]int, error) {
 	return db.countByLesson(ctx, "count due subscribers by lesson", `
-		SELECT next_lesson, count(*) FROM subscribers
-		WHERE status = 'active' AND next_due_at < $1
-		GROUP BY next_lesson`, until)
+		SELECT lesson, count(*) FROM schedule
+		WHERE active AND due_at < $1
+		GROUP BY lesson`, until)
 }
 
 // LessonRevision returns revision number (counted within the lesson) of

@@ -93,10 +93,10 @@ const claimOutboxSQL = `
 			FROM due WHERE o.id = due.id AND due.suppressed
 		)
 		UPDATE outbox o SET claimed_until = $3, attempts = o.attempts + 1
-		FROM due, subscribers s
+		FROM due, subscribers s LEFT JOIN schedule p ON p.subscriber_id = s.id
 		WHERE o.id = due.id AND NOT due.suppressed AND s.id = o.subscriber_id
 		RETURNING o.id, o.kind, o.attempts, o.created_at, o.recipient, s.id, s.email, s.name, s.status, s.token_gen,
-			s.round, s.time_zone`
+			COALESCE(p.round, 1), s.time_zone`
 
 // OutboxAccepted is a queued mail the server accepted, to be recorded sent.
 type OutboxAccepted struct {

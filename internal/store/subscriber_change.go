@@ -65,16 +65,21 @@ func changeTx(ctx context.Context, tx pgx.Tx, ref Ref, c drip.Change, a AdminAct
 	if err != nil {
 		return before, err
 	}
-	after, err := scanSubscriber(tx.QueryRow(ctx, `
-		UPDATE subscribers SET status = $2, paused_until = $3, next_due_at = $4, next_lesson = $5, round = $6,
-			unsubscribed_at = $7, next_now_at = $8, updated_at = $9,
+	if next.Round != before.Round || next.NextLesson != before.NextLesson || !sameTime(next.NextDueAt, before.NextDueAt) {
+		if err := setPlace(ctx, tx, before.ID, next.Round, next.NextLesson, next.NextDueAt); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := tx.Exec(ctx, `
+		UPDATE subscribers SET status = $2, paused_until = $3, unsubscribed_at = $4, next_now_at = $5, updated_at = $6,
 			-- A signup waiting for its confirmation is moot once the
 			-- reader is back without it.
 			signup_pending = CASE WHEN $2 IN ('pending', 'unsubscribed', 'bounced') THEN signup_pending END
-		WHERE id = $1
-		RETURNING `+subscriberColumns,
-		before.ID, next.Status, next.PausedUntil, next.NextDueAt, next.NextLesson, next.Round,
-		next.UnsubscribedAt, next.NextNowAt, c.Now))
+		WHERE id = $1`,
+		before.ID, next.Status, next.PausedUntil, next.UnsubscribedAt, next.NextNowAt, c.Now); err != nil {
+		return nil, err
+	}
+	after, err := readSubscriber(ctx, tx, before.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -91,13 +96,36 @@ func changeTx(ctx context.Context, tx pgx.Tx, ref Ref, c drip.Change, a AdminAct
 }
 
 // lockSubscriber reads and locks the subscriber ref picks, by id and, when
-// byGen, by the generation of their links.
+// byGen, by the generation of their links, and their schedule row: the
+// subscriber's row first, then the schedule's, the lock order of every
+// writer. The pass's record moves a reader on holding only the schedule
+// row, so a change that read the place unlocked could put the reader back
+// on the lesson they were just sent.
 func lockSubscriber(ctx context.Context, tx pgx.Tx, ref Ref, byGen bool) (*drip.Subscriber, error) {
+	var id int64
+	var err error
 	if byGen {
-		return scanSubscriber(tx.QueryRow(ctx,
-			`SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1 AND token_gen = $2 FOR UPDATE`, ref.ID, ref.Gen))
+		err = tx.QueryRow(ctx, `SELECT id FROM subscribers WHERE id = $1 AND token_gen = $2 FOR UPDATE`, ref.ID, ref.Gen).Scan(&id)
+	} else {
+		err = tx.QueryRow(ctx, `SELECT id FROM subscribers WHERE id = $1 FOR UPDATE`, ref.ID).Scan(&id)
 	}
-	return scanSubscriber(tx.QueryRow(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1 FOR UPDATE`, ref.ID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, drip.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return scanSubscriber(tx.QueryRow(ctx, `SELECT `+subscriberColumns+` FROM subscribers s
+		LEFT JOIN LATERAL (SELECT * FROM schedule WHERE subscriber_id = s.id FOR NO KEY UPDATE) p ON true
+		WHERE id = $1`, id))
+}
+
+// sameTime reports whether a and b are both nil or the same instant.
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
 }
 
 // AdminAction is who does an admin action, from where, and when.

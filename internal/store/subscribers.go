@@ -11,9 +11,17 @@ import (
 	"github.com/twostep/twostep/internal/drip"
 )
 
-// subscriberColumns lists what scanSubscriber reads, in order.
+// subscribersFrom is where a subscriber is read from: the subscriber and
+// their place in the course (migration 00016), which a signup not yet
+// confirmed does not have. Column names need no table: the two tables share
+// none. A query that locks the subscriber says FOR UPDATE OF s.
+const subscribersFrom = `subscribers s LEFT JOIN schedule p ON p.subscriber_id = s.id`
+
+// subscriberColumns lists what scanSubscriber reads, in order, from
+// subscribersFrom; a subscriber without a schedule row is on lesson 1 of
+// round 1, due never.
 const subscriberColumns = `id, email, name, status, time_zone, send_weekday, send_hour,
-	round, next_lesson, next_due_at, last_sent_at, token_gen,
+	COALESCE(round, 1), COALESCE(lesson, 1), due_at, last_sent_at, token_gen,
 	consent_method, consent_at, consent_ip, consent_user_agent, consent_form_url, consent_version,
 	confirmation_sent_at, confirmed_at, unsubscribed_at, created_at,
 	paused_until, next_now_at, pending_email, pending_email_at`
@@ -50,7 +58,7 @@ func (sc *subscriberScan) targets(more ...any) []any {
 // the reader is, their slot, where they are in the course, and the
 // generation their links are signed with. A subscriber read with them
 // (a delivery claim's) holds these and nothing else.
-const deliveryColumns = `id, email, name, status, time_zone, send_weekday, send_hour, round, next_lesson, next_due_at, token_gen`
+const deliveryColumns = `s.id, s.email, s.name, s.status, s.time_zone, s.send_weekday, s.send_hour, p.round, p.lesson, p.due_at, s.token_gen`
 
 // deliveryTargets receives the deliveryColumns of one row, then more.
 func (sc *subscriberScan) deliveryTargets(more ...any) []any {
@@ -157,7 +165,7 @@ func slotColumn[T time.Weekday | int](v *T) *int16 {
 // Subscriber returns the subscriber with id whose links are of generation gen.
 func (db *DB) Subscriber(ctx context.Context, id int64, gen int) (*drip.Subscriber, error) {
 	s, err := scanSubscriber(db.Pool.QueryRow(ctx,
-		`SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1 AND token_gen = $2`, id, gen))
+		`SELECT `+subscriberColumns+` FROM `+subscribersFrom+` WHERE id = $1 AND token_gen = $2`, id, gen))
 	if err != nil && !errors.Is(err, drip.ErrNotFound) {
 		return nil, fmt.Errorf("load subscriber %d: %w", id, err)
 	}
@@ -167,7 +175,7 @@ func (db *DB) Subscriber(ctx context.Context, id int64, gen int) (*drip.Subscrib
 // SubscriberByEmail returns the subscriber with that address in any letter case.
 func (db *DB) SubscriberByEmail(ctx context.Context, email string) (*drip.Subscriber, error) {
 	s, err := scanSubscriber(db.Pool.QueryRow(ctx,
-		`SELECT `+subscriberColumns+` FROM subscribers WHERE `+byAddress, email))
+		`SELECT `+subscriberColumns+` FROM `+subscribersFrom+` WHERE `+byAddress, email))
 	if err != nil && !errors.Is(err, drip.ErrNotFound) {
 		return nil, fmt.Errorf("load subscriber by email: %w", err)
 	}
@@ -184,17 +192,14 @@ func (db *DB) SubscriberByEmail(ctx context.Context, email string) (*drip.Subscr
 func (db *DB) Confirm(ctx context.Context, id int64, gen int, defaultWeekday time.Weekday, defaultHour int, now time.Time) (*drip.Subscriber, error) {
 	var s *drip.Subscriber
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		var sc subscriberScan
-		var pending *pendingSignup
-		err := tx.QueryRow(ctx, `SELECT `+subscriberColumns+`, signup_pending FROM subscribers
-			WHERE id = $1 AND token_gen = $2 FOR UPDATE`, id, gen).Scan(sc.targets(&pending)...)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return drip.ErrNotFound
-		}
-		if err != nil {
+		var err error
+		if s, err = lockSubscriber(ctx, tx, Ref{ID: id, Gen: gen}, true); err != nil {
 			return err
 		}
-		s = sc.subscriber()
+		var pending *pendingSignup
+		if err := tx.QueryRow(ctx, `SELECT signup_pending FROM subscribers WHERE id = $1`, id).Scan(&pending); err != nil {
+			return err
+		}
 		switch s.Status {
 		case drip.StatusPending, drip.StatusUnsubscribed:
 		case drip.StatusBounced:
@@ -216,21 +221,24 @@ func (db *DB) Confirm(ctx context.Context, id int64, gen int, defaultWeekday tim
 		if s.LastSentAt != nil {
 			due = drip.Reschedule(s.SlotOf(defaultHour, now), s.LastSentAt, now)
 		}
-		s, err = scanSubscriber(tx.QueryRow(ctx, `
+		if err := setPlace(ctx, tx, id, s.Round, s.NextLesson, &due); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
 			UPDATE subscribers SET status = 'active', confirmed_at = $2, unsubscribed_at = NULL,
-				next_due_at = $3,
-				send_weekday = COALESCE($6::smallint, $4),
-				send_hour = COALESCE($7::smallint, $5),
-				name = $8, time_zone = $9, consent_method = $10, consent_at = $11, consent_ip = $12,
-				consent_user_agent = $13, consent_form_url = $14, consent_version = $15,
+				send_weekday = COALESCE($5::smallint, $3),
+				send_hour = COALESCE($6::smallint, $4),
+				name = $7, time_zone = $8, consent_method = $9, consent_at = $10, consent_ip = $11,
+				consent_user_agent = $12, consent_form_url = $13, consent_version = $14,
 				signup_pending = NULL,
 				updated_at = $2
-			WHERE id = $1
-			RETURNING `+subscriberColumns, id, now, due, int16(defaultWeekday), int16(defaultHour),
+			WHERE id = $1`, id, now, int16(defaultWeekday), int16(defaultHour),
 			slotColumn(s.SendWeekday), slotColumn(s.SendHour),
 			s.Name, s.TimeZone, s.ConsentMethod, s.ConsentAt, s.ConsentIP,
-			s.ConsentUserAgent, s.ConsentFormURL, s.ConsentVersion))
-		if err != nil {
+			s.ConsentUserAgent, s.ConsentFormURL, s.ConsentVersion); err != nil {
+			return err
+		}
+		if s, err = readSubscriber(ctx, tx, id); err != nil {
 			return err
 		}
 		return addEvent(ctx, tx, now, id, "confirmed", "subscriber", nil)
@@ -256,6 +264,28 @@ func (db *DB) DeleteUnconfirmed(ctx context.Context, before time.Time) (int64, e
 		return 0, fmt.Errorf("delete unconfirmed signups: %w", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// readSubscriber reads the subscriber with id as the transaction sees it.
+func readSubscriber(ctx context.Context, tx pgx.Tx, id int64) (*drip.Subscriber, error) {
+	return scanSubscriber(tx.QueryRow(ctx, `SELECT `+subscriberColumns+` FROM `+subscribersFrom+` WHERE id = $1`, id))
+}
+
+// setPlace puts subscriber id at lesson of round, due at due (nil: never),
+// creating their schedule row when they have none. A new lesson or round
+// starts its count of attempts afresh; a lease stays, for the pass sending
+// now to record what it sent. The caller holds the subscriber's row lock.
+func setPlace(ctx context.Context, tx pgx.Tx, id int64, round, lesson int, due *time.Time) error {
+	_, err := tx.Exec(ctx, `
+		INSERT INTO schedule AS p (subscriber_id, round, lesson, due_at, active)
+		SELECT id, $2, $3, $4, status = 'active' FROM subscribers WHERE id = $1
+		ON CONFLICT (subscriber_id) DO UPDATE SET round = EXCLUDED.round, lesson = EXCLUDED.lesson, due_at = EXCLUDED.due_at,
+			attempts = CASE WHEN (p.round, p.lesson) = (EXCLUDED.round, EXCLUDED.lesson) THEN p.attempts ELSE 0 END`,
+		id, int32(round), int32(lesson), due)
+	if err != nil {
+		return fmt.Errorf("schedule subscriber %d: %w", id, err)
+	}
+	return nil
 }
 
 // addEvent appends to a subscriber's history.

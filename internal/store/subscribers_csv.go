@@ -120,17 +120,21 @@ func (db *DB) ImportSubscribers(ctx context.Context, next func() (ImportRow, boo
 				FROM import_staging
 				ORDER BY lower(email), line
 			), added AS (
-				INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour, round, next_lesson,
-					next_due_at, paused_until, consent_method, consent_at, consent_ip, consent_user_agent,
+				INSERT INTO subscribers (email, name, status, time_zone, send_weekday, send_hour,
+					paused_until, consent_method, consent_at, consent_ip, consent_user_agent,
 					consent_form_url, consent_version, confirmed_at, unsubscribed_at, confirmation_sent_at,
 					created_at, updated_at)
-				SELECT email, name, status, time_zone, send_weekday, send_hour, round, next_lesson,
-					next_due_at, paused_until, consent_method, consent_at, consent_ip, consent_user_agent,
+				SELECT email, name, status, time_zone, send_weekday, send_hour,
+					paused_until, consent_method, consent_at, consent_ip, consent_user_agent,
 					consent_form_url, consent_version, confirmed_at, unsubscribed_at, CASE WHEN confirm THEN $1::timestamptz END,
 					$1, $1
 				FROM src ORDER BY line
 				ON CONFLICT (lower(email)) DO NOTHING
 				RETURNING id, lower(email) AS key
+			), place AS (
+				INSERT INTO schedule (subscriber_id, round, lesson, due_at, active)
+				SELECT a.id, s.round, s.next_lesson, s.next_due_at, s.status = 'active'
+				FROM added a JOIN src s ON lower(s.email) = a.key
 			), ev AS (
 				INSERT INTO events (subscriber_id, kind, actor, detail, at)
 				SELECT a.id, 'imported', $2, jsonb_build_object('status', s.status, 'confirm', s.confirm), $1
@@ -164,7 +168,7 @@ type ExportRow = ImportRow
 func (db *DB) CountSubscribers(ctx context.Context, f SubscriberFilter) (int, error) {
 	where, args := filterSQL(f, nil)
 	var n int
-	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM subscribers WHERE `+where, args...).Scan(&n); err != nil {
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM `+subscribersFrom+` WHERE `+where, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count subscribers: %w", err)
 	}
 	return n, nil
@@ -175,10 +179,10 @@ func (db *DB) CountSubscribers(ctx context.Context, f SubscriberFilter) (int, er
 func (db *DB) ExportSubscribers(ctx context.Context, f SubscriberFilter, fn func(ExportRow) error) error {
 	where, args := filterSQL(f, nil)
 	rows, err := db.Pool.Query(ctx, `
-		SELECT email, name, status, time_zone, send_weekday, send_hour, round, next_lesson, next_due_at, paused_until,
+		SELECT email, name, status, time_zone, send_weekday, send_hour, COALESCE(round, 1), COALESCE(lesson, 1), due_at, paused_until,
 			consent_method, consent_at, consent_ip, consent_user_agent, consent_form_url, consent_version,
 			confirmed_at, unsubscribed_at
-		FROM subscribers WHERE `+where+` ORDER BY id`, args...)
+		FROM `+subscribersFrom+` WHERE `+where+` ORDER BY id`, args...)
 	if err != nil {
 		return fmt.Errorf("export subscribers: %w", err)
 	}

@@ -35,7 +35,7 @@ func (db *DB) edit(ctx context.Context, id int64, gen int, now time.Time,
 		if err := addEvent(ctx, tx, now, id, kind, string(drip.ActorSubscriber), detail); err != nil {
 			return err
 		}
-		out, err = scanSubscriber(tx.QueryRow(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1`, id))
+		out, err = readSubscriber(ctx, tx, id)
 		return err
 	})
 	if errors.Is(err, drip.ErrNoChange) {
@@ -57,10 +57,17 @@ func (db *DB) SetSchedule(ctx context.Context, id int64, gen int, slot drip.Slot
 			d := drip.Reschedule(slot, s.LastSentAt, now)
 			due = &d
 		}
-		_, err := tx.Exec(ctx, `
-			UPDATE subscribers SET send_weekday = $2, send_hour = $3, time_zone = $4, next_due_at = $5, updated_at = $6
-			WHERE id = $1`, s.ID, int16(slot.Weekday), int16(slot.Hour), slot.Location.String(), due, now)
-		return "schedule_changed", map[string]any{"weekday": slot.Weekday.String(), "hour": slot.Hour, "time_zone": slot.Location.String()}, err
+		if _, err := tx.Exec(ctx, `
+			UPDATE subscribers SET send_weekday = $2, send_hour = $3, time_zone = $4, updated_at = $5
+			WHERE id = $1`, s.ID, int16(slot.Weekday), int16(slot.Hour), slot.Location.String(), now); err != nil {
+			return "", nil, err
+		}
+		if !sameTime(due, s.NextDueAt) {
+			if err := setPlace(ctx, tx, s.ID, s.Round, s.NextLesson, due); err != nil {
+				return "", nil, err
+			}
+		}
+		return "schedule_changed", map[string]any{"weekday": slot.Weekday.String(), "hour": slot.Hour, "time_zone": slot.Location.String()}, nil
 	})
 }
 

@@ -35,7 +35,7 @@ func TestARescheduleKeepsSixDaysAfterTheLastLessonAndRecordsTheSlot(t *testing.T
 	ctx := context.Background()
 	s := signedUp(t, db, "ann@example.com", true)
 	last := now.Add(-24 * time.Hour)
-	if _, err := db.Pool.Exec(ctx, `UPDATE subscribers SET last_sent_at = $2, next_lesson = 2 WHERE id = $1`, s.ID, last); err != nil {
+	if _, err := db.Pool.Exec(ctx, `UPDATE schedule SET last_sent_at = $2, lesson = 2 WHERE subscriber_id = $1`, s.ID, last); err != nil {
 		t.Fatal(err)
 	}
 	berlin, _ := time.LoadLocation("Europe/Berlin")

@@ -56,7 +56,7 @@ func filterSQL(f SubscriberFilter, args []any) (string, []any) {
 	}
 	if f.Lesson > 0 {
 		args = append(args, f.Lesson)
-		where = append(where, `next_lesson = $`+strconv.Itoa(len(args)))
+		where = append(where, `lesson = $`+strconv.Itoa(len(args)))
 	}
 	if len(where) == 0 {
 		return "TRUE", args
@@ -83,14 +83,14 @@ func searchSQL(q SubscriberQuery, cols string) (string, []any, error) {
 		where += ` AND id < $` + strconv.Itoa(len(args))
 	}
 	args = append(args, q.Limit+1)
-	return `SELECT ` + cols + ` FROM subscribers WHERE ` + where + ` ORDER BY ` + order + ` LIMIT $` + strconv.Itoa(len(args)), args, nil
+	return `SELECT ` + cols + ` FROM ` + subscribersFrom + ` WHERE ` + where + ` ORDER BY ` + order + ` LIMIT $` + strconv.Itoa(len(args)), args, nil
 }
 
 // SearchSubscribers returns a page of subscribers by keyset pagination, so
 // the thousandth page costs what the first does. An email search is
 // ordered by address and walks subscribers_email_key from the prefix;
 // otherwise the newest come first, by id, along subscribers_status_id_idx,
-// subscribers_lesson_idx or the primary key.
+// schedule_lesson_idx or the primary key.
 func (db *DB) SearchSubscribers(ctx context.Context, q SubscriberQuery) (SubscriberPage, error) {
 	if q.Limit <= 0 {
 		q.Limit = 50
@@ -139,7 +139,7 @@ func (db *DB) ExplainSearch(ctx context.Context, q SubscriberQuery) (string, err
 
 // SubscriberByID returns the subscriber with id, whatever its links' generation.
 func (db *DB) SubscriberByID(ctx context.Context, id int64) (*drip.Subscriber, error) {
-	s, err := scanSubscriber(db.Pool.QueryRow(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1`, id))
+	s, err := scanSubscriber(db.Pool.QueryRow(ctx, `SELECT `+subscriberColumns+` FROM `+subscribersFrom+` WHERE id = $1`, id))
 	if err != nil && !errors.Is(err, drip.ErrNotFound) {
 		return nil, fmt.Errorf("load subscriber %d: %w", id, err)
 	}

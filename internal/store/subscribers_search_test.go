@@ -20,8 +20,11 @@ func addReaders(t *testing.T, db *store.DB, status drip.Status, lesson int, emai
 	for _, e := range emails {
 		var id int64
 		if err := db.Pool.QueryRow(context.Background(), `
-			INSERT INTO subscribers (email, status, time_zone, next_lesson, consent_at, confirmed_at)
-			VALUES ($1, $2, 'UTC', $3, $4, $4) RETURNING id`, e, string(status), lesson, now).Scan(&id); err != nil {
+			WITH s AS (
+				INSERT INTO subscribers (email, status, time_zone, consent_at, confirmed_at)
+				VALUES ($1, $2, 'UTC', $4, $4) RETURNING id)
+			INSERT INTO schedule (subscriber_id, lesson, active) SELECT id, $3, $2 = 'active' FROM s
+			RETURNING subscriber_id`, e, string(status), lesson, now).Scan(&id); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, id)

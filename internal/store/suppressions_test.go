@@ -23,7 +23,8 @@ func TestASuppressedAddressIsNeverClaimedForALessonOrAnyMail(t *testing.T) {
 		}
 	}
 	for _, q := range []string{
-		`UPDATE subscribers SET status = 'active', confirmed_at = $1, next_due_at = $1, send_weekday = 1, send_hour = 8`,
+		`UPDATE subscribers SET status = 'active', confirmed_at = $1, send_weekday = 1, send_hour = 8`,
+		`UPDATE schedule SET due_at = $1`,
 		`INSERT INTO suppressions (email, reason, created_at) VALUES ('gone@example.org', 'complaint', $1)`,
 	} {
 		if _, err := db.Pool.Exec(ctx, q, now.Add(-time.Minute)); err != nil {

@@ -81,9 +81,14 @@ func (s *site) addReader(email, msgID string) int64 {
 	}
 	var id int64
 	if err := s.db.Pool.QueryRow(ctx, `
-		UPDATE subscribers SET status = 'active', confirmed_at = $2, next_lesson = 4, next_due_at = $3
-		WHERE email = $1 RETURNING id`, email, testNow.Add(-29*24*time.Hour), testNow.Add(24*time.Hour)).Scan(&id); err != nil {
+		UPDATE subscribers SET status = 'active', confirmed_at = $2
+		WHERE email = $1 RETURNING id`, email, testNow.Add(-29*24*time.Hour)).Scan(&id); err != nil {
 		s.t.Fatal(err)
+	}
+	// Confirmed, the reader has a schedule row (migration 00016's trigger).
+	if tag, err := s.db.Pool.Exec(ctx, `UPDATE schedule SET lesson = 4, due_at = $2 WHERE subscriber_id = $1`,
+		id, testNow.Add(24*time.Hour)); err != nil || tag.RowsAffected() != 1 {
+		s.t.Fatalf("schedule the reader: %v, %d rows", err, tag.RowsAffected())
 	}
 	if _, err := s.db.Pool.Exec(ctx, `
 		INSERT INTO deliveries (subscriber_id, lesson, status, due_at, message_id, sent_at)
@@ -188,7 +193,8 @@ func TestAComplaintUnsubscribesAndSuppressesTheReader(t *testing.T) {
 	if n := s.count(`SELECT count(*) FROM suppressions WHERE email = 'reader@example.org' AND reason = 'complaint'`); n != 1 {
 		t.Errorf("address not suppressed as a complaint")
 	}
-	if n := s.count(`SELECT count(*) FROM subscribers WHERE id = $1 AND unsubscribed_at IS NOT NULL AND next_due_at IS NULL`, s.reader); n != 1 {
+	if n := s.count(`SELECT count(*) FROM subscribers s LEFT JOIN schedule p ON p.subscriber_id = s.id
+		WHERE s.id = $1 AND s.unsubscribed_at IS NOT NULL AND p.due_at IS NULL`, s.reader); n != 1 {
 		t.Errorf("unsubscribed reader still scheduled")
 	}
 	if got := testutil.ToFloat64(s.h.complaints.WithLabelValues("sendgrid")); got != 1 {
@@ -367,7 +373,10 @@ func TestABouncedAddressChangeLeavesTheReaderAndSuppressesOnlyTheNewAddress(t *t
 
 func TestAReportAboutAReaderWhoFinishedKeepsThemCompleted(t *testing.T) {
 	s := newSite(t)
-	if _, err := s.db.Pool.Exec(context.Background(), `UPDATE subscribers SET status = 'completed', next_due_at = NULL WHERE id = $1`, s.reader); err != nil {
+	if _, err := s.db.Pool.Exec(context.Background(), `UPDATE subscribers SET status = 'completed' WHERE id = $1`, s.reader); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Pool.Exec(context.Background(), `UPDATE schedule SET due_at = NULL WHERE subscriber_id = $1`, s.reader); err != nil {
 		t.Fatal(err)
 	}
 	if code := s.post("/webhooks/generic", s.generic("evt_done", `{"email":"reader@example.org","type":"complaint"}`)); code != http.StatusNoContent {
