@@ -33,7 +33,8 @@ import (
 // gets no lesson.
 const claimSQL = `
 	WITH due AS (
-		SELECT p.subscriber_id FROM schedule p JOIN subscribers s ON s.id = p.subscriber_id
+		SELECT p.subscriber_id, s.id, s.email, s.name, s.status, s.time_zone, s.send_weekday, s.send_hour, s.token_gen
+		FROM schedule p JOIN subscribers s ON s.id = p.subscriber_id
 		WHERE p.active AND p.due_at <= $1 AND (p.lease_until IS NULL OR p.lease_until < $4)
 		  AND s.status = 'active'
 		  AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email = lower(s.email))
@@ -54,7 +55,7 @@ const claimSQL = `
 		CASE WHEN p.attempts = 1 THEN $1 ELSE COALESCE((SELECT d.created_at FROM deliveries d
 			WHERE d.subscriber_id = p.subscriber_id AND d.round = p.round AND d.lesson = p.lesson), $1) END,
 		l.revision_id
-	FROM leased p JOIN subscribers s ON s.id = p.subscriber_id
+	FROM leased p JOIN due s ON s.id = p.subscriber_id
 	LEFT JOIN lessons l ON l.number = p.lesson`
 
 // Claim is one claimed subscriber and, when their lesson exists, the
