@@ -14,9 +14,10 @@
 --
 -- A subscriber without a row here (a signup not yet confirmed) is on lesson
 -- 1 of round 1 and due never: signups, the busiest write of all, insert
--- nothing here. Every subscriber who is not pending has one: the triggers
--- below add it, at lesson 1, when a subscriber is written with or changed
--- to another status without one. A row is deleted only with its subscriber.
+-- nothing here. Every subscriber who is not pending has one (a pending one
+-- may too: one imported, or changed before confirming): the triggers below
+-- add it, at lesson 1, when a subscriber is written with or changed to
+-- another status without one. A row is deleted only with its subscriber.
 CREATE TABLE schedule (
     subscriber_id bigint PRIMARY KEY REFERENCES subscribers (id) ON DELETE CASCADE,
     round         int NOT NULL DEFAULT 1,
@@ -41,14 +42,15 @@ CREATE INDEX schedule_lesson_idx ON schedule (lesson, subscriber_id);
 LOCK TABLE subscribers, deliveries IN SHARE ROW EXCLUSIVE MODE;
 
 -- A lesson being sent by a copy of the old version (a 'sending' ledger row)
--- is tried again by the new one, its attempt counted.
-UPDATE deliveries SET status = 'retrying', lease_until = NULL WHERE status = 'sending';
-
-INSERT INTO schedule (subscriber_id, round, lesson, due_at, active, last_sent_at, attempts)
-SELECT s.id, s.round, s.next_lesson, s.next_due_at, s.status = 'active', s.last_sent_at, COALESCE(d.attempts, 0)
+-- keeps its lease here, and is tried again by the new version once the
+-- lease ends, its attempt counted.
+INSERT INTO schedule (subscriber_id, round, lesson, due_at, active, last_sent_at, lease_until, attempts)
+SELECT s.id, s.round, s.next_lesson, s.next_due_at, s.status = 'active', s.last_sent_at,
+       CASE WHEN d.status = 'sending' THEN d.lease_until END, COALESCE(d.attempts, 0)
 FROM subscribers s
 LEFT JOIN deliveries d ON d.subscriber_id = s.id AND d.round = s.round AND d.lesson = s.next_lesson
-    AND d.status = 'retrying';
+    AND d.status IN ('retrying', 'sending');
+UPDATE deliveries SET status = 'retrying', lease_until = NULL WHERE status = 'sending';
 
 -- The dashboard's subscriber counts (migration 00010) count a reader under
 -- (status, lesson) when they have a schedule row and are not pending: the
@@ -192,7 +194,7 @@ CREATE TRIGGER subscribers_gone_truncate AFTER TRUNCATE ON subscribers
     FOR EACH STATEMENT EXECUTE FUNCTION subscribers_gone();
 
 -- +goose Down
-LOCK TABLE subscribers IN SHARE ROW EXCLUSIVE MODE;
+LOCK TABLE subscribers, schedule, deliveries IN SHARE ROW EXCLUSIVE MODE;
 DROP TRIGGER ledger_counts_insert ON deliveries;
 DROP TRIGGER ledger_counts_update ON deliveries;
 CREATE TRIGGER ledger_counts_insert AFTER INSERT ON deliveries

@@ -45,6 +45,7 @@ func TestEverySubscriberSearchUsesAnIndexAtAMillionRows(t *testing.T) {
 		{"a rare status", store.SubscriberQuery{SubscriberFilter: store.SubscriberFilter{Status: drip.StatusBounced}}},
 		{"a common status", store.SubscriberQuery{SubscriberFilter: store.SubscriberFilter{Status: drip.StatusActive}, After: "900000"}},
 		{"a lesson", store.SubscriberQuery{SubscriberFilter: store.SubscriberFilter{Lesson: 17}}},
+		{"a lesson, a page deep into it", store.SubscriberQuery{SubscriberFilter: store.SubscriberFilter{Lesson: 17}, After: "500000"}},
 		{"a status and a lesson", store.SubscriberQuery{SubscriberFilter: store.SubscriberFilter{Status: drip.StatusPaused, Lesson: 17}}},
 	}
 	for _, c := range cases {

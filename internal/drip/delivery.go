@@ -5,10 +5,12 @@ package drip
 // holds the same set.
 type DeliveryStatus string
 
-// The ledger statuses. A row is written as sending when claimed and ends
-// as one of the others; only retrying is taken again.
+// The ledger statuses. A row is written when an attempt ends, as one of
+// the last four; only retrying is taken again. A claim is a lease on the
+// reader's schedule row, not a ledger row: sending is what versions before
+// migration 00016 wrote for a claim, kept so that their rows still read.
 const (
-	DeliverySending  DeliveryStatus = "sending"  // claimed, under a lease, being sent
+	DeliverySending  DeliveryStatus = "sending"  // (before migration 00016) claimed, under a lease, being sent
 	DeliverySent     DeliveryStatus = "sent"     // the server accepted it
 	DeliveryRetrying DeliveryStatus = "retrying" // not sent yet; due again later
 	DeliveryFailed   DeliveryStatus = "failed"   // given up; the reader stays on the lesson

@@ -433,11 +433,22 @@ func (db *DB) Failed(ctx context.Context, sub *drip.Subscriber, a Attempt, f Fai
 			if err := suppress(ctx, tx, sub.Email, drip.ReportHard, nil, now); err != nil {
 				return err
 			}
-		} else if _, err := tx.Exec(ctx, `
-			UPDATE schedule SET due_at = $2, lease_until = NULL
-			WHERE subscriber_id = $1 AND lesson = $3 AND round = $4`,
-			sub.ID, next, int32(sub.NextLesson), int32(sub.Round)); err != nil {
-			return err
+		} else {
+			// Only while the attempt is still this pass's: after its lease
+			// ended another pass may have claimed the reader and be sending
+			// (clearing that lease would let a third send too), and a reader
+			// moved meanwhile has no retry of this lesson coming. Either way
+			// what this attempt ends is moot, and its row would only mislead.
+			tag, err := tx.Exec(ctx, `
+				UPDATE schedule SET due_at = $2, lease_until = NULL
+				WHERE subscriber_id = $1 AND lesson = $3 AND round = $4 AND lease_until = $5 AND attempts = $6`,
+				sub.ID, next, int32(sub.NextLesson), int32(sub.Round), a.LeaseUntil, int32(a.Attempts))
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				return nil
+			}
 		}
 		if err := writeOutcome(ctx, tx, sub, a, status, "", f.Reply, next, nil, now); err != nil {
 			return err
@@ -456,9 +467,13 @@ func (db *DB) Failed(ctx context.Context, sub *drip.Subscriber, a Attempt, f Fai
 // Complete marks a subscriber who has no lesson left as completed.
 func (db *DB) Complete(ctx context.Context, sub *drip.Subscriber, now time.Time) error {
 	return db.inTx(ctx, func(tx pgx.Tx) error {
+		// Only a reader still where the claim found them: one moved
+		// meanwhile has a lesson again.
 		tag, err := tx.Exec(ctx, `
 			UPDATE subscribers SET status = 'completed', updated_at = $2
-			WHERE id = $1 AND status = 'active'`, sub.ID, now)
+			WHERE id = $1 AND status = 'active'
+			  AND EXISTS (SELECT 1 FROM schedule WHERE subscriber_id = $1 AND lesson = $3 AND round = $4)`,
+			sub.ID, now, int32(sub.NextLesson), int32(sub.Round))
 		if err != nil {
 			return fmt.Errorf("complete subscriber %d: %w", sub.ID, err)
 		}

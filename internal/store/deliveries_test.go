@@ -128,3 +128,60 @@ func TestTheRecordKeepsTheLedgerRollupExactForFreshAndRetriedLessons(t *testing.
 		t.Fatalf("the dashboard shows %d open deliveries after the retry was sent", d.OpenDeliveriesN)
 	}
 }
+
+// An attempt whose lease ended while it was out belongs to no one: another
+// pass may have claimed the reader since and be sending. Its failure must
+// not clear that pass's lease, or a third pass could send too.
+func TestAFailureAfterTheLeaseEndedLeavesTheNewClaimAlone(t *testing.T) {
+	db := dbtest.New(t)
+	ctx := context.Background()
+	first := claimed(t, db) // leased until now+1h, judged at now
+	later := now.Add(2 * time.Hour)
+	second, err := db.ClaimAndBegin(ctx, later, 10, later, later.Add(time.Hour))
+	if err != nil || len(second) != 1 || second[0].Attempt.Attempts != 2 {
+		t.Fatalf("second claim %+v: %v", second, err)
+	}
+	f := store.Failure{Status: drip.DeliveryRetrying, Reply: "451 later", RetryAt: later}
+	if err := db.Failed(ctx, first.Sub, *first.Attempt, f, later); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM schedule WHERE subscriber_id = $1 AND lease_until = $2 AND attempts = 2`,
+		first.Sub.ID, later.Add(time.Hour)); n != 1 {
+		t.Fatal("the first attempt's failure undid the second claim's lease")
+	}
+	if n := count(t, db, `SELECT count(*) FROM deliveries`); n != 0 {
+		t.Fatalf("%d ledger rows: the ended attempt wrote its outcome over the live one", n)
+	}
+	third, err := db.ClaimAndBegin(ctx, later, 10, later, later.Add(time.Hour))
+	if err != nil || len(third) != 0 {
+		t.Fatalf("a third pass claimed %d while the second is sending (%v)", len(third), err)
+	}
+}
+
+// Moving a reader to the lesson being sent to them right now starts a new
+// round, as moving them to a lesson already sent does: the lesson goes out
+// again in the new round, and the record of the one in flight does not
+// move them past it.
+func TestMovingAReaderToTheLessonInFlightStartsANewRound(t *testing.T) {
+	db := dbtest.New(t)
+	ctx := context.Background()
+	c := claimed(t, db) // lesson 1 of round 1, leased
+	mv := drip.Change{Action: drip.ActMove, Actor: drip.ActorAdmin, Now: now, Lesson: 1, Lessons: 2}
+	s, err := db.Change(ctx, store.Ref{ID: c.Sub.ID}, mv, store.AdminAction{Actor: "admin@example.com", At: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Round != 2 || s.NextLesson != 1 {
+		t.Fatalf("moved to round %d lesson %d; want lesson 1 of round 2", s.Round, s.NextLesson)
+	}
+	next := now.Add(7 * 24 * time.Hour)
+	if r := db.Sent(ctx, []store.Delivered{{Sub: c.Sub, Attempt: *c.Attempt, MessageID: "<m@x>", Reply: "250 ok", At: now, NextDue: &next}}); r[0].Err != nil {
+		t.Fatal(r[0].Err)
+	}
+	if s, _ = db.SubscriberByID(ctx, c.Sub.ID); s.Round != 2 || s.NextLesson != 1 {
+		t.Fatalf("after the record: round %d lesson %d; the admin's move should win", s.Round, s.NextLesson)
+	}
+	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE subscriber_id = $1 AND round = 1 AND lesson = 1 AND status = 'sent'`, c.Sub.ID); n != 1 {
+		t.Fatal("the lesson the server accepted is not in the ledger")
+	}
+}

@@ -49,7 +49,8 @@ import (
 type DB struct {
 	Pool *pgxpool.Pool
 	// planEach is the query mode of the statements that must be planned
-	// afresh on every call (the claims, the sent record): see planEachMode.
+	// afresh on every call (the claims of lessons and of the outbox): see
+	// planEachMode.
 	planEach pgx.QueryExecMode
 }
 
@@ -57,10 +58,11 @@ type DB struct {
 // implicit transaction not wait for the disk. It is only for writes whose
 // loss in a crash is harmless because nothing is sent on their strength
 // before a later ordinary commit, which flushes them too: the claim's
-// 'sending' rows and the signup. Such a statement must run alone, never in
-// a pgx.Batch or a transaction: a pipeline shares one implicit transaction
+// leases and the signup. Such a statement must run alone, never in a
+// pgx.Batch or a transaction: a pipeline shares one implicit transaction
 // until its Sync, and the setting would cover the statements after it.
-// sentSQL's twostep.subscriber_counts setting is bound the same way.
+// sentSQL's twostep.ledger_counts and twostep.subscriber_counts settings
+// are bound the same way.
 const asyncCommit = `(SELECT set_config('synchronous_commit', 'off', true)) AS async`
 
 // Open connects to the database at url. When the database does not exist

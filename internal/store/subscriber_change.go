@@ -53,10 +53,14 @@ func changeTx(ctx context.Context, tx pgx.Tx, ref Ref, c drip.Change, a AdminAct
 		return nil, err
 	}
 	if c.Action.NeedsLedger() {
+		// A lesson being sent now, under a lease, has no ledger row yet
+		// but counts as this round's: moving a reader to it starts a new
+		// round, as moving them to a lesson already sent does.
 		if err := tx.QueryRow(ctx, `
 			SELECT COALESCE(max(lesson) FILTER (WHERE status = 'sent'), 0),
-			       COALESCE(max(lesson) FILTER (WHERE round = $2), 0)
-			FROM deliveries WHERE subscriber_id = $1`, before.ID, before.Round).
+			       GREATEST(COALESCE(max(lesson) FILTER (WHERE round = $2), 0),
+			                COALESCE((SELECT lesson FROM schedule WHERE subscriber_id = $1 AND round = $2 AND lease_until > $3), 0))
+			FROM deliveries WHERE subscriber_id = $1`, before.ID, before.Round, c.Now).
 			Scan(&c.Ledger.HighestSent, &c.Ledger.HighestThisRound); err != nil {
 			return nil, fmt.Errorf("read the ledger: %w", err)
 		}

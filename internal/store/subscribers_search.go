@@ -67,7 +67,13 @@ func filterSQL(f SubscriberFilter, args []any) (string, []any) {
 // searchSQL is the query of a page of q, selecting cols.
 func searchSQL(q SubscriberQuery, cols string) (string, []any, error) {
 	where, args := filterSQL(q.SubscriberFilter, nil)
-	order := "id DESC"
+	// By lesson, the page walks schedule_lesson_idx: the cursor and the
+	// order name its column, as PostgreSQL carries no range across a join.
+	byID := "id"
+	if q.Lesson > 0 {
+		byID = "p.subscriber_id"
+	}
+	order := byID + " DESC"
 	if q.Email != "" {
 		order = addressKey
 		if q.After != "" {
@@ -80,7 +86,7 @@ func searchSQL(q SubscriberQuery, cols string) (string, []any, error) {
 			return "", nil, fmt.Errorf("bad cursor %q", q.After)
 		}
 		args = append(args, after)
-		where += ` AND id < $` + strconv.Itoa(len(args))
+		where += ` AND ` + byID + ` < $` + strconv.Itoa(len(args))
 	}
 	args = append(args, q.Limit+1)
 	return `SELECT ` + cols + ` FROM ` + subscribersFrom + ` WHERE ` + where + ` ORDER BY ` + order + ` LIMIT $` + strconv.Itoa(len(args)), args, nil
