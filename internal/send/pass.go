@@ -363,7 +363,7 @@ func (e *Engine) maxSend() time.Duration {
 
 func (e *Engine) clock() time.Time { return e.Clock.Now() }
 
-// handBack returns claims that were not tried, with their ledger rows, so
+// handBack returns claims that were not tried, ending their leases, so
 // the next pass takes them at once.
 func (e *Engine) handBack(claims ...store.Claim) error {
 	return e.DB.Unbegin(context.Background(), claims...)

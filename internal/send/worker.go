@@ -80,7 +80,7 @@ func (w *worker) deliver(ctx context.Context, c store.Claim) {
 			return
 		}
 	}
-	if e.clock().After(c.LeaseUntil.Add(-e.maxSend())) {
+	if e.clock().After(att.LeaseUntil.Add(-e.maxSend())) {
 		// Waited so long that the lease could end mid-send, and another
 		// copy begin the same delivery: hand it back, to be claimed afresh.
 		w.counts.late.Add(1)

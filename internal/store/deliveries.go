@@ -63,9 +63,6 @@ const claimSQL = `
 type Claim struct {
 	Sub     *drip.Subscriber // only what sending reads (deliveryColumns)
 	Attempt *Attempt         // nil: no such lesson (past the last one)
-	// LeaseUntil is when the claim ends: after it another copy may begin
-	// the same delivery again.
-	LeaseUntil time.Time
 }
 
 // ClaimAndBegin claims up to limit subscribers due at now, leased until
@@ -93,7 +90,7 @@ func (db *DB) ClaimAndBegin(ctx context.Context, now time.Time, limit int, lease
 		if err := r.Scan(sc.deliveryTargets(&a.Attempts, &a.FirstTry, &rev)...); err != nil {
 			return Claim{}, err
 		}
-		c := Claim{Sub: sc.subscriber(), LeaseUntil: leaseUntil}
+		c := Claim{Sub: sc.subscriber()}
 		if rev != nil {
 			a.RevisionID, a.LeaseUntil = *rev, leaseUntil
 			if c.Sub.NextDueAt != nil {
@@ -168,7 +165,10 @@ type Attempt struct {
 	FirstTry   time.Time // when the first attempt of this lesson was claimed
 	DueAt      time.Time // when the lesson was due, for the next due time
 	RevisionID int64     // the revision of the lesson to send, which the ledger records
-	LeaseUntil time.Time // this claim's lease: Unbegin hands back only a lease still as it was
+	// LeaseUntil is when the claim ends: after it another copy may claim
+	// the reader again, and Unbegin and Failed touch only a lease still
+	// as it was.
+	LeaseUntil time.Time
 }
 
 // Delivered is a delivery the SMTP server accepted.
@@ -185,14 +185,14 @@ type Delivered struct {
 // outcomeSQL writes the ledger row of an attempt that ended ($1
 // subscriber, $2 round, $3 lesson, $4 revision, $5 status, $6 attempts, $7
 // due, $8 Message-ID, $9 reply, $10 next attempt, $11 first try, $12 sent
-// at, $13 now; subscriber 0 for one erased during the send, whose row
+// at, $13 now; no subscriber for one erased during the send, whose row
 // names no one): the row is written once, when the attempt ends, or made
 // final from 'retrying'. A row another pass already ended (after this
 // one's lease ran out) stays as it is.
 const outcomeSQL = `
 	INSERT INTO deliveries AS d (subscriber_id, round, lesson, revision_id, status, attempts, due_at, message_id, smtp_reply,
 		next_attempt_at, created_at, sent_at, updated_at)
-	VALUES (NULLIF($1::bigint, 0), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 	ON CONFLICT (subscriber_id, round, lesson) DO UPDATE SET ` + outcomeUpdate
 
 // outcomeUpdate is how a later attempt's end updates the row of a lesson
@@ -202,10 +202,15 @@ const outcomeUpdate = `status = EXCLUDED.status, attempts = EXCLUDED.attempts, r
 		sent_at = EXCLUDED.sent_at, updated_at = EXCLUDED.updated_at
 	WHERE d.status = 'retrying'`
 
-// writeOutcome writes the ledger row of sub's attempt a, ended as status.
-func writeOutcome(ctx context.Context, tx pgx.Tx, sub *drip.Subscriber, a Attempt, status drip.DeliveryStatus,
+// writeOutcome writes the ledger row of sub's attempt a, ended as status;
+// erased: sub was erased during the send, and the row names no one.
+func writeOutcome(ctx context.Context, tx pgx.Tx, sub *drip.Subscriber, erased bool, a Attempt, status drip.DeliveryStatus,
 	messageID, reply string, next, sentAt *time.Time, now time.Time) error {
-	_, err := tx.Exec(ctx, outcomeSQL, sub.ID, int32(sub.Round), int32(sub.NextLesson), a.RevisionID, status,
+	var who *int64
+	if !erased {
+		who = &sub.ID
+	}
+	_, err := tx.Exec(ctx, outcomeSQL, who, int32(sub.Round), int32(sub.NextLesson), a.RevisionID, status,
 		int32(a.Attempts), a.DueAt, messageID, reply, next, a.FirstTry, sentAt, now)
 	return err
 }
@@ -348,9 +353,7 @@ func (db *DB) sentLast(ctx context.Context, d Delivered) (bool, error) {
 		err := tx.QueryRow(ctx, `SELECT status FROM subscribers WHERE id = $1 FOR UPDATE`, sub.ID).Scan(&status)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// Erased during the send: the ledger row names no one.
-			gone := *sub
-			gone.ID = 0
-			return writeOutcome(ctx, tx, &gone, d.Attempt,
+			return writeOutcome(ctx, tx, sub, true, d.Attempt,
 				drip.DeliverySent, d.MessageID, d.Reply, nil, &now, now)
 		}
 		if err != nil {
@@ -365,7 +368,7 @@ func (db *DB) sentLast(ctx context.Context, d Delivered) (bool, error) {
 		if err != nil {
 			return err
 		}
-		if err := writeOutcome(ctx, tx, sub, d.Attempt, drip.DeliverySent, d.MessageID, d.Reply, nil, &now, now); err != nil {
+		if err := writeOutcome(ctx, tx, sub, false, d.Attempt, drip.DeliverySent, d.MessageID, d.Reply, nil, &now, now); err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 || status != drip.StatusActive {
@@ -415,9 +418,7 @@ func (db *DB) Failed(ctx context.Context, sub *drip.Subscriber, a Attempt, f Fai
 		err := tx.QueryRow(ctx, `SELECT 1 FROM subscribers WHERE id = $1 FOR UPDATE`, sub.ID).Scan(&one)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// Erased during the send: the ledger row names no one.
-			gone := *sub
-			gone.ID = 0
-			return writeOutcome(ctx, tx, &gone, a, status, "", f.Reply, next, nil, now)
+			return writeOutcome(ctx, tx, sub, true, a, status, "", f.Reply, next, nil, now)
 		}
 		if err != nil {
 			return err
@@ -450,7 +451,7 @@ func (db *DB) Failed(ctx context.Context, sub *drip.Subscriber, a Attempt, f Fai
 				return nil
 			}
 		}
-		if err := writeOutcome(ctx, tx, sub, a, status, "", f.Reply, next, nil, now); err != nil {
+		if err := writeOutcome(ctx, tx, sub, false, a, status, "", f.Reply, next, nil, now); err != nil {
 			return err
 		}
 		if status == drip.DeliveryFailed {
