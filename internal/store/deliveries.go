@@ -223,7 +223,10 @@ func writeOutcome(ctx context.Context, tx pgx.Tx, sub *drip.Subscriber, erased b
 // moves on: an admin's change during the send wins.
 //
 // It touches no subscriber row, only the narrow schedule rows, which it
-// locks first, in key order. That lock is what every other writer of the
+// locks first, in key order (held, which carries each row's delivery on to
+// the move, so that each row is joined by key: a move that joined the
+// group again compared every delivery with every other, and cost each
+// message in proportion to the group). That lock is what every other writer of the
 // reader waits for: a status change writes the row's active flag, and an
 // erasure deletes the row (so the ledger row it nulls is already there). A
 // subscriber erased before the record leaves a ledger row that names no
@@ -255,7 +258,9 @@ const sentSQL = `
 			AS o(subscriber_id, lesson, round, attempts, revision_id, due_at, first_try, message_id, reply, sent_at, next_due),
 			(SELECT set_config('twostep.ledger_counts', 'inline', true), set_config('twostep.subscriber_counts', 'inline', true)) AS inline
 	), held AS (
-		SELECT subscriber_id FROM schedule WHERE subscriber_id = ANY ($1) ORDER BY subscriber_id FOR NO KEY UPDATE
+		SELECT p.subscriber_id, o.lesson, o.round, o.next_due, o.sent_at
+		FROM schedule p JOIN o ON o.subscriber_id = p.subscriber_id
+		WHERE p.subscriber_id = ANY ($1) ORDER BY p.subscriber_id FOR NO KEY UPDATE OF p
 	), l AS (
 		INSERT INTO deliveries AS d (subscriber_id, round, lesson, revision_id, status, attempts, due_at, message_id, smtp_reply,
 			created_at, sent_at, updated_at)
@@ -273,10 +278,10 @@ const sentSQL = `
 		GROUP BY 1, 2 ORDER BY 1, 2
 		ON CONFLICT (status, week, shard) DO UPDATE SET n = c.n + EXCLUDED.n
 	), moved AS (
-		UPDATE schedule p SET lesson = p.lesson + 1, due_at = o.next_due, last_sent_at = o.sent_at,
+		UPDATE schedule p SET lesson = p.lesson + 1, due_at = h.next_due, last_sent_at = h.sent_at,
 			lease_until = NULL, attempts = 0
-		FROM o JOIN held h ON h.subscriber_id = o.subscriber_id
-		WHERE p.subscriber_id = ANY ($1) AND p.subscriber_id = o.subscriber_id AND p.lesson = o.lesson AND p.round = o.round
+		FROM held h
+		WHERE p.subscriber_id = h.subscriber_id AND p.lesson = h.lesson AND p.round = h.round
 		RETURNING p.active, p.lesson
 	)
 	INSERT INTO subscriber_count_deltas (status, lesson, d)

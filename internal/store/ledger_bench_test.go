@@ -15,8 +15,10 @@ import (
 )
 
 var (
-	ledgerN   = flag.Int("ledger-n", 10_000, "due readers in BenchmarkLedger")
-	ledgerSQL = flag.String("ledger-sql", "", "SQL BenchmarkLedger runs on its fresh database first, to try a change of schema (an index dropped, a trigger disabled) against the same statements")
+	ledgerN     = flag.Int("ledger-n", 10_000, "due readers in BenchmarkLedger")
+	ledgerClaim = flag.Int("ledger-claim", 200, "readers one claim takes in BenchmarkLedger")
+	ledgerGroup = flag.Int("ledger-group", 34, "deliveries one record writes in BenchmarkLedger")
+	ledgerSQL   = flag.String("ledger-sql", "", "SQL BenchmarkLedger runs on its fresh database first, to try a change of schema (an index dropped, a trigger disabled) against the same statements")
 )
 
 // oneConn is a pool of one connection to the database at base, so that its
@@ -83,9 +85,10 @@ func seedLedgerReaders(b *testing.B, db *store.DB, n int, due time.Time) {
 }
 
 // BenchmarkLedger runs the pass's statements alone, with no mail and no
-// rendering: claims of 200 on one connection and records of groups of 34
-// on another, over -ledger-n due readers, and reports each backend's CPU
-// per message. It is where the pass's PostgreSQL µs go, statement by
+// rendering: claims of -ledger-claim on one connection and records of
+// groups of -ledger-group on another, over -ledger-n due readers, and
+// reports each backend's CPU per message. Runs at several sizes tell a
+// statement's cost per message from its cost per statement. It is where the pass's PostgreSQL µs go, statement by
 // statement; -ledger-sql tries a change of schema against them.
 //
 //	go test ./internal/store/ -run '^$' -bench BenchmarkLedger -benchtime 3x
@@ -99,7 +102,7 @@ func BenchmarkLedger(b *testing.B) {
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	measureLedger(b, claimDB, sentDB, func() { seedLedgerReaders(b, setup, n, t0.Add(-time.Minute)) }, func() (msgs int) {
 		for {
-			claims, err := claimDB.ClaimAndBegin(ctx, t0, 200, t0, t0.Add(time.Hour))
+			claims, err := claimDB.ClaimAndBegin(ctx, t0, *ledgerClaim, t0, t0.Add(time.Hour))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -107,9 +110,9 @@ func BenchmarkLedger(b *testing.B) {
 				break
 			}
 			next := t0.Add(7 * 24 * time.Hour)
-			for i := 0; i < len(claims); i += 34 {
+			for i := 0; i < len(claims); i += *ledgerGroup {
 				var ds []store.Delivered
-				for _, c := range claims[i:min(i+34, len(claims))] {
+				for _, c := range claims[i:min(i+*ledgerGroup, len(claims))] {
 					ds = append(ds, store.Delivered{Sub: c.Sub, Attempt: *c.Attempt, MessageID: strconv.FormatInt(c.Sub.ID, 10) + "@twostep.example",
 						Reply: "250 2.0.0 Ok: queued as ABC", At: t0, NextDue: &next})
 				}
