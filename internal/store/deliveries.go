@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -251,7 +252,17 @@ func writeOutcome(ctx context.Context, tx pgx.Tx, sub *drip.Subscriber, erased b
 //     really moved, instead of the row trigger's delta per reader (about
 //     10 µs a lesson). The row trigger still counts a reader who left
 //     during the send, from their status.
-const sentSQL = `
+var sentSQL = sentRecord(`ON CONFLICT (subscriber_id, round, lesson) DO UPDATE SET ` + outcomeUpdate)
+
+// sentFirstSQL is sentSQL for first attempts, which find no ledger row
+// of their lesson: a plain insert. An upsert probes the unique index before
+// it inserts and confirms its row after, which cost 2.5 µs a message in
+// BenchmarkLedger, a tenth of the record.
+var sentFirstSQL = sentRecord("")
+
+// sentRecord is sentSQL with onConflict as the ledger insert's rule.
+func sentRecord(onConflict string) string {
+	return `
 	WITH o AS (
 		SELECT o.* FROM unnest($1::bigint[], $2::int[], $3::int[], $4::int[], $5::bigint[], $6::timestamptz[], $7::timestamptz[],
 				$8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[])
@@ -267,7 +278,7 @@ const sentSQL = `
 		SELECT h.subscriber_id, o.round, o.lesson, o.revision_id, 'sent', o.attempts, o.due_at, o.message_id, o.reply,
 			o.first_try, o.sent_at, o.sent_at
 		FROM o LEFT JOIN held h ON h.subscriber_id = o.subscriber_id
-		ON CONFLICT (subscriber_id, round, lesson) DO UPDATE SET ` + outcomeUpdate + `
+		` + onConflict + `
 		RETURNING d.sent_at, d.xmax = 0 AS fresh
 	), counted AS (
 		INSERT INTO ledger_counts AS c (status, week, shard, n)
@@ -291,6 +302,7 @@ const sentSQL = `
 		SELECT lesson - 1, -1 FROM moved WHERE active) x
 	GROUP BY 1, 2
 	HAVING sum(d) <> 0`
+}
 
 // SentResult is what recording one accepted delivery did.
 type SentResult struct {
@@ -336,8 +348,20 @@ func (db *DB) Sent(ctx context.Context, ds []Delivered) []SentResult {
 	if len(idx) == 0 {
 		return out
 	}
-	if _, err := db.Pool.Exec(ctx, sentSQL, subscriber, lesson, round, tries, revision, due, first,
-		messageID, reply, at, next); err != nil {
+	// First attempts find no ledger row of their lesson (a retry counts on;
+	// a move back to a lesson starts a new round), so they are inserted
+	// plainly; should a row be there all the same (a restored backup, a
+	// hand edit), the group is written again as the upsert.
+	args := []any{subscriber, lesson, round, tries, revision, due, first, messageID, reply, at, next}
+	retried := slices.ContainsFunc(tries, func(n int32) bool { return n != 1 })
+	var err error
+	if !retried {
+		_, err = db.Pool.Exec(ctx, sentFirstSQL, args...)
+	}
+	if retried || isViolation(err, "deliveries_subscriber_id_round_lesson_key") {
+		_, err = db.Pool.Exec(ctx, sentSQL, args...)
+	}
+	if err != nil {
 		err = fmt.Errorf("record %d deliveries sent: %w", len(idx), err)
 		for _, i := range idx {
 			out[i].Err = err

@@ -8,12 +8,12 @@ func PlanEach(db *DB) pgx.QueryExecMode { return db.planEach }
 // LockRetryable is lockRetryable.
 var LockRetryable = lockRetryable
 
-// ClaimSQL and SentSQL are the pass's two statements, for the benchmark
-// that explains them.
-const (
-	ClaimSQL = claimSQL
-	SentSQL  = sentSQL
-)
+// ClaimSQL is the pass's claim, SentSQL and SentFirstSQL its records (of
+// groups with a retry among them, and of first attempts only), for the
+// tests and the benchmark that explain them.
+const ClaimSQL = claimSQL
+
+var SentSQL, SentFirstSQL = sentSQL, sentFirstSQL
 
 // ClaimOutboxSQL and ClaimOutboxPlan are the outbox claim and the setting
 // it is planned with.

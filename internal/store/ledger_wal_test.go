@@ -176,7 +176,7 @@ func BenchmarkLedgerPlans(b *testing.B) {
 					ids, replies = append(ids, strconv.FormatInt(r.sub, 10)+".1.abcdefgh@twostep.example"), append(replies, "250 2.0.0 Ok: queued as ABC123")
 					due, first, at, nx = append(due, r.due), append(first, t0), append(at, t0), append(nx, next)
 				}
-				sent.add(explain(store.SentSQL, ss, ls, rds, as, revs, due, first, ids, replies, at, nx))
+				sent.add(explain(store.SentFirstSQL, ss, ls, rds, as, revs, due, first, ids, replies, at, nx))
 				msgs += float64(len(g))
 			}
 		}

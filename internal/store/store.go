@@ -238,6 +238,13 @@ func (db *DB) Migrate(ctx context.Context, fsys fs.FS, log *slog.Logger) error {
 	return nil
 }
 
+// isViolation reports whether err is a unique violation, of the named
+// constraint or index when one is given.
+func isViolation(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && (constraint == "" || pgErr.ConstraintName == constraint)
+}
+
 // lockRetryable tells the migration lock which failures to try again: a
 // lock held by another copy and a lost connection, not an error the server
 // gave (a missing privilege, say), which would only come back for the

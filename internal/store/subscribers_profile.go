@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/twostep/twostep/internal/drip"
 )
@@ -152,8 +151,7 @@ func (db *DB) ConfirmEmailChange(ctx context.Context, id int64, gen int, now tim
 			UPDATE subscribers SET email = pending_email, pending_email = NULL, pending_email_at = NULL,
 				token_gen = token_gen + 1, updated_at = $2
 			WHERE id = $1`, s.ID, now)
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		if isViolation(err, "") {
 			return "", nil, ErrTaken
 		}
 		if err != nil {
