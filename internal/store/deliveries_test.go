@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/twostep/twostep/internal/dbtest"
 	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/store"
@@ -236,29 +234,11 @@ func TestMovingAReaderToTheLessonInFlightStartsANewRound(t *testing.T) {
 // BenchmarkLedger, 59 at 100, against 37 and 30 now.
 func TestTheRecordsPlanFindsEachRowByKey(t *testing.T) {
 	db := dbtest.New(t)
-	ctx := context.Background()
-	conn, err := db.Pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
-		t.Fatal(err)
-	}
 	for name, sql := range map[string]string{"sent": store.SentSQL, "sent_first": store.SentFirstSQL} {
-		prepare := `PREPARE ` + name + `(bigint[], int[], int[], int[], bigint[], timestamptz[], timestamptz[], text[], text[], timestamptz[], timestamptz[]) AS ` + sql
-		if _, err := conn.Exec(ctx, prepare); err != nil {
-			t.Fatalf("%s: %v", prepare, err)
-		}
-		rows, err := conn.Query(ctx, `EXPLAIN EXECUTE `+name+`('{1}', '{1}', '{1}', '{1}', '{1}', '{now}', '{now}', '{a}', '{b}', '{now}', '{now}')`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		plan := strings.Join(lines, "\n")
+		plan := planAfter(t, db, []string{
+			`SET LOCAL plan_cache_mode = force_generic_plan`,
+			`PREPARE ` + name + `(bigint[], int[], int[], int[], bigint[], timestamptz[], timestamptz[], text[], text[], timestamptz[], timestamptz[]) AS ` + sql,
+		}, `EXECUTE `+name+`('{1}', '{1}', '{1}', '{1}', '{1}', '{now}', '{now}', '{a}', '{b}', '{now}', '{now}')`)
 		for _, bad := range []string{"Join Filter", "Seq Scan"} {
 			if strings.Contains(plan, bad) {
 				t.Fatalf("%s: the record's plan has a %s:\n%s", name, bad, plan)

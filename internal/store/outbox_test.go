@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/twostep/twostep/internal/dbtest"
 	"github.com/twostep/twostep/internal/drip"
 	"github.com/twostep/twostep/internal/store"
@@ -132,23 +130,7 @@ func TestTheOutboxClaimReadsTheQueueInOrderNotAllOfIt(t *testing.T) {
 		now.Add(-time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	tx, err := db.Pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, store.ClaimOutboxPlan); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := tx.Query(ctx, "EXPLAIN "+store.ClaimOutboxSQL, now, 50, now.Add(time.Minute), now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan := strings.Join(lines, "\n")
+	plan := planAfter(t, db, []string{store.ClaimOutboxPlan}, store.ClaimOutboxSQL, now, 50, now.Add(time.Minute), now)
 	if !strings.Contains(plan, "Index Scan using outbox_due_idx") || strings.Contains(plan, "Sort") || strings.Contains(plan, "Bitmap") {
 		t.Errorf("the claim does not read outbox_due_idx in order:\n%s", plan)
 	}

@@ -88,11 +88,20 @@ func TestABatchWhoseOneTimeTokenWasSeenBeforeIsARefusedReplayAndChangesNothing(t
 // all (a test table is too small for the planner to prefer one).
 func planOf(t *testing.T, db *store.DB, sql string, args ...any) string {
 	t.Helper()
+	return planAfter(t, db, []string{`SET LOCAL enable_seqscan = off`}, sql, args...)
+}
+
+// planAfter is the plan of sql (EXPLAIN's output, a line a node) in a
+// transaction that first runs setup: settings, a PREPARE.
+func planAfter(t *testing.T, db *store.DB, setup []string, sql string, args ...any) string {
+	t.Helper()
 	ctx := context.Background()
 	var plan []string
 	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
-			return err
+		for _, s := range setup {
+			if _, err := tx.Exec(ctx, s); err != nil {
+				return fmt.Errorf("%s: %w", s, err)
+			}
 		}
 		rows, err := tx.Query(ctx, "EXPLAIN "+sql, args...)
 		if err != nil {
