@@ -339,22 +339,28 @@ func (t *takenSet) untake(id int64) {
 // batchSize is how many readers the next claim takes: Batch, or fewer
 // when the workers could not send that many twice over — what is queued
 // and what is claimed next — before the claims' leases run short. tried
-// is how many messages the workers tried in took.
+// is how many messages the workers tried in took. Until the pass has
+// measured its pace, it is SMTP_RATE, or assumedPace a connection.
 func (e *Engine) batchSize(tried int64, took time.Duration) int {
 	n := max(e.Batch, 1)
 	workers := max(e.Conns, 1)
 	budget := (e.Lease - e.maxSend()).Seconds() / 2
-	var perSecond float64
+	perSecond := assumedPace * float64(workers)
 	switch {
 	case tried >= int64(2*workers) && took > 0:
 		perSecond = float64(tried) / took.Seconds()
 	case e.Rate > 0:
 		perSecond = e.Rate
-	default:
-		return n
 	}
 	return min(n, max(int(perSecond*budget), workers))
 }
+
+// assumedPace is how many messages a second one connection is taken to
+// send before a pass has measured it: a relay slower than that may still
+// see the first claim's last messages handed back. With the default lease
+// and the longest send, a pass over one connection starts with claims of
+// 142.
+const assumedPace = 1.0
 
 // maxSend is MaxSend, or half the lease when it is not set.
 func (e *Engine) maxSend() time.Duration {

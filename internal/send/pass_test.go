@@ -876,3 +876,31 @@ func TestAHandBackDoesNotUndoAnotherPassesClaim(t *testing.T) {
 		t.Fatalf("a third pass claimed %d while the second is sending (%v)", len(third), err)
 	}
 }
+
+// A claim takes no more than the workers can send before its leases run
+// short: before the pass has measured its pace, one message a second a
+// connection (a pass over one connection to a relay taking 0.7 s a
+// message would otherwise hand back the end of a first claim of 500);
+// after, the pace it measured.
+func TestAClaimTakesWhatTheWorkersCanSendWithinItsLease(t *testing.T) {
+	longest := mail.DefaultOptions.DialTimeout + mail.DefaultOptions.ReplyTimeout
+	e := &send.Engine{Batch: send.DefaultBatch, Lease: send.DefaultLease, MaxSend: longest}
+	budget := (send.DefaultLease - longest).Seconds() / 2 // half of what a claim may wait
+	for _, tc := range []struct {
+		conns int
+		tried int64
+		took  time.Duration
+		want  int
+	}{
+		{conns: 1, want: int(budget)},                                              // unmeasured: one a second
+		{conns: 8, want: send.DefaultBatch},                                        // 8 a second fill a batch in the budget
+		{conns: 1, tried: 10, took: 7 * time.Second, want: int(10.0 / 7 * budget)}, // measured: 0.7 s a message
+		{conns: 8, tried: 100, took: time.Second, want: send.DefaultBatch},
+		{conns: 2, tried: 4, took: time.Hour, want: 2}, // never fewer than one a worker
+	} {
+		e.Conns = tc.conns
+		if got := e.BatchSize(tc.tried, tc.took); got != tc.want {
+			t.Errorf("%d connections, %d tried in %s: a claim of %d, want %d", tc.conns, tc.tried, tc.took, got, tc.want)
+		}
+	}
+}

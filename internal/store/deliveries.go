@@ -254,10 +254,10 @@ func writeOutcome(ctx context.Context, tx pgx.Tx, sub *drip.Subscriber, erased b
 //     during the send, from their status.
 var sentSQL = sentRecord(`ON CONFLICT (subscriber_id, round, lesson) DO UPDATE SET ` + outcomeUpdate)
 
-// sentFirstSQL is sentSQL for first attempts, which find no ledger row
-// of their lesson: a plain insert. An upsert probes the unique index before
-// it inserts and confirms its row after, which cost 2.5 µs a message in
-// BenchmarkLedger, a tenth of the record.
+// sentFirstSQL is sentSQL for first attempts, which mostly find no ledger
+// row of their lesson: a plain insert. An upsert probes the unique index
+// before it inserts and confirms its row after, which cost 2.5 µs a message
+// in BenchmarkLedger, a tenth of the record.
 var sentFirstSQL = sentRecord("")
 
 // sentRecord is sentSQL with onConflict as the ledger insert's rule.
@@ -319,6 +319,12 @@ type SentResult struct {
 // of its own. The result for ds[i] is at [i]. Recording again what was
 // recorded changes nothing, so a failed record may be retried.
 func (db *DB) Sent(ctx context.Context, ds []Delivered) []SentResult {
+	// One statement moves each reader once: a reader twice in a group (a
+	// pass takes each reader once, so only a caller's mistake) is recorded
+	// by a statement of its own.
+	if i := repeated(ds); i > 0 {
+		return append(db.Sent(ctx, ds[:i]), db.Sent(ctx, ds[i:])...)
+	}
 	out := make([]SentResult, len(ds))
 	var (
 		idx                  []int
@@ -348,10 +354,13 @@ func (db *DB) Sent(ctx context.Context, ds []Delivered) []SentResult {
 	if len(idx) == 0 {
 		return out
 	}
-	// First attempts find no ledger row of their lesson (a retry counts on;
-	// a move back to a lesson starts a new round), so they are inserted
-	// plainly; should a row be there all the same (a restored backup, a
-	// hand edit), the group is written again as the upsert.
+	// First attempts are inserted plainly: a retry counts on, and a move
+	// back to a lesson starts a new round. A few still meet their row — a
+	// record written again after a commit whose reply was lost, a first
+	// attempt whose lease ended while another copy sent and recorded the
+	// lesson, one handed back before migration 00016 (attempts 0 and a
+	// retrying row) — and the unique violation rolls the whole statement
+	// back: the group is written again as the upsert.
 	args := []any{subscriber, lesson, round, tries, revision, due, first, messageID, reply, at, next}
 	retried := slices.ContainsFunc(tries, func(n int32) bool { return n != 1 })
 	var err error
@@ -368,6 +377,19 @@ func (db *DB) Sent(ctx context.Context, ds []Delivered) []SentResult {
 		}
 	}
 	return out
+}
+
+// repeated is the index of the first delivery in ds to a reader an earlier
+// one went to, or -1.
+func repeated(ds []Delivered) int {
+	seen := make(map[int64]bool, len(ds))
+	for i, d := range ds {
+		if seen[d.Sub.ID] {
+			return i
+		}
+		seen[d.Sub.ID] = true
+	}
+	return -1
 }
 
 // sentLast records the delivery of a subscriber's last lesson: it

@@ -130,11 +130,11 @@ func TestTheRecordKeepsTheLedgerRollupExactForFreshAndRetriedLessons(t *testing.
 	}
 }
 
-// A first attempt is written as a plain insert. No path of twostep's
-// brings a first attempt to a lesson that has a ledger row (a retry counts
-// on, a move back to it starts a new round), but a restored backup or a
-// hand edit of the schedule may: that record is written again as the
-// upsert, and the lesson is recorded sent once, counted once.
+// A first attempt is written as a plain insert. One handed back before
+// migration 00016 carried attempts 0 beside a retrying ledger row into the
+// schedule (made here by hand), so its next claim is a first attempt that
+// meets its row: that record is written again as the upsert, and the
+// lesson is recorded sent once, counted once.
 func TestAFirstAttemptAtALessonWithALedgerRowIsRecordedOverIt(t *testing.T) {
 	db := dbtest.New(t)
 	ctx := context.Background()
@@ -166,6 +166,76 @@ func TestAFirstAttemptAtALessonWithALedgerRowIsRecordedOverIt(t *testing.T) {
 	}
 	if n := rollupDrift(t, db); n != 0 {
 		t.Fatalf("the ledger rollup is off in %d counts", n)
+	}
+}
+
+// The recorder writes a group again when its statement failed, and one
+// whose commit went through while the reply was lost meets its own rows:
+// nothing changes, the reader is not moved twice, and the counts hold.
+func TestARecordWrittenTwiceChangesNothing(t *testing.T) {
+	db := dbtest.New(t)
+	ctx := context.Background()
+	c := claimed(t, db)
+	next := now.Add(7 * 24 * time.Hour)
+	d := store.Delivered{Sub: c.Sub, Attempt: *c.Attempt, MessageID: "<m@x>", Reply: "250 ok", At: now, NextDue: &next}
+	for range 2 {
+		if r := db.Sent(ctx, []store.Delivered{d}); r[0].Err != nil {
+			t.Fatal(r[0].Err)
+		}
+	}
+	if s, _ := db.SubscriberByID(ctx, c.Sub.ID); s.NextLesson != 2 {
+		t.Fatalf("reader on lesson %d; want 2", s.NextLesson)
+	}
+	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE subscriber_id = $1`, c.Sub.ID); n != 1 {
+		t.Fatalf("%d ledger rows; want 1", n)
+	}
+	if n := rollupDrift(t, db) + subscriberDrift(t, db); n != 0 {
+		t.Fatalf("the counts are off in %d places", n)
+	}
+}
+
+// A pass takes each reader once, so a group never holds one reader twice;
+// should a caller hand one over twice (here, lesson 1 of round 1 and of
+// round 2, after a move), each is recorded as if alone, in either order:
+// both ledger rows name the reader, and only the current round moves on.
+func TestAReaderTwiceInOneGroupIsRecordedBothTimes(t *testing.T) {
+	for _, order := range []string{"older first", "newer first"} {
+		t.Run(order, func(t *testing.T) {
+			db := dbtest.New(t)
+			ctx := context.Background()
+			old := claimed(t, db) // lesson 1 of round 1, leased
+			mv := drip.Change{Action: drip.ActMove, Actor: drip.ActorAdmin, Now: now, Lesson: 1, Lessons: 2}
+			if _, err := db.Change(ctx, store.Ref{ID: old.Sub.ID}, mv, store.AdminAction{Actor: "admin@example.com", At: now}); err != nil {
+				t.Fatal(err)
+			}
+			later := now.Add(2 * time.Hour) // the first lease has ended
+			claims, err := db.ClaimAndBegin(ctx, later, 10, later, later.Add(time.Hour))
+			if err != nil || len(claims) != 1 || claims[0].Sub.Round != 2 {
+				t.Fatalf("claim of round 2: %+v, %v", claims, err)
+			}
+			next := now.Add(7 * 24 * time.Hour)
+			ds := []store.Delivered{
+				{Sub: old.Sub, Attempt: *old.Attempt, MessageID: "<r1@x>", Reply: "250 ok", At: now, NextDue: &next},
+				{Sub: claims[0].Sub, Attempt: *claims[0].Attempt, MessageID: "<r2@x>", Reply: "250 ok", At: later, NextDue: &next},
+			}
+			if order == "newer first" {
+				ds[0], ds[1] = ds[1], ds[0]
+			}
+			for _, r := range db.Sent(ctx, ds) {
+				if r.Err != nil {
+					t.Fatal(r.Err)
+				}
+			}
+			if n := count(t, db, `SELECT count(*) FROM deliveries WHERE subscriber_id = $1 AND lesson = 1 AND status = 'sent'`, old.Sub.ID); n != 2 {
+				t.Fatalf("%d sent ledger rows name the reader; want both rounds'", n)
+			}
+			if s, _ := db.SubscriberByID(ctx, old.Sub.ID); s.Round != 2 || s.NextLesson != 2 {
+				t.Fatalf("reader at round %d lesson %d; want lesson 2 of round 2", s.Round, s.NextLesson)
+			}
+			if n := rollupDrift(t, db) + subscriberDrift(t, db); n != 0 {
+				t.Fatalf("the counts are off in %d places", n)
+			}
+		})
 	}
 }
 
