@@ -204,11 +204,15 @@ const outcomeUpdate = `status = EXCLUDED.status, attempts = EXCLUDED.attempts, r
 	WHERE d.status = 'retrying'`
 
 // writeOutcome writes the ledger row of sub's attempt a, ended as status;
-// erased: sub was erased during the send, and the row names no one.
+// erased: sub was erased during the send, and the row names no one and,
+// as the erasure left their other rows, keeps no SMTP reply (servers
+// quote the address in it).
 func writeOutcome(ctx context.Context, tx pgx.Tx, sub *drip.Subscriber, erased bool, a Attempt, status drip.DeliveryStatus,
 	messageID, reply string, next, sentAt *time.Time, now time.Time) error {
 	var who *int64
-	if !erased {
+	if erased {
+		reply = ""
+	} else {
 		who = &sub.ID
 	}
 	_, err := tx.Exec(ctx, outcomeSQL, who, int32(sub.Round), int32(sub.NextLesson), a.RevisionID, status,
@@ -231,7 +235,7 @@ func writeOutcome(ctx context.Context, tx pgx.Tx, sub *drip.Subscriber, erased b
 // reader waits for: a status change writes the row's active flag, and an
 // erasure deletes the row (so the ledger row it nulls is already there). A
 // subscriber erased before the record leaves a ledger row that names no
-// one, as an erasure leaves their others.
+// one and keeps no SMTP reply, as an erasure leaves their others.
 //
 // Its plan may be cached (the pgx default): it finds every row by key,
 // through its indexes, and reads no table that grows during a pass. The
@@ -275,8 +279,8 @@ func sentRecord(onConflict string) string {
 	), l AS (
 		INSERT INTO deliveries AS d (subscriber_id, round, lesson, revision_id, status, attempts, due_at, message_id, smtp_reply,
 			created_at, sent_at, updated_at)
-		SELECT h.subscriber_id, o.round, o.lesson, o.revision_id, 'sent', o.attempts, o.due_at, o.message_id, o.reply,
-			o.first_try, o.sent_at, o.sent_at
+		SELECT h.subscriber_id, o.round, o.lesson, o.revision_id, 'sent', o.attempts, o.due_at, o.message_id,
+			CASE WHEN h.subscriber_id IS NULL THEN '' ELSE o.reply END, o.first_try, o.sent_at, o.sent_at
 		FROM o LEFT JOIN held h ON h.subscriber_id = o.subscriber_id
 		` + onConflict + `
 		RETURNING d.sent_at, d.xmax = 0 AS fresh

@@ -239,6 +239,68 @@ func TestAReaderTwiceInOneGroupIsRecordedBothTimes(t *testing.T) {
 	}
 }
 
+// A reader erased while their lesson was out leaves a ledger row that
+// names no one and, like the rows the erasure blanked, keeps no SMTP reply
+// (servers quote the address in it) — whether the lesson was accepted in
+// a group, was their last, or failed — and their counts stay exact.
+func TestARecordAfterAnErasureKeepsNeitherTheReaderNorTheReply(t *testing.T) {
+	const reply = "250 2.0.0 <ann@example.com> queued as 4XyZ"
+	admin := store.AdminAction{Actor: "admin@example.com", At: now}
+	next := now.Add(7 * 24 * time.Hour)
+	for _, tc := range []struct {
+		name   string
+		last   bool // the claimed lesson is the reader's last
+		record func(t *testing.T, db *store.DB, c store.Claim)
+	}{
+		{"sent in a group", false, func(t *testing.T, db *store.DB, c store.Claim) {
+			d := store.Delivered{Sub: c.Sub, Attempt: *c.Attempt, MessageID: "<m@x>", Reply: reply, At: now, NextDue: &next}
+			if r := db.Sent(context.Background(), []store.Delivered{d}); r[0].Err != nil || r[0].Completed {
+				t.Fatalf("result %+v", r[0])
+			}
+		}},
+		{"the last lesson sent", true, func(t *testing.T, db *store.DB, c store.Claim) {
+			d := store.Delivered{Sub: c.Sub, Attempt: *c.Attempt, MessageID: "<m@x>", Reply: reply, At: now}
+			if r := db.Sent(context.Background(), []store.Delivered{d}); r[0].Err != nil || r[0].Completed {
+				t.Fatalf("result %+v: an erased reader completes nothing", r[0])
+			}
+		}},
+		{"bounced", false, func(t *testing.T, db *store.DB, c store.Claim) {
+			f := store.Failure{Status: drip.DeliveryBounced, Reply: "550 5.1.1 <ann@example.com>: no such user"}
+			if err := db.Failed(context.Background(), c.Sub, *c.Attempt, f, now); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := dbtest.New(t)
+			ctx := context.Background()
+			c := claimed(t, db)
+			if tc.last {
+				if _, err := db.Pool.Exec(ctx, `UPDATE schedule SET lesson = 2 WHERE subscriber_id = $1`, c.Sub.ID); err != nil {
+					t.Fatal(err)
+				}
+				c.Sub.NextLesson = 2
+			}
+			if err := db.EraseSubscriber(ctx, c.Sub.ID, admin); err != nil {
+				t.Fatal(err)
+			}
+			tc.record(t, db, c)
+			if n := count(t, db, `SELECT count(*) FROM deliveries WHERE subscriber_id IS NULL AND smtp_reply = ''`); n != 1 {
+				t.Fatalf("%d ledger rows without reader or reply; want the one of the lesson in flight", n)
+			}
+			if n := count(t, db, `SELECT count(*) FROM deliveries WHERE subscriber_id IS NOT NULL OR smtp_reply <> ''`); n != 0 {
+				t.Fatalf("%d ledger rows keep the reader or their reply", n)
+			}
+			if n := count(t, db, `SELECT count(*) FROM outbox`) + count(t, db, `SELECT count(*) FROM suppressions`); n != 0 {
+				t.Fatalf("%d mails or suppressions for an erased reader", n)
+			}
+			if n := rollupDrift(t, db) + subscriberDrift(t, db); n != 0 {
+				t.Fatalf("the counts are off in %d places", n)
+			}
+		})
+	}
+}
+
 // An attempt whose lease ended while it was out belongs to no one: another
 // pass may have claimed the reader since and be sending. Its failure must
 // not clear that pass's lease, or a third pass could send too.
