@@ -80,9 +80,7 @@ func TestTheDashboardCountsWhatTheLedgerAndTheTriesHold(t *testing.T) {
 	ctx := context.Background()
 	c := claimed(t, db)
 	next := now.Add(7 * 24 * time.Hour)
-	if r := db.Sent(ctx, []store.Delivered{{Sub: c.Sub, Attempt: *c.Attempt, MessageID: "<a@x>", Reply: "250 ok", At: now, NextDue: &next}}); r[0].Err != nil {
-		t.Fatal(r[0].Err)
-	}
+	recorded(t, db, accepted(c, "<a@x>", now, &next))
 	if err := db.Tried(ctx, c.Sub.ID, c.Sub.TokenGen, 1, now); err != nil {
 		t.Fatal(err)
 	}
@@ -173,16 +171,12 @@ func TestTheSubscriberCountsStayEqualToTheSubscribersThroughEveryKindOfWrite(t *
 			t.Fatalf("claim: %v, %+v", err, claims)
 		}
 		c := claims[0]
-		d := store.Delivered{Sub: c.Sub, Attempt: *c.Attempt, MessageID: "m", Reply: "250 ok", At: now}
+		var next *time.Time // the last lesson
 		if c.Sub.NextLesson < 3 {
-			next := now.Add(7 * 24 * time.Hour)
-			d.NextDue = &next
+			due := now.Add(7 * 24 * time.Hour)
+			next = &due
 		}
-		for _, r := range db.Sent(ctx, []store.Delivered{d}) {
-			if r.Err != nil {
-				t.Fatal(r.Err)
-			}
-		}
+		recorded(t, db, accepted(c, "m", now, next))
 	}
 	record(ann)
 	check("a lesson recorded sent")

@@ -228,11 +228,10 @@ func writeOutcome(ctx context.Context, tx pgx.Tx, sub *drip.Subscriber, erased b
 // moves on: an admin's change during the send wins.
 //
 // It touches no subscriber row, only the narrow schedule rows, which it
-// locks first, in key order (held, which carries each row's delivery on to
-// the move, so that each row is joined by key: a move that joined the
-// group again compared every delivery with every other, and cost each
-// message in proportion to the group). That lock is what every other writer of the
-// reader waits for: a status change writes the row's active flag, and an
+// locks first, in key order (held, which also carries each row's delivery
+// to the move, so the move finds every row by key and never compares the
+// group with itself). That lock is what every other writer of the reader
+// waits for: a status change writes the row's active flag, and an
 // erasure deletes the row (so the ledger row it nulls is already there). A
 // subscriber erased before the record leaves a ledger row that names no
 // one and keeps no SMTP reply, as an erasure leaves their others.

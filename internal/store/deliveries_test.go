@@ -27,6 +27,25 @@ func claimed(t *testing.T, db *store.DB) store.Claim {
 	return claims[0]
 }
 
+// accepted is claim c's lesson, accepted by the server at at as
+// Message-ID id; next is when the next lesson is due (nil: it was the
+// last).
+func accepted(c store.Claim, id string, at time.Time, next *time.Time) store.Delivered {
+	return store.Delivered{Sub: c.Sub, Attempt: *c.Attempt, MessageID: id, Reply: "250 ok", At: at, NextDue: next}
+}
+
+// recorded records ds sent and fails t when any of them was not.
+func recorded(t *testing.T, db *store.DB, ds ...store.Delivered) []store.SentResult {
+	t.Helper()
+	res := db.Sent(context.Background(), ds)
+	for _, r := range res {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	return res
+}
+
 func TestABounceMarksTheReaderAndTheLedgerRowBouncedAndRecordsIt(t *testing.T) {
 	db := dbtest.New(t)
 	c := claimed(t, db)
@@ -108,13 +127,9 @@ func TestTheRecordKeepsTheLedgerRollupExactForFreshAndRetriedLessons(t *testing.
 	next := now.Add(7 * 24 * time.Hour)
 	var ds []store.Delivered
 	for _, c := range claims {
-		ds = append(ds, store.Delivered{Sub: c.Sub, Attempt: *c.Attempt, MessageID: "<" + c.Sub.Email + ">", Reply: "250 ok", At: retry, NextDue: &next})
+		ds = append(ds, accepted(c, "<"+c.Sub.Email+">", retry, &next))
 	}
-	for _, r := range db.Sent(ctx, ds) {
-		if r.Err != nil {
-			t.Fatal(r.Err)
-		}
-	}
+	recorded(t, db, ds...)
 	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE status = 'sent'`); n != 2 {
 		t.Fatalf("%d sent, want ann's retried lesson and bob's first", n)
 	}
@@ -154,10 +169,7 @@ func TestAFirstAttemptAtALessonWithALedgerRowIsRecordedOverIt(t *testing.T) {
 		t.Fatal("the retrying row is gone before the record")
 	}
 	next := now.Add(7 * 24 * time.Hour)
-	c := claims[0]
-	if r := db.Sent(ctx, []store.Delivered{{Sub: c.Sub, Attempt: *c.Attempt, MessageID: "<m@x>", Reply: "250 ok", At: retry, NextDue: &next}}); r[0].Err != nil {
-		t.Fatal(r[0].Err)
-	}
+	recorded(t, db, accepted(claims[0], "<m@x>", retry, &next))
 	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE subscriber_id = $1 AND lesson = 1 AND status = 'sent' AND message_id = '<m@x>'`, ann.Sub.ID); n != 1 {
 		t.Fatal("the lesson is not sent in the ledger")
 	}
@@ -177,11 +189,8 @@ func TestARecordWrittenTwiceChangesNothing(t *testing.T) {
 	ctx := context.Background()
 	c := claimed(t, db)
 	next := now.Add(7 * 24 * time.Hour)
-	d := store.Delivered{Sub: c.Sub, Attempt: *c.Attempt, MessageID: "<m@x>", Reply: "250 ok", At: now, NextDue: &next}
 	for range 2 {
-		if r := db.Sent(ctx, []store.Delivered{d}); r[0].Err != nil {
-			t.Fatal(r[0].Err)
-		}
+		recorded(t, db, accepted(c, "<m@x>", now, &next))
 	}
 	if s, _ := db.SubscriberByID(ctx, c.Sub.ID); s.NextLesson != 2 {
 		t.Fatalf("reader on lesson %d; want 2", s.NextLesson)
@@ -214,18 +223,11 @@ func TestAReaderTwiceInOneGroupIsRecordedBothTimes(t *testing.T) {
 				t.Fatalf("claim of round 2: %+v, %v", claims, err)
 			}
 			next := now.Add(7 * 24 * time.Hour)
-			ds := []store.Delivered{
-				{Sub: old.Sub, Attempt: *old.Attempt, MessageID: "<r1@x>", Reply: "250 ok", At: now, NextDue: &next},
-				{Sub: claims[0].Sub, Attempt: *claims[0].Attempt, MessageID: "<r2@x>", Reply: "250 ok", At: later, NextDue: &next},
-			}
+			ds := []store.Delivered{accepted(old, "<r1@x>", now, &next), accepted(claims[0], "<r2@x>", later, &next)}
 			if order == "newer first" {
 				ds[0], ds[1] = ds[1], ds[0]
 			}
-			for _, r := range db.Sent(ctx, ds) {
-				if r.Err != nil {
-					t.Fatal(r.Err)
-				}
-			}
+			recorded(t, db, ds...)
 			if n := count(t, db, `SELECT count(*) FROM deliveries WHERE subscriber_id = $1 AND lesson = 1 AND status = 'sent'`, old.Sub.ID); n != 2 {
 				t.Fatalf("%d sent ledger rows name the reader; want both rounds'", n)
 			}
@@ -247,24 +249,22 @@ func TestARecordAfterAnErasureKeepsNeitherTheReaderNorTheReply(t *testing.T) {
 	const reply = "250 2.0.0 <ann@example.com> queued as 4XyZ"
 	admin := store.AdminAction{Actor: "admin@example.com", At: now}
 	next := now.Add(7 * 24 * time.Hour)
-	for _, tc := range []struct {
-		name   string
-		last   bool // the claimed lesson is the reader's last
-		record func(t *testing.T, db *store.DB, c store.Claim)
-	}{
-		{"sent in a group", false, func(t *testing.T, db *store.DB, c store.Claim) {
-			d := store.Delivered{Sub: c.Sub, Attempt: *c.Attempt, MessageID: "<m@x>", Reply: reply, At: now, NextDue: &next}
-			if r := db.Sent(context.Background(), []store.Delivered{d}); r[0].Err != nil || r[0].Completed {
-				t.Fatalf("result %+v", r[0])
-			}
-		}},
-		{"the last lesson sent", true, func(t *testing.T, db *store.DB, c store.Claim) {
-			d := store.Delivered{Sub: c.Sub, Attempt: *c.Attempt, MessageID: "<m@x>", Reply: reply, At: now}
-			if r := db.Sent(context.Background(), []store.Delivered{d}); r[0].Err != nil || r[0].Completed {
+	sent := func(next *time.Time) func(t *testing.T, db *store.DB, c store.Claim) {
+		return func(t *testing.T, db *store.DB, c store.Claim) {
+			d := accepted(c, "<m@x>", now, next)
+			d.Reply = reply
+			if r := recorded(t, db, d); r[0].Completed {
 				t.Fatalf("result %+v: an erased reader completes nothing", r[0])
 			}
-		}},
-		{"bounced", false, func(t *testing.T, db *store.DB, c store.Claim) {
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		record func(t *testing.T, db *store.DB, c store.Claim)
+	}{
+		{"sent in a group", sent(&next)},
+		{"the last lesson sent", sent(nil)}, // no next lesson: recorded as the last
+		{"bounced", func(t *testing.T, db *store.DB, c store.Claim) {
 			f := store.Failure{Status: drip.DeliveryBounced, Reply: "550 5.1.1 <ann@example.com>: no such user"}
 			if err := db.Failed(context.Background(), c.Sub, *c.Attempt, f, now); err != nil {
 				t.Fatal(err)
@@ -275,12 +275,6 @@ func TestARecordAfterAnErasureKeepsNeitherTheReaderNorTheReply(t *testing.T) {
 			db := dbtest.New(t)
 			ctx := context.Background()
 			c := claimed(t, db)
-			if tc.last {
-				if _, err := db.Pool.Exec(ctx, `UPDATE schedule SET lesson = 2 WHERE subscriber_id = $1`, c.Sub.ID); err != nil {
-					t.Fatal(err)
-				}
-				c.Sub.NextLesson = 2
-			}
 			if err := db.EraseSubscriber(ctx, c.Sub.ID, admin); err != nil {
 				t.Fatal(err)
 			}
@@ -347,9 +341,7 @@ func TestMovingAReaderToTheLessonInFlightStartsANewRound(t *testing.T) {
 		t.Fatalf("moved to round %d lesson %d; want lesson 1 of round 2", s.Round, s.NextLesson)
 	}
 	next := now.Add(7 * 24 * time.Hour)
-	if r := db.Sent(ctx, []store.Delivered{{Sub: c.Sub, Attempt: *c.Attempt, MessageID: "<m@x>", Reply: "250 ok", At: now, NextDue: &next}}); r[0].Err != nil {
-		t.Fatal(r[0].Err)
-	}
+	recorded(t, db, accepted(c, "<m@x>", now, &next))
 	if s, _ = db.SubscriberByID(ctx, c.Sub.ID); s.Round != 2 || s.NextLesson != 1 {
 		t.Fatalf("after the record: round %d lesson %d; the admin's move should win", s.Round, s.NextLesson)
 	}

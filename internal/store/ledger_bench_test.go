@@ -16,8 +16,8 @@ import (
 
 var (
 	ledgerN     = flag.Int("ledger-n", 10_000, "due readers in BenchmarkLedger")
-	ledgerClaim = flag.Int("ledger-claim", 200, "readers one claim takes in BenchmarkLedger")
-	ledgerGroup = flag.Int("ledger-group", 34, "deliveries one record writes in BenchmarkLedger")
+	ledgerClaim = flag.Int("ledger-claim", 500, "readers one claim takes in BenchmarkLedger (a pass's default batch)")
+	ledgerGroup = flag.Int("ledger-group", 24, "deliveries one record writes in BenchmarkLedger (a pass's over 8 connections)")
 	ledgerSQL   = flag.String("ledger-sql", "", "SQL BenchmarkLedger runs on its fresh database first, to try a change of schema (an index dropped, a trigger disabled) against the same statements")
 )
 
@@ -87,9 +87,10 @@ func seedLedgerReaders(b *testing.B, db *store.DB, n int, due time.Time) {
 // BenchmarkLedger runs the pass's statements alone, with no mail and no
 // rendering: claims of -ledger-claim on one connection and records of
 // groups of -ledger-group on another, over -ledger-n due readers, and
-// reports each backend's CPU per message. Runs at several sizes tell a
-// statement's cost per message from its cost per statement. It is where the pass's PostgreSQL µs go, statement by
-// statement; -ledger-sql tries a change of schema against them.
+// reports each backend's CPU per message. It is where the pass's
+// PostgreSQL µs go, statement by statement; runs at several sizes tell a
+// statement's cost per message from its cost per statement, and
+// -ledger-sql tries a change of schema against them.
 //
 //	go test ./internal/store/ -run '^$' -bench BenchmarkLedger -benchtime 3x
 func BenchmarkLedger(b *testing.B) {

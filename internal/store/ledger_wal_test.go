@@ -104,10 +104,10 @@ func (c *stmtCost) String(msgs float64) string {
 		c.runs, c.records/msgs, c.fpi/msgs, c.bytes/msgs, c.hit/msgs, c.dirtied/msgs, 1000*c.planning/msgs, 1000*c.execution/msgs, strings.Join(ts, ", "))
 }
 
-// BenchmarkLedgerPlans runs the pass's two statements — the claim of 200
-// and the record of groups of 24 — over -wal-n due readers under EXPLAIN
-// (ANALYZE, BUFFERS, WAL) and prints what each costs per message: WAL,
-// buffers, planning, execution and each trigger. Unlike CPU time these do
+// BenchmarkLedgerPlans runs the pass's two statements — claims of
+// -ledger-claim, records of groups of -ledger-group — over -wal-n due
+// readers under EXPLAIN (ANALYZE, BUFFERS, WAL) and prints what each costs
+// per message: WAL, buffers, planning, execution and each trigger. Unlike CPU time these do
 // not depend on what else loads the machine. -ledger-sql applies as in
 // BenchmarkLedger.
 //
@@ -137,7 +137,7 @@ func BenchmarkLedgerPlans(b *testing.B) {
 		b.StartTimer()
 		next := t0.Add(7 * 24 * time.Hour)
 		for {
-			claim.add(explain(store.ClaimSQL, t0, 200, t0.Add(time.Hour), t0))
+			claim.add(explain(store.ClaimSQL, t0, *ledgerClaim, t0.Add(time.Hour), t0))
 			type row struct {
 				sub, rev                int64
 				lesson, round, attempts int32
@@ -165,8 +165,8 @@ func BenchmarkLedgerPlans(b *testing.B) {
 			if len(rs) == 0 {
 				break
 			}
-			for i := 0; i < len(rs); i += 24 {
-				g := rs[i:min(i+24, len(rs))]
+			for i := 0; i < len(rs); i += *ledgerGroup {
+				g := rs[i:min(i+*ledgerGroup, len(rs))]
 				var ss, revs []int64
 				var ls, rds, as []int32
 				var ids, replies []string
