@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -227,14 +228,18 @@ func writeOutcome(ctx context.Context, tx pgx.Tx, sub *drip.Subscriber, erased b
 // sent (outcomeSQL's rule). Only a reader still on that lesson and round
 // moves on: an admin's change during the send wins.
 //
-// It touches no subscriber row, only the narrow schedule rows, which it
-// locks first, in key order (held, which also carries each row's delivery
-// to the move, so the move finds every row by key and never compares the
-// group with itself). That lock is what every other writer of the reader
-// waits for: a status change writes the row's active flag, and an
-// erasure deletes the row (so the ledger row it nulls is already there). A
-// subscriber erased before the record leaves a ledger row that names no
-// one and keeps no SMTP reply, as an erasure leaves their others.
+// It touches no subscriber row, only the narrow schedule rows: it moves
+// each reader still on the lesson (moved) and locks the group's other rows
+// (kept: a reader an admin moved during the send), so that the ledger
+// insert comes after every row of the group is held, and the rows are
+// taken in key order (Sent sorts the group). That lock is what every other
+// writer of the reader waits for: a status change writes the row's active
+// flag, and an erasure deletes the row (so the ledger row it nulls is
+// already there). A subscriber erased before the record leaves a ledger
+// row that names no one and keeps no SMTP reply, as an erasure leaves
+// their others. The rows moved are locked by their update: locking them
+// first as well, as the record did, cost another row lock and another
+// lookup of each row.
 //
 // Its plan may be cached (the pgx default): it finds every row by key,
 // through its indexes, and reads no table that grows during a pass. The
@@ -271,16 +276,22 @@ func sentRecord(onConflict string) string {
 				$8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[])
 			AS o(subscriber_id, lesson, round, attempts, revision_id, due_at, first_try, message_id, reply, sent_at, next_due),
 			(SELECT set_config('twostep.ledger_counts', 'inline', true), set_config('twostep.subscriber_counts', 'inline', true)) AS inline
-	), held AS (
-		SELECT p.subscriber_id, o.lesson, o.round, o.next_due, o.sent_at
-		FROM schedule p JOIN o ON o.subscriber_id = p.subscriber_id
-		WHERE p.subscriber_id = ANY ($1) ORDER BY p.subscriber_id FOR NO KEY UPDATE OF p
+	), moved AS (
+		UPDATE schedule p SET lesson = p.lesson + 1, due_at = o.next_due, last_sent_at = o.sent_at,
+			lease_until = NULL, attempts = 0
+		FROM o
+		WHERE p.subscriber_id = o.subscriber_id AND p.lesson = o.lesson AND p.round = o.round
+		RETURNING p.subscriber_id, p.active, p.lesson
+	), kept AS (
+		SELECT p.subscriber_id FROM schedule p
+		WHERE p.subscriber_id = ANY (ARRAY(SELECT subscriber_id FROM o EXCEPT ALL SELECT subscriber_id FROM moved))
+		ORDER BY p.subscriber_id FOR NO KEY UPDATE OF p
 	), l AS (
 		INSERT INTO deliveries AS d (subscriber_id, round, lesson, revision_id, status, attempts, due_at, message_id, smtp_reply,
 			created_at, sent_at, updated_at)
 		SELECT h.subscriber_id, o.round, o.lesson, o.revision_id, 'sent', o.attempts, o.due_at, o.message_id,
 			CASE WHEN h.subscriber_id IS NULL THEN '' ELSE o.reply END, o.first_try, o.sent_at, o.sent_at
-		FROM o LEFT JOIN held h ON h.subscriber_id = o.subscriber_id
+		FROM o LEFT JOIN (SELECT subscriber_id FROM moved UNION ALL SELECT subscriber_id FROM kept) h ON h.subscriber_id = o.subscriber_id
 		` + onConflict + `
 		RETURNING d.sent_at, d.xmax = 0 AS fresh
 	), counted AS (
@@ -291,12 +302,6 @@ func sentRecord(onConflict string) string {
 			SELECT 'retrying', '-infinity', -1 FROM l WHERE NOT fresh) x
 		GROUP BY 1, 2 ORDER BY 1, 2
 		ON CONFLICT (status, week, shard) DO UPDATE SET n = c.n + EXCLUDED.n
-	), moved AS (
-		UPDATE schedule p SET lesson = p.lesson + 1, due_at = h.next_due, last_sent_at = h.sent_at,
-			lease_until = NULL, attempts = 0
-		FROM held h
-		WHERE p.subscriber_id = h.subscriber_id AND p.lesson = h.lesson AND p.round = h.round
-		RETURNING p.active, p.lesson
 	)
 	INSERT INTO subscriber_count_deltas (status, lesson, d)
 	SELECT 'active', lesson, sum(d) FROM (
@@ -342,6 +347,14 @@ func (db *DB) Sent(ctx context.Context, ds []Delivered) []SentResult {
 			continue
 		}
 		idx = append(idx, i)
+	}
+	if len(idx) == 0 {
+		return out
+	}
+	// In key order: the statement locks the rows as the arrays list them.
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(ds[a].Sub.ID, ds[b].Sub.ID) })
+	for _, i := range idx {
+		d := ds[i]
 		subscriber = append(subscriber, d.Sub.ID)
 		lesson = append(lesson, int32(d.Sub.NextLesson))
 		round = append(round, int32(d.Sub.Round))
@@ -353,9 +366,6 @@ func (db *DB) Sent(ctx context.Context, ds []Delivered) []SentResult {
 		reply = append(reply, d.Reply)
 		at = append(at, d.At)
 		next = append(next, *d.NextDue)
-	}
-	if len(idx) == 0 {
-		return out
 	}
 	// First attempts are inserted plainly: a retry counts on, and a move
 	// back to a lesson starts a new round. A few still meet their row — a
