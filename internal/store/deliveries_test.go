@@ -295,6 +295,70 @@ func TestARecordAfterAnErasureKeepsNeitherTheReaderNorTheReply(t *testing.T) {
 	}
 }
 
+// A record in flight holds the reader's schedule row. An erasure that
+// comes meanwhile must wait for it before it blanks the reader's replies
+// (it locks that row first, with the subscriber's): the ledger row the
+// record then commits loses the reader and the reply like the others.
+// Were the erasure to wait only where it deletes the row, it would have
+// blanked the replies it could see, and the new row would keep its own.
+func TestARecordThatCommitsWhileAnErasureWaitsKeepsNeitherTheReaderNorTheReply(t *testing.T) {
+	db := dbtest.New(t)
+	ctx := context.Background()
+	c := claimed(t, db)
+	next := now.Add(7 * 24 * time.Hour)
+	d := accepted(c, "<m@x>", now, &next)
+	d.Reply = "250 2.0.0 <ann@example.com> queued as 4XyZ"
+
+	// Hold the record after its move and its ledger insert, at its count:
+	// the week's counter rows, one a shard, taken by a transaction left open.
+	hold, err := db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback(ctx)
+	if _, err := hold.Exec(ctx, `INSERT INTO ledger_counts (status, week, shard, n)
+		SELECT 'sent', ledger_counts_week('sent', $1), s, 0 FROM generate_series(0, 7) s
+		ON CONFLICT (status, week, shard) DO UPDATE SET n = ledger_counts.n`, now); err != nil {
+		t.Fatal(err)
+	}
+	waiting := func(what, like string) {
+		t.Helper()
+		for range 500 {
+			if count(t, db, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`, like) > 0 {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("the %s never waited", what)
+	}
+	rec := make(chan []store.SentResult)
+	go func() { rec <- db.Sent(ctx, []store.Delivered{d}) }()
+	waiting("record", "%WITH o AS%")
+	erased := make(chan error)
+	go func() {
+		erased <- db.EraseSubscriber(ctx, c.Sub.ID, store.AdminAction{Actor: "admin@example.com", At: now})
+	}()
+	waiting("erasure", "%JOIN LATERAL (SELECT * FROM schedule%")
+	if err := hold.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-rec; r[0].Err != nil {
+		t.Fatal(r[0].Err)
+	}
+	if err := <-erased; err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE subscriber_id IS NULL AND smtp_reply = ''`); n != 1 {
+		t.Fatalf("%d ledger rows without reader or reply; want the one recorded during the erasure", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM deliveries WHERE subscriber_id IS NOT NULL OR smtp_reply <> ''`); n != 0 {
+		t.Fatalf("%d ledger rows keep the reader or their reply", n)
+	}
+	if n := rollupDrift(t, db) + subscriberDrift(t, db); n != 0 {
+		t.Fatalf("the counts are off in %d places", n)
+	}
+}
+
 // An attempt whose lease ended while it was out belongs to no one: another
 // pass may have claimed the reader since and be sending. Its failure must
 // not clear that pass's lease, or a third pass could send too.
