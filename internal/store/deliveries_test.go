@@ -324,7 +324,7 @@ func TestARecordThatCommitsWhileAnErasureWaitsKeepsNeitherTheReaderNorTheReply(t
 	waiting := func(what, like string) {
 		t.Helper()
 		for range 500 {
-			if count(t, db, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`, like) > 0 {
+			if count(t, db, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1`, like) > 0 {
 				return
 			}
 			time.Sleep(10 * time.Millisecond)
