@@ -237,9 +237,7 @@ func writeOutcome(ctx context.Context, tx pgx.Tx, sub *drip.Subscriber, erased b
 // flag, and an erasure deletes the row (so the ledger row it nulls is
 // already there). A subscriber erased before the record leaves a ledger
 // row that names no one and keeps no SMTP reply, as an erasure leaves
-// their others. The rows moved are locked by their update: locking them
-// first as well, as the record did, cost another row lock and another
-// lookup of each row.
+// their others. The rows moved are locked by their update alone.
 //
 // Its plan may be cached (the pgx default): it finds every row by key,
 // through its indexes, and reads no table that grows during a pass. The
